@@ -1,0 +1,1 @@
+"""Headless core: prompts, sessions, normalisation, io, sample data. No napari/Qt here."""

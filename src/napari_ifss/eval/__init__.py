@@ -1,0 +1,1 @@
+"""Evaluation: robot clicker, metrics, benchmark protocols and classical baselines."""

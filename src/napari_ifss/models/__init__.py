@@ -1,0 +1,1 @@
+"""Networks (one component per file), the model registry and weight loading."""

@@ -1,0 +1,1 @@
+"""Training: data sets (real and synthetic), click simulation and training loops."""
