@@ -10,7 +10,9 @@ Layout::
 
 The split into training and held-apart evaluation items is a fixed hash of
 ``(dataset, item id)`` so that every tool agrees on it without a list on disk. For 3D volumes
-the item id is ``"<dataset>/z<index>"`` for a slice.
+slices are split by z block instead (:func:`split_of_slice`): the last fifth of each volume's
+slices is held apart, so that evaluation slices are not the near-copies of training slices that
+random neighbours would be.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ def split_of(dataset: str, item_id: str, val_fraction: float = VAL_FRACTION) -> 
     """Deterministic train/val assignment of one item (stable across runs and machines)."""
     digest = hashlib.sha1(f"{dataset}/{item_id}".encode()).digest()
     return "val" if digest[0] / 256.0 < val_fraction else "train"
+
+
+def split_of_slice(z: int, depth: int, val_fraction: float = VAL_FRACTION) -> Split:
+    """Train/val assignment of slice ``z`` of a volume with ``depth`` slices (last block held apart)."""
+    first_val = depth - max(1, int(round(depth * val_fraction)))
+    return "val" if z >= first_val else "train"
 
 
 @dataclass(frozen=True)
