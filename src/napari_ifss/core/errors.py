@@ -21,3 +21,7 @@ class ReadError(IfssError, OSError):
 
 class NotReadyError(IfssError, RuntimeError):
     """An operation was called before the state it needs exists (e.g. no image set)."""
+
+
+class WriteError(IfssError, OSError):
+    """A file could not be written (no permission, disk full, a format's limits, ...)."""

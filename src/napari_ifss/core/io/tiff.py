@@ -1,0 +1,200 @@
+"""TIFF and OME-TIFF via tifffile.
+
+Reading: the first image series, in its stored axis order. Voxel size comes from OME-XML
+(``PhysicalSizeZ/Y/X``, converted to micrometres) or ImageJ metadata (``spacing`` for z,
+``XResolution``/``YResolution`` for y/x, in the file's unit); the origin from OME ``Plane``
+positions or ImageJ ``xorigin``/``yorigin``/``zorigin``. Plain TIFFs get unit scale (their
+resolution tags are usually print DPI, not microscope pixels).
+
+Writing: OME-TIFF (readable by Fiji/Bio-Formats, napari, QuPath), zlib-compressed, with
+``PhysicalSize*`` and ``Plane`` positions so that :func:`read_tiff` restores scale and
+translate. OME has no 64-bit integers: such labels are stored as (u)int32 when their values
+fit, else refused. Direction cosines cannot be stored (a warning says so).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from ..errors import InvalidInputError, ReadError
+from .dims import to_supported
+from .labels import labels_or_image, looks_like_labels
+from .layerdata import LayerData, is_identity, source_name
+from .units import to_micrometre
+
+
+def read_tiff(path: str | Path, as_labels: bool = False) -> LayerData:
+    """Read a TIFF/OME-TIFF file.
+
+    Args:
+        path: the file.
+        as_labels: open as labels (content must be integral) regardless of the file name.
+
+    Returns:
+        A :class:`LayerData` with data in ``(Z, Y, X)`` / ``(Y, X)`` / ``(Y, X, 3|4)`` order.
+
+    Raises:
+        ReadError: unreadable, truncated or corrupt file.
+        UnsupportedFormatError: more dimensions than 3D / 2D RGB after squeezing singletons.
+        InvalidInputError: ``as_labels`` with non-integral content.
+    """
+    p = Path(path)
+    try:
+        with _TifffileErrors() as logged, tifffile.TiffFile(p) as tf:
+            _check_complete(tf, p)
+            series = tf.series[0]
+            axes = series.axes
+            data = series.asarray()
+            geometry = _ome_geometry(tf) if tf.is_ome else None
+            if geometry is None and tf.is_imagej:
+                geometry = _imagej_geometry(tf)
+            n_series = len(tf.series)
+    except ReadError:
+        raise
+    except Exception as exc:  # tifffile raises many types for corrupt input
+        raise ReadError(f"{p}: could not read as TIFF ({type(exc).__name__}: {exc})") from exc
+    if logged.messages:  # tifffile skips damaged tags/pages with an error log: refuse instead
+        raise ReadError(f"{p}: damaged or truncated TIFF ({logged.messages[0]})")
+    sizes, origin, metadata = geometry if geometry is not None else ({}, {}, {})
+    if n_series > 1:
+        metadata["note"] = f"file holds {n_series} image series; the first one was read"
+    colour = axes.endswith("S")
+    spatial_axes = axes[:-1] if colour else axes
+    scale = [sizes.get(a, 1.0) for a in spatial_axes]
+    translate = [origin.get(a, 0.0) for a in spatial_axes]
+    data, scale_t, trans_t, rgb = to_supported(data, scale, translate, colour, what=str(p))
+    data, kind = labels_or_image(data, rgb, looks_like_labels(p), as_labels, str(p))
+    metadata["source"] = str(p)
+    return LayerData(data, kind, source_name(p), scale_t, trans_t, rgb=rgb, metadata=metadata)
+
+
+def write_tiff(path: str | Path, layer: LayerData) -> list[Path]:
+    """Write ``layer`` as a zlib-compressed OME-TIFF; returns ``[path]``.
+
+    Raises:
+        InvalidInputError: 64-bit labels whose values do not fit 32 bits.
+    """
+    p = Path(path)
+    data = _ome_dtype(layer.data, layer.name)
+    if layer.direction is not None and not is_identity(np.asarray(layer.direction)):
+        warnings.warn(f"{p}: TIFF cannot store the layer's rotated/flipped axes (direction); "
+                      "only scale and translate are written", stacklevel=2)
+    n = layer.spatial_ndim
+    axes = "YX" if n == 2 else "ZYX"
+    planes = layer.spatial_shape[0] if n == 3 else 1
+    scale = dict(zip(axes, layer.scale, strict=True))
+    origin = dict(zip(axes, layer.translate, strict=True))
+    meta: dict[str, Any] = {
+        "axes": axes + ("S" if layer.rgb else ""),
+        "Name": layer.name,
+        "PhysicalSizeX": scale["X"], "PhysicalSizeY": scale["Y"],
+        "Plane": {"PositionX": [origin["X"]] * planes, "PositionY": [origin["Y"]] * planes},
+    }
+    if n == 3:
+        meta["PhysicalSizeZ"] = scale["Z"]
+        meta["Plane"]["PositionZ"] = [origin["Z"] + i * scale["Z"] for i in range(planes)]
+    tifffile.imwrite(
+        p, data, ome=True, compression="zlib", metadata=meta,
+        photometric="rgb" if layer.rgb else "minisblack",
+        bigtiff=data.nbytes > 2**31,
+    )
+    return [p]
+
+
+class _TifffileErrors(logging.Handler):
+    """Collects the error messages tifffile logs (it logs, rather than raises, for damaged
+    tags and pages) while the ``with`` block runs."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> _TifffileErrors:
+        logging.getLogger("tifffile").addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        logging.getLogger("tifffile").removeHandler(self)
+
+
+def _check_complete(tf: tifffile.TiffFile, path: Path) -> None:
+    """Raise ReadError when a page's pixel data lies beyond the end of the file (truncated)."""
+    size = tf.filehandle.size
+    for page in tf.pages:
+        offsets = getattr(page, "dataoffsets", ())
+        counts = getattr(page, "databytecounts", ())
+        for off, cnt in zip(offsets, counts, strict=False):
+            if off + cnt > size:
+                raise ReadError(f"{path}: file is truncated (pixel data ends at byte {off + cnt}, "
+                                f"file has {size} bytes)")
+
+
+def _ome_geometry(tf: tifffile.TiffFile):
+    """``(sizes, origin, metadata)`` by axis letter from OME-XML, in micrometres."""
+    pixels = tifffile.xml2dict(tf.ome_metadata)["OME"]["Image"]
+    pixels = (pixels[0] if isinstance(pixels, list) else pixels)["Pixels"]
+    sizes: dict[str, float] = {}
+    metadata: dict[str, Any] = {"format": "OME-TIFF", "unit": "µm"}
+    for a in "XYZ":
+        value = pixels.get(f"PhysicalSize{a}")
+        factor = to_micrometre(pixels.get(f"PhysicalSize{a}Unit"))
+        if value is not None and factor is not None and float(value) > 0:
+            sizes[a] = float(value) * factor
+        elif value is not None:
+            metadata["unit"] = None  # unknown unit: keep the numbers, but say we don't know
+            sizes[a] = float(value)
+    origin: dict[str, float] = {}
+    plane = pixels.get("Plane")
+    if isinstance(plane, list):
+        plane = next((q for q in plane if q.get("TheZ", 0) == 0 and q.get("TheT", 0) == 0
+                      and q.get("TheC", 0) == 0), plane[0])
+    if isinstance(plane, dict):
+        for a in "XYZ":
+            if f"Position{a}" in plane:
+                factor = to_micrometre(plane.get(f"Position{a}Unit")) or 1.0
+                origin[a] = float(plane[f"Position{a}"]) * factor
+    return sizes, origin, metadata
+
+
+def _imagej_geometry(tf: tifffile.TiffFile):
+    """``(sizes, origin, metadata)`` by axis letter from ImageJ metadata, in its unit."""
+    ij = tf.imagej_metadata or {}
+    tags = tf.pages[0].tags
+    sizes: dict[str, float] = {}
+    for a, tag in (("X", "XResolution"), ("Y", "YResolution")):
+        if tag in tags:
+            num, den = tags[tag].value
+            if num > 0 and den > 0:
+                sizes[a] = den / num
+    if ij.get("spacing"):
+        sizes["Z"] = float(ij["spacing"])
+    origin = {a.upper(): -float(ij[f"{a}origin"]) * sizes.get(a.upper(), 1.0)
+              for a in "xyz" if f"{a}origin" in ij}
+    return sizes, origin, {"format": "ImageJ TIFF", "unit": ij.get("unit")}
+
+
+def _ome_dtype(data: np.ndarray, name: str) -> np.ndarray:
+    """``data`` in a pixel type OME-TIFF can store (64-bit ints narrowed when they fit)."""
+    arr = np.asarray(data)
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if arr.dtype == np.float16:
+        return arr.astype(np.float32)
+    if arr.dtype in (np.int64, np.uint64):
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        for target in (np.int32, np.uint32):
+            info = np.iinfo(target)
+            if info.min <= lo and hi <= info.max:
+                return arr.astype(target)
+        raise InvalidInputError(f"{name}: values {lo}..{hi} do not fit the 32-bit integers "
+                                "TIFF can store; save as .nii.gz, .mha or .nrrd instead")
+    return arr
