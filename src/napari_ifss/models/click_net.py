@@ -1,0 +1,120 @@
+"""The whole interactive click model: encoder + click head, in three variants.
+
+* ``"fcfi"``: focused feedback correction + collaborative feedback fusion (FCFI, CVPR 2023).
+* ``"concat"``: the previous mask is only concatenated to the click maps at the head input.
+* ``"nofeedback"``: no previous mask at all.
+
+All variants share the same encoder and U-head sizes. Tensors: image ``(B, 3, H, W)`` in [0, 1]
+with H, W multiples of 32; clicks ``(B, N, 3)`` rows ``(row, col, label)`` in input pixels with
+label 1/0 and -1 for padding (the newest valid click is the last valid row); previous mask
+``(B, 1, H, W)`` probability in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .click_encoding import click_maps
+from .click_head import ClickEmbedding, UHead
+from .encoder import EncoderFeatures, ImageEncoder
+from .feedback_fusion import CollaborativeFusion
+from .focused_correction import focused_correction
+
+VARIANTS = ("fcfi", "concat", "nofeedback")
+STRIDE = 4  # deep features are at 1/4 of the input
+
+
+@dataclass(frozen=True)
+class ClickOutput:
+    """Outputs of one click-head pass.
+
+    Attributes:
+        logits: ``(B, 1, H, W)`` object logits at input resolution.
+        corrected: ``(B, 1, h, w)`` corrected feedback probability (fcfi only, else None).
+        box: ``(B, 1, h, w)`` bool, where the focused correction applied (fcfi only).
+        updated_logits: ``(B, 1, h, w)`` updated feedback logits (fcfi only).
+    """
+
+    logits: torch.Tensor
+    corrected: torch.Tensor | None = None
+    box: torch.Tensor | None = None
+    updated_logits: torch.Tensor | None = None
+
+
+def newest_click(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Newest valid click per sample: ``(rowcol (B, 2), positive (B,), has_click (B,))``."""
+    valid = points[..., 2] >= 0
+    n = points.shape[1]
+    order = torch.arange(1, n + 1, device=points.device).view(1, n) * valid
+    idx = order.argmax(dim=1)
+    rows = torch.arange(points.shape[0], device=points.device)
+    last = points[rows, idx]
+    return last[:, :2], last[:, 2] == 1, valid.any(dim=1)
+
+
+class ClickNet(nn.Module):
+    """Encoder + click head. ``config`` holds the constructor arguments (saved in checkpoints)."""
+
+    def __init__(self, variant: str = "fcfi", channels: int = 48, low_channels: int = 16,
+                 encoder_widths: tuple[int, ...] = (24, 32, 64, 96, 128),
+                 head_widths: tuple[int, ...] = (64, 96), click_radius: float = 5.0,
+                 box_ratio: float = 0.3) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
+        self.variant = variant
+        self.config: dict[str, Any] = dict(
+            channels=channels, low_channels=low_channels, encoder_widths=list(encoder_widths),
+            head_widths=list(head_widths), click_radius=click_radius, box_ratio=box_ratio)
+        self.click_radius = click_radius
+        self.box_ratio = box_ratio
+        self.encoder = ImageEncoder(tuple(encoder_widths), channels, low_channels)
+        extra = 3 if variant == "concat" else 2
+        self.embed = ClickEmbedding(channels, extra)
+        self.fusion = CollaborativeFusion(channels) if variant == "fcfi" else None
+        self.head = UHead(channels, low_channels, tuple(head_widths))
+
+    @property
+    def uses_feedback(self) -> bool:
+        return self.variant != "nofeedback"
+
+    def encode(self, image: torch.Tensor) -> EncoderFeatures:
+        """Run the encoder once per image: ``(B, 3, H, W)`` -> cached features."""
+        return self.encoder(image)
+
+    def decode(self, feats: EncoderFeatures, points: torch.Tensor,
+               prev_mask: torch.Tensor | None = None) -> ClickOutput:
+        """Click head on cached features (cheap; run once per click)."""
+        deep = feats.deep
+        b, _, h, w = deep.shape
+        shape = (h * STRIDE, w * STRIDE)
+        maps = click_maps(points, shape, STRIDE, self.click_radius)
+        if prev_mask is None:
+            prev_mask = torch.zeros(b, 1, *shape, device=deep.device)
+        fb = F.avg_pool2d(prev_mask.float(), STRIDE)
+        extra = torch.cat([maps, fb], dim=1) if self.variant == "concat" else maps
+        x = self.embed(deep, extra)
+        if self.fusion is None:
+            return ClickOutput(_upsample(self.head(x, feats.low), shape))
+        centre, positive, has_click = newest_click(points)
+        n_clicks = (points[..., 2] >= 0).sum(dim=1)
+        gate = (n_clicks > 1).float()
+        corrected, box = focused_correction(
+            fb, deep, (centre + 0.5) / STRIDE - 0.5, positive, has_click & (gate > 0),
+            self.box_ratio)
+        x, updated_logits = self.fusion(x, corrected, gate)
+        return ClickOutput(_upsample(self.head(x, feats.low), shape), corrected, box,
+                           updated_logits.float())
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor,
+                prev_mask: torch.Tensor | None = None) -> ClickOutput:
+        return self.decode(self.encode(image), points, prev_mask)
+
+
+def _upsample(logits: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(logits.float(), size=shape, mode="bilinear", align_corners=False)

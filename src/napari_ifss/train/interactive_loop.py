@@ -1,0 +1,197 @@
+"""The iterative-click training loop (RITM protocol) for all click-model variants at once.
+
+Every step draws ONE batch and updates every variant on it (same data, same budget: a fair
+ablation). Per variant the batch is encoded once; ``0..max_click_iters`` clicking iterations
+run without gradient on those cached features (the model's own prediction is the feedback, the
+next click goes to the largest error), then one pass with gradient is trained.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models.click_net import ClickNet
+from ..models.encoder import EncoderFeatures
+from ..models.registry import build_click_net, save_click_net
+from .click_sim import first_click, next_click, points_tensor
+from .config import InteractiveTrainConfig
+from .losses import click_net_loss
+from .sources import SampleSource, load_real_pool
+
+CHECKPOINT = "ckpt_last.pt"
+
+
+def pick_device(name: str = "") -> torch.device:
+    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+class InteractiveTrainer:
+    """Holds the nets, optimisers, data source and RNG state of one training run."""
+
+    def __init__(self, cfg: InteractiveTrainConfig, out_dir: str | Path,
+                 data_dir: str | Path | None = None) -> None:
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.device = pick_device(cfg.device)
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        random.seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.nets: dict[str, ClickNet] = {}
+        self.opts: dict[str, torch.optim.Optimizer] = {}
+        for variant in cfg.variants:
+            net = build_click_net(variant, **cfg.net).to(self.device)
+            self.nets[variant] = net.to(memory_format=torch.channels_last)
+            self.opts[variant] = torch.optim.AdamW(net.parameters(), lr=cfg.lr,
+                                                   weight_decay=cfg.weight_decay)
+        pools = load_real_pool(data_dir) if cfg.include_real and data_dir is not None else {}
+        self.source = SampleSource(pools, cfg.sources, cfg.crop_size, self.rng)
+        self.step = 0
+
+    # ------------------------------------------------------------------ schedule
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up, then cosine decay to 5 % of ``lr`` at ``cfg.steps``."""
+        cfg = self.cfg
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+
+    def _autocast(self):
+        dtype = torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    # ------------------------------------------------------------------ training
+    def train_step(self) -> dict[str, dict[str, float]]:
+        """One batch, every variant updated once; returns per-variant loss parts."""
+        if 0 <= self.cfg.small_objects_after <= self.step:
+            self.source.min_fraction = self.cfg.small_object_fraction
+        images, masks = self.source.batch(self.cfg.batch_size)
+        n_iters = int(self.rng.integers(0, self.cfg.max_click_iters + 1))
+        first = [first_click(m, self.rng) for m in masks]
+        x = torch.from_numpy(images).to(self.device).contiguous(memory_format=torch.channels_last)
+        y = torch.from_numpy(masks)[:, None].float().to(self.device)
+        lr = self.lr_at(self.step)
+        logs = {}
+        for variant, net in self.nets.items():
+            for group in self.opts[variant].param_groups:
+                group["lr"] = lr
+            logs[variant] = self._variant_step(net, self.opts[variant], x, y, masks, first,
+                                               n_iters)
+        self.step += 1
+        return logs
+
+    def _variant_step(self, net: ClickNet, opt: torch.optim.Optimizer, x: torch.Tensor,
+                      y: torch.Tensor, masks: np.ndarray, first: list, n_iters: int
+                      ) -> dict[str, float]:
+        net.train()
+        if 0 <= self.cfg.freeze_bn_after <= self.step:
+            for module in net.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        with self._autocast():
+            feats = net.encode(x)
+        clicks = [[c] for c in first]
+        prev = None
+        with torch.no_grad():
+            cached = EncoderFeatures(feats.deep.detach(), feats.low.detach())
+            for _ in range(n_iters):
+                pts = torch.from_numpy(points_tensor(clicks)).to(self.device)
+                with self._autocast():
+                    out = net.decode(cached, pts, prev if net.uses_feedback else None)
+                prob = torch.sigmoid(out.logits.float())
+                pred = (prob[:, 0] > 0.5).cpu().numpy()
+                for i, cl in enumerate(clicks):
+                    new = next_click(masks[i], pred[i])
+                    if new is not None:
+                        cl.append(new)
+                prev = prob
+        pts = torch.from_numpy(points_tensor(clicks)).to(self.device)
+        with self._autocast():
+            out = net.decode(feats, pts, prev if net.uses_feedback else None)
+        loss, parts = click_net_loss(out, y, self.cfg.w_corrected, self.cfg.w_updated)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at step {self.step}: {parts}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+        parts["total"] = float(loss.detach())
+        parts["clicks"] = float(np.mean([len(c) for c in clicks]))
+        return parts
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, wall_s: float = 0.0) -> Path:
+        """Write the resumable checkpoint and one fp16 export per variant into ``out``."""
+        path = self.out / CHECKPOINT
+        state = {
+            "step": self.step, "config": self.cfg.to_dict(),
+            "nets": {v: n.state_dict() for v, n in self.nets.items()},
+            "opts": {v: o.state_dict() for v, o in self.opts.items()},
+            "rng": {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state(),
+                    "python": random.getstate()},
+            "wall_s": wall_s,
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)
+        for variant, net in self.nets.items():
+            save_click_net(net, self.out / f"click_{variant}.pt", meta={
+                "step": self.step, "train_config": self.cfg.to_dict(), "wall_s": wall_s})
+        return path
+
+    def load(self, path: str | Path) -> float:
+        """Restore a checkpoint written by :meth:`save`; returns its recorded wall time."""
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        for v, net in self.nets.items():
+            net.load_state_dict(state["nets"][v])
+            self.opts[v].load_state_dict(state["opts"][v])
+        self.step = int(state["step"])
+        self.rng.bit_generator.state = state["rng"]["numpy"]
+        torch.set_rng_state(state["rng"]["torch"].cpu())
+        random.setstate(state["rng"]["python"])
+        return float(state.get("wall_s", 0.0))
+
+    def run(self, resume: bool = False, progress: bool = True) -> Path:
+        """Train until ``cfg.steps`` with checkpoints and a JSON-lines log; returns the checkpoint.
+
+        With ``resume`` an existing checkpoint in the output folder is continued; without it an
+        existing checkpoint is an error (nothing is overwritten).
+        """
+        from tqdm import tqdm
+
+        ckpt = self.out / CHECKPOINT
+        if ckpt.is_file() and not resume:
+            raise FileExistsError(f"{ckpt} exists; pass resume=True (--resume) to continue it")
+        wall0 = self.load(ckpt) if ckpt.is_file() else 0.0
+        start = time.perf_counter()
+        log = (self.out / "log.jsonl").open("a", encoding="utf-8")
+        bar = tqdm(total=self.cfg.steps, initial=self.step, disable=not progress,
+                   desc="train interactive", mininterval=5.0)
+        try:
+            while self.step < self.cfg.steps:
+                t0 = time.perf_counter()
+                logs = self.train_step()
+                bar.update(1)
+                bar.set_postfix({v: f"{p['total']:.3f}" for v, p in logs.items()})
+                if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
+                    log.write(json.dumps({"step": self.step, "lr": self.lr_at(self.step - 1),
+                                          "s_per_step": time.perf_counter() - t0,
+                                          "wall_s": wall0 + time.perf_counter() - start,
+                                          "loss": logs}) + "\n")
+                    log.flush()
+                if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                    self.save(wall0 + time.perf_counter() - start)
+        finally:
+            bar.close()
+            log.close()
+        return self.out / CHECKPOINT
