@@ -1,0 +1,298 @@
+"""The "Interactive segmentation" dock: click on a slice, see the object, commit it as a label.
+
+Keys on the "ifss prompts" layer: ``T`` toggles object / background clicks, ``U`` undoes the
+last click on the slice, ``R`` resets the slice's object, ``C`` or ``Enter`` commits the
+object (all slices with clicks) into the target Labels layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
+from napari.layers import Image, Labels, Points
+from napari.utils.events import Event
+from napari.viewer import Viewer
+from qtpy.QtCore import QTimer
+
+from ..core.errors import IfssError
+from ..core.labels_ops import free_indices, next_free_id
+from ..core.protocols import ClickSegmenter
+from ..core.session import InteractiveSession, SessionState
+from . import prompt_layer as pl
+from .prediction_worker import Job, JobResult, PredictionRunner
+from .slice_context import SliceContext, clicks_on, current_slice, point_indices_on, spatial_shape
+
+PREVIEW_NAME = "ifss preview"
+LABELS_NAME = "ifss labels"
+_DATA_ACTIONS = {"added", "removed", "changed"}
+
+
+class InteractiveDock(Container):
+    """Dock widget; ``segmenter`` defaults to the shipped click model (loaded on first click)."""
+
+    def __init__(self, napari_viewer: Viewer, segmenter: ClickSegmenter | None = None) -> None:
+        self.viewer = napari_viewer
+        self._image_box = ComboBox(label="image", choices=self._image_choices, nullable=True)
+        self._labels_box = ComboBox(label="labels", choices=self._labels_choices, nullable=True)
+        self._positive = CheckBox(text="object click (T toggles)", value=True)
+        self._undo_btn = PushButton(text="Undo click (U)")
+        self._reset_btn = PushButton(text="Reset object (R)")
+        self._commit_btn = PushButton(text="Commit object (C)")
+        self._status = Label(value="")
+        super().__init__(
+            widgets=[self._image_box, self._labels_box, self._positive, self._undo_btn,
+                     self._reset_btn, self._commit_btn, self._status],
+            labels=False,
+        )
+        self.prompts: Points | None = None
+        self.preview: Image | None = None
+        self._states: dict[object, tuple[SliceContext, SessionState]] = {}
+        self._updating = False
+        self._commit_when_idle = False
+        self.runner = PredictionRunner(InteractiveSession(segmenter), self._on_result,
+                                       self._set_status, self._on_error, self._on_idle)
+        self._image_box.changed.connect(self._on_image_changed)
+        self._positive.changed.connect(self._on_polarity_changed)
+        self._undo_btn.changed.connect(self.undo_click)
+        self._reset_btn.changed.connect(self.reset_object)
+        self._commit_btn.changed.connect(self.commit)
+        self.viewer.dims.events.current_step.connect(self._on_slice_changed)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self.native.destroyed.connect(self._disconnect_viewer)
+        self.reset_choices()
+        self._image_box.value = self._default_image()
+        # never default to an existing labels layer (it may be ground truth): a new one is made
+        self._labels_box.value = next(
+            (ly for ly in self._labels_choices() if ly.name == LABELS_NAME), None)
+        self._on_image_changed(self._image_box.value)
+
+    def _default_image(self) -> Image | None:
+        active = self.viewer.layers.selection.active
+        images = self._image_choices()
+        if active in images:
+            return active
+        return images[-1] if images else None
+
+    def _disconnect_viewer(self, *_args) -> None:
+        self.viewer.dims.events.current_step.disconnect(self._on_slice_changed)
+        self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+
+    # -- layer choices -----------------------------------------------------------------
+    def _image_choices(self, _widget=None) -> list[Image]:
+        return [ly for ly in self.viewer.layers
+                if isinstance(ly, Image) and ly is not getattr(self, "preview", None)]
+
+    def _labels_choices(self, _widget=None) -> list[Labels]:
+        return [ly for ly in self.viewer.layers if isinstance(ly, Labels)]
+
+    @property
+    def image(self) -> Image | None:
+        """The image being segmented."""
+        return self._image_box.value
+
+    @property
+    def status(self) -> str:
+        """The status line's text."""
+        return self._status.value
+
+    @property
+    def busy(self) -> bool:
+        """True while predictions run or wait."""
+        return self.runner.busy
+
+    def _set_status(self, text: str) -> None:
+        self._status.value = text
+
+    # -- image / helper layers ---------------------------------------------------------
+    def _remove_own_layers(self) -> None:
+        own, self.prompts, self.preview = (self.prompts, self.preview), None, None
+        for layer in own:
+            if layer is not None and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+
+    def _on_image_changed(self, image: Image | None) -> None:
+        own = (self.prompts, self.preview)
+        if (self.prompts is not None and self.prompts.metadata.get("ifss_image") is image
+                and all(layer in self.viewer.layers for layer in own)):
+            return
+        self._remove_own_layers()
+        self._states.clear()
+        if not self.runner.busy:
+            self.runner.session.clear()
+        if image is None:
+            self._set_status("open an image to start")
+            return
+        self.preview = self.viewer.add_image(
+            np.zeros(spatial_shape(image), np.uint8), name=PREVIEW_NAME, scale=image.scale,
+            translate=image.translate, colormap="yellow", blending="additive", opacity=0.5,
+            contrast_limits=(0, 1),
+        )
+        self.prompts = pl.make_prompt_layer(image)
+        self.prompts.metadata["ifss_image"] = image
+        self.viewer.add_layer(self.prompts)
+        pl.set_polarity(self.prompts, self._positive.value)
+        self.prompts.events.data.connect(self._on_points_data)
+        pl.bind_keys(self.prompts, {"t": self.toggle_polarity, "u": self.undo_click,
+                                    "r": self.reset_object, "c": self.commit,
+                                    "Enter": self.commit})
+        self._activate_prompts()
+        self._set_status(f"click on {image.name!r} (T: object/background)")
+
+    def _activate_prompts(self) -> None:
+        """Select the prompts layer in add mode, so that the next canvas click is a prompt."""
+        self.viewer.layers.selection.active = self.prompts
+        self.prompts.mode = "add"
+
+    def _on_layer_removed(self, event: Event) -> None:
+        if self.prompts is None:
+            return  # our own removal, or nothing set up
+        bound = self.prompts.metadata.get("ifss_image")
+        if event.value is bound or event.value in (self.prompts, self.preview):
+            # changing the layer list inside its own removal event crashes Qt: do it just after
+            QTimer.singleShot(0, self.native, self._rebind_image)
+
+    def _rebind_image(self) -> None:
+        self._image_box.reset_choices()
+        if self._image_box.value is None:
+            self._image_box.value = self._default_image()
+        self._on_image_changed(self._image_box.value)
+
+    # -- polarity ----------------------------------------------------------------------
+    def toggle_polarity(self) -> None:
+        """Switch between object (green) and background (red) clicks."""
+        self._positive.value = not self._positive.value
+
+    def _on_polarity_changed(self, value: bool) -> None:
+        if self.prompts is not None:
+            pl.set_polarity(self.prompts, value)
+        self._set_status("object clicks" if value else "background clicks")
+
+    # -- prompts -> predictions --------------------------------------------------------
+    def _current(self) -> SliceContext | None:
+        if self.image is None or self.prompts is None:
+            return None
+        try:
+            return current_slice(self.viewer, self.image)
+        except IfssError as err:
+            self._set_status(str(err))
+            return None
+
+    def _on_points_data(self, event: Event) -> None:
+        if not self._updating and str(event.action) in _DATA_ACTIONS:
+            self.sync()
+
+    def sync(self) -> None:
+        """Queue a prediction for every slice whose prompts differ from its last result."""
+        ctx = self._current()
+        if ctx is None:
+            return
+        contexts = {key: c for key, (c, _) in self._states.items()}
+        contexts[ctx.key] = ctx
+        for key, c in contexts.items():
+            clicks, outside = clicks_on(c, self.prompts)
+            done = self._states[key][1].clicks if key in self._states else ()
+            if outside and c is ctx:
+                self._set_status(f"{outside} click(s) outside the image ignored")
+            if tuple(clicks) != done:
+                self.runner.submit(Job(c, tuple(clicks)))
+
+    def _on_result(self, result: JobResult) -> None:
+        ctx, state = result.ctx, result.state
+        if ctx.layer is not self.image or self.preview is None:
+            return  # the image changed while the job ran
+        self._states[ctx.key] = (ctx, state)
+        self.preview.data[ctx.plane.slicer()] = state.mask
+        self.preview.refresh()
+        n = len(state.clicks)
+        enc = f", encoding {result.encode_ms:.0f} ms" if result.encode_ms is not None else ""
+        self._set_status(f"{ctx.plane.description}: {n} click{'s' * (n != 1)}, "
+                         f"{result.predict_ms:.0f} ms{enc}")
+
+    def _on_error(self, err: Exception) -> None:
+        self._commit_when_idle = False
+        self._set_status(f"error: {err}")
+
+    def _on_idle(self) -> None:
+        if self._commit_when_idle:
+            self._commit_when_idle = False
+            self.commit()
+
+    def _on_slice_changed(self, _event: Event | None = None) -> None:
+        ctx = self._current()
+        if ctx is None or self.runner.busy:
+            return
+        n = len(self._states[ctx.key][1].clicks) if ctx.key in self._states else 0
+        self._set_status(f"{ctx.plane.description}: {n} click{'s' * (n != 1)}")
+
+    # -- editing -----------------------------------------------------------------------
+    def _remove_prompts(self, indices: list[int]) -> None:
+        self._updating = True
+        try:
+            pl.remove_points(self.prompts, indices)
+        finally:
+            self._updating = False
+
+    def undo_click(self) -> None:
+        """Remove the newest click on the current slice and re-predict."""
+        ctx = self._current()
+        if ctx is not None:
+            on_slice = point_indices_on(ctx, self.prompts)
+            self._remove_prompts(on_slice[-1:])
+            self.sync()
+
+    def reset_object(self) -> None:
+        """Remove every click on the current slice (its object preview is cleared)."""
+        ctx = self._current()
+        if ctx is not None:
+            self._remove_prompts(point_indices_on(ctx, self.prompts))
+            self.sync()
+
+    # -- commit ------------------------------------------------------------------------
+    def _target_labels(self) -> Labels:
+        labels = self._labels_box.value
+        if labels is None:
+            labels = self.viewer.add_labels(
+                np.zeros(spatial_shape(self.image), np.uint32), name=LABELS_NAME,
+                scale=self.image.scale, translate=self.image.translate)
+            self._labels_box.reset_choices()
+            self._labels_box.value = labels
+            self._activate_prompts()
+        return labels
+
+    def commit(self) -> None:
+        """Write the object (every slice with clicks) into the labels layer with a new id.
+
+        Other objects are never overwritten; the write is one step of the labels layer's undo
+        history (Ctrl+Z). Then the object's prompts and preview are cleared.
+        """
+        if self.image is None or self.prompts is None:
+            return
+        if self.runner.busy:
+            self._commit_when_idle = True
+            self._set_status("committing after the running prediction...")
+            return
+        parts = [c.plane.volume_indices(s.mask) for c, s in self._states.values() if s.clicks]
+        if not parts:
+            self._set_status("nothing to commit: click on the object first")
+            return
+        labels = self._target_labels()
+        if tuple(labels.data.shape) != spatial_shape(self.image):
+            self._set_status(f"labels {labels.name!r} has shape {labels.data.shape}, image "
+                             f"{self.image.name!r} has {spatial_shape(self.image)}")
+            return
+        try:
+            label_id = next_free_id(np.asarray(labels.data))
+            idx = tuple(np.concatenate(ax) for ax in zip(*parts, strict=True))
+            idx = free_indices(np.asarray(labels.data), idx)
+        except IfssError as err:
+            self._set_status(f"cannot commit: {err}")
+            return
+        labels.data_setitem(idx, label_id)
+        n_slices = len(parts)
+        self._remove_prompts(list(range(len(self.prompts.data))))
+        self._states.clear()
+        self.runner.session.clear()
+        self.preview.data[...] = 0
+        self.preview.refresh()
+        self._set_status(f"committed label {label_id} ({idx[0].size} px on {n_slices} "
+                         f"slice{'s' * (n_slices != 1)})")

@@ -1,0 +1,116 @@
+"""Which 2D slice of which image the user is looking at, and where their clicks land on it.
+
+napari shows the two *displayed* world axes of ``viewer.dims`` (any order the user picks) at
+the world position ``viewer.dims.point``. Here that view is turned into a core
+:class:`~napari_ifss.core.plane.Plane` of the image layer's data, and point prompts (stored in
+their own layer's data coordinates) are mapped world -> image data through the layers'
+transforms (``data_to_world`` / ``world_to_data``: scale, translate, axis-aligned affines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import numpy as np
+from napari.layers import Image, Points
+from napari.viewer import Viewer
+
+from ..core.errors import InvalidInputError, NotReadyError
+from ..core.plane import Plane
+from ..core.prompts import Click
+
+
+def spatial_shape(layer: Image) -> tuple[int, ...]:
+    """Shape of an image layer's spatial axes (RGB(A) channels excluded)."""
+    return tuple(int(n) for n in layer.data.shape[: layer.ndim])
+
+
+@dataclass(frozen=True, eq=False)
+class SliceContext:
+    """The current 2D slice of ``layer``.
+
+    Attributes:
+        layer: the image layer.
+        plane: the slice, in the layer's data axes.
+        key: a session key unique to this layer, its data array and the plane.
+    """
+
+    layer: Image
+    plane: Plane
+
+    @property
+    def key(self) -> Hashable:
+        return (self.layer.unique_id, id(self.layer.data), self.plane)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the slice."""
+        full = spatial_shape(self.layer)
+        return full[self.plane.axes[0]], full[self.plane.axes[1]]
+
+    def read(self) -> np.ndarray:
+        """The slice's pixels: ``(H, W)`` or ``(H, W, 3|4)`` for RGB(A) layers (in memory)."""
+        return np.asarray(self.layer.data[self.plane.slicer()])
+
+
+def current_slice(viewer: Viewer, layer: Image) -> SliceContext:
+    """The slice of ``layer`` shown in ``viewer`` right now.
+
+    Raises:
+        NotReadyError: in 3D display, or when the layer does not span both displayed axes.
+        InvalidInputError: for a multiscale layer, or when the slice lies outside the data.
+    """
+    if viewer.dims.ndisplay != 2:
+        raise NotReadyError("switch the viewer to 2D display to click on a slice")
+    if layer.multiscale:
+        raise InvalidInputError(f"layer {layer.name!r} is multiscale; open a single-scale image")
+    offset = viewer.dims.ndim - layer.ndim
+    axes = [w - offset for w in viewer.dims.displayed if w - offset >= 0]
+    if len(axes) != 2:
+        raise NotReadyError(f"layer {layer.name!r} does not span the displayed axes")
+    data_point = np.asarray(layer.world_to_data(viewer.dims.point), dtype=float)
+    plane = Plane.through(data_point, axes)
+    if not plane.inside(spatial_shape(layer)):
+        raise InvalidInputError(
+            f"the current position ({plane.description}) lies outside layer {layer.name!r}"
+        )
+    return SliceContext(layer, plane)
+
+
+def points_in_image_data(points: Points, image: Image) -> np.ndarray:
+    """All prompt points as ``(N, image.ndim)`` image data coordinates (world in between)."""
+    out = np.empty((len(points.data), image.ndim), dtype=float)
+    for i, p in enumerate(points.data):
+        out[i] = image.world_to_data(points.data_to_world(p))
+    return out
+
+
+def point_indices_on(ctx: SliceContext, points: Points) -> list[int]:
+    """Indices (in ``points.data`` order) of the prompts lying on the slice ``ctx``."""
+    coords = points_in_image_data(points, ctx.layer)
+    return [i for i, p in enumerate(coords) if ctx.plane.contains(p)]
+
+
+def clicks_on(ctx: SliceContext, points: Points) -> tuple[list[Click], int]:
+    """The prompts on slice ``ctx`` as clicks (oldest first) and the number outside the image.
+
+    Polarity comes from the points' ``positive`` feature (True when the feature is missing).
+    """
+    coords = points_in_image_data(points, ctx.layer)
+    positive = (
+        points.features["positive"].to_numpy(dtype=bool)
+        if "positive" in points.features
+        else np.ones(len(coords), dtype=bool)
+    )
+    clicks, outside = [], 0
+    for p, pos in zip(coords, positive, strict=True):
+        if not ctx.plane.contains(p):
+            continue
+        row, col = ctx.plane.to_rowcol(p)
+        click = Click(row, col, bool(pos))
+        if click.inside(ctx.shape):
+            clicks.append(click)
+        else:
+            outside += 1
+    return clicks, outside
