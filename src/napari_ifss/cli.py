@@ -18,6 +18,8 @@ _COMMANDS: list[tuple[str, str | None, str]] = [
     ("view", None, "napari_ifss.view_command"),
     ("bench", "interactive", "napari_ifss.eval.interactive_bench"),
     ("train", "interactive", "napari_ifss.train.interactive_cli"),
+    ("bench", "fewshot", "napari_ifss.eval.fewshot_bench"),
+    ("train", "fewshot", "napari_ifss.train.fewshot_cli"),
 ]
 
 

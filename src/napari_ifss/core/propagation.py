@@ -1,0 +1,220 @@
+"""Propagate annotated objects through a volume, slice by slice, as a cancellable generator.
+
+For each label id the slices that contain it are its support. Fronts run outward from every
+annotated slice, nearest slices first (order: distance to the nearest annotated slice, then z);
+each slice is predicted with the few-shot model (support slices weighted by z distance) plus
+the mask just propagated on the adjacent slice as a prior. Where two fronts meet, the slice has
+both neighbours done and gets the mean of the two masks as its prior: that is how the fronts
+are reconciled. Outside the annotated z-range a front stops once the object has vanished.
+
+Guarantees:
+
+* A slice that holds any nonzero label in ``labels`` is never written (it is predicted, when a
+  front passes through it, only to carry the prior on), and no nonzero voxel is overwritten.
+* Several label ids are propagated one after the other; a voxel already taken by an earlier
+  label keeps it (no overlap). Each label's support comes from the user's labels only.
+* Streaming: ``volume`` and ``labels`` are read one z slice at a time (numpy, dask and zarr
+  arrays work alike); results go into ``out`` slice by slice, or only into the events. Memory
+  is bounded by a few slices per annotated slice, never by the number of slices.
+
+Driving it from a GUI thread worker: iterate, update the layer from each
+:class:`PropagationProgress` (or let it write into ``out``), and cancel by stopping the
+iteration or calling ``.close()`` on the generator: every slice already yielded has been
+written, nothing else has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .fewshot import FewShotSegmenter, support_window
+from .normalize import IntensityWindow
+from .support import index_labels, resolve_label_ids
+
+WINDOW_SAMPLE_SLICES = 8
+
+
+@dataclass(frozen=True)
+class PropagationProgress:
+    """One propagated slice.
+
+    Attributes:
+        label_id: the object propagated.
+        z: slice index.
+        labels: ``(Y, X)`` the slice's labels after this step (what ``out[z]`` now holds).
+        mask: ``(Y, X)`` bool, the voxels this step gave to ``label_id``.
+        done, total: progress over all label ids (``done`` counts this slice).
+        predicted: False when the front had already stopped (object ended) and the network
+            was skipped.
+    """
+
+    label_id: int
+    z: int
+    labels: np.ndarray
+    mask: np.ndarray
+    done: int
+    total: int
+    predicted: bool = True
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+def processing_order(annotated: Iterable[int], lo: int, hi: int) -> list[int]:
+    """Slices ``lo..hi`` (inclusive) minus ``annotated``, nearest-to-an-annotation first
+    (ties by z)."""
+    ann = np.asarray(sorted(set(annotated)), dtype=int)
+    if ann.size == 0:
+        raise InvalidInputError("no annotated slice to propagate from")
+    zs = np.array([z for z in range(lo, hi + 1) if z not in set(ann.tolist())], dtype=int)
+    if zs.size == 0:
+        return []
+    dist = np.abs(zs[:, None] - ann[None, :]).min(axis=1)
+    return [int(z) for z in zs[np.lexsort((zs, dist))]]
+
+
+def sample_window(volume: object, n: int = WINDOW_SAMPLE_SLICES) -> IntensityWindow:
+    """Intensity window of a volume from ``n`` evenly spaced slices (bounded reads)."""
+    depth = int(volume.shape[0])  # type: ignore[attr-defined]
+    zs = np.unique(np.linspace(0, depth - 1, min(n, depth)).round().astype(int))
+    return support_window([np.asarray(volume[int(z)]) for z in zs])  # type: ignore[index]
+
+
+def _check_inputs(volume: object, labels: object, out: object | None) -> tuple[int, int, int]:
+    vshape = tuple(getattr(volume, "shape", ()))
+    lshape = tuple(getattr(labels, "shape", ()))
+    if len(vshape) not in (3, 4) or (len(vshape) == 4 and vshape[-1] not in (3, 4)):
+        raise InvalidInputError(
+            f"volume must be (Z, Y, X) or (Z, Y, X, 3|4); got shape {vshape}")
+    if len(lshape) != 3 or lshape != vshape[:3]:
+        raise InvalidInputError(
+            f"labels shape {lshape} does not match the volume's (Z, Y, X) {vshape[:3]}")
+    if out is not None:
+        oshape = tuple(getattr(out, "shape", ()))
+        if oshape != lshape:
+            raise InvalidInputError(f"out has shape {oshape}, expected {lshape}")
+        if not np.issubdtype(np.dtype(out.dtype), np.integer):  # type: ignore[attr-defined]
+            raise InvalidInputError(f"out must have an integer dtype, got {out.dtype}")  # type: ignore[attr-defined]
+    return lshape  # type: ignore[return-value]
+
+
+def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | None = None,
+              slices: Iterable[int] | None = None, *, segmenter: FewShotSegmenter | None = None,
+              out: object | None = None, threshold: float = 0.5, use_neighbour: bool = True,
+              stop_when_empty: bool = True, window: IntensityWindow | None = None,
+              cache_prefix: Hashable | None = None) -> Iterator[PropagationProgress]:
+    """Propagate ``label_ids`` from their annotated slices to ``slices`` (a generator).
+
+    Args:
+        volume: ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)`` array-like (numpy, dask, zarr).
+        labels: ``(Z, Y, X)`` integer labels; slices containing an id are its support.
+        label_ids: one id, several, or None for every id present.
+        slices: the z indices to fill (default all); annotated slices are always skipped.
+        segmenter: the few-shot model (default :meth:`FewShotSegmenter.default`); its support
+            is replaced for each label id.
+        out: writable ``(Z, Y, X)`` integer array-like receiving the results slice by slice
+            (it may be ``labels`` itself). None: results only in the events (one label id).
+        threshold: probability above which a voxel belongs to the object.
+        use_neighbour: use the mask propagated on the adjacent slice as a prior.
+        stop_when_empty: outside the annotated z-range, stop a front once its mask is empty.
+        window: intensity window (default: from a few evenly spaced slices of the volume).
+        cache_prefix: when given, encoded slices are cached in the segmenter under
+            ``(cache_prefix, z)`` (useful to re-run on the same volume).
+
+    Yields:
+        :class:`PropagationProgress` per filled slice and label id, after it was written.
+
+    Raises:
+        InvalidInputError: bad shapes/dtypes, an id not in ``labels``, a slice index out of
+            range, several ids without ``out`` (raised before anything is written).
+    """
+    depth, _, _ = _check_inputs(volume, labels, out)
+    index = index_labels(labels)
+    ids = resolve_label_ids(index, label_ids)
+    if out is None and len(ids) > 1:
+        raise InvalidInputError("propagating several label ids needs an `out` array to merge "
+                                "them without overlap (e.g. out=labels.copy() or a zarr array)")
+    wanted = range(depth) if slices is None else sorted({int(z) for z in slices})
+    for z in wanted:
+        if not 0 <= z < depth:
+            raise InvalidInputError(f"slice index {z} is outside the volume (0..{depth - 1})")
+    protected = set(index.annotated)
+    targets = [z for z in wanted if z not in protected]
+    if not 0.0 < threshold < 1.0:
+        raise InvalidInputError(f"threshold must lie in (0, 1), got {threshold}")
+    for i in ids:  # the support check of set_support, done before anything is written
+        if all(np.all(np.asarray(labels[z]) == i) for z in index.slices_of[i]):  # type: ignore[index]
+            raise InvalidInputError(
+                f"label {i} covers every slice it is drawn on: some background is needed")
+    return _run(volume, labels, ids, index, targets, protected, segmenter, out, threshold,
+                use_neighbour, stop_when_empty, window, cache_prefix)
+
+
+def _run(volume, labels, ids, index, targets, protected, segmenter, out, threshold,
+         use_neighbour, stop_when_empty, window, cache_prefix) -> Iterator[PropagationProgress]:
+    if not targets:
+        return
+    seg = segmenter if segmenter is not None else FewShotSegmenter.default()
+    window = window if window is not None else sample_window(volume)
+    total, done = len(targets) * len(ids), 0
+    target_set = set(targets)
+    for label_id in ids:
+        ann = list(index.slices_of[label_id])
+        known = {z: np.asarray(labels[z]) == label_id for z in ann}
+        seg.set_support([np.asarray(volume[z]) for z in ann], [known[z] for z in ann],
+                        positions=ann, window=window)
+        lo, hi = min(min(targets), ann[0]), max(max(targets), ann[-1])
+        order = processing_order(ann, lo, hi)
+        finished = set(ann)
+        for z in order:
+            nbrs = [known[n] for n in (z - 1, z + 1) if n in known]
+            nearest_ann = min(ann, key=lambda a: (abs(a - z), a))
+            inner = z - 1 if nearest_ann < z else z + 1
+            outside = z < ann[0] or z > ann[-1]
+            if stop_when_empty and outside and inner in known and not known[inner].any():
+                mask, predicted = np.zeros_like(known[inner]), False
+            else:
+                prior = np.mean(nbrs, axis=0) if (use_neighbour and nbrs) else None
+                key = None if cache_prefix is None else (cache_prefix, z)
+                prob = seg.predict(np.asarray(volume[z]), position=z, neighbour=prior, key=key)
+                mask, predicted = prob > threshold, True
+            known[z] = mask
+            finished.add(z)
+            for n in (z - 1, z, z + 1):  # forget masks no longer needed as a prior
+                if n in known and n not in ann and all(
+                        m in finished or not lo <= m <= hi for m in (n - 1, n + 1)):
+                    del known[n]
+            if z not in target_set:
+                continue
+            done += 1
+            yield _write(label_id, z, mask, out, labels, done, total, predicted)
+
+
+def _write(label_id: int, z: int, mask: np.ndarray, out, labels, done: int, total: int,
+           predicted: bool) -> PropagationProgress:
+    """Write ``mask`` into ``out[z]`` where nothing is labelled yet; the progress event."""
+    if out is None:
+        dtype = np.dtype(labels.dtype)
+        current = np.zeros(mask.shape, dtype=dtype)
+    else:
+        current = np.array(out[z])
+    gained = mask & (current == 0)
+    current[gained] = label_id
+    if out is not None and gained.any():
+        out[z] = current
+    return PropagationProgress(label_id, z, current, gained, done, total, predicted)
+
+
+def propagate_volume(volume: object, labels: np.ndarray,
+                     label_ids: int | Iterable[int] | None = None,
+                     slices: Iterable[int] | None = None, **kwargs) -> np.ndarray:
+    """Run :func:`propagate` to completion on an in-memory copy of ``labels``; returns it."""
+    out = np.array(labels, copy=True)
+    for _ in propagate(volume, labels, label_ids, slices, out=out, **kwargs):
+        pass
+    return out

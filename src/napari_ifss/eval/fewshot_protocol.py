@@ -1,0 +1,161 @@
+"""Few-shot benchmark protocols: volumes (propagation) and 2D image sets, model vs baselines.
+
+3D: for each object of a volume and each K, the K support slices are chosen by the fixed rule
+(:func:`~napari_ifss.core.support.evenly_spaced_slices` over the object's z-extent); the model
+propagates from them, the baselines copy the nearest support mask / run the random forest
+trained on them. Scores over every non-support slice: volume Dice, per-slice Dice, and the
+volume Dice restricted to the held-out last z block (``split_of_slice == "val"``), which the
+click encoder and the few-shot head never trained on (NaN where the object is absent there).
+
+2D: support images from the train split of a modality set, queries from its val split.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..core.datasets import Item2D, iter_2d, split_of_slice
+from ..core.fewshot import FewShotSegmenter, support_window
+from ..core.normalize import IntensityWindow
+from ..core.propagation import propagate_volume
+from ..core.support import evenly_spaced_slices, object_slices
+from .fewshot_baselines import ForestSegmenter, copy_nearest, filter_features
+from .metrics import dice
+
+METHODS = ("fewshot", "copy_nearest", "random_forest")
+N_ORGANS = 5
+
+
+def bench_objects(dataset: str, labels: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The objects scored in a volume: ``(name, bool mask (Z, Y, X))``.
+
+    isbi2012: membranes (label 1); cells3d: all nuclei as foreground; totalseg: the
+    ``N_ORGANS`` largest organs; any other volume: each id (the ``N_ORGANS`` largest if more)."""
+    if dataset.startswith("isbi2012"):
+        return [("membrane", labels == 1)]
+    if dataset.startswith("cells3d"):
+        return [("nuclei", labels > 0)]
+    ids, counts = np.unique(labels[labels > 0], return_counts=True)
+    order = [int(i) for i, _ in sorted(zip(ids, counts, strict=True), key=lambda t: -t[1])]
+    return [(f"label{i}", labels == i) for i in order[:N_ORGANS]]
+
+
+@dataclass
+class VolumeContext:
+    """One volume with its cached RF features and intensity window."""
+
+    name: str
+    image: np.ndarray
+    window: IntensityWindow
+    _features: dict[int, np.ndarray]
+
+    def features(self, z: int) -> np.ndarray:
+        if z not in self._features:
+            self._features[z] = filter_features(self.image[z], self.window)
+        return self._features[z]
+
+
+def _scores(pred: np.ndarray, gt: np.ndarray, eval_z: list[int], extent: tuple[int, int]
+            ) -> dict:
+    depth = gt.shape[0]
+    val_z = [z for z in eval_z if split_of_slice(z, depth) == "val"]
+    in_ext = [z for z in eval_z if extent[0] <= z <= extent[1]]
+    per_slice = [dice(pred[z], gt[z]) for z in eval_z]
+    return {"dice_volume": dice(pred[eval_z], gt[eval_z]),
+            "dice_slice_mean": float(np.mean([dice(pred[z], gt[z]) for z in in_ext]))
+            if in_ext else float("nan"),
+            "dice_val_block": dice(pred[val_z], gt[val_z]) if gt[val_z].any() else float("nan"),
+            "dice_per_slice": per_slice}
+
+
+def run_volume_case(ctx: VolumeContext, gt: np.ndarray, k: int, seg: FewShotSegmenter,
+                    forest: Callable[[], ForestSegmenter]) -> dict | None:
+    """All methods on one object with ``k`` support slices; scores and timings per method.
+    None when no slice outside the support shows the object (nothing left to propagate to)."""
+    present = object_slices(gt)
+    sup = evenly_spaced_slices(present, k)
+    if not set(present) - set(sup):
+        return None
+    eval_z = [z for z in range(gt.shape[0]) if z not in sup]
+    extent = (present[0], present[-1])
+    labels = np.zeros(gt.shape, np.int32)
+    labels[sup] = gt[sup]
+    result = {"support": sup, "n_eval": len(eval_z), "methods": {}}
+
+    calls = seg.encoder_calls
+    t = time.perf_counter()
+    ours = propagate_volume(ctx.image, labels, 1, segmenter=seg, window=ctx.window,
+                            cache_prefix=ctx.name) == 1
+    result["methods"]["fewshot"] = {**_scores(ours, gt, eval_z, extent),
+                                    "seconds": time.perf_counter() - t,
+                                    "encoder_calls": seg.encoder_calls - calls}
+    t = time.perf_counter()
+    support = {z: gt[z] for z in sup}
+    copy = np.stack([copy_nearest(support, z) for z in range(gt.shape[0])])
+    result["methods"]["copy_nearest"] = {**_scores(copy, gt, eval_z, extent),
+                                         "seconds": time.perf_counter() - t}
+    t = time.perf_counter()
+    rf = forest()
+    rf.fit([ctx.features(z) for z in sup], [gt[z] for z in sup])
+    pred = np.zeros_like(gt)
+    for z in eval_z:
+        pred[z] = rf.predict(ctx.features(z))
+    result["methods"]["random_forest"] = {**_scores(pred, gt, eval_z, extent),
+                                          "seconds": time.perf_counter() - t}
+    return result
+
+
+# ---------------------------------------------------------------------------------- 2D
+def _is_colour(image: np.ndarray) -> bool:
+    if image.ndim != 3:
+        return False
+    rgb = image[..., :3].astype(np.int16)
+    return bool(np.abs(rgb[..., 0] - rgb[..., 1]).max() > 2 or
+                np.abs(rgb[..., 1] - rgb[..., 2]).max() > 2)
+
+
+def sets_2d(root: Path, max_queries: int, max_k: int) -> Iterator[tuple[str, list, list, str]]:
+    """``(set name, support items, query items, class)``: dsb2018 grouped by image size and
+    colour (class "" = all nuclei), epfl_em per class; supports from the train split (first
+    by id), queries from the val split."""
+    groups: dict[str, list[Item2D]] = {}
+    for item in iter_2d(root, datasets=["dsb2018"]):
+        image = item.load_image()
+        key = f"dsb2018/{image.shape[0]}x{image.shape[1]}{'rgb' if _is_colour(image) else 'grey'}"
+        groups.setdefault(key, []).append(item)
+    for name, items in sorted(groups.items()):
+        train = [i for i in items if i.split == "train"][:max_k]
+        val = [i for i in items if i.split == "val"][:max_queries]
+        if len(train) >= max_k and len(val) >= 2:
+            yield name, train, val, ""
+    epfl = list(iter_2d(root, datasets=["epfl_em"]))
+    classes = sorted(set().union(*(set(i.mask_paths) for i in epfl))) if epfl else []
+    for cls in classes:
+        items = [i for i in epfl if cls in i.mask_paths]
+        train = [i for i in items if i.split == "train"][:max_k]
+        val = [i for i in items if i.split == "val"][:max_queries]
+        if len(train) >= max_k and len(val) >= 1:
+            yield f"epfl_em/{cls}", train, val, cls
+
+
+def run_2d_set(support: list[Item2D], queries: list[Item2D], cls: str, k: int,
+               seg: FewShotSegmenter, forest: Callable[[], ForestSegmenter]) -> dict:
+    """Mean Dice over the queries of the model and the forest with the first ``k`` supports."""
+    s_img = [it.load_image() for it in support[:k]]
+    s_msk = [it.load_mask(cls) > 0 for it in support[:k]]
+    window = support_window(s_img)
+    seg.set_support(s_img, s_msk, window=window)
+    rf = forest()
+    rf.fit([filter_features(im, window) for im in s_img], s_msk)
+    ours, base = [], []
+    for it in queries:
+        img, gt = it.load_image(), it.load_mask(cls) > 0
+        ours.append(dice(seg.predict(img) > 0.5, gt))
+        base.append(dice(rf.predict(filter_features(img, window)), gt))
+    return {"fewshot": float(np.mean(ours)), "random_forest": float(np.mean(base)),
+            "n_queries": len(queries), "fewshot_per_image": ours, "random_forest_per_image": base}

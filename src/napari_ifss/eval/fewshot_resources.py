@@ -1,0 +1,128 @@
+"""Speed and memory measurements of few-shot propagation (part of ``ifss bench fewshot``).
+
+* :func:`speed_256`: encoder ms per 256x256 slice, propagation slices/s with cached features
+  (the head alone) and end to end, and the random forest's seconds per slice, all in one run.
+* :func:`dask_memory`: peak resident memory of propagating a lazily generated dask stack of
+  256x256 slices, for several depths, each in a fresh process (events consumed, no output
+  volume kept): it should not grow with the depth.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..core.fewshot import FewShotSegmenter
+from ..core.propagation import propagate_volume, sample_window
+from ..core.sample import make_synthetic_cells
+from ..core.support import evenly_spaced_slices, object_slices
+from .fewshot_baselines import ForestSegmenter, filter_features
+
+SIDE = 256
+
+
+def speed_256(seg: FewShotSegmenter, forest: Callable[[], ForestSegmenter],
+              depth: int = 24) -> dict:
+    """Timings on a synthetic ``(depth, 256, 256)`` cell stack with 2 support slices."""
+    image, cells = make_synthetic_cells((depth, SIDE, SIDE), n_cells=80, seed=7)
+    gt = cells > 0
+    sup = evenly_spaced_slices(object_slices(gt), 2)
+    labels = np.zeros(gt.shape, np.int32)
+    labels[sup] = gt[sup]
+    window = sample_window(image)
+    n_pred = depth - len(sup)
+    seg.clear_cache()
+    seg.window = window
+    t = time.perf_counter()
+    for z in range(depth):
+        seg.encode(image[z], key=("speed", z))
+    enc_ms = 1000 * (time.perf_counter() - t) / depth
+    t = time.perf_counter()
+    propagate_volume(image, labels, 1, segmenter=seg, window=window, cache_prefix="speed")
+    cached_s = time.perf_counter() - t
+    seg.clear_cache()
+    t = time.perf_counter()
+    propagate_volume(image, labels, 1, segmenter=seg, window=window)
+    full_s = time.perf_counter() - t
+    rf = forest()
+    rf.fit([filter_features(image[z], window) for z in sup], [gt[z] for z in sup])
+    t = time.perf_counter()
+    for z in range(3):
+        rf.predict(filter_features(image[z], window))
+    rf_s = (time.perf_counter() - t) / 3
+    return {"slice_shape": [SIDE, SIDE], "depth": depth, "predicted_slices": n_pred,
+            "encoder_ms_per_slice": enc_ms,
+            "propagation_slices_per_s_cached": n_pred / cached_s,
+            "propagation_slices_per_s_end_to_end": n_pred / full_s,
+            "random_forest_s_per_slice": rf_s}
+
+
+def synthetic_slice(z: int, depth: int) -> np.ndarray:
+    """Slice ``z`` of a synthetic stack: a bright disk whose radius varies with z, plus noise."""
+    rr, cc = np.mgrid[0:SIDE, 0:SIDE]
+    radius = 40 + 30 * np.sin(np.pi * (z + 0.5) / depth)
+    disk = np.hypot(rr - SIDE / 2, cc - SIDE / 2) < radius
+    noise = np.random.default_rng(z).normal(0, 20, (SIDE, SIDE))
+    return np.clip(60 + 120 * disk + noise, 0, 255).astype(np.uint8)
+
+
+def _labels_slice(z: int, depth: int) -> np.ndarray:
+    if z != depth // 2:
+        return np.zeros((SIDE, SIDE), np.int32)
+    return (synthetic_slice(z, depth) > 150).astype(np.int32)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: ``VmHWM`` (reset by exec, so a spawned
+    child does not inherit its parent's peak), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _lazy_stack(fn, depth: int, dtype) -> object:
+    import dask
+    import dask.array as da
+
+    return da.stack([da.from_delayed(dask.delayed(fn)(z, depth), (SIDE, SIDE), dtype=dtype)
+                     for z in range(depth)])
+
+
+def _worker(depth: int, weights: str | None, click: str | None, queue) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    from ..core.propagation import propagate
+    from ..models.fewshot_weights import default_fewshot_weights
+
+    seg = FewShotSegmenter.from_checkpoint(weights or default_fewshot_weights(), click)
+    volume = _lazy_stack(synthetic_slice, depth, np.uint8)
+    labels = _lazy_stack(_labels_slice, depth, np.int32)
+    before = peak_rss_mb()
+    t = time.perf_counter()
+    n = sum(1 for _ in propagate(volume, labels, 1, segmenter=seg))
+    queue.put({"depth": depth, "slices": n, "seconds": time.perf_counter() - t,
+               "rss_before_mb": before,
+               "peak_rss_mb": peak_rss_mb()})
+
+
+def dask_memory(weights: str | None, click: str | None, depths: Sequence[int]) -> list[dict]:
+    """Peak RSS (MB) of a dask-streamed propagation per stack depth, each in a new process."""
+    ctx = mp.get_context("spawn")
+    out = []
+    for depth in depths:
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_worker, args=(int(depth), weights, click, queue))
+        proc.start()
+        out.append(queue.get(timeout=900))
+        proc.join()
+    return out

@@ -1,0 +1,53 @@
+"""``ifss train fewshot``: episodic training of the few-shot head on the frozen click encoder."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import fields
+from pathlib import Path
+
+from ..core.datasets import default_data_dir
+from .fewshot_loop import FewShotTrainConfig, train_fewshot
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``fewshot`` under ``ifss train``."""
+    p = subparsers.add_parser(
+        "fewshot", help="train the few-shot propagation head",
+        description="Train the few-shot head (decoder only) on top of the frozen click "
+                    "encoder, with episodes from DATA (train split) and synthetic volumes.")
+    p.add_argument("--data", default=None,
+                   help="data folder laid out like ../shared/data (default $IFSS_DATA)")
+    p.add_argument("--synthetic-only", action="store_true", help="ignore --data")
+    p.add_argument("--click-weights", default=None,
+                   help="click-model checkpoint whose encoder is used (default: shipped)")
+    p.add_argument("--out", default="runs/fewshot", help="output folder (checkpoints, log)")
+    p.add_argument("--ship", action="store_true",
+                   help="also copy the final weights into the package (models/weights/)")
+    defaults = FewShotTrainConfig()
+    for f in fields(FewShotTrainConfig):
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)),
+                       default=getattr(defaults, f.name))
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..models.fewshot_weights import default_fewshot_weights
+    from ..models.registry import default_click_weights
+
+    click = Path(args.click_weights) if args.click_weights else default_click_weights()
+    if not click.is_file():
+        raise FileNotFoundError(f"click-model weights not found: {click}")
+    cfg = FewShotTrainConfig(**{f.name: getattr(args, f.name)
+                                for f in fields(FewShotTrainConfig)})
+    data = None if args.synthetic_only else Path(args.data or default_data_dir())
+    final = train_fewshot(click, data, args.out, cfg)
+    print(f"few-shot head written to {final}")
+    if args.ship:
+        target = default_fewshot_weights()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(final, target)
+        print(f"shipped as {target}")
+    return 0

@@ -1,0 +1,93 @@
+"""Baselines on a synthetic volume and ``ifss bench fewshot`` end to end on a tiny data folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from skimage.io import imsave
+
+from napari_ifss.cli import main
+from napari_ifss.core.datasets import split_of
+from napari_ifss.core.errors import InvalidInputError
+from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.eval.fewshot_baselines import ForestSegmenter, copy_nearest, filter_features
+from napari_ifss.eval.metrics import dice
+from napari_ifss.models.fewshot_head import FewShotHead
+from napari_ifss.models.fewshot_weights import save_fewshot_head
+from napari_ifss.models.registry import build_click_net, save_click_net
+
+torch.set_num_threads(1)
+
+
+def test_copy_nearest_picks_the_nearest_support():
+    a, b = np.zeros((4, 4), bool), np.ones((4, 4), bool)
+    support = {2: a, 8: b}
+    assert not copy_nearest(support, 0).any()
+    assert not copy_nearest(support, 5).any()  # tie -> lower z
+    assert copy_nearest(support, 6).all()
+    with pytest.raises(InvalidInputError):
+        copy_nearest({}, 3)
+
+
+def test_forest_learns_cells_from_two_slices():
+    pytest.importorskip("sklearn")
+    image, labels = make_synthetic_cells((10, 64, 64), n_cells=12, seed=4)
+    gt = labels > 0
+    rf = ForestSegmenter(n_estimators=10, samples_per_class=1500)
+    with pytest.raises(InvalidInputError):
+        rf.predict(filter_features(image[0]))
+    rf.fit([filter_features(image[z]) for z in (2, 7)], [gt[2], gt[7]])
+    pred = rf.predict(filter_features(image[5]))
+    assert pred.shape == (64, 64) and pred.dtype == bool
+    assert dice(pred, gt[5]) > 0.7
+    with pytest.raises(InvalidInputError, match="both"):
+        rf.fit([filter_features(image[2])], [np.ones((64, 64), bool)])
+
+
+@pytest.fixture()
+def data_dir(tmp_path):
+    root = tmp_path / "data"
+    vol = root / "3d" / "cells3d_tiny"
+    vol.mkdir(parents=True)
+    image, labels = make_synthetic_cells((10, 48, 48), n_cells=8, seed=5)
+    tifffile.imwrite(vol / "image.tif", image)
+    tifffile.imwrite(vol / "labels.tif", labels)
+    ds = root / "2d" / "dsb2018"
+    (ds / "images").mkdir(parents=True)
+    (ds / "masks").mkdir(parents=True)
+    ids = [f"img{i}" for i in range(40)]
+    val = [i for i in ids if split_of("dsb2018", i) == "val"][:2]
+    train = [i for i in ids if split_of("dsb2018", i) == "train"][:3]
+    for n, item in enumerate(train + val):
+        img, lab = make_synthetic_cells((48, 48), n_cells=5, seed=10 + n)
+        imsave(ds / "images" / f"{item}.png", (img // 256).astype(np.uint8),
+               check_contrast=False)
+        tifffile.imwrite(ds / "masks" / f"{item}.tif", lab.astype(np.uint16))
+    torch.manual_seed(0)
+    click = save_click_net(build_click_net("nofeedback"), tmp_path / "click.pt")
+    head = save_fewshot_head(FewShotHead(), tmp_path / "fewshot.pt", click)
+    return root, click, head
+
+
+def test_bench_cli_end_to_end(tmp_path, data_dir):
+    pytest.importorskip("sklearn")
+    root, click, head = data_dir
+    out = tmp_path / "report" / "fewshot.json"
+    code = main(["bench", "fewshot", "--data", str(root), "--json", str(out),
+                 "--weights", str(head), "--click-weights", str(click), "--k", "1", "2",
+                 "--rf-trees", "5", "--no-speed", "--no-memory", "--max-queries", "2"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert [r["k"] for r in report["summary_3d"]] == [1, 2]
+    assert len(report["volumes"]) == 2  # cells3d*: all nuclei as one object, x 2 Ks
+    case = report["volumes"][0]
+    assert set(case["methods"]) == {"fewshot", "copy_nearest", "random_forest"}
+    assert len(case["methods"]["fewshot"]["dice_per_slice"]) == case["n_eval"]
+    assert 0.0 <= case["methods"]["random_forest"]["dice_volume"] <= 1.0
+    assert {s["set"] for s in report["sets_2d"]} == {"dsb2018/48x48grey"}
+    md = out.with_suffix(".md").read_text()
+    assert "few-shot" in md and "copy nearest" in md
