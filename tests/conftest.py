@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import gc
 
+import torch
+
+
+def pytest_configure(config):
+    """One torch thread for the whole suite.
+
+    On a small shared CPU (2 cores here and in CI) two torch threads spin against the other
+    process and run several times slower than one.
+    """
+    torch.set_num_threads(1)
+
 
 def pytest_unconfigure(config):
     """Keep the interpreter's final garbage collection away from dead Qt/napari objects.

@@ -18,8 +18,6 @@ from napari_ifss.models.fewshot_weights import (
 )
 from napari_ifss.models.registry import build_click_net, save_click_net
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def encoder():

@@ -20,8 +20,6 @@ from napari_ifss.models.fewshot_head import FewShotHead
 from napari_ifss.models.fewshot_weights import save_fewshot_head
 from napari_ifss.models.registry import build_click_net, save_click_net
 
-torch.set_num_threads(1)
-
 
 def test_copy_nearest_picks_the_nearest_support():
     a, b = np.zeros((4, 4), bool), np.ones((4, 4), bool)

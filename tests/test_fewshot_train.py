@@ -15,8 +15,6 @@ from napari_ifss.train.fewshot_episodes import EpisodeSampler
 from napari_ifss.train.fewshot_loop import episode_loss
 from napari_ifss.train.fewshot_pool import FG, build_pool, pick_objects
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def pool_and_head():

@@ -15,14 +15,6 @@ from napari_ifss.models.registry import build_click_net, load_click_net, save_cl
 SMALL = dict(channels=16, low_channels=8, encoder_widths=(8, 8, 16, 16, 16), head_widths=(16, 16))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread: on a small shared CPU, 2 threads spin and run several times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_disk_maps_positive_negative_and_padding():
     pts = torch.tensor([[[10.0, 20.0, 1.0], [40.0, 40.0, 0.0], [5.0, 5.0, -1.0]]])

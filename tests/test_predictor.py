@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from napari_ifss.core.errors import InvalidInputError, NotReadyError
 from napari_ifss.core.predictor import ClickPredictor, normalize_slice
@@ -14,14 +13,6 @@ from napari_ifss.models.registry import build_click_net, default_click_weights, 
 
 SMALL = dict(channels=16, low_channels=8, encoder_widths=(8, 8, 16, 16, 16), head_widths=(16, 16))
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread: on a small shared CPU, 2 threads spin and run several times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

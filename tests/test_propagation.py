@@ -14,8 +14,6 @@ from napari_ifss.core.sample import make_synthetic_cells
 from napari_ifss.models.fewshot_head import FewShotHead
 from napari_ifss.models.registry import build_click_net
 
-torch.set_num_threads(1)
-
 
 class CopySegmenter:
     """Stand-in model: predicts the neighbour prior (or nothing) and records its calls."""

@@ -17,15 +17,6 @@ from napari_ifss.train.sources import SampleSource, load_real_pool
 from napari_ifss.train.synthetic import synthetic_sample
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread: on a small shared CPU, 2 threads spin and run several times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_normalized_focal_loss_orders_predictions_and_ignores_weight_zero():
     target = torch.zeros(2, 1, 16, 16)
     target[:, :, 4:12, 4:12] = 1

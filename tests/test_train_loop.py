@@ -24,14 +24,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread: on a small shared CPU, 2 threads spin and run several times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_cli_trains_two_steps_and_resumes(tmp_path):
     cfg_path = tmp_path / "tiny.yaml"

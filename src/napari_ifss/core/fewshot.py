@@ -30,7 +30,7 @@ from ..models.encoder import EncoderFeatures
 from ..models.fewshot_head import FewShotHead, distance_weights
 from ..models.fewshot_prototypes import SupportFeatures
 from .errors import InvalidInputError, NotReadyError
-from .normalize import IntensityWindow, as_channels_first_rgb
+from .normalize import IntensityWindow, as_channels_first_rgb, check_slice
 
 PAD_MULTIPLE = 32
 
@@ -42,21 +42,6 @@ def support_window(images: Sequence[np.ndarray]) -> IntensityWindow:
     if all(a.dtype in (np.uint8, np.bool_) for a in arrays):
         return IntensityWindow(0.0, 255.0 if any(a.dtype == np.uint8 for a in arrays) else 1.0)
     return IntensityWindow.from_data(np.concatenate([a.reshape(-1) for a in arrays]))
-
-
-def check_slice(image: np.ndarray, what: str = "image") -> np.ndarray:
-    """``image`` as an array of shape ``(H, W)`` or ``(H, W, 3|4)`` with finite values."""
-    arr = np.asarray(image)
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
-        raise InvalidInputError(
-            f"{what} must be a 2D slice (H, W), (H, W, 3) or (H, W, 4); got shape {arr.shape}")
-    if arr.shape[0] < 8 or arr.shape[1] < 8:
-        raise InvalidInputError(f"{what} of shape {arr.shape} is too small (need 8x8 or more)")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise InvalidInputError(f"{what} has non-numeric dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-        raise InvalidInputError(f"{what} contains NaN or infinite values")
-    return arr
 
 
 def network_size(shape: tuple[int, int], min_side: int, max_side: int) -> tuple[int, int]:
@@ -171,7 +156,7 @@ class FewShotSegmenter:
             raise InvalidInputError(f"{len(imgs)} support images but {len(msks)} masks")
         if positions is not None and len(positions) != len(imgs):
             raise InvalidInputError(f"{len(imgs)} support images but {len(positions)} positions")
-        imgs = [check_slice(im, f"support image {i}") for i, im in enumerate(imgs)]
+        imgs = [check_slice(im, f"support image {i}", min_side=8) for i, im in enumerate(imgs)]
         binary = []
         for i, (im, m) in enumerate(zip(imgs, msks, strict=True)):
             m = np.asarray(m)
@@ -210,7 +195,7 @@ class FewShotSegmenter:
         """
         if not self._supports:
             raise NotReadyError("no support set: call set_support(images, masks) first")
-        image = check_slice(image, "query image")
+        image = check_slice(image, "query image", min_side=8)
         enc = self.encode(image, key)
         prior = None
         if neighbour is not None:
@@ -239,7 +224,7 @@ class FewShotSegmenter:
             if hit is not None and hit.shape == tuple(np.shape(image)[:2]):
                 self._cache.move_to_end(full_key)
                 return hit
-        enc = self._encode(check_slice(image))
+        enc = self._encode(check_slice(image, min_side=8))
         if key is not None:
             self._cache[(key, self.window)] = enc
             while len(self._cache) > self.cache_size:

@@ -58,6 +58,26 @@ class IntensityWindow:
         return np.clip(out, 0.0, 1.0, out=out)
 
 
+def check_slice(image: np.ndarray, what: str = "image", min_side: int = 2) -> np.ndarray:
+    """``image`` as an array of shape ``(H, W)`` or ``(H, W, 3|4)`` with finite numeric values.
+
+    Raises:
+        InvalidInputError: other shapes, sides below ``min_side``, non-numeric dtype, NaN/inf.
+    """
+    arr = np.asarray(image)
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
+        raise InvalidInputError(
+            f"{what} must be a 2D slice (H, W), (H, W, 3) or (H, W, 4); got shape {arr.shape}")
+    if arr.shape[0] < min_side or arr.shape[1] < min_side:
+        raise InvalidInputError(
+            f"{what} of shape {arr.shape} is too small (need {min_side}x{min_side} or more)")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise InvalidInputError(f"{what} has non-numeric dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        raise InvalidInputError(f"{what} contains NaN or infinite values")
+    return arr
+
+
 def normalize_intensity(
     image: np.ndarray, window: IntensityWindow | None = None
 ) -> np.ndarray:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InvalidInputError, NotReadyError
-from .normalize import IntensityWindow, as_channels_first_rgb
+from .normalize import IntensityWindow, as_channels_first_rgb, check_slice
 from .prompts import Click
 
 if TYPE_CHECKING:
@@ -42,12 +42,7 @@ def normalize_slice(image: np.ndarray) -> np.ndarray:
     uint8 is divided by 255; everything else (16-bit, float, CT in HU) gets a percentile window
     (0.5-99.5 %). Raises :class:`InvalidInputError` for other shapes, empty or non-finite data.
     """
-    arr = np.asarray(image)
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
-        raise InvalidInputError(
-            f"expected a 2D slice of shape (H, W), (H, W, 3) or (H, W, 4); got shape {arr.shape}")
-    if arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise InvalidInputError(f"image of shape {arr.shape} is too small (need at least 2x2)")
+    arr = check_slice(image, "image", min_side=2)
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8) * 255
     if arr.dtype == np.uint8:
