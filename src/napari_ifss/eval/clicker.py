@@ -1,0 +1,208 @@
+"""The robot user of interactive-segmentation benchmarks (RITM protocol, our own code).
+
+Given the ground-truth mask and the current prediction, the next click goes to the error
+region that should be fixed first, at the point farthest from that region's border:
+
+* false negatives (object pixels predicted as background) give a **positive** click,
+* false positives (background predicted as object) give a **negative** click.
+
+Two rules choose between the error regions:
+
+* ``"largest_region"`` (default): the largest connected error region by area wins (FN or FP);
+  the click goes to its interior point.
+* ``"ritm"``: RITM's ``Clicker`` rule: whichever of the whole FN and FP masks has the larger
+  distance-transform maximum wins (i.e. the "thickest" error).
+
+Distances are computed on the error mask padded with one background pixel on each side, so
+that the image border counts as a region border (a region touching the border is not
+considered endlessly deep there). Pixels already clicked are never clicked again. Among equally deep points the one nearest
+to their mean is taken (the middle of a ridge).
+
+The first click, on an empty prediction, is the interior point of the ground-truth object.
+All coordinates are ``(row, col)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ..core.errors import InvalidInputError
+from ..core.prompts import Click
+
+ClickRule = Literal["largest_region", "ritm"]
+
+
+@dataclass(frozen=True)
+class ErrorRegion:
+    """An error region the robot may click into.
+
+    Attributes:
+        positive: True for a false-negative region (a positive click fixes it).
+        area: number of pixels of the region.
+        depth: distance (pixels) of ``point`` from the region border.
+        point: the ``(row, col)`` interior point, farthest from the border.
+    """
+
+    positive: bool
+    area: int
+    depth: float
+    point: tuple[int, int]
+
+
+def interior_distance(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each ``True`` pixel of ``mask`` ``(H, W)`` to the nearest
+    ``False`` pixel, with the image border counted as ``False`` (padding of one pixel)."""
+    padded = np.pad(np.asarray(mask, dtype=bool), 1, mode="constant", constant_values=False)
+    return ndi.distance_transform_edt(padded)[1:-1, 1:-1]
+
+
+def _deepest_point(dist: np.ndarray, allowed: np.ndarray) -> tuple[tuple[int, int], float]:
+    """Arg-max of ``dist`` over ``allowed``; among tied maxima, the one nearest to their mean
+    (the middle of a ridge rather than its first pixel in raster order)."""
+    masked = np.where(allowed, dist, -1.0)
+    best = float(masked.max())
+    ties = np.argwhere(masked == best)
+    if len(ties) > 1:
+        centre = ties.mean(axis=0)
+        ties = ties[[int(np.argmin(((ties - centre) ** 2).sum(axis=1)))]]
+    r, c = (int(v) for v in ties[0])
+    return (r, c), best
+
+
+def _regions(error: np.ndarray, positive: bool, not_clicked: np.ndarray,
+             top: int | None = None) -> list[ErrorRegion]:
+    """Connected components of ``error`` (8-connectivity) as :class:`ErrorRegion` objects, the
+    ``top`` largest only (all when None); regions with every pixel clicked are skipped."""
+    labels, n = ndi.label(error, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return []
+    dist = interior_distance(error)
+    areas = np.bincount(labels.ravel(), minlength=n + 1)
+    slices = ndi.find_objects(labels)
+    out: list[ErrorRegion] = []
+    for idx in np.argsort(-areas[1:], kind="stable") + 1:
+        if top is not None and len(out) >= top:
+            break
+        sl = slices[idx - 1]
+        allowed = (labels[sl] == idx) & not_clicked[sl]
+        if not allowed.any():
+            continue
+        (r, c), depth = _deepest_point(dist[sl], allowed)
+        out.append(ErrorRegion(positive, int(areas[idx]), depth,
+                               (r + sl[0].start, c + sl[1].start)))
+    return out
+
+
+def error_regions(
+    gt: np.ndarray, pred: np.ndarray, clicks: Sequence[Click] = (), top: int | None = None
+) -> list[ErrorRegion]:
+    """FN and FP connected regions of ``pred`` against ``gt`` (both ``(H, W)``), sorted by
+    area (largest first; ``top`` largest of each kind when given); pixels of earlier
+    ``clicks`` are excluded as click points."""
+    gt_b, pred_b = _check_pair(gt, pred)
+    not_clicked = _not_clicked_map(gt_b.shape, clicks)
+    regions = _regions(gt_b & ~pred_b, True, not_clicked, top)
+    regions += _regions(~gt_b & pred_b, False, not_clicked, top)
+    return sorted(regions, key=lambda r: (-r.area, -r.depth))
+
+
+def next_click(
+    gt: np.ndarray,
+    pred: np.ndarray | None,
+    clicks: Sequence[Click] = (),
+    rule: ClickRule = "largest_region",
+) -> Click | None:
+    """The robot's next click, or None when the prediction has no error left.
+
+    Args:
+        gt: ground-truth object mask ``(H, W)`` (anything non-zero is object).
+        pred: current binary prediction ``(H, W)``; None means nothing predicted yet.
+        clicks: clicks made so far (their pixels are not clicked again).
+        rule: how to choose among error regions (see the module docstring).
+    """
+    gt_b = np.asarray(gt).astype(bool)
+    pred_b = np.zeros_like(gt_b) if pred is None else np.asarray(pred).astype(bool)
+    gt_b, pred_b = _check_pair(gt_b, pred_b)
+    if rule == "largest_region":
+        regions = error_regions(gt_b, pred_b, clicks, top=1)
+        if not regions:
+            return None
+        best = regions[0]
+        return Click(float(best.point[0]), float(best.point[1]), best.positive)
+    if rule == "ritm":
+        return _ritm_click(gt_b, pred_b, clicks)
+    raise InvalidInputError(f"unknown click rule {rule!r}; use 'largest_region' or 'ritm'")
+
+
+def first_click(gt: np.ndarray) -> Click:
+    """The first click: a positive click at the interior point of the object ``gt`` ``(H, W)``.
+
+    Raises:
+        InvalidInputError: if ``gt`` is empty.
+    """
+    gt_b = np.asarray(gt).astype(bool)
+    if gt_b.ndim != 2 or not gt_b.any():
+        raise InvalidInputError("the ground-truth mask must be a non-empty 2D (H, W) mask")
+    (r, c), _ = _deepest_point(interior_distance(gt_b), gt_b)
+    return Click(float(r), float(c), True)
+
+
+def _ritm_click(gt: np.ndarray, pred: np.ndarray, clicks: Sequence[Click]) -> Click | None:
+    not_clicked = _not_clicked_map(gt.shape, clicks)
+    fn_dist = interior_distance(gt & ~pred) * not_clicked
+    fp_dist = interior_distance(~gt & pred) * not_clicked
+    fn_max, fp_max = float(fn_dist.max()), float(fp_dist.max())
+    if fn_max == 0.0 and fp_max == 0.0:
+        return None
+    positive = fn_max > fp_max
+    dist = fn_dist if positive else fp_dist
+    (r, c), _ = _deepest_point(dist, dist > 0)
+    return Click(float(r), float(c), positive)
+
+
+def _not_clicked_map(shape: tuple[int, ...], clicks: Sequence[Click]) -> np.ndarray:
+    not_clicked = np.ones(shape[:2], dtype=bool)
+    for click in clicks:
+        if click.inside(shape):
+            not_clicked[click.pixel] = False
+    return not_clicked
+
+
+def _check_pair(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    gt_b = np.asarray(gt).astype(bool)
+    pred_b = np.asarray(pred).astype(bool)
+    if gt_b.ndim != 2 or gt_b.shape != pred_b.shape:
+        raise InvalidInputError(
+            f"gt and prediction must be 2D masks of the same shape; got {gt_b.shape} "
+            f"and {pred_b.shape}"
+        )
+    return gt_b, pred_b
+
+
+class Clicker:
+    """A robot user bound to one ground-truth mask ``gt`` ``(H, W)``, remembering its clicks.
+
+    ``clicker.click(pred)`` returns the next click (the first one ignores ``pred``) and
+    appends it to ``clicker.clicks``; it returns None once ``pred`` equals the ground truth.
+
+    Raises:
+        InvalidInputError: if ``gt`` is not a non-empty 2D mask.
+    """
+
+    def __init__(self, gt: np.ndarray, rule: ClickRule = "largest_region") -> None:
+        self.gt = np.asarray(gt).astype(bool)
+        self.rule: ClickRule = rule
+        self.clicks: list[Click] = []
+        self._first = first_click(self.gt)  # also validates the mask
+
+    def click(self, pred: np.ndarray | None = None) -> Click | None:
+        """Make (and remember) the next click given the current binary prediction."""
+        new = self._first if not self.clicks else next_click(self.gt, pred, self.clicks, self.rule)
+        if new is not None:
+            self.clicks.append(new)
+        return new

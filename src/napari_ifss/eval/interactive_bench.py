@@ -1,0 +1,279 @@
+"""``ifss bench interactive``: the interactive-segmentation benchmark.
+
+All methods run on the same evaluation objects (:mod:`.objects`) in one process with the robot
+user of :mod:`.clicker` and the protocol of :mod:`.interactive_protocol`; results go to a JSON
+(per object, per split and method, machine info, command line) and a markdown table.
+
+Methods: ``fcfi`` (the shipped weights), ``concat`` and ``nofeedback`` (ablation checkpoints in
+``benchmarks/weights/``), ``random_walker`` and ``watershed`` (classical baselines), and any
+``--checkpoint NAME=PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..core.datasets import default_data_dir
+from ..core.errors import InvalidInputError
+from ..core.prompts import Click
+from ..core.protocols import ClickSegmenter
+from .interactive_protocol import ObjectResult, run_object
+from .objects import collect_objects
+from .report import command_line, machine_info, markdown_table, write_report
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ABLATION_CHECKPOINTS = {"concat": "benchmarks/weights/click_concat.pt",
+                        "nofeedback": "benchmarks/weights/click_nofeedback.pt"}
+DEFAULT_METHODS = ("fcfi", "concat", "nofeedback", "random_walker", "watershed")
+CLASSICAL = ("random_walker", "watershed")
+THRESHOLDS = (0.85, 0.90)
+
+
+def _resolve(path: str) -> Path:
+    """``path`` as given if it exists, else relative to the repository root."""
+    p = Path(path)
+    if p.is_file() or p.is_absolute():
+        return p
+    return REPO_ROOT / p
+
+
+def make_segmenter(name: str, checkpoints: dict[str, str]) -> ClickSegmenter:
+    """The segmenter called ``name`` (a known method or a ``checkpoints`` entry)."""
+    if name == "random_walker":
+        from .random_walker import RandomWalkerSegmenter
+
+        return RandomWalkerSegmenter()
+    if name == "watershed":
+        from .watershed import WatershedSegmenter
+
+        return WatershedSegmenter()
+    paths = {**ABLATION_CHECKPOINTS, **checkpoints}
+    if name == "fcfi" and name not in checkpoints:
+        from ..core.predictor import ClickPredictor
+
+        try:
+            return ClickPredictor.default()
+        except FileNotFoundError as exc:
+            raise InvalidInputError(f"method 'fcfi': {exc}") from exc
+    if name not in paths:
+        known = ", ".join(sorted({"fcfi", *CLASSICAL, *paths}))
+        raise InvalidInputError(f"unknown method {name!r}; known methods: {known} "
+                                "(or add one with --checkpoint NAME=PATH)")
+    path = _resolve(paths[name])
+    if not path.is_file():
+        raise InvalidInputError(f"method {name!r}: checkpoint {path} not found")
+    from ..core.predictor import ClickPredictor
+
+    return ClickPredictor.from_checkpoint(path)
+
+
+def warm_up(segmenter: ClickSegmenter) -> None:
+    """One untimed call on a small synthetic slice (first-call overheads, lazy imports)."""
+    yy, xx = np.mgrid[:96, :96]
+    image = (((yy - 48) ** 2 + (xx - 48) ** 2) < 400).astype(np.uint8) * 200 + 20
+    segmenter.set_image(image)
+    prob = segmenter.predict([Click(48, 48, True)])
+    segmenter.predict([Click(48, 48, True), Click(10, 10, False)], prob)
+
+
+def aggregate(results: Sequence[ObjectResult], max_clicks: int) -> dict:
+    """Mean NoC@85/90, NoF@90 count, mean IoU@1/@5 and boundary IoU@5, ms per click/encode."""
+    predict = [t for r in results for t in r.predict_s]
+    return {
+        "objects": len(results),
+        "noc@85": float(np.mean([r.noc(0.85) for r in results])),
+        "noc@90": float(np.mean([r.noc(0.90) for r in results])),
+        f"nof{max_clicks}@90": int(sum(not r.reached(0.90) for r in results)),
+        "iou@1": float(np.mean([r.iou_at(1) for r in results])),
+        "iou@5": float(np.mean([r.iou_at(5) for r in results])),
+        "boundary_iou@1": float(np.mean([r.boundary_ious[0] for r in results])),
+        "boundary_iou@5": float(np.mean([r.boundary_ious[1] for r in results])),
+        "spc_ms": 1000 * float(np.mean(predict)),
+        "spc_ms_median": 1000 * float(np.median(predict)),
+        "encode_ms": 1000 * float(np.mean([r.encode_s for r in results])),
+        "clicks_made": len(predict),
+    }
+
+
+def run_benchmark(
+    objects: dict[str, list], segmenters: dict[str, ClickSegmenter], max_clicks: int = 20,
+    progress: Callable[[int], object] | None = None, **protocol_kw,
+) -> list[ObjectResult]:
+    """Every method on every object (objects outer, methods inner)."""
+    results = []
+    for split in objects:
+        for obj in objects[split]:
+            for name, seg in segmenters.items():
+                results.append(run_object(seg, obj, name, max_clicks, **protocol_kw))
+                if progress is not None:
+                    progress(1)
+    return results
+
+
+def summarize(results: Sequence[ObjectResult], max_clicks: int,
+              by: str = "split") -> list[dict]:
+    """Aggregate rows per (``by``, method), ``by`` = ``split`` or ``dataset``, plus ``all``."""
+    methods = list(dict.fromkeys(r.method for r in results))
+    groups = list(dict.fromkeys(getattr(r, by) for r in results))
+    rows = []
+    for group in [*groups, "all"]:
+        for m in methods:
+            sel = [r for r in results if r.method == m and group in ("all", getattr(r, by))]
+            if sel:
+                rows.append({by: group, "method": m, **aggregate(sel, max_clicks)})
+    return rows
+
+
+def markdown(rows: list[dict], payload: dict) -> str:
+    """The markdown report: command, machine, protocol notes and the results table."""
+    mc = payload["settings"]["max_clicks"]
+    cols = [("split", "split"), ("method", "method"), ("noc@85", "NoC@85"),
+            ("noc@90", "NoC@90"), (f"nof{mc}@90", f"NoF{mc}@90"), ("iou@1", "IoU@1"),
+            ("iou@5", "IoU@5"), ("boundary_iou@5", "bIoU@5"), ("spc_ms", "SPC ms"),
+            ("spc_ms_median", "SPC median ms"), ("encode_ms", "encode ms"),
+            ("objects", "#objects")]
+    m = payload["machine"]
+    digits = {"noc@85": 2, "noc@90": 2, "iou@1": 3, "iou@5": 3, "boundary_iou@5": 3,
+              "spc_ms": 1, "spc_ms_median": 1, "encode_ms": 1}
+    datasets = ", ".join(f"{s}: {', '.join(d)}" for s, d in payload["datasets"].items())
+    return "\n".join([
+        "# Interactive segmentation benchmark", "",
+        f"Produced by `{payload['command']}` on {m['date_utc']} UTC; {m['cpu']}, "
+        f"{m['torch_threads']} torch threads, torch {m['torch']}"
+        f"{', GPU ' + m['cuda'] if m['cuda'] else ''}; {payload['elapsed_s']:.0f} s in all.", "",
+        markdown_table(rows, cols, digits), "By dataset:", "",
+        markdown_table([r for r in payload["summary_by_dataset"] if r["dataset"] != "all"],
+                       [("dataset", "dataset"), *cols[1:]], digits),
+        "Protocol: robot user (first click at the object's interior point, then at the "
+        "interior point of the largest error region: positive for a false negative, negative "
+        "for a false positive), up to "
+        f"{mc} clicks; the previous probability is fed back; prediction = prob > 0.5. "
+        "An object stops once IoU >= 0.90 after >= 5 clicks; later IoUs count as the last one "
+        f"(NoC and NoF{mc}@90 are unaffected). NoC = {mc} when never reached; NoF = objects "
+        "never reaching 0.90. bIoU = boundary IoU (Cheng et al. 2021, band 2% of the "
+        "diagonal). SPC = wall time of `predict` per click (mean, and median, which is robust "
+        "to other processes' load spikes); encode = mean `set_image` time per object. Classical baselines (random walker, watershed): clicks seed disks of radius "
+        "3 px, the image border seeds the background (the only background seed before the "
+        "first negative click; kept free near positive clicks), solved at <= 256 px and "
+        "upsampled; they ignore the feedback.", "",
+        f"Objects (held-apart val items/slices only, <= {payload['settings']['max_objects']} "
+        f"per split, <= {payload['settings']['per_image']} per image, seed "
+        f"{payload['settings']['seed']}): {datasets}.", ""])
+
+
+def _parse_checkpoints(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InvalidInputError(f"--checkpoint expects NAME=PATH, got {item!r}")
+        out[name] = path
+    return out
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that reproduces this run (from the parsed arguments)."""
+    argv = ["bench", "interactive", "--data", str(args.data), "--methods", args.methods,
+            "--max-clicks", str(args.max_clicks), "--max-objects", str(args.max_objects),
+            "--per-image", str(args.per_image), "--seed", str(args.seed), "--rule", args.rule]
+    for flag, value in (("--splits", args.splits), ("--threads", args.threads),
+                        ("--json", args.json), ("--md", args.md)):
+        if value:
+            argv += [flag, str(value)]
+    for item in args.checkpoint:
+        argv += ["--checkpoint", item]
+    return command_line(argv)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the benchmark described by parsed ``args``; prints the table, writes JSON/MD."""
+    from tqdm import tqdm
+
+    data = Path(args.data)
+    if not data.is_dir():
+        raise InvalidInputError(f"data folder {data} does not exist (pass --data DIR or set "
+                                "IFSS_DATA)")
+    if args.max_clicks < 1 or args.max_objects < 1:
+        raise InvalidInputError("--max-clicks and --max-objects must be >= 1")
+    checkpoints = _parse_checkpoints(args.checkpoint)
+    methods = [m for m in args.methods.split(",") if m]
+    methods += [m for m in checkpoints if m not in methods]
+    known = {"fcfi", *CLASSICAL, *ABLATION_CHECKPOINTS, *checkpoints}
+    unknown = [m for m in methods if m not in known]
+    if unknown or not methods:
+        raise InvalidInputError(f"unknown method(s) {unknown}; known: {', '.join(sorted(known))} "
+                                "(or add one with --checkpoint NAME=PATH)")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    splits = [s for s in args.splits.split(",") if s] if args.splits else None
+    objects = collect_objects(data, splits, args.max_objects, per_image=args.per_image,
+                              seed=args.seed)
+    missing = [s for s in splits or [] if s not in objects]
+    if missing:
+        raise InvalidInputError(f"no objects for split(s) {missing} under {data}; split names "
+                                "are nuclei, natural, em, mri_ct or a dataset folder's name")
+    if not objects:
+        raise InvalidInputError(f"no evaluation objects found under {data} (expected "
+                                "2d/<dataset>/images + masks or 3d/<dataset>/image + labels "
+                                "with val items)")
+    segmenters = {m: make_segmenter(m, checkpoints) for m in methods}
+    for seg in segmenters.values():
+        warm_up(seg)
+    total = sum(len(v) for v in objects.values()) * len(segmenters)
+    t0 = time.perf_counter()
+    with tqdm(total=total, desc="interactive bench", unit="run") as bar:
+        results = run_benchmark(objects, segmenters, args.max_clicks, bar.update,
+                                rule=args.rule)
+    rows = summarize(results, args.max_clicks)
+    payload = {
+        "benchmark": "interactive", "command": _command(args),
+        "machine": machine_info(), "elapsed_s": time.perf_counter() - t0,
+        "settings": {"data": str(data), "max_clicks": args.max_clicks,
+                     "max_objects": args.max_objects, "per_image": args.per_image,
+                     "seed": args.seed, "rule": args.rule, "methods": methods,
+                     "checkpoints": checkpoints, "stop": "IoU >= 0.90 after >= 5 clicks"},
+        "datasets": {s: sorted({o.dataset for o in objs}) for s, objs in objects.items()},
+        "summary": rows, "summary_by_dataset": summarize(results, args.max_clicks, "dataset"),
+        "objects": [r.to_dict() for r in results],
+    }
+    text = markdown(rows, payload)
+    if args.json:
+        j, m = write_report(args.json, payload, text, args.md)
+        print(f"wrote {j} and {m}")
+    elif args.md:
+        from .report import write_markdown
+
+        write_markdown(args.md, text)
+    print(text)
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``interactive`` under ``ifss bench``."""
+    p = subparsers.add_parser("interactive", help="interactive-segmentation benchmark (robot "
+                              "user, NoC@85/90, NoF, IoU@k, seconds per click)")
+    p.add_argument("--data", default=str(default_data_dir()),
+                   help="data folder (2d/, 3d/ layout); default $IFSS_DATA or ../shared/data")
+    p.add_argument("--json", help="write the full results here")
+    p.add_argument("--md", help="markdown table path (default: next to --json)")
+    p.add_argument("--max-clicks", type=int, default=20)
+    p.add_argument("--max-objects", type=int, default=40, help="objects per split")
+    p.add_argument("--per-image", type=int, default=5, help="objects per image or slice")
+    p.add_argument("--splits", help="comma-separated splits, e.g. nuclei,natural,em,mri_ct")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help="comma-separated: fcfi, concat, nofeedback, random_walker, watershed")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
+                   help="extra method from a click-model checkpoint (repeatable)")
+    p.add_argument("--rule", choices=("largest_region", "ritm"), default="largest_region",
+                   help="robot click rule")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.set_defaults(func=main)
+    return p
