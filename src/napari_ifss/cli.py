@@ -20,6 +20,7 @@ _COMMANDS: list[tuple[str, str | None, str]] = [
     ("train", "interactive", "napari_ifss.train.interactive_cli"),
     ("bench", "fewshot", "napari_ifss.eval.fewshot_bench"),
     ("train", "fewshot", "napari_ifss.train.fewshot_cli"),
+    ("bench", "quality", "napari_ifss.eval.quality_bench"),
 ]
 
 
