@@ -1,0 +1,296 @@
+"""The "Few-shot propagation" dock: spread annotated objects from a few slices to the stack.
+
+Pick the image, the labels layer holding the annotated (support) slices, the label ids and
+which slices to fill (all, a z range, or only between annotated slices), or another image of
+the same ``(Y, X)`` size as the target (its result goes into a new labels layer). Slices come
+back one by one from a thread worker and are written as they arrive; slices holding any label
+and other objects' voxels are never overwritten; Cancel keeps what was written; the whole run
+is one undo step (Ctrl+Z) of the labels layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, SpinBox
+from napari.layers import Image, Labels
+from napari.utils import progress
+from napari.viewer import Viewer
+from qtpy.QtCore import QTimer
+
+from ..core.errors import IfssError, InvalidInputError
+from ..core.fewshot import FewShotSegmenter
+from ..core.propagation import PropagationProgress, propagate
+from ..core.support import LabelsIndex, index_labels, resolve_label_ids
+from ..core.transfer import transfer
+from .interactive_dock import PREVIEW_NAME
+from .propagation_worker import PropagationRunner, RunFailed, RunFinished
+from .slice_context import spatial_shape
+
+ALL, BETWEEN, RANGE = "all slices", "between annotated slices", "z range"
+
+
+def parse_ids(text: str, index: LabelsIndex) -> list[int]:
+    """Comma/space-separated ids (empty: all present) checked against ``index``."""
+    parts = [p for p in text.replace(",", " ").split() if p]
+    try:
+        ids = [int(p) for p in parts]
+    except ValueError:
+        raise InvalidInputError(f"label ids must be whole numbers, got {text!r}") from None
+    return resolve_label_ids(index, ids or None)
+
+
+class FewShotDock(Container):
+    """Dock widget; ``segmenter`` defaults to the shipped few-shot model (loaded on a run)."""
+
+    def __init__(self, napari_viewer: Viewer, segmenter: FewShotSegmenter | None = None) -> None:
+        self.viewer = napari_viewer
+        self.segmenter = segmenter
+        self._image_box = ComboBox(label="image", choices=self._images, nullable=True)
+        self._labels_box = ComboBox(label="labels", choices=self._labels_layers, nullable=True)
+        self._ids = LineEdit(label="label ids", value="")
+        self._ids.tooltip = "comma-separated label ids; empty: every id present"
+        self._mode = ComboBox(label="slices", choices=[ALL, BETWEEN, RANGE], value=ALL)
+        self._z_from = SpinBox(label="from z", min=0, max=100000)
+        self._z_to = SpinBox(label="to z", min=0, max=100000)
+        self._target_box = ComboBox(label="other target", choices=self._images, nullable=True)
+        self._target_box.tooltip = "empty: the image itself; else a new labels layer is made"
+        self._support = Label(value="")
+        self._run_btn = PushButton(text="Propagate")
+        self._cancel_btn = PushButton(text="Cancel", enabled=False)
+        self._status = Label(value="")
+        super().__init__(widgets=[
+            self._image_box, self._labels_box, self._ids, self._mode, self._z_from, self._z_to,
+            self._target_box, self._support, self._run_btn, self._cancel_btn, self._status])
+        for label in (self._support, self._status):
+            label.native.setWordWrap(True)  # long lists and messages wrap, not widen the dock
+        self.runner = PropagationRunner(self._set_status, self._on_event, self._on_done)
+        self.progress_bar: progress | None = None
+        self._run: dict | None = None
+        self._watched: Labels | None = None
+        self._timer = QTimer(self.native)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(150)
+        self._timer.timeout.connect(self.refresh_support)
+        for box in (self._labels_box, self._image_box, self._ids, self._mode):
+            box.changed.connect(self._on_selection_changed)
+        self._run_btn.changed.connect(self.propagate)
+        self._cancel_btn.changed.connect(self.cancel)
+        self.native.destroyed.connect(self._on_destroyed)
+        self.reset_choices()
+        images = self._images()
+        active = self.viewer.layers.selection.active
+        self._image_box.value = active if active in images else (images[0] if images else None)
+        labels = self._labels_layers()  # the Interactive dock's layer, else the active one
+        preferred = [ly for ly in labels if ly.name == "ifss labels"] + [
+            ly for ly in labels if ly is active] + labels[-1:]
+        self._labels_box.value = preferred[0] if preferred else None
+        self._target_box.value = None
+        self._on_selection_changed()
+
+    # -- choices and state -------------------------------------------------------------
+    def _images(self, _widget=None) -> list[Image]:
+        return [ly for ly in self.viewer.layers
+                if isinstance(ly, Image) and ly.name != PREVIEW_NAME]  # not the click preview
+
+    def _labels_layers(self, _widget=None) -> list[Labels]:
+        return [ly for ly in self.viewer.layers if isinstance(ly, Labels)]
+
+    @property
+    def status(self) -> str:
+        """The status line's text."""
+        return self._status.value
+
+    @property
+    def support_text(self) -> str:
+        """The list of annotated slices per label id."""
+        return self._support.value
+
+    @property
+    def busy(self) -> bool:
+        """True while a propagation runs."""
+        return self.runner.busy
+
+    def _set_status(self, text: str) -> None:
+        self._status.value = text
+
+    def _on_selection_changed(self, *_args) -> None:
+        labels = self._labels_box.value
+        if labels is not self._watched:
+            for layer, connect in ((self._watched, False), (labels, True)):
+                if layer is not None:
+                    for emitter in (layer.events.paint, layer.events.data):
+                        (emitter.connect if connect else emitter.disconnect)(self._schedule)
+            self._watched = labels
+        self._z_from.enabled = self._z_to.enabled = self._mode.value == RANGE
+        self.refresh_support()
+
+    def _schedule(self, _event=None) -> None:
+        """Refresh the support list shortly (painting emits many events)."""
+        self._timer.start()
+
+    def _on_destroyed(self, *_args) -> None:
+        self.runner.cancel()
+        if self._watched is not None:
+            self._watched.events.paint.disconnect(self._schedule)
+            self._watched.events.data.disconnect(self._schedule)
+            self._watched = None
+
+    def refresh_support(self) -> None:
+        """List the annotated slices of every label id of the labels layer."""
+        labels = self._labels_box.value
+        try:
+            index = index_labels(labels.data) if labels is not None else None
+        except IfssError as err:
+            self._support.value = str(err)
+            return
+        if index is None or not index.slices_of:
+            self._support.value = "no annotated slice" if index is not None else ""
+            return
+        self._z_to.max = self._z_from.max = max(index.depth - 1, 0)
+        self._support.value = "\n".join(
+            f"label {i}: slice{'s' * (len(zs) > 1)} {', '.join(map(str, zs))}"
+            for i, zs in sorted(index.slices_of.items()))
+
+    # -- starting a run ----------------------------------------------------------------
+    def _plan(self) -> tuple[Callable, int, Labels]:
+        """Validate the selection; the propagation starter, its total and the target layer."""
+        image, labels = self._image_box.value, self._labels_box.value
+        if image is None:
+            raise InvalidInputError("choose an image layer")
+        if image.multiscale:
+            raise InvalidInputError(f"image {image.name!r} is multiscale; open a single scale")
+        shape = spatial_shape(image)
+        if len(shape) != 3:
+            raise InvalidInputError(f"image {image.name!r} has {len(shape)} spatial axes; "
+                                    "few-shot propagation needs a (Z, Y, X) stack")
+        if labels is None:
+            raise InvalidInputError("choose a labels layer with annotated slices")
+        if tuple(labels.data.shape) != shape:
+            raise InvalidInputError(f"labels {labels.name!r} has shape {labels.data.shape}, "
+                                    f"image {image.name!r} has {shape}")
+        index = index_labels(labels.data)
+        if not index.annotated:
+            raise InvalidInputError(f"no annotated slice in {labels.name!r}: draw the object "
+                                    "on at least one slice first")
+        ids = parse_ids(self._ids.value, index)
+        support = np.array(labels.data)  # the worker's private copy
+        target = self._target_box.value
+        if target is not None and target is not image:
+            if target.multiscale:
+                raise InvalidInputError(f"target {target.name!r} is multiscale")
+            tshape = spatial_shape(target)
+            if len(tshape) != 3 or tshape[1:] != shape[1:] or target.rgb != image.rgb:
+                raise InvalidInputError(f"target {target.name!r} has shape {tshape}; it needs "
+                                        f"(Z, {shape[1]}, {shape[2]}) like {image.name!r}")
+            out = np.zeros(tshape, labels.data.dtype)
+            layer = self.viewer.add_labels(np.zeros_like(out), name=f"{target.name} few-shot",
+                                           scale=target.scale, translate=target.translate)
+            self._labels_box.reset_choices()
+            return (lambda seg: transfer(image.data, support, target.data, out, ids,
+                                         segmenter=seg)), tshape[0] * len(ids), layer
+        slices = self._slices(index, ids)
+        todo = [z for z in slices if z not in set(index.annotated)]
+        if not todo:
+            raise InvalidInputError("nothing to fill: every selected slice is annotated")
+        return (lambda seg: propagate(image.data, support, ids, slices, segmenter=seg,
+                                      out=support)), len(todo) * len(ids), labels
+
+    def _slices(self, index: LabelsIndex, ids: list[int]) -> list[int]:
+        if self._mode.value == BETWEEN:
+            zs = [z for i in ids for z in index.slices_of[i]]
+            if min(zs) == max(zs):
+                raise InvalidInputError("only one annotated slice: nothing lies between "
+                                        "annotated slices (choose all slices or a z range)")
+            return list(range(min(zs), max(zs) + 1))
+        if self._mode.value == RANGE:
+            lo, hi = int(self._z_from.value), int(self._z_to.value)
+            if not 0 <= lo <= hi < index.depth:
+                raise InvalidInputError(f"z range {lo}..{hi} is not within 0..{index.depth - 1}")
+            return list(range(lo, hi + 1))
+        return list(range(index.depth))
+
+    def _load_segmenter(self) -> FewShotSegmenter:
+        """Runs in the worker thread (the dock keeps the model for the next run)."""
+        if self.segmenter is None:
+            self.segmenter = FewShotSegmenter.default()
+        return self.segmenter
+
+    def propagate(self) -> None:
+        """Validate the selection and start the run (a message and no change on bad input)."""
+        if self.runner.busy:
+            self._set_status("a propagation is already running")
+            return
+        try:
+            start, total, layer = self._plan()
+        except IfssError as err:
+            self._set_status(f"cannot propagate: {err}")
+            return
+        self._run = {"layer": layer, "written": [], "total": total}
+        self.progress_bar = progress(total=total, desc="few-shot propagation")
+        self._run_btn.enabled, self._cancel_btn.enabled = False, True
+        self._set_status(f"propagating 0/{total} slices...")
+        self.runner.start(self._load_segmenter, start)
+
+    def cancel(self) -> None:
+        """Stop after the slice being computed; slices already written stay."""
+        if self.runner.busy:
+            self.runner.cancel()
+            self._set_status("cancelling...")
+
+    # -- results (UI thread) -----------------------------------------------------------
+    def _on_event(self, event: PropagationProgress) -> None:
+        run = self._run
+        if run is None:
+            return
+        layer = run["layer"]
+        current = np.array(layer.data[event.z])
+        gained = event.mask & (current == 0)  # the user may have painted meanwhile
+        if gained.any():
+            current[gained] = event.label_id
+            layer.data[event.z] = current
+            run["written"].append((event.z, np.flatnonzero(gained), event.label_id))
+        run["done"] = event.done
+        if not self.runner.cancelling:
+            self._set_status(f"propagating {event.done}/{event.total} slices...")
+        # last: redrawing may process queued signals (even the end of the run) re-entrantly
+        if gained.any():
+            layer.refresh()
+        if self.progress_bar is not None:
+            self.progress_bar.update(1)
+
+    def _commit_history(self, layer: Labels, written: list) -> None:
+        """Turn the run's direct writes into one undo step of ``layer``."""
+        if not written:
+            return
+        yx = layer.data.shape[1:]
+        groups: dict[int, list[tuple[np.ndarray, ...]]] = {}
+        for z, flat, label_id in written:
+            rows, cols = np.unravel_index(flat, yx)
+            groups.setdefault(label_id, []).append((np.full(flat.size, z), rows, cols))
+        with layer.block_history():
+            for label_id, parts in groups.items():
+                idx = tuple(np.concatenate(ax) for ax in zip(*parts, strict=True))
+                keep = np.asarray(layer.data[idx]) == label_id  # not repainted meanwhile
+                idx = tuple(ax[keep] for ax in idx)
+                layer.data[idx] = 0  # back to the state before the run, not redrawn...
+                layer.data_setitem(idx, label_id, refresh=False)  # ...then one history step
+        layer.refresh()
+
+    def _on_done(self, result: RunFinished | RunFailed) -> None:
+        run, self._run = self._run, None
+        if self.progress_bar is not None:
+            self.progress_bar.close()
+            self.progress_bar = None
+        self._commit_history(run["layer"], run["written"])
+        self._run_btn.enabled, self._cancel_btn.enabled = True, False
+        done, total = run.get("done", 0), run["total"]
+        if isinstance(result, RunFailed):
+            self._set_status(f"error after {done}/{total} slices: {result.error}")
+        elif result.cancelled:
+            self._set_status(f"cancelled after {done}/{total} slices")
+        else:
+            self._set_status(f"done: {done}/{total} slices into {run['layer'].name!r} "
+                             f"in {result.seconds:.1f} s (Ctrl+Z undoes the run)")
+        self.refresh_support()

@@ -1,0 +1,203 @@
+"""The Few-shot propagation dock in a real (headless) napari viewer, with the shipped model."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from napari_ifss._napari.fewshot_dock import FewShotDock
+from napari_ifss.core.errors import InvalidInputError
+from napari_ifss.core.fewshot import FewShotSegmenter
+from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.core.transfer import transfer
+
+pytestmark = pytest.mark.gui
+torch.set_num_threads(1)
+SUPPORT = (2, 7)
+
+
+@pytest.fixture(scope="module")
+def segmenter():
+    return FewShotSegmenter.default(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def cells():
+    """(10, 64, 64) image, its ground truth and the two biggest cells on both SUPPORT slices."""
+    image, truth = make_synthetic_cells(shape=(10, 64, 64))
+    both = set(np.unique(truth[SUPPORT[0]])) & set(np.unique(truth[SUPPORT[1]])) - {0}
+    ids = sorted(both, key=lambda i: -int((truth[list(SUPPORT)] == i).sum()))[:2]
+    return image, truth, [int(i) for i in ids]
+
+
+def _annotated(truth, ids, zs=SUPPORT):
+    labels = np.zeros(truth.shape, np.int32)
+    for z in zs:
+        for i in ids:
+            labels[z][truth[z] == i] = i
+    return labels
+
+
+def _setup(make_napari_viewer, image, labels, segmenter):
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="cells")
+    layer = viewer.add_labels(labels, name="ifss labels")
+    dock = FewShotDock(viewer, segmenter=segmenter)
+    viewer.window.add_dock_widget(dock, name="Few-shot propagation")
+    return viewer, layer, dock
+
+
+def _wait(qtbot, dock):
+    qtbot.waitUntil(lambda: not dock.busy, timeout=30000)
+
+
+class Slow:
+    """The real segmenter, 0.2 s slower per slice (so that a cancel lands mid-run)."""
+
+    def __init__(self, seg):
+        self.seg = seg
+
+    def set_support(self, *args, **kwargs):
+        self.seg.set_support(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        time.sleep(0.2)
+        return self.seg.predict(*args, **kwargs)
+
+
+def test_propagate_live_protect_support_undo_and_cancel(
+        make_napari_viewer, qtbot, cells, segmenter):
+    image, truth, (obj, _) = cells
+    labels = _annotated(truth, [obj])
+    labels[4, :3, :3] = 9  # another user object: slice 4 is annotated, so never written
+    original = labels.copy()
+    viewer, layer, dock = _setup(make_napari_viewer, image, labels, segmenter)
+    assert dock._image_box.value is viewer.layers["cells"] and dock._labels_box.value is layer
+    assert f"label {obj}: slices 2, 7" in dock.support_text and "label 9: slice 4" in dock.support_text
+    dock._ids.value = str(obj)
+    seen = []
+    dock.runner._on_event = lambda ev, f=dock._on_event: (seen.append(ev.z), f(ev))
+    dock.propagate()
+    assert dock.busy and dock.progress_bar is not None and not dock._run_btn.enabled
+    _wait(qtbot, dock)
+    assert dock.status.startswith("done: 7/7 slices"), dock.status
+    assert sorted(seen) == [0, 1, 3, 5, 6, 8, 9] and seen[:2] == [1, 3]  # nearest first
+    out = layer.data
+    for z in (2, 4, 7):
+        np.testing.assert_array_equal(out[z], original[z])  # annotated slices: byte for byte
+    dice = []
+    for z in (3, 5, 6):  # between the annotations, where the cell exists
+        pred, gt = out[z] == obj, truth[z] == obj
+        dice.append(2 * (pred & gt).sum() / (pred.sum() + gt.sum()))
+    assert min(dice) > 0.5, dice
+    assert set(np.unique(out)) <= {0, obj, 9} and dock._run_btn.enabled
+    assert dock.progress_bar is None
+    layer.undo()  # ONE undo restores the layer exactly
+    np.testing.assert_array_equal(layer.data, original)
+    layer.redo()
+    assert (layer.data[3] == obj).sum() > 0
+    layer.undo()
+
+    # cancel after the first slice came back: what was written stays, one undo removes it
+    dock.segmenter = Slow(segmenter)
+    first = dock.runner._on_event = dock._on_event
+
+    def cancel_after_first(ev):
+        first(ev)
+        dock.cancel()
+
+    dock.runner._on_event = cancel_after_first
+    dock.propagate()
+    _wait(qtbot, dock)
+    assert dock.status.startswith("cancelled after ") and dock.status.endswith("/7 slices")
+    done = int(dock.status.split()[2].split("/")[0])
+    assert 1 <= done < 7
+    changed = [z for z in range(10) if not np.array_equal(layer.data[z], original[z])]
+    assert 1 <= len(changed) <= done and not dock.busy
+    assert dock._run_btn.enabled and not dock._cancel_btn.enabled
+    layer.undo()
+    np.testing.assert_array_equal(layer.data, original)
+
+
+def test_two_labels_range_and_other_target(make_napari_viewer, qtbot, cells, segmenter):
+    image, truth, (a, b) = cells
+    original = _annotated(truth, [a, b])
+    viewer, layer, dock = _setup(make_napari_viewer, image, original.copy(), segmenter)
+    dock._ids.value = "99"
+    dock.propagate()
+    assert "label id 99 does not occur" in dock.status and not dock.busy
+    dock._ids.value = f"{a}, {b}"
+    dock._mode.value = "z range"
+    dock._z_from.value, dock._z_to.value = 3, 5
+    dock.propagate()
+    _wait(qtbot, dock)
+    assert dock.status.startswith("done: 6/6 slices"), dock.status
+    out = layer.data
+    assert all((out[z] == a).any() and (out[z] == b).any() for z in (3, 5))
+    changed = [z for z in range(10) if not np.array_equal(out[z], original[z])]
+    assert changed == [3, 4, 5] and set(np.unique(out)) == {0, a, b}
+    assert (out[3] == b).sum() > 0.5 * (truth[3] == b).sum()  # the second id got its object
+
+    other = viewer.add_image(image[::-1][:6].copy(), name="other stack")  # depth 6, same Y, X
+    dock.reset_choices()
+    dock._target_box.value = other
+    dock.propagate()
+    _wait(qtbot, dock)
+    new = viewer.layers["other stack few-shot"]
+    assert new.data.shape == (6, 64, 64) and dock.status.startswith("done: 12/12"), dock.status
+    np.testing.assert_array_equal(layer.data, out)  # the source labels are untouched
+    flipped = truth[::-1][:6]  # no neighbour prior here: a flow check, not a quality one
+    assert set(np.unique(new.data)) <= {0, a, b} and ((new.data == a) & (flipped == a)).any()
+    new.undo()
+    assert new.data.max() == 0
+
+
+def test_bad_input_gives_a_message_and_changes_nothing(make_napari_viewer, qtbot, cells):
+    image, truth, (obj, _) = cells
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="cells")
+    _, dock = viewer.window.add_plugin_dock_widget("napari-ifss", "Few-shot propagation")
+    assert isinstance(dock, FewShotDock)
+    n_layers = len(viewer.layers)
+    dock.propagate()
+    assert "choose a labels layer" in dock.status
+    empty = viewer.add_labels(np.zeros(truth.shape, np.int32), name="empty")
+    dock.reset_choices()
+    dock._labels_box.value = empty
+    dock.propagate()
+    assert "no annotated slice" in dock.status and dock.support_text == "no annotated slice"
+    wrong = viewer.add_labels(_annotated(truth, [obj])[:, :32], name="wrong")
+    dock.reset_choices()
+    dock._labels_box.value = wrong
+    dock.propagate()
+    assert "has shape (10, 32, 64)" in dock.status
+    flat = viewer.add_image(image[2], name="flat")
+    dock.reset_choices()
+    dock._image_box.value = flat
+    dock.propagate()
+    assert "needs a (Z, Y, X) stack" in dock.status
+    assert not dock.busy and len(viewer.layers) == n_layers + 3
+    assert empty.data.max() == 0 and not empty._undo_history
+
+    dock._image_box.value = viewer.layers["cells"]  # one annotated slice, then painting
+    dock._labels_box.value = empty
+    dock._mode.value = "between annotated slices"
+    empty.data_setitem((np.array([2]), np.array([5]), np.array([5])), obj)  # like a brush
+    qtbot.waitUntil(lambda: dock.support_text == f"label {obj}: slice 2", timeout=3000)
+    dock.propagate()
+    assert "only one annotated slice" in dock.status and not dock.busy
+
+
+
+def test_transfer_checks_before_writing(cells):
+    image, truth, (obj, _) = cells
+    labels, out = _annotated(truth, [obj]), np.zeros((4, 64, 64), np.int32)
+    for target, o, ids, msg in ((image[:, :32], out, None, "does not match"),
+                                (image[:4], out[:, 1:], None, "out must be"),
+                                (image[:4], out, [99], "does not occur")):
+        with pytest.raises(InvalidInputError, match=msg):
+            transfer(image, labels, target, o, ids)
+    assert out.max() == 0
