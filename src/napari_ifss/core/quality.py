@@ -1,0 +1,220 @@
+"""JFS quality scores ("Judging From Support-set", Moon, Kong, Khan) and mask arbitration.
+
+The few-shot model is run in reverse: a result slice (image + predicted mask) becomes the
+*support*, and every slice the user annotated becomes a *query*. The IoU of each
+back-prediction (probability > 0.5) against the user's own mask is the evidence; the score is
+the mean of that evidence weighted ``1 / (1 + |dz|)`` by the z distance between the result
+slice and each user slice (uniform when positions are unknown). IoU, not Dice, as in the paper
+and DESIGN.md. A result that is good segments the user's slices the way the user did.
+
+Slices are ``(H, W)`` grey or ``(H, W, 3|4)`` RGB, masks ``(H, W)`` (nonzero = object),
+coordinates (row, col); volumes are (z, row, col).
+
+Badges (:data:`GOOD_THRESHOLD`, :data:`REVIEW_THRESHOLD`) come from the calibration benchmark
+``ifss bench quality`` (``docs/benchmarks/quality.md``; 13 objects of ``../shared/data``,
+K = 1, 2, 3, 797 scored slices): "review" below 0.30, the threshold maximising Youden's J
+(0.34) for flagging slices with true Dice < 0.5 (49% of slices below it are bad, against 21%
+overall); "good" from 0.45, where the share of slices with true Dice >= 0.7 peaks (77%,
+against 60% overall). Both were the same on the K = 1, 2 run alone. The scores rank slices
+within an object better than across objects (Spearman per-object median 0.60, pooled 0.41):
+treat badges as a triage aid, not a guarantee.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from .errors import InvalidInputError
+from .fewshot import EncodedSlice, FewShotSegmenter, support_window, to_network
+from .normalize import IntensityWindow
+
+Badge = Literal["good", "check", "review"]
+
+# From docs/benchmarks/quality.md (pooled over objects and K, see the module docstring):
+# slices scoring below REVIEW_THRESHOLD are "review"; at or above GOOD_THRESHOLD "good".
+REVIEW_THRESHOLD = 0.30
+GOOD_THRESHOLD = 0.45
+PROB_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class SupportEvidence:
+    """The back-prediction onto one user slice: its position (None if unknown), the IoU of the
+    back-predicted mask against the user's mask, and its weight in the score (weights sum to 1)."""
+
+    index: int
+    position: float | None
+    iou: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class QualityScore:
+    """JFS verdict on one result mask.
+
+    Attributes:
+        score: weighted mean back-prediction IoU in [0, 1] (0 for an unusable mask).
+        badge: "good", "check" or "review" (see :func:`badge_for`).
+        evidence: one :class:`SupportEvidence` per user slice (empty when not scored).
+        reason: why the score is what it is, for a person.
+        position: z of the scored slice, if given.
+    """
+
+    score: float
+    badge: Badge
+    evidence: tuple[SupportEvidence, ...]
+    reason: str
+    position: float | None = None
+
+
+@dataclass(frozen=True)
+class Arbitration:
+    """Which of two candidate masks JFS trusts more: ``choice`` "a" or "b" (ties go to "a"),
+    both scores and ``margin = |score_a - score_b|``."""
+
+    choice: Literal["a", "b"]
+    score_a: QualityScore
+    score_b: QualityScore
+    margin: float
+
+
+def badge_for(score: float) -> Badge:
+    """The badge of a score: "good" >= GOOD_THRESHOLD > "check" >= REVIEW_THRESHOLD > "review"."""
+    if score >= GOOD_THRESHOLD:
+        return "good"
+    return "check" if score >= REVIEW_THRESHOLD else "review"
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+
+
+def _check_support(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
+                   positions: Sequence[float] | None, shape: tuple[int, int]
+                   ) -> list[np.ndarray]:
+    if len(images) == 0:
+        raise InvalidInputError("no user-annotated slices to judge the result against")
+    if len(images) != len(masks):
+        raise InvalidInputError(f"{len(images)} support images but {len(masks)} masks")
+    if positions is not None and len(positions) != len(images):
+        raise InvalidInputError(f"{len(images)} support images but {len(positions)} positions")
+    out = []
+    for i, (im, m) in enumerate(zip(images, masks, strict=True)):
+        m = np.asarray(m)
+        if m.shape != np.shape(im)[:2]:
+            raise InvalidInputError(
+                f"support mask {i} has shape {m.shape}, image {i} has shape {np.shape(im)[:2]}")
+        if np.shape(im)[:2] != shape:
+            raise InvalidInputError(
+                f"support image {i} has shape {np.shape(im)[:2]}, the result has shape {shape}")
+        out.append(m != 0)
+    return out
+
+
+def _weights(positions: Sequence[float] | None, position: float | None, k: int) -> np.ndarray:
+    if positions is None or position is None:
+        return np.full(k, 1.0 / k)
+    w = 1.0 / (1.0 + np.abs(np.asarray(positions, float) - float(position)))
+    return w / w.sum()
+
+
+def _back_predict(seg: FewShotSegmenter, support: EncodedSlice, mask: np.ndarray,
+                  query: EncodedSlice) -> np.ndarray:
+    """Predict ``query`` from the single support (``support``, ``mask``); bool ``(H, W)``."""
+    m = torch.from_numpy(mask.astype(np.float32))[None, None].to(seg.device)
+    m = to_network(m, support.net_size)[0, 0]
+    m[support.net_size[0]:, :] = 0
+    m[:, support.net_size[1]:] = 0
+    with torch.inference_mode():
+        summary = seg.head.summarize(support.feats.deep[0], support.feats.low[0], m)
+        with seg._autocast():
+            logits = seg.head(query.feats.deep, query.feats.low, [[summary]],
+                              [torch.ones(1)], prior=None, image=query.image)
+    h, w = query.net_size
+    probs = torch.sigmoid(logits.float()[:, :, :h, :w])
+    if (h, w) != query.shape:
+        probs = torch.nn.functional.interpolate(probs, size=query.shape, mode="bilinear",
+                                                align_corners=False)
+    return probs[0, 0].cpu().numpy() > PROB_THRESHOLD
+
+
+def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask: np.ndarray,
+              support_images: Sequence[np.ndarray], support_masks: Sequence[np.ndarray],
+              result_position: float | None = None,
+              support_positions: Sequence[float] | None = None, *,
+              window: IntensityWindow | None = None, result_key: Hashable | None = None,
+              support_keys: Sequence[Hashable] | None = None) -> QualityScore:
+    """JFS score of ``result_mask`` ``(H, W)`` on ``result_image`` against the user's slices.
+
+    Args:
+        segmenter: the few-shot model (its current support set is left untouched).
+        result_image, result_mask: the propagated slice and its predicted mask.
+        support_images, support_masks: the ``K >= 1`` user-annotated slices and masks.
+        result_position, support_positions: z positions; nearer user slices weigh more.
+        window: intensity window for all slices (default: from the user slices).
+        result_key, support_keys: cache keys for :meth:`FewShotSegmenter.encode`, e.g.
+            ``(prefix, z)``, so each slice is encoded once across many calls.
+
+    Raises:
+        InvalidInputError: no user slices, count or shape mismatches.
+    """
+    res = np.asarray(result_mask)
+    shape = tuple(np.shape(result_image)[:2])
+    if res.shape != shape:
+        raise InvalidInputError(
+            f"result mask has shape {res.shape}, the result image has shape {shape}")
+    masks = _check_support(support_images, support_masks, support_positions, shape)  # type: ignore[arg-type]
+    if support_keys is not None and len(support_keys) != len(masks):
+        raise InvalidInputError(f"{len(masks)} support images but {len(support_keys)} keys")
+    res = res != 0
+    if not res.any():
+        return QualityScore(0.0, badge_for(0.0), (), "the result mask is empty",
+                            result_position)
+    if res.all():
+        return QualityScore(0.0, badge_for(0.0), (),
+                            "the result mask covers the whole slice", result_position)
+    old = segmenter.window
+    segmenter.window = window if window is not None else support_window(list(support_images))
+    try:
+        support = segmenter.encode(result_image, result_key)
+        weights = _weights(support_positions, result_position, len(masks))
+        evidence = []
+        for i, (im, m) in enumerate(zip(support_images, masks, strict=True)):
+            query = segmenter.encode(im, None if support_keys is None else support_keys[i])
+            back = _back_predict(segmenter, support, res, query)
+            pos = None if support_positions is None else float(support_positions[i])
+            evidence.append(SupportEvidence(i, pos, _iou(back, m), float(weights[i])))
+    finally:
+        segmenter.window = old
+    score = float(np.clip(sum(e.iou * e.weight for e in evidence), 0.0, 1.0))
+    worst = min(evidence, key=lambda e: e.iou)
+    where = f"slice {worst.position:g}" if worst.position is not None else f"#{worst.index}"
+    reason = (f"back-prediction IoU {score:.2f} over {len(evidence)} user slice(s); "
+              f"lowest {worst.iou:.2f} on user {where}")
+    return QualityScore(score, badge_for(score), tuple(evidence), reason, result_position)
+
+
+def arbitrate(segmenter: FewShotSegmenter, image: np.ndarray, candidate_a: np.ndarray,
+              candidate_b: np.ndarray, support_images: Sequence[np.ndarray],
+              support_masks: Sequence[np.ndarray], position: float | None = None,
+              support_positions: Sequence[float] | None = None, *,
+              window: IntensityWindow | None = None, image_key: Hashable | None = None,
+              support_keys: Sequence[Hashable] | None = None) -> Arbitration:
+    """Keep whichever of two ``(H, W)`` candidate masks of ``image`` JFS scores higher.
+
+    Both candidates share the encoding of ``image`` (cached under ``image_key``, or once for
+    this call when None) and of the user slices. Ties go to ``candidate_a``."""
+    key = image_key if image_key is not None else ("arbitrate", object())
+    kw = dict(window=window, result_key=key, support_keys=support_keys)
+    a = jfs_score(segmenter, image, candidate_a, support_images, support_masks, position,
+                  support_positions, **kw)  # type: ignore[arg-type]
+    b = jfs_score(segmenter, image, candidate_b, support_images, support_masks, position,
+                  support_positions, **kw)  # type: ignore[arg-type]
+    choice: Literal["a", "b"] = "a" if a.score >= b.score else "b"
+    return Arbitration(choice, a, b, abs(a.score - b.score))

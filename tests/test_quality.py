@@ -1,0 +1,188 @@
+"""JFS quality scores, arbitration, volume scoring, CSV export and ``ifss bench quality``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from scipy import ndimage as ndi
+
+from napari_ifss.cli import main
+from napari_ifss.core.errors import InvalidInputError
+from napari_ifss.core.fewshot import FewShotSegmenter
+from napari_ifss.core.quality import (
+    GOOD_THRESHOLD,
+    REVIEW_THRESHOLD,
+    arbitrate,
+    badge_for,
+    jfs_score,
+)
+from napari_ifss.core.quality_volume import (
+    annotate_next,
+    read_scores_csv,
+    score_volume,
+    scores_to_csv,
+    worst_slice,
+)
+from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.models.fewshot_head import FewShotHead
+from napari_ifss.models.fewshot_weights import save_fewshot_head
+from napari_ifss.models.registry import build_click_net, save_click_net
+
+SUP = [2, 7]
+
+
+@pytest.fixture(scope="module")
+def seg():
+    torch.set_num_threads(1)
+    return FewShotSegmenter.default()
+
+
+@pytest.fixture(scope="module")
+def vol():
+    image, labels = make_synthetic_cells(shape=(10, 64, 64), n_cells=8, seed=1)
+    return image, labels > 0
+
+
+def _score(seg, vol, z, mask):
+    image, gt = vol
+    return jfs_score(seg, image[z], mask, [image[s] for s in SUP], [gt[s] for s in SUP], z, SUP)
+
+
+@pytest.mark.parametrize("z", [4, 5])
+def test_true_mask_beats_degraded_ones(seg, vol, z):
+    gt = vol[1]
+    true = _score(seg, vol, z, gt[z])
+    assert 0.0 <= true.score <= 1.0 and true.score > 0.8
+    assert len(true.evidence) == 2 and sum(e.weight for e in true.evidence) == pytest.approx(1)
+    assert true.evidence[0].position == 2 and 0 <= true.evidence[0].iou <= 1
+    for bad in (ndi.binary_erosion(gt[z], iterations=3), np.roll(gt[z], 8, axis=1)):
+        worse = _score(seg, vol, z, bad)
+        assert 0.0 <= worse.score < true.score - 0.1
+    empty = _score(seg, vol, z, np.zeros_like(gt[z]))
+    assert empty.score == 0.0 and empty.badge == "review" and "empty" in empty.reason
+    assert empty.evidence == ()
+
+
+def test_nearer_user_slices_weigh_more(seg, vol):
+    ev = _score(seg, vol, 3, vol[1][3]).evidence
+    assert ev[0].weight > ev[1].weight  # z=3 is nearer to 2 than to 7
+
+
+def test_badges_follow_thresholds():
+    assert 0 < REVIEW_THRESHOLD < GOOD_THRESHOLD < 1
+    assert badge_for(GOOD_THRESHOLD) == "good" and badge_for(1.0) == "good"
+    assert badge_for(GOOD_THRESHOLD - 1e-6) == "check"
+    assert badge_for(REVIEW_THRESHOLD) == "check"
+    assert badge_for(REVIEW_THRESHOLD - 1e-6) == "review" and badge_for(0.0) == "review"
+
+
+def test_score_badge_matches_its_score(seg, vol):
+    s = _score(seg, vol, 4, vol[1][4])
+    assert s.badge == badge_for(s.score)
+
+
+def test_arbitration_keeps_the_true_mask(seg, vol):
+    image, gt = vol
+    z = 4
+    bad = ndi.binary_erosion(gt[z], iterations=3)
+    args = ([image[s] for s in SUP], [gt[s] for s in SUP], z, SUP)
+    r = arbitrate(seg, image[z], gt[z], bad, *args)
+    assert r.choice == "a" and r.margin == pytest.approx(r.score_a.score - r.score_b.score)
+    assert r.margin > 0
+    r = arbitrate(seg, image[z], bad, gt[z], *args)
+    assert r.choice == "b"
+
+
+def test_errors(seg, vol):
+    image, gt = vol
+    with pytest.raises(InvalidInputError, match="no user-annotated"):
+        jfs_score(seg, image[4], gt[4], [], [])
+    with pytest.raises(InvalidInputError, match="shape"):
+        jfs_score(seg, image[4], gt[4][:32], [image[2]], [gt[2]])
+    with pytest.raises(InvalidInputError, match="shape"):
+        jfs_score(seg, image[4], gt[4], [image[2]], [gt[2][:, :32]])
+    with pytest.raises(InvalidInputError, match="masks"):
+        jfs_score(seg, image[4], gt[4], [image[2], image[7]], [gt[2]])
+    user = np.zeros(gt.shape, np.int32)
+    user[SUP] = gt[SUP]
+    with pytest.raises(InvalidInputError, match="label id 3"):
+        list(score_volume(image, gt.astype(np.int32), user, 3, seg))
+    with pytest.raises(InvalidInputError, match="does not match"):
+        list(score_volume(image, gt[:5].astype(np.int32), user, 1, seg))
+    with pytest.raises(InvalidInputError, match="outside"):
+        list(score_volume(image, gt.astype(np.int32), user, 1, seg, slices=[12]))
+
+
+def test_score_volume_events_and_encoder_reuse(seg, vol, tmp_path):
+    image, gt = vol
+    user = np.zeros(gt.shape, np.int32)
+    user[SUP] = gt[SUP]
+    after = gt.astype(np.int32)
+    after[5] = np.roll(gt[5], 10, axis=1)  # one bad slice
+    seg.clear_cache()
+    calls: dict = {}
+    original = seg.encode
+
+    def counting(image, key=None):
+        before = seg.encoder_calls
+        out = original(image, key)
+        calls[key] = calls.get(key, 0) + (seg.encoder_calls - before)
+        return out
+
+    seg.encode = counting
+    try:
+        events = list(score_volume(image, after, user, 1, seg, cache_prefix="t"))
+    finally:
+        del seg.encode
+    expected = [z for z in range(10) if z not in SUP and gt[z].any()]
+    assert [e.z for e in events] == expected
+    assert [e.done for e in events] == list(range(1, len(expected) + 1))
+    assert events[-1].fraction == 1.0 and all(e.label_id == 1 for e in events)
+    assert all(0 <= e.score.score <= 1 for e in events)
+    assert calls[("t", 2)] == 1 and calls[("t", 7)] == 1  # user slices encoded once
+    assert sum(calls.values()) == len(expected) + len(SUP)
+    assert worst_slice(events) == 5
+    assert worst_slice({e.z: e.score for e in events}) == 5
+    with pytest.raises(InvalidInputError):
+        worst_slice([])
+    assert annotate_next(image, after, user, 1, seg, cache_prefix="t") == 5
+    path = tmp_path / "scores.csv"
+    scores_to_csv(events, path)
+    rows = read_scores_csv(path)
+    assert [r[0] for r in rows] == expected
+    assert rows[0][1] == 1 and rows[0][3] == events[0].score.badge
+    assert rows[0][2] == pytest.approx(events[0].score.score, abs=1e-6)
+    scores_to_csv({e.z: e.score for e in events}, path, label_id=1)
+    assert read_scores_csv(path) == rows
+    with pytest.raises(InvalidInputError, match="label_id"):
+        scores_to_csv({e.z: e.score for e in events}, path)
+
+
+def test_bench_quality_cli_end_to_end(tmp_path):
+    pytest.importorskip("sklearn")
+    root = tmp_path / "data"
+    v = root / "3d" / "cells3d_tiny"
+    v.mkdir(parents=True)
+    image, labels = make_synthetic_cells((10, 48, 48), n_cells=8, seed=5)
+    tifffile.imwrite(v / "image.tif", image)
+    tifffile.imwrite(v / "labels.tif", labels)
+    torch.manual_seed(0)
+    click = save_click_net(build_click_net("nofeedback"), tmp_path / "click.pt")
+    head = save_fewshot_head(FewShotHead(), tmp_path / "fewshot.pt", click)
+    out = tmp_path / "report" / "quality.json"
+    code = main(["bench", "quality", "--data", str(root), "--json", str(out), "--weights",
+                 str(head), "--click-weights", str(click), "--k", "1", "2", "--annotate-next"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report["summary"]) == {"1", "2", "all"}
+    assert len(report["objects"]) == 2
+    case = report["objects"][0]
+    assert case["scored_slices"] == len(case["slices"])
+    assert all(0 <= s["score"] <= 1 and 0 <= s["dice"] <= 1 for s in case["slices"])
+    assert len(report["annotate_next"]) == 1
+    md = out.with_suffix(".md").read_text()
+    assert "Spearman" in md and "Annotate next" in md
