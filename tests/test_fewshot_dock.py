@@ -201,3 +201,42 @@ def test_transfer_checks_before_writing(cells):
         with pytest.raises(InvalidInputError, match=msg):
             transfer(image, labels, target, o, ids)
     assert out.max() == 0
+
+
+def test_second_run_recomputes_propagated_slices_and_keeps_corrections(
+        make_napari_viewer, qtbot, cells, segmenter):
+    image, truth, (obj, _) = cells
+    original = _annotated(truth, [obj], zs=(2,))
+    viewer, layer, dock = _setup(make_napari_viewer, image, original.copy(), segmenter)
+    dock._ids.value = str(obj)
+    dock.propagate()
+    _wait(qtbot, dock)
+    after_first = layer.data.copy()
+    filled = [z for z in range(10) if z != 2 and after_first[z].any()]
+    assert filled, "the first run filled nothing"
+    # the filled slices are listed as propagated, not as annotations
+    assert f"label {obj}: slice 2\n" in dock.support_text + "\n"
+    assert f"{len(filled)} propagated slice" in dock.support_text
+
+    # the user annotates slice 7 with the truth and corrects filled slice z0 by painting
+    z0 = filled[0]
+    corrected = after_first[z0].copy()
+    corrected[0, 0] = obj
+    layer.data[7] = np.where(truth[7] == obj, obj, 0)
+    layer.data[z0] = corrected
+    dock.refresh_support()
+    user_zs = ", ".join(map(str, sorted({2, z0, 7})))
+    assert f"label {obj}: slices {user_zs}\n" in dock.support_text
+    before_second = layer.data.copy()
+    seen = []
+    dock.runner._on_event = lambda ev, f=dock._on_event: (seen.append(ev.z), f(ev))
+    dock.propagate()
+    _wait(qtbot, dock)
+    assert dock.status.startswith("done: "), dock.status
+    for z in {2, 7, z0}:  # the user's slices, the correction included, stay byte for byte
+        np.testing.assert_array_equal(layer.data[z], before_second[z])
+        assert z not in seen
+    stale = [z for z in filled if z not in (7, z0)]
+    assert stale and set(stale) <= set(seen)  # earlier results were recomputed
+    layer.undo()  # one undo: back to the state before the second run
+    np.testing.assert_array_equal(layer.data, before_second)

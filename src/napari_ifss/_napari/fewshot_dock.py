@@ -6,6 +6,11 @@ the same ``(Y, X)`` size as the target (its result goes into a new labels layer)
 back one by one from a thread worker and are written as they arrive; slices holding any label
 and other objects' voxels are never overwritten; Cancel keeps what was written; the whole run
 is one undo step (Ctrl+Z) of the labels layer.
+
+Slices a run filled are remembered in the labels layer's metadata (see
+:mod:`napari_ifss.core.provenance`): as long as the user leaves them as they are, the next run
+does not take them as annotations but recomputes them (inside the same one undo step); a slice
+the user corrects by painting becomes an annotation.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from qtpy.QtCore import QTimer
 from ..core.errors import IfssError, InvalidInputError
 from ..core.fewshot import FewShotSegmenter
 from ..core.propagation import PropagationProgress, propagate
+from ..core.provenance import Record, record_states, user_labels
 from ..core.support import LabelsIndex, index_labels, resolve_label_ids
 from ..core.transfer import transfer
 from .interactive_dock import PREVIEW_NAME
@@ -29,6 +35,12 @@ from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 from .slice_context import spatial_shape
 
 ALL, BETWEEN, RANGE = "all slices", "between annotated slices", "z range"
+RECORD_KEY = "napari_ifss_propagated"  # labels layer metadata: slices filled by propagation
+
+
+def propagated_record(layer: Labels) -> Record:
+    """The record of propagated slices kept in ``layer.metadata`` (empty if none)."""
+    return dict(layer.metadata.get(RECORD_KEY, {}))
 
 
 def parse_ids(text: str, index: LabelsIndex) -> list[int]:
@@ -140,8 +152,13 @@ class FewShotDock(Container):
     def refresh_support(self) -> None:
         """List the annotated slices of every label id of the labels layer."""
         labels = self._labels_box.value
+        stale: list[int] = []
         try:
-            index = index_labels(labels.data) if labels is not None else None
+            if labels is None:
+                index = None
+            else:
+                support, stale = user_labels(propagated_record(labels), labels.data)
+                index = index_labels(support)
         except IfssError as err:
             self._support.value = str(err)
             return
@@ -149,13 +166,20 @@ class FewShotDock(Container):
             self._support.value = "no annotated slice" if index is not None else ""
             return
         self._z_to.max = self._z_from.max = max(index.depth - 1, 0)
-        self._support.value = "\n".join(
-            f"label {i}: slice{'s' * (len(zs) > 1)} {', '.join(map(str, zs))}"
-            for i, zs in sorted(index.slices_of.items()))
+        lines = [f"label {i}: slice{'s' * (len(zs) > 1)} {', '.join(map(str, zs))}"
+                 for i, zs in sorted(index.slices_of.items())]
+        if stale:
+            lines.append(f"{len(stale)} propagated slice{'s' * (len(stale) > 1)} "
+                         "(recomputed by the next run)")
+        self._support.value = "\n".join(lines)
 
     # -- starting a run ----------------------------------------------------------------
-    def _plan(self) -> tuple[Callable, int, Labels]:
-        """Validate the selection; the propagation starter, its total and the target layer."""
+    def _plan(self) -> tuple[Callable, int, Labels, Callable[[], list]]:
+        """Validate the selection.
+
+        Returns the propagation starter, its total, the target layer, and a function that
+        clears the earlier propagated results this run recomputes (returns what it cleared).
+        """
         image, labels = self._image_box.value, self._labels_box.value
         if image is None:
             raise InvalidInputError("choose an image layer")
@@ -170,12 +194,12 @@ class FewShotDock(Container):
         if tuple(labels.data.shape) != shape:
             raise InvalidInputError(f"labels {labels.name!r} has shape {labels.data.shape}, "
                                     f"image {image.name!r} has {shape}")
-        index = index_labels(labels.data)
+        support, stale = user_labels(propagated_record(labels), labels.data)  # worker's copy
+        index = index_labels(support)
         if not index.annotated:
             raise InvalidInputError(f"no annotated slice in {labels.name!r}: draw the object "
                                     "on at least one slice first")
         ids = parse_ids(self._ids.value, index)
-        support = np.array(labels.data)  # the worker's private copy
         target = self._target_box.value
         if target is not None and target is not image:
             if target.multiscale:
@@ -189,13 +213,15 @@ class FewShotDock(Container):
                                            scale=target.scale, translate=target.translate)
             self._labels_box.reset_choices()
             return (lambda seg: transfer(image.data, support, target.data, out, ids,
-                                         segmenter=seg)), tshape[0] * len(ids), layer
+                                         segmenter=seg)), tshape[0] * len(ids), layer, list
         slices = self._slices(index, ids)
         todo = [z for z in slices if z not in set(index.annotated)]
         if not todo:
             raise InvalidInputError("nothing to fill: every selected slice is annotated")
+        redo = sorted(set(stale) & set(slices))
         return (lambda seg: propagate(image.data, support, ids, slices, segmenter=seg,
-                                      out=support)), len(todo) * len(ids), labels
+                                      out=support)), len(todo) * len(ids), labels, (
+            lambda: _clear(labels, redo, ids))
 
     def _slices(self, index: LabelsIndex, ids: list[int]) -> list[int]:
         if self._mode.value == BETWEEN:
@@ -223,11 +249,11 @@ class FewShotDock(Container):
             self._set_status("a propagation is already running")
             return
         try:
-            start, total, layer = self._plan()
+            start, total, layer, clear = self._plan()
         except IfssError as err:
             self._set_status(f"cannot propagate: {err}")
             return
-        self._run = {"layer": layer, "written": [], "total": total}
+        self._run = {"layer": layer, "written": [], "cleared": clear(), "total": total}
         self.progress_bar = progress(total=total, desc="few-shot propagation")
         self._run_btn.enabled, self._cancel_btn.enabled = False, True
         self._set_status(f"propagating 0/{total} slices...")
@@ -260,22 +286,28 @@ class FewShotDock(Container):
         if self.progress_bar is not None:
             self.progress_bar.update(1)
 
-    def _commit_history(self, layer: Labels, written: list) -> None:
-        """Turn the run's direct writes into one undo step of ``layer``."""
-        if not written:
+    def _commit_history(self, layer: Labels, run: dict) -> None:
+        """Turn the run's direct writes (and clearings) into one undo step of ``layer``."""
+        parts = [(z, flat, old) for z, flat, old in run["cleared"]] + [
+            (z, flat, np.zeros(flat.size, layer.data.dtype)) for z, flat, _ in run["written"]]
+        if not parts:
             return
         yx = layer.data.shape[1:]
-        groups: dict[int, list[tuple[np.ndarray, ...]]] = {}
-        for z, flat, label_id in written:
-            rows, cols = np.unravel_index(flat, yx)
-            groups.setdefault(label_id, []).append((np.full(flat.size, z), rows, cols))
-        with layer.block_history():
-            for label_id, parts in groups.items():
-                idx = tuple(np.concatenate(ax) for ax in zip(*parts, strict=True))
-                keep = np.asarray(layer.data[idx]) == label_id  # not repainted meanwhile
-                idx = tuple(ax[keep] for ax in idx)
-                layer.data[idx] = 0  # back to the state before the run, not redrawn...
-                layer.data_setitem(idx, label_id, refresh=False)  # ...then one history step
+        zs = np.concatenate([np.full(flat.size, z) for z, flat, _ in parts])
+        flat = np.concatenate([f for _, f, _ in parts])
+        before = np.concatenate([old for _, _, old in parts])
+        # cleared voxels come first: their value before the run wins over a later write
+        _, first = np.unique(zs * (yx[0] * yx[1]) + flat, return_index=True)
+        idx = (zs[first], *np.unravel_index(flat[first], yx))
+        before = before[first]
+        after = np.asarray(layer.data[idx])
+        changed = after != before
+        idx, before, after = tuple(a[changed] for a in idx), before[changed], after[changed]
+        layer.data[idx] = before  # back to the state before the run, not redrawn...
+        with layer.block_history():  # ...then the run again, as one history step
+            for value in np.unique(after):
+                sel = after == value
+                layer.data_setitem(tuple(a[sel] for a in idx), int(value), refresh=False)
         layer.refresh()
 
     def _on_done(self, result: RunFinished | RunFailed) -> None:
@@ -283,7 +315,11 @@ class FewShotDock(Container):
         if self.progress_bar is not None:
             self.progress_bar.close()
             self.progress_bar = None
-        self._commit_history(run["layer"], run["written"])
+        layer = run["layer"]
+        self._commit_history(layer, run)
+        touched = {z for z, _, _ in run["written"]} | {z for z, _, _ in run["cleared"]}
+        layer.metadata = {**layer.metadata, RECORD_KEY: record_states(
+            propagated_record(layer), layer.data, touched)}
         self._run_btn.enabled, self._cancel_btn.enabled = True, False
         done, total = run.get("done", 0), run["total"]
         if isinstance(result, RunFailed):
@@ -294,3 +330,19 @@ class FewShotDock(Container):
             self._set_status(f"done: {done}/{total} slices into {run['layer'].name!r} "
                              f"in {result.seconds:.1f} s (Ctrl+Z undoes the run)")
         self.refresh_support()
+
+
+def _clear(layer: Labels, zs: list[int], ids: list[int]) -> list:
+    """Zero the voxels of ``ids`` on slices ``zs`` of ``layer`` (earlier propagated results
+    that this run recomputes); returns ``[(z, flat indices, old values), ...]`` for the undo."""
+    cleared = []
+    for z in zs:
+        current = np.array(layer.data[z])
+        flat = np.flatnonzero(np.isin(current, ids))
+        if flat.size:
+            cleared.append((z, flat, current.reshape(-1)[flat].copy()))
+            current.reshape(-1)[flat] = 0
+            layer.data[z] = current
+    if cleared:
+        layer.refresh()
+    return cleared
