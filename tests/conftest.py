@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 
+import pytest
+import tifffile
 import torch
 
 # Work-around for a reference-count leak on ``None`` in the Qt bindings' signal machinery
@@ -34,3 +36,31 @@ def pytest_unconfigure(config):
     """
     gc.collect()
     gc.freeze()
+
+
+@pytest.fixture()
+def tiny_volume_root(tmp_path):
+    """A data folder laid out like ``../shared/data`` holding one small synthetic volume
+    (``3d/cells3d_tiny``, 10 x 48 x 48 with 8 cells)."""
+    from napari_ifss.core.sample import make_synthetic_cells
+
+    root = tmp_path / "data"
+    vol = root / "3d" / "cells3d_tiny"
+    vol.mkdir(parents=True)
+    image, labels = make_synthetic_cells((10, 48, 48), n_cells=8, seed=5)
+    tifffile.imwrite(vol / "image.tif", image)
+    tifffile.imwrite(vol / "labels.tif", labels)
+    return root
+
+
+@pytest.fixture()
+def tiny_fewshot_weights(tmp_path):
+    """``(click checkpoint, few-shot head checkpoint)``: untrained, seeded, fast to run."""
+    from napari_ifss.models.fewshot_head import FewShotHead
+    from napari_ifss.models.fewshot_weights import save_fewshot_head
+    from napari_ifss.models.registry import build_click_net, save_click_net
+
+    torch.manual_seed(0)
+    click = save_click_net(build_click_net("nofeedback"), tmp_path / "click.pt")
+    head = save_fewshot_head(FewShotHead(), tmp_path / "fewshot.pt", click)
+    return click, head

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import torch
 from skimage.io import imsave
 
 from napari_ifss.cli import main
@@ -16,9 +15,6 @@ from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.core.sample import make_synthetic_cells
 from napari_ifss.eval.fewshot_baselines import ForestSegmenter, copy_nearest, filter_features
 from napari_ifss.eval.metrics import dice
-from napari_ifss.models.fewshot_head import FewShotHead
-from napari_ifss.models.fewshot_weights import save_fewshot_head
-from napari_ifss.models.registry import build_click_net, save_click_net
 
 
 def test_copy_nearest_picks_the_nearest_support():
@@ -47,13 +43,8 @@ def test_forest_learns_cells_from_two_slices():
 
 
 @pytest.fixture()
-def data_dir(tmp_path):
-    root = tmp_path / "data"
-    vol = root / "3d" / "cells3d_tiny"
-    vol.mkdir(parents=True)
-    image, labels = make_synthetic_cells((10, 48, 48), n_cells=8, seed=5)
-    tifffile.imwrite(vol / "image.tif", image)
-    tifffile.imwrite(vol / "labels.tif", labels)
+def data_dir(tiny_volume_root, tiny_fewshot_weights):
+    root = tiny_volume_root
     ds = root / "2d" / "dsb2018"
     (ds / "images").mkdir(parents=True)
     (ds / "masks").mkdir(parents=True)
@@ -65,10 +56,7 @@ def data_dir(tmp_path):
         imsave(ds / "images" / f"{item}.png", (img // 256).astype(np.uint8),
                check_contrast=False)
         tifffile.imwrite(ds / "masks" / f"{item}.tif", lab.astype(np.uint16))
-    torch.manual_seed(0)
-    click = save_click_net(build_click_net("nofeedback"), tmp_path / "click.pt")
-    head = save_fewshot_head(FewShotHead(), tmp_path / "fewshot.pt", click)
-    return root, click, head
+    return (root, *tiny_fewshot_weights)
 
 
 def test_bench_cli_end_to_end(tmp_path, data_dir):

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import tifffile
 import torch
 from scipy import ndimage as ndi
 
@@ -28,9 +27,6 @@ from napari_ifss.core.quality_volume import (
     worst_slice,
 )
 from napari_ifss.core.sample import make_synthetic_cells
-from napari_ifss.models.fewshot_head import FewShotHead
-from napari_ifss.models.fewshot_weights import save_fewshot_head
-from napari_ifss.models.registry import build_click_net, save_click_net
 
 SUP = [2, 7]
 
@@ -162,17 +158,10 @@ def test_score_volume_events_and_encoder_reuse(seg, vol, tmp_path):
         scores_to_csv({e.z: e.score for e in events}, path)
 
 
-def test_bench_quality_cli_end_to_end(tmp_path):
+def test_bench_quality_cli_end_to_end(tmp_path, tiny_volume_root, tiny_fewshot_weights):
     pytest.importorskip("sklearn")
-    root = tmp_path / "data"
-    v = root / "3d" / "cells3d_tiny"
-    v.mkdir(parents=True)
-    image, labels = make_synthetic_cells((10, 48, 48), n_cells=8, seed=5)
-    tifffile.imwrite(v / "image.tif", image)
-    tifffile.imwrite(v / "labels.tif", labels)
-    torch.manual_seed(0)
-    click = save_click_net(build_click_net("nofeedback"), tmp_path / "click.pt")
-    head = save_fewshot_head(FewShotHead(), tmp_path / "fewshot.pt", click)
+    root = tiny_volume_root
+    click, head = tiny_fewshot_weights
     out = tmp_path / "report" / "quality.json"
     code = main(["bench", "quality", "--data", str(root), "--json", str(out), "--weights",
                  str(head), "--click-weights", str(click), "--k", "1", "2", "--annotate-next"])
