@@ -12,24 +12,17 @@ propagated slice against the ground truth.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import napari
 import numpy as np
+from _viewer_shot import save_window, wait_idle
 
 from napari_ifss._napari.fewshot_dock import FewShotDock
 from napari_ifss.core.support import evenly_spaced_slices, object_slices
 
 PLUGIN = "napari-ifss"
 
-
-def _wait(dock: FewShotDock, app, timeout: float = 300.0) -> None:
-    t0 = time.perf_counter()
-    while dock.busy and time.perf_counter() - t0 < timeout:
-        app.processEvents()
-        time.sleep(0.01)
-    app.processEvents()
 
 
 def main() -> None:
@@ -61,7 +54,7 @@ def main() -> None:
     viewer.window.add_dock_widget(dock, name="Few-shot propagation", area="right")
     app = napari.qt.get_qapp()
     dock.propagate()
-    _wait(dock, app)
+    wait_idle(dock, app)
     print(dock.status)
     out_labels = viewer.layers["ifss labels"].data
     for i in ids:
@@ -73,13 +66,7 @@ def main() -> None:
         print(f"label {i} Dice per slice: {' '.join(dice)}")
     viewer.dims.set_current_step(0, sum(support[ids[0]]) // 2)
     viewer.layers.selection.active = viewer.layers["ifss labels"]
-    viewer.reset_view()
-    app.processEvents()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    viewer.screenshot(str(out), canvas_only=False)
-    print(f"saved {out}")
-    viewer.close()
+    print(f"saved {save_window(viewer, app, args.out)}")
 
 
 if __name__ == "__main__":

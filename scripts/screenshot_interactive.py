@@ -11,24 +11,17 @@ of the whole window and prints the dock's status lines (timings).
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import napari
 import numpy as np
+from _viewer_shot import save_window, wait_idle
 from scipy import ndimage as ndi
 
 from napari_ifss._napari.interactive_dock import InteractiveDock
 
 PLUGIN = "napari-ifss"
 
-
-def _wait(dock: InteractiveDock, app, timeout: float = 120.0) -> None:
-    t0 = time.perf_counter()
-    while dock.busy and time.perf_counter() - t0 < timeout:
-        app.processEvents()
-        time.sleep(0.01)
-    app.processEvents()
 
 
 def _centre(truth2d: np.ndarray, label: int) -> tuple[int, int]:
@@ -65,19 +58,14 @@ def main() -> None:
     for label, commit in ((first, True), (second, False)):
         r, c = _centre(truth[z], label)
         dock.prompts.add(np.array([[z, r, c]], float))
-        _wait(dock, app)
+        wait_idle(dock, app)
         print(dock.status)
         if commit:
             dock.commit()
             print(dock.status)
     viewer.layers.selection.active = dock.prompts
-    viewer.reset_view()
-    app.processEvents()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    viewer.screenshot(str(out), canvas_only=False)
-    print(f"saved {out}; prompts mode: {dock.prompts.mode}")
-    viewer.close()
+    mode = dock.prompts.mode
+    print(f"saved {save_window(viewer, app, args.out)}; prompts mode: {mode}")
 
 
 if __name__ == "__main__":
