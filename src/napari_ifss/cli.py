@@ -1,9 +1,10 @@
 """The ``ifss`` command line: one entry point, one subcommand per job.
 
 Each subcommand lives in the module that owns the work and exposes ``add_parser(subparsers)``
-which registers its arguments and sets ``func``. The modules are imported only when this
-parser is built, so ``ifss --help`` stays fast and nothing here imports napari or Qt (the
-``view`` subcommand imports the GUI lazily).
+which registers its arguments and sets ``func``. Only the module of the subcommand being run is
+imported (the others are listed with their one-line help from the table below), so
+``ifss --help`` does not load torch, and nothing here imports napari or Qt (``view`` imports
+the GUI lazily).
 """
 
 from __future__ import annotations
@@ -13,19 +14,36 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# (top-level command, sub-command or None, module providing add_parser)
-_COMMANDS: list[tuple[str, str | None, str]] = [
-    ("view", None, "napari_ifss.view_command"),
-    ("bench", "interactive", "napari_ifss.eval.interactive_bench"),
-    ("train", "interactive", "napari_ifss.train.interactive_cli"),
-    ("bench", "fewshot", "napari_ifss.eval.fewshot_bench"),
-    ("train", "fewshot", "napari_ifss.train.fewshot_cli"),
-    ("bench", "quality", "napari_ifss.eval.quality_bench"),
+# (top-level command, sub-command or None, module providing add_parser, one-line help)
+_COMMANDS: list[tuple[str, str | None, str, str]] = [
+    ("view", None, "napari_ifss.view_command",
+     "open napari with napari-ifss (the synthetic sample stack when no file is given)"),
+    ("bench", "interactive", "napari_ifss.eval.interactive_bench",
+     "interactive-segmentation benchmark (robot user, NoC@85/90, NoF, IoU@k, seconds per click)"),
+    ("train", "interactive", "napari_ifss.train.interactive_cli",
+     "train the interactive click models (FCFI and ablations)"),
+    ("bench", "fewshot", "napari_ifss.eval.fewshot_bench",
+     "benchmark few-shot propagation against baselines"),
+    ("train", "fewshot", "napari_ifss.train.fewshot_cli", "train the few-shot propagation head"),
+    ("bench", "quality", "napari_ifss.eval.quality_bench",
+     "calibrate JFS quality scores against true Dice"),
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (subcommands whose module is missing are skipped)."""
+def _selected(argv: Sequence[str]) -> tuple[str | None, str | None]:
+    """The first two non-option words of ``argv``: (command, sub-command)."""
+    words = [a for a in argv if not a.startswith("-")][:2]
+    return (words + [None, None])[0], (words + [None, None])[1]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser for ``argv`` (default ``sys.argv[1:]``).
+
+    The module of the subcommand that ``argv`` names is imported and registers its arguments;
+    every other subcommand is registered by name and help only.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command, subcommand = _selected(argv)
     parser = argparse.ArgumentParser(
         prog="ifss", description="Interactive few-shot segmentation (napari-ifss)."
     )
@@ -34,27 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"napari-ifss {__version__}")
     top = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
-    for command, sub, module_name in _COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        if sub is None:
-            module.add_parser(top)
-            continue
-        if command not in groups:
-            group_parser = top.add_parser(command, help=f"{command} subcommands")
-            groups[command] = group_parser.add_subparsers(dest="subcommand", metavar="KIND")
+    for name, sub, module_name, help_text in _COMMANDS:
+        if sub is not None and name not in groups:
+            group_parser = top.add_parser(name, help=f"{name} subcommands")
+            groups[name] = group_parser.add_subparsers(dest="subcommand", metavar="KIND")
             group_parser.set_defaults(func=lambda args, p=group_parser: p.print_help() or 2)
-        module.add_parser(groups[command])
+        target = top if sub is None else groups[name]
+        if name == command and sub in (None, subcommand):
+            importlib.import_module(module_name).add_parser(target)
+        else:
+            target.add_parser(name if sub is None else sub, help=help_text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()
