@@ -27,6 +27,12 @@ _COMMANDS: list[tuple[str, str | None, str, str]] = [
     ("train", "fewshot", "napari_ifss.train.fewshot_cli", "train the few-shot propagation head"),
     ("bench", "quality", "napari_ifss.eval.quality_bench",
      "calibrate JFS quality scores against true Dice"),
+    ("bench", "exemplar", "napari_ifss.eval.exemplar_bench",
+     "exemplar mode on dsb2018: instance recall/precision from one exemplar, clicks saved"),
+    ("propagate", None, "napari_ifss.propagate_command",
+     "propagate annotated slices of a labels file through a volume, save the result"),
+    ("score", None, "napari_ifss.score_command",
+     "JFS quality score of every propagated slice (CSV), and the slice to annotate next"),
 ]
 
 

@@ -1,0 +1,62 @@
+"""napari side of the public API (:mod:`napari_ifss.api`): find layers, write results back.
+
+The API calls these only when napari is already imported (a viewer, napari's console or a
+notebook using napari), so plain scripts never load Qt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from napari.layers import Labels, Layer
+
+from ..core.errors import InvalidInputError, NotReadyError
+
+
+def is_layer(obj: object) -> bool:
+    """True for any napari layer."""
+    return isinstance(obj, Layer)
+
+
+def is_labels_layer(obj: object) -> bool:
+    """True for a napari Labels layer."""
+    return isinstance(obj, Labels)
+
+
+def find_layer(name: str) -> Layer | None:
+    """The layer called ``name`` in the current viewer, or None (no viewer, no such layer)."""
+    import napari
+
+    viewer = napari.current_viewer()
+    if viewer is None or name not in viewer.layers:
+        return None
+    return viewer.layers[name]
+
+
+def layer_names() -> list[str]:
+    """Names of the current viewer's layers (empty without a viewer)."""
+    import napari
+
+    viewer = napari.current_viewer()
+    return [] if viewer is None else [ly.name for ly in viewer.layers]
+
+
+def write_back(layer: Labels, new: np.ndarray) -> int:
+    """Make ``layer.data`` equal ``new`` in ONE undo step (Ctrl+Z restores it).
+
+    Only the voxels that differ are written. Returns how many changed.
+
+    Raises:
+        InvalidInputError: ``new`` has another shape than the layer's data.
+        NotReadyError: ``layer`` is not a Labels layer.
+    """
+    if not isinstance(layer, Labels):
+        raise NotReadyError(f"layer {getattr(layer, 'name', layer)!r} is not a Labels layer")
+    new = np.asarray(new)
+    if new.shape != tuple(layer.data.shape):
+        raise InvalidInputError(
+            f"result of shape {new.shape} does not fit labels layer {layer.name!r} of shape "
+            f"{tuple(layer.data.shape)}")
+    changed = np.nonzero(np.asarray(layer.data) != new)
+    if changed[0].size:
+        layer.data_setitem(changed, new[changed].astype(layer.data.dtype, copy=False))
+    return int(changed[0].size)

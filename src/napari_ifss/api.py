@@ -1,0 +1,264 @@
+"""The public, scriptable API of napari-ifss: the same calls in a script, a notebook and
+napari's console.
+
+Everything here takes arrays (numpy, dask, zarr), :class:`~napari_ifss.core.io.LayerData`
+read from files, file paths, or, when napari is running, napari layers and layer names::
+
+    import napari_ifss as ifss
+
+    image = ifss.open_image("stack.tif")                   # LayerData, data (Z, Y, X)
+    s = ifss.InteractiveSession()
+    s.set_image(image.data[12], key=12)
+    mask = s.add_click(40, 61)                             # (row, col) -> bool (Y, X)
+    labels = np.zeros(image.data.shape, np.uint16)
+    labels[12][mask] = 1
+    labels = ifss.propagate(image, labels)                 # fills the other slices
+    scores = ifss.score(image, labels, support=user_labels)  # {label: {z: QualityScore}}
+    ifss.save("stack_labels.tif", labels, like=image)      # keeps spacing and origin
+
+In napari's console the same calls accept layers or their names, and a result whose
+``labels`` argument was a Labels layer is also written into that layer, as one undo step::
+
+    ifss.propagate("cells", "ifss labels")                 # Ctrl+Z undoes the whole run
+
+Coordinates are data order: ``(row, col)`` on a slice, ``(z, row, col)`` in a volume.
+Nothing here imports napari or Qt unless napari is already loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .core.errors import InvalidInputError
+from .core.io import LayerData, read_layer, write_layer
+from .core.prompts import Click
+from .core.session import InteractiveSession
+
+__all__ = [
+    "Click", "InteractiveSession", "LayerData", "annotate_next", "open_image", "propagate",
+    "resolve", "save", "save_scores_csv", "score", "segment_clicks",
+]
+
+ClickLike = Click | Sequence[float | bool]
+Scores = dict[int, dict[int, Any]]  # {label_id: {z: QualityScore}}
+
+
+# -- inputs -------------------------------------------------------------------------------
+def _napari_console():
+    """The napari helpers, or None when napari is not loaded (plain scripts)."""
+    if "napari" not in sys.modules:
+        return None
+    from ._napari import console
+
+    return console
+
+
+def resolve(obj: object, what: str = "input") -> tuple[Any, Any]:
+    """``(array, layer)`` for an array, LayerData, napari layer, layer name or file path.
+
+    ``layer`` is the napari layer when one was given (by object or name), else None. A string
+    is looked up first as a layer of the current viewer (when napari runs), then as a file.
+
+    Raises:
+        InvalidInputError: nothing of that name, or an object without array data.
+    """
+    console = _napari_console()
+    if isinstance(obj, str | os.PathLike):
+        if console is not None and isinstance(obj, str):
+            layer = console.find_layer(obj)
+            if layer is not None:
+                return resolve(layer, what)
+        if Path(obj).exists():
+            return read_layer(obj).data, None
+        names = console.layer_names() if console is not None else []
+        hint = f" (layers: {', '.join(map(repr, names))})" if names else ""
+        raise InvalidInputError(f"{what}: no layer or file named {str(obj)!r}{hint}")
+    if isinstance(obj, LayerData):
+        return obj.data, None
+    if console is not None and console.is_layer(obj):
+        if getattr(obj, "multiscale", False):
+            raise InvalidInputError(f"{what}: multiscale layer {obj.name!r} is not supported; "
+                                    "pass one level, e.g. layer.data[0]")
+        return obj.data, obj
+    if not hasattr(obj, "shape") or not hasattr(obj, "dtype"):
+        raise InvalidInputError(
+            f"{what}: expected an array, LayerData, napari layer, layer name or file path; "
+            f"got {type(obj).__name__}")
+    return obj, None
+
+
+def _as_click(c: ClickLike) -> Click:
+    if isinstance(c, Click):
+        return c
+    if isinstance(c, str) or not isinstance(c, Sequence) or len(c) not in (2, 3):
+        raise InvalidInputError(f"a click is Click(row, col, positive) or (row, col[, positive])"
+                                f"; got {c!r}")
+    return Click(float(c[0]), float(c[1]), bool(c[2]) if len(c) == 3 else True)
+
+
+def _track(events: Iterator, desc: str, enabled: bool) -> Iterator:
+    """Iterate ``events`` (each with ``done``/``total``), with a tqdm bar when ``enabled``."""
+    if not enabled:
+        yield from events
+        return
+    from tqdm import tqdm
+
+    bar = None
+    try:
+        for event in events:
+            if bar is None:  # the total is known from the first event on
+                bar = tqdm(desc=desc, total=event.total, unit="slice", file=sys.stderr)
+            bar.update(event.done - bar.n)
+            yield event
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+# -- files --------------------------------------------------------------------------------
+def open_image(path: str | os.PathLike, *, as_labels: bool = False) -> LayerData:
+    """Read an image or labels file (TIFF/OME-TIFF, NIfTI, MHA/MHD, NRRD, DICOM folder).
+
+    Returns :class:`LayerData` (``.data`` in ``(Z, Y, X)``, ``(Y, X)`` or ``(Y, X, 3|4)``
+    order, ``.scale``/``.translate`` from the file's spacing/origin)."""
+    return read_layer(path, as_labels=as_labels)
+
+
+def save(path: str | os.PathLike, data: object, *, like: LayerData | None = None,
+         labels: bool | None = None) -> list[Path]:
+    """Write ``data`` (array, LayerData or napari layer) to ``path``; returns the files written.
+
+    Args:
+        like: take scale, translate and direction from this layer (e.g. the image the labels
+            were drawn on).
+        labels: write as labels; default: True for integer data.
+    """
+    if isinstance(data, LayerData):
+        layer = data
+    else:
+        arr, napari_layer = resolve(data, "data")
+        arr = np.asarray(arr)
+        kind = "labels" if (np.issubdtype(arr.dtype, np.integer) if labels is None
+                            else labels) else "image"
+        geometry = like if like is not None else napari_layer
+        rgb = bool(getattr(napari_layer, "rgb", False))
+        n = arr.ndim - 1 if rgb else arr.ndim
+        scale = tuple(getattr(geometry, "scale", (1.0,) * n))[-n:]
+        translate = tuple(getattr(geometry, "translate", (0.0,) * n))[-n:]
+        layer = LayerData.from_array(arr, kind, Path(path).name.split(".")[0], scale,
+                                     translate, rgb=rgb,
+                                     direction=getattr(like, "direction", None))
+    return write_layer(path, layer)
+
+
+# -- clicks -------------------------------------------------------------------------------
+def segment_clicks(image: object, clicks: Sequence[ClickLike], *,
+                   session: InteractiveSession | None = None) -> np.ndarray:
+    """Segment one object on a 2D slice from clicks; returns a bool ``(H, W)`` mask.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, 3|4)`` slice (array, layer or name).
+        clicks: oldest first; ``(row, col)`` is a positive click, ``(row, col, False)`` a
+            negative one, or :class:`Click` objects.
+        session: reuse a session (and its cached model); default: a new one.
+    """
+    arr, _ = resolve(image, "image")
+    if not clicks:
+        raise InvalidInputError("segment_clicks needs at least one click")
+    session = session if session is not None else InteractiveSession()
+    session.set_image(np.asarray(arr))
+    return session.set_clicks([_as_click(c) for c in clicks])
+
+
+# -- propagation and quality -------------------------------------------------------------
+def propagate(image: object, labels: object, label_ids: int | Iterable[int] | None = None,
+              slices: Iterable[int] | None = None, *, out: object | None = None,
+              segmenter: object | None = None, threshold: float = 0.5,
+              progress: bool = False) -> Any:
+    """Propagate the annotated slices of ``labels`` through ``image``.
+
+    Args:
+        image: ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)`` volume.
+        labels: ``(Z, Y, X)`` integer labels; slices holding an id are its support.
+        label_ids: which objects (default: all present).
+        slices: z indices to fill (default: all); annotated slices are never written.
+        out: a writable array (e.g. zarr) for the result, for volumes larger than memory;
+            default: a new numpy array.
+        segmenter: a :class:`~napari_ifss.core.fewshot.FewShotSegmenter` (default: shipped).
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The propagated labels (``out`` when given). When ``labels`` is a napari Labels layer
+        and ``out`` is None, the layer is updated too, in one undo step.
+    """
+    from .core.propagation import propagate as _propagate
+
+    vol, _ = resolve(image, "image")
+    lab, layer = resolve(labels, "labels")
+    target = out if out is not None else np.array(lab, copy=True)
+    events = _propagate(vol, lab, label_ids, slices, segmenter=segmenter, out=target,
+                        threshold=threshold)
+    for _ in _track(events, "propagate", progress):
+        pass
+    console = _napari_console()
+    if out is None and layer is not None and console is not None and console.is_labels_layer(
+            layer):
+        console.write_back(layer, target)
+    return target
+
+
+def score(image: object, labels: object, support: object,
+          label_ids: int | Iterable[int] | None = None, *, segmenter: object | None = None,
+          progress: bool = False) -> Scores:
+    """JFS quality of every propagated slice: ``{label_id: {z: QualityScore}}``.
+
+    Args:
+        image: ``(Z, Y, X)`` volume.
+        labels: ``(Z, Y, X)`` labels after propagation (the result to judge).
+        support: ``(Z, Y, X)`` the user's own annotations (the labels before propagation).
+        label_ids: which objects (default: every id the user drew).
+        segmenter: the few-shot model (default: shipped).
+        progress: show a progress bar on stderr.
+    """
+    from .core.quality_volume import score_volume
+    from .core.support import index_labels, resolve_label_ids
+
+    vol, _ = resolve(image, "image")
+    after, _ = resolve(labels, "labels")
+    user, _ = resolve(support, "support")
+    ids = resolve_label_ids(index_labels(user), label_ids)
+    token = object()  # cache keys private to this call: never confused with another volume
+    out: Scores = {}
+    for label_id in ids:
+        events = score_volume(vol, after, user, label_id, segmenter, cache_prefix=token)
+        out[label_id] = {e.z: e.score for e in _track(events, f"score label {label_id}",
+                                                      progress)}
+    return out
+
+
+def annotate_next(scores: Scores) -> tuple[int, int] | None:
+    """``(label_id, z)`` of the least trusted result (lowest JFS score), or None if no scores.
+
+    Ties go to the lower label id, then the lower z."""
+    flat = [(s.score, label_id, z) for label_id, table in scores.items()
+            for z, s in table.items()]
+    if not flat:
+        return None
+    _, label_id, z = min(flat)
+    return label_id, z
+
+
+def save_scores_csv(scores: Scores, path: str | os.PathLike) -> Path:
+    """Write ``slice, label_id, score, badge`` rows (one per scored slice) to ``path``."""
+    from .core.quality_volume import QualityProgress, scores_to_csv
+
+    events = [QualityProgress(z, label_id, s, 0, 0)
+              for label_id, table in scores.items() for z, s in table.items()]
+    scores_to_csv(events, path)
+    return Path(path)

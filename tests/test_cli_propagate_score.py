@@ -1,0 +1,90 @@
+"""``ifss propagate`` and ``ifss score`` as a shell user runs them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_ifss.cli import main
+from napari_ifss.core.io import read_layer
+from napari_ifss.core.propagation import propagate_volume
+from napari_ifss.core.quality_volume import read_scores_csv
+from napari_ifss.core.sample import make_synthetic_cells
+
+
+@pytest.fixture()
+def files(tmp_path):
+    """image.tif (with z spacing 2), support_labels.tif (one object on slices 2 and 7)."""
+    image, truth = make_synthetic_cells((10, 48, 48), n_cells=5, seed=4)
+    label_id = int(np.bincount(truth[2].ravel())[1:].argmax() + 1)
+    support = np.zeros_like(truth, dtype=np.uint16)
+    for z in (2, 7):
+        support[z][truth[z] == label_id] = label_id
+    tifffile.imwrite(tmp_path / "image.tif", image, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"spacing": 2.0, "unit": "um", "axes": "ZYX"})
+    tifffile.imwrite(tmp_path / "support_labels.tif", support)
+    return tmp_path, image, support, label_id
+
+
+def test_propagate_writes_labels_with_the_image_geometry(files, capsys):
+    root, image, support, _ = files
+    out = root / "result_labels.tif"
+    rc = main(["propagate", str(root / "image.tif"), "--support",
+               str(root / "support_labels.tif"), "--out", str(out), "--threads", "1"])
+    assert rc == 0
+    result = read_layer(out, as_labels=True)
+    assert np.array_equal(result.data, propagate_volume(image, support))
+    assert result.scale == pytest.approx(read_layer(root / "image.tif").scale)
+    err = capsys.readouterr().err
+    assert "propagate" in err and "100%" in err  # the progress bar
+    assert f"wrote {out}" in err
+
+
+def test_propagate_refuses_to_overwrite_and_bad_arguments(files, capsys):
+    root, *_ = files
+    image, support = str(root / "image.tif"), str(root / "support_labels.tif")
+    out = root / "taken.tif"
+    out.write_bytes(b"keep me")
+    assert main(["propagate", image, "--support", support, "--out", str(out), "-q"]) == 1
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"keep me"
+    new = str(root / "new.tif")
+    assert main(["propagate", image, "--support", support, "--out", new, "--slices", "3:99"]) == 1
+    assert "indices must lie in 0..9" in capsys.readouterr().err
+    assert main(["propagate", image, "--support", str(root / "no.tif"), "--out", new]) == 1
+    assert "no such file" in capsys.readouterr().err
+    tifffile.imwrite(root / "small_labels.tif", np.zeros((4, 48, 48), np.uint16),
+                     photometric="minisblack")
+    assert main(["propagate", image, "--support", str(root / "small_labels.tif"),
+                 "--out", new]) == 1
+    assert "has shape (4, 48, 48)" in capsys.readouterr().err
+    assert not (root / "new.tif").exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["propagate", image, "--out", new])  # --support missing: usage error
+    assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("command", ["propagate", "score"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "--support" in capsys.readouterr().out
+
+
+def test_score_writes_csv_and_names_the_slice_to_annotate_next(files, capsys):
+    root, image, support, label_id = files
+    tifffile.imwrite(root / "result_labels.tif", propagate_volume(image, support))
+    args = ["score", str(root / "image.tif"), "--labels", str(root / "result_labels.tif"),
+            "--support", str(root / "support_labels.tif"), "--threads", "1"]
+    assert main([*args, "--csv", str(root / "q.csv")]) == 0
+    rows = read_scores_csv(root / "q.csv")
+    assert rows and {i for _, i, _, _ in rows} == {label_id}
+    assert not {z for z, *_ in rows} & {2, 7}  # the user's slices are evidence, not scored
+    err = capsys.readouterr().err
+    worst = min(rows, key=lambda r: (r[2], r[0]))
+    assert f"annotate next: slice {worst[0]} (label {label_id}" in err
+    assert main([*args, "-q"]) == 0  # no --csv: rows on standard output
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "slice,label_id,score,badge" and len(out) == len(rows) + 1
