@@ -177,6 +177,12 @@ def segment_clicks(image: object, clicks: Sequence[ClickLike], *,
 
 
 # -- propagation and quality -------------------------------------------------------------
+def _writable_copy(labels: object) -> np.ndarray:
+    """An in-memory copy of ``labels`` to write results into (bool masks become uint8)."""
+    arr = np.array(labels, copy=True)
+    return arr.astype(np.uint8) if arr.dtype == np.bool_ else arr
+
+
 def propagate(image: object, labels: object, label_ids: int | Iterable[int] | None = None,
               slices: Iterable[int] | None = None, *, out: object | None = None,
               segmenter: object | None = None, threshold: float = 0.5,
@@ -201,7 +207,7 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
 
     vol, _ = resolve(image, "image")
     lab, layer = resolve(labels, "labels")
-    target = out if out is not None else np.array(lab, copy=True)
+    target = out if out is not None else _writable_copy(lab)
     events = _propagate(vol, lab, label_ids, slices, segmenter=segmenter, out=target,
                         threshold=threshold)
     for _ in _track(events, "propagate", progress):

@@ -33,7 +33,7 @@ import numpy as np
 from .errors import InvalidInputError
 from .fewshot import FewShotSegmenter, support_window
 from .normalize import IntensityWindow
-from .support import index_labels, resolve_label_ids
+from .support import check_labels_volume, index_labels, resolve_label_ids
 
 WINDOW_SAMPLE_SLICES = 8
 
@@ -85,13 +85,32 @@ def sample_window(volume: object, n: int = WINDOW_SAMPLE_SLICES) -> IntensityWin
     return support_window([np.asarray(volume[int(z)]) for z in zs])  # type: ignore[index]
 
 
+def check_volume_shape(shape: tuple[int, ...]) -> None:
+    """Refuse anything but ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)``, saying how to fix channel data.
+
+    Raises:
+        InvalidInputError: another number of axes, or a 4th axis that is not RGB(A).
+    """
+    if len(shape) == 3 or (len(shape) == 4 and shape[-1] in (3, 4)):
+        return
+    hint = ""
+    if len(shape) == 4:
+        ch = 1 if shape[1] <= 8 else 0
+        hint = (f"; it looks like {'(Z, C, Y, X)' if ch else '(C, Z, Y, X)'} with "
+                f"{shape[ch]} channels: pass one channel, e.g. "
+                f"{'volume[:, 0]' if ch else 'volume[0]'}")
+    elif len(shape) > 4:
+        hint = "; pass one time point and one channel, e.g. volume[0, :, 0]"
+    raise InvalidInputError(f"volume must be (Z, Y, X) or (Z, Y, X, 3|4); got shape {shape}"
+                            + hint)
+
+
 def _check_inputs(volume: object, labels: object, out: object | None) -> tuple[int, int, int]:
     vshape = tuple(getattr(volume, "shape", ()))
     lshape = tuple(getattr(labels, "shape", ()))
-    if len(vshape) not in (3, 4) or (len(vshape) == 4 and vshape[-1] not in (3, 4)):
-        raise InvalidInputError(
-            f"volume must be (Z, Y, X) or (Z, Y, X, 3|4); got shape {vshape}")
-    if len(lshape) != 3 or lshape != vshape[:3]:
+    check_volume_shape(vshape)
+    check_labels_volume(labels)
+    if lshape != vshape[:3]:
         raise InvalidInputError(
             f"labels shape {lshape} does not match the volume's (Z, Y, X) {vshape[:3]}")
     if out is not None:

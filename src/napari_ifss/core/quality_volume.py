@@ -27,7 +27,7 @@ import numpy as np
 from .errors import InvalidInputError
 from .fewshot import FewShotSegmenter
 from .normalize import IntensityWindow
-from .propagation import sample_window
+from .propagation import check_volume_shape, sample_window
 from .quality import QualityScore, jfs_score
 from .support import index_labels
 
@@ -52,8 +52,7 @@ class QualityProgress:
 
 def _check(volume: object, labels_after: object, user_labels: object) -> int:
     vshape = tuple(getattr(volume, "shape", ()))
-    if len(vshape) not in (3, 4) or (len(vshape) == 4 and vshape[-1] not in (3, 4)):
-        raise InvalidInputError(f"volume must be (Z, Y, X) or (Z, Y, X, 3|4); got shape {vshape}")
+    check_volume_shape(vshape)
     for name, lab in (("labels_after", labels_after), ("user_labels", user_labels)):
         lshape = tuple(getattr(lab, "shape", ()))
         if lshape != vshape[:3]:

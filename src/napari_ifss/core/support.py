@@ -54,6 +54,8 @@ def index_labels(labels: object) -> LabelsIndex:
     annotated: list[int] = []
     for z in range(depth):
         ids = np.unique(np.asarray(labels[z]))  # type: ignore[index]
+        if ids.size and ids[0] < 0:
+            raise InvalidInputError(f"label ids must be >= 0; slice {z} holds {ids[0]}")
         ids = ids[ids != 0]
         if ids.size:
             annotated.append(z)
