@@ -11,6 +11,9 @@ Slices a run filled are remembered in the labels layer's metadata (see
 :mod:`napari_ifss.core.provenance`): as long as the user leaves them as they are, the next run
 does not take them as annotations but recomputes them (inside the same one undo step); a slice
 the user corrects by painting becomes an annotation.
+
+After a finished run the propagated slices are scored with JFS and listed in the embedded
+quality panel (:mod:`.quality_panel`); Cancel also stops that scoring.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from ..core.support import LabelsIndex, index_labels, resolve_label_ids
 from ..core.transfer import transfer
 from .interactive_dock import PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
+from .quality_panel import QualityPanel
+from .quality_worker import ScoringRequest, reserve_cache
 from .slice_context import spatial_shape
 
 ALL, BETWEEN, RANGE = "all slices", "between annotated slices", "z range"
@@ -72,9 +77,11 @@ class FewShotDock(Container):
         self._run_btn = PushButton(text="Propagate")
         self._cancel_btn = PushButton(text="Cancel", enabled=False)
         self._status = Label(value="")
+        self.quality = QualityPanel(napari_viewer, propagated_record, self._on_scoring)
         super().__init__(widgets=[
             self._image_box, self._labels_box, self._ids, self._mode, self._z_from, self._z_to,
-            self._target_box, self._support, self._run_btn, self._cancel_btn, self._status])
+            self._target_box, self._support, self._run_btn, self._cancel_btn, self._status,
+            self.quality])
         for label in (self._support, self._status):
             label.native.setWordWrap(True)  # long lists and messages wrap, not widen the dock
         self.runner = PropagationRunner(self._set_status, self._on_event, self._on_done)
@@ -121,11 +128,14 @@ class FewShotDock(Container):
 
     @property
     def busy(self) -> bool:
-        """True while a propagation runs."""
-        return self.runner.busy
+        """True while a propagation, or the JFS scoring after it, runs."""
+        return self.runner.busy or self.quality.busy
 
     def _set_status(self, text: str) -> None:
         self._status.value = text
+
+    def _on_scoring(self, busy: bool) -> None:
+        self._run_btn.enabled, self._cancel_btn.enabled = not busy, busy
 
     def _on_selection_changed(self, *_args) -> None:
         labels = self._labels_box.value
@@ -144,6 +154,7 @@ class FewShotDock(Container):
 
     def _on_destroyed(self, *_args) -> None:
         self.runner.cancel()
+        self.quality.detach()
         if self._watched is not None:
             self._watched.events.paint.disconnect(self._schedule)
             self._watched.events.data.disconnect(self._schedule)
@@ -152,6 +163,7 @@ class FewShotDock(Container):
     def refresh_support(self) -> None:
         """List the annotated slices of every label id of the labels layer."""
         labels = self._labels_box.value
+        self.quality.set_layer(labels)
         stale: list[int] = []
         try:
             if labels is None:
@@ -174,11 +186,12 @@ class FewShotDock(Container):
         self._support.value = "\n".join(lines)
 
     # -- starting a run ----------------------------------------------------------------
-    def _plan(self) -> tuple[Callable, int, Labels, Callable[[], list]]:
+    def _plan(self) -> tuple[Callable, int, Labels, Callable[[], list], ScoringRequest | None]:
         """Validate the selection.
 
-        Returns the propagation starter, its total, the target layer, and a function that
-        clears the earlier propagated results this run recomputes (returns what it cleared).
+        Returns the propagation starter, its total, the target layer, a function that clears
+        the earlier propagated results this run recomputes (returns what it cleared), and what
+        JFS scores after the run (None for another target).
         """
         image, labels = self._image_box.value, self._labels_box.value
         if image is None:
@@ -213,15 +226,17 @@ class FewShotDock(Container):
                                            scale=target.scale, translate=target.translate)
             self._labels_box.reset_choices()
             return (lambda seg: transfer(image.data, support, target.data, out, ids,
-                                         segmenter=seg)), tshape[0] * len(ids), layer, list
+                                         segmenter=seg)), tshape[0] * len(ids), layer, list, None
         slices = self._slices(index, ids)
         todo = [z for z in slices if z not in set(index.annotated)]
         if not todo:
             raise InvalidInputError("nothing to fill: every selected slice is annotated")
         redo = sorted(set(stale) & set(slices))
-        return (lambda seg: propagate(image.data, support, ids, slices, segmenter=seg,
-                                      out=support)), len(todo) * len(ids), labels, (
-            lambda: _clear(labels, redo, ids))
+        scoring = ScoringRequest.for_run(image.data, ids)  # same cache keys: features reused
+        return (lambda seg: propagate(
+            image.data, support, ids, slices, segmenter=reserve_cache(seg, index.depth),
+            out=support, cache_prefix=scoring.cache_prefix)), len(todo) * len(ids), labels, (
+            lambda: _clear(labels, redo, ids)), scoring
 
     def _slices(self, index: LabelsIndex, ids: list[int]) -> list[int]:
         if self._mode.value == BETWEEN:
@@ -245,25 +260,28 @@ class FewShotDock(Container):
 
     def propagate(self) -> None:
         """Validate the selection and start the run (a message and no change on bad input)."""
-        if self.runner.busy:
-            self._set_status("a propagation is already running")
+        if self.busy:
+            self._set_status("a propagation or its JFS scoring is already running")
             return
         try:
-            start, total, layer, clear = self._plan()
+            start, total, layer, clear, scoring = self._plan()
         except IfssError as err:
             self._set_status(f"cannot propagate: {err}")
             return
-        self._run = {"layer": layer, "written": [], "cleared": clear(), "total": total}
+        self._run = {"layer": layer, "written": [], "cleared": clear(), "total": total,
+                     "scoring": scoring}
         self.progress_bar = progress(total=total, desc="few-shot propagation")
         self._run_btn.enabled, self._cancel_btn.enabled = False, True
         self._set_status(f"propagating 0/{total} slices...")
         self.runner.start(self._load_segmenter, start)
 
     def cancel(self) -> None:
-        """Stop after the slice being computed; slices already written stay."""
+        """Stop after the slice being computed; slices already written stay. Stops JFS
+        scoring likewise (scores so far stay)."""
         if self.runner.busy:
             self.runner.cancel()
             self._set_status("cancelling...")
+        self.quality.cancel()
 
     # -- results (UI thread) -----------------------------------------------------------
     def _on_event(self, event: PropagationProgress) -> None:
@@ -330,6 +348,9 @@ class FewShotDock(Container):
             self._set_status(f"done: {done}/{total} slices into {run['layer'].name!r} "
                              f"in {result.seconds:.1f} s (Ctrl+Z undoes the run)")
         self.refresh_support()
+        scoring = run["scoring"]
+        if isinstance(result, RunFinished) and not result.cancelled and scoring is not None:
+            self.quality.score(scoring, layer, self.segmenter)
 
 
 def _clear(layer: Labels, zs: list[int], ids: list[int]) -> list:

@@ -1,0 +1,192 @@
+"""JFS scoring of a finished propagation run, in a napari thread worker, cancellable.
+
+After a run, every propagated slice of each propagated label id is scored with
+:func:`~napari_ifss.core.quality_volume.score_volume` against the user's own slices, with the
+same :class:`FewShotSegmenter` and the same ``cache_prefix`` as the propagation, so the
+encoder features of the propagated slices are reused (as far as the LRU cache holds them, see
+:func:`reserve_cache`). The worker reads only the volume and private snapshots of the labels;
+scores come back to the UI thread one by one and are written into the labels layer's metadata
+(:data:`~napari_ifss.core.quality_store.QUALITY_KEY`) when the job ends, also after Cancel
+(what was scored is kept). The worker runs in a :class:`PropagationRunner`, which is not
+specific to propagation: it loads the model, iterates a generator and stops on cancel.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from napari.layers import Labels
+
+from ..core.errors import InvalidInputError
+from ..core.fewshot import FewShotSegmenter
+from ..core.provenance import Record, user_labels
+from ..core.quality_store import (
+    QUALITY_KEY,
+    ScoreRow,
+    ScoreTable,
+    from_metadata,
+    replace_labels,
+    stored_score,
+    to_metadata,
+)
+from ..core.quality_volume import QualityProgress, score_volume
+from ..core.support import index_labels
+from .propagation_worker import PropagationRunner, RunFailed, RunFinished
+
+# At most this many encoded slices are kept for reuse between propagation and scoring (one
+# slice is about 2 MB at the network's smallest size, 8 MB at its largest).
+CACHE_SLICES_MAX = 32
+_RUN_NUMBERS = itertools.count(1)
+
+
+def reserve_cache(segmenter: FewShotSegmenter, n_slices: int) -> FewShotSegmenter:
+    """Enlarge ``segmenter``'s LRU cache to ``n_slices`` (at most :data:`CACHE_SLICES_MAX`) so
+    that scoring finds the slices propagation encoded; returns ``segmenter``. Objects that are
+    not a :class:`FewShotSegmenter` (test doubles) are returned untouched."""
+    if isinstance(segmenter, FewShotSegmenter):
+        wanted = min(int(n_slices), CACHE_SLICES_MAX)
+        segmenter.cache_size = max(segmenter.cache_size, wanted)
+    return segmenter
+
+
+@dataclass(frozen=True)
+class ScoringRequest:
+    """What a propagation run hands to scoring: the ``(Z, Y, X[, 3|4])`` volume it read, the
+    label ids it propagated and the cache prefix it encoded slices under."""
+
+    volume: object
+    label_ids: tuple[int, ...]
+    cache_prefix: Hashable
+
+    @classmethod
+    def for_run(cls, volume: object, label_ids: Sequence[int]) -> ScoringRequest:
+        """A request with a cache prefix of its own (one per propagation run)."""
+        return cls(volume, tuple(int(i) for i in label_ids),
+                   ("napari-ifss-propagation", next(_RUN_NUMBERS)))
+
+
+def scoring_targets(labels_after: np.ndarray, user: np.ndarray, label_ids: Sequence[int]
+                    ) -> dict[int, list[int]]:
+    """``{label_id: [z, ...]}``: the slices :func:`score_volume` scores by default, i.e. those
+    of ``labels_after`` ``(Z, Y, X)`` holding the id that are not among the user's slices of
+    it in ``user`` ``(Z, Y, X)``. Ids the user did not draw are left out."""
+    index = index_labels(user)
+    out: dict[int, list[int]] = {}
+    for label_id in label_ids:
+        if label_id not in index.slices_of:
+            continue
+        mine = set(index.slices_of[label_id])
+        zs = [z for z in range(labels_after.shape[0])
+              if z not in mine and np.any(labels_after[z] == label_id)]
+        if zs:
+            out[int(label_id)] = zs
+    return out
+
+
+def score_labels(volume: object, labels_after: np.ndarray, user: np.ndarray,
+                 targets: Mapping[int, Sequence[int]], segmenter: FewShotSegmenter,
+                 cache_prefix: Hashable) -> Iterator[QualityProgress]:
+    """:func:`score_volume` for each label id of ``targets`` in turn (a generator); ``done``
+    and ``total`` of the events count over all label ids."""
+    total, done = sum(len(zs) for zs in targets.values()), 0
+    for label_id, zs in targets.items():
+        for event in score_volume(volume, labels_after, user, label_id, segmenter, zs,
+                                  cache_prefix=cache_prefix):
+            done += 1
+            yield QualityProgress(event.z, event.label_id, event.score, done, total)
+
+
+def stored_table(layer: Labels) -> ScoreTable:
+    """The score table in ``layer.metadata`` (empty when absent; InvalidInputError when
+    malformed)."""
+    return from_metadata(layer.metadata.get(QUALITY_KEY))
+
+
+class QualityScorer:
+    """Runs one scoring job at a time.
+
+    Args:
+        on_status: UI-thread callback for status lines.
+        on_score: UI-thread callback for each scored slice: its :class:`ScoreRow`, the number
+            of slices scored so far and the total.
+        on_done: UI-thread callback with a closing message, after the scores were stored.
+    """
+
+    def __init__(self, on_status: Callable[[str], None],
+                 on_score: Callable[[ScoreRow, int, int], None],
+                 on_done: Callable[[str], None]) -> None:
+        self._on_status, self._on_score, self._on_done = on_status, on_score, on_done
+        self.runner = PropagationRunner(self._status, self._event, self._finished)
+        self._job: dict | None = None
+
+    @property
+    def busy(self) -> bool:
+        """True from :meth:`start` until the scores are stored."""
+        return self.runner.busy
+
+    @property
+    def pending(self) -> tuple[Labels, tuple[int, ...], ScoreTable] | None:
+        """The running job's layer, label ids and the scores it has so far (None when
+        idle)."""
+        job = self._job
+        return None if job is None else (job["layer"], job["ids"], job["scores"])
+
+    def cancel(self) -> None:
+        """Stop after the slice being scored; its score and the earlier ones are kept."""
+        if self.runner.busy:
+            self.runner.cancel()
+
+    def start(self, request: ScoringRequest, layer: Labels, segmenter: FewShotSegmenter,
+              record: Record) -> int:
+        """Score ``request``'s label ids on ``layer`` as it is now; ``record`` tells the
+        propagated slices from the user's. Returns the number of slices to score (0: nothing
+        started). Raises RuntimeError when a job is running."""
+        if self.runner.busy:
+            raise RuntimeError("a quality scoring is already running")
+        labels_after = np.array(layer.data, copy=True)  # the worker's private snapshots
+        user, _ = user_labels(record, labels_after)
+        targets = scoring_targets(labels_after, user, request.label_ids)
+        total = sum(len(zs) for zs in targets.values())
+        if total == 0:
+            return 0
+        self._job = {"layer": layer, "ids": request.label_ids, "labels": labels_after,
+                     "scores": {}, "done": 0, "total": total}
+        self.runner.start(lambda: segmenter, lambda seg: score_labels(
+            request.volume, labels_after, user, targets, seg, request.cache_prefix))
+        return total
+
+    def _status(self, text: str) -> None:
+        self._on_status(f"JFS scoring: {text}")
+
+    def _event(self, event: QualityProgress) -> None:
+        job = self._job
+        if job is None:
+            return
+        entry = stored_score(event.score, job["labels"][event.z], event.label_id)
+        job["scores"].setdefault(event.label_id, {})[event.z] = entry
+        job["done"] = event.done
+        self._on_score(ScoreRow(event.z, event.label_id, entry.score, entry.badge), event.done,
+                       event.total)
+
+    def _finished(self, result: RunFinished | RunFailed) -> None:
+        job, self._job = self._job, None
+        if job is None:
+            return
+        layer: Labels = job["layer"]
+        try:
+            old = stored_table(layer)
+        except InvalidInputError:
+            old = {}  # unreadable scores are replaced
+        table = replace_labels(old, job["ids"], job["scores"])
+        layer.metadata = {**layer.metadata, QUALITY_KEY: to_metadata(table)}
+        done, total = job["done"], job["total"]
+        if isinstance(result, RunFailed):
+            message = f"JFS scoring failed after {done}/{total} slices: {result.error}"
+        elif result.cancelled:
+            message = f"JFS scoring cancelled after {done}/{total} slices (scores kept)"
+        else:
+            message = f"JFS scored {done} slice{'s' * (done != 1)} in {result.seconds:.1f} s"
+        self._on_done(message)
