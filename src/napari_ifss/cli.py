@@ -29,6 +29,8 @@ _COMMANDS: list[tuple[str, str | None, str, str]] = [
      "calibrate JFS quality scores against true Dice"),
     ("bench", "exemplar", "napari_ifss.eval.exemplar_bench",
      "exemplar mode on dsb2018: instance recall/precision from one exemplar, clicks saved"),
+    ("bench", "large-volume", "napari_ifss.eval.large_volume_bench",
+     "peak memory of annotating and propagating a large lazily opened (dask/zarr) volume"),
     ("propagate", None, "napari_ifss.propagate_command",
      "propagate annotated slices of a labels file through a volume, save the result"),
     ("score", None, "napari_ifss.score_command",
