@@ -38,6 +38,13 @@ def pytest_unconfigure(config):
     gc.freeze()
 
 
+@pytest.fixture(autouse=True)
+def _private_session_dir(tmp_path, monkeypatch):
+    """Autosaved sessions of images that do not come from a file go to the test's own folder,
+    never to the user's home, and never leak from one test into another."""
+    monkeypatch.setenv("IFSS_SESSION_DIR", str(tmp_path / "ifss_sessions"))
+
+
 @pytest.fixture()
 def tiny_volume_root(tmp_path):
     """A data folder laid out like ``../shared/data`` holding one small synthetic volume

@@ -30,7 +30,7 @@ from qtpy.QtCore import QTimer
 from ..core.errors import IfssError, InvalidInputError
 from ..core.fewshot import FewShotSegmenter
 from ..core.propagation import PropagationProgress, propagate
-from ..core.provenance import Record, record_states, user_labels
+from ..core.provenance import RECORD_KEY, Record, record_states, user_labels
 from ..core.support import LabelsIndex, index_labels, resolve_label_ids
 from ..core.transfer import transfer
 from .interactive_dock import PREVIEW_NAME
@@ -40,7 +40,6 @@ from .quality_worker import ScoringRequest, reserve_cache
 from .slice_context import spatial_shape
 
 ALL, BETWEEN, RANGE = "all slices", "between annotated slices", "z range"
-RECORD_KEY = "napari_ifss_propagated"  # labels layer metadata: slices filled by propagation
 
 
 def propagated_record(layer: Labels) -> Record:

@@ -18,9 +18,18 @@ from ..core.errors import IfssError
 from ..core.labels_ops import free_indices, next_free_id
 from ..core.protocols import ClickSegmenter
 from ..core.session import InteractiveSession, SessionState
+from ..core.session_store import SavedSession
 from . import prompt_layer as pl
 from .prediction_worker import Job, JobResult, PredictionRunner
-from .slice_context import SliceContext, clicks_on, current_slice, point_indices_on, spatial_shape
+from .session_autosave import SessionKeeper
+from .slice_context import (
+    SliceContext,
+    clicks_on,
+    current_slice,
+    point_indices_on,
+    show_slice,
+    spatial_shape,
+)
 
 PREVIEW_NAME = "ifss preview"
 LABELS_NAME = "ifss labels"
@@ -38,12 +47,15 @@ class InteractiveDock(Container):
         self._undo_btn = PushButton(text="Undo click (U)")
         self._reset_btn = PushButton(text="Reset object (R)")
         self._commit_btn = PushButton(text="Commit object (C)")
+        self._restore_btn = PushButton(text="Restore saved session", visible=False)
         self._status = Label(value="")
         super().__init__(
             widgets=[self._image_box, self._labels_box, self._positive, self._undo_btn,
-                     self._reset_btn, self._commit_btn, self._status],
+                     self._reset_btn, self._commit_btn, self._restore_btn, self._status],
             labels=False,
         )
+        self.keeper = SessionKeeper(self._set_status)  # autosave of prompts and labels
+        self._saved: SavedSession | None = None
         self.prompts: Points | None = None
         self.preview: Image | None = None
         self._states: dict[object, tuple[SliceContext, SessionState]] = {}
@@ -56,6 +68,8 @@ class InteractiveDock(Container):
         self._undo_btn.changed.connect(self.undo_click)
         self._reset_btn.changed.connect(self.reset_object)
         self._commit_btn.changed.connect(self.commit)
+        self._restore_btn.changed.connect(self.restore_session)
+        self._labels_box.changed.connect(self.keeper.watch_labels)
         self.viewer.dims.events.current_step.connect(self._on_slice_changed)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.native.destroyed.connect(self._disconnect_viewer)
@@ -74,6 +88,7 @@ class InteractiveDock(Container):
         return images[-1] if images else None
 
     def _disconnect_viewer(self, *_args) -> None:
+        self.keeper.detach()
         self.viewer.dims.events.current_step.disconnect(self._on_slice_changed)
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
 
@@ -105,6 +120,7 @@ class InteractiveDock(Container):
 
     # -- image / helper layers ---------------------------------------------------------
     def _remove_own_layers(self) -> None:
+        self.keeper.detach()
         own, self.prompts, self.preview = (self.prompts, self.preview), None, None
         for layer in own:
             if layer is not None and layer in self.viewer.layers:
@@ -137,6 +153,15 @@ class InteractiveDock(Container):
                                     "Enter": self.commit})
         self._activate_prompts()
         self._set_status(f"click on {image.name!r} (T: object/background)")
+        self.keeper.attach(image, self.prompts)
+        self.keeper.watch_labels(self._labels_box.value)
+        self._saved = self.keeper.saved(image)
+        offer = self._saved is not None and (
+            self._saved.click_count > 0 or self._saved.labels is not None)
+        self._restore_btn.visible = offer
+        if offer:
+            self._restore_btn.text = (f"Restore session saved {self._saved.saved_at} "
+                                      f"({self._saved.click_count} prompts)")
 
     def _activate_prompts(self) -> None:
         """Select the prompts layer in add mode, so that the next canvas click is a prompt."""
@@ -246,6 +271,24 @@ class InteractiveDock(Container):
         if ctx is not None:
             self._remove_prompts(point_indices_on(ctx, self.prompts))
             self.sync()
+
+    # -- saved session -----------------------------------------------------------------
+    def restore_session(self) -> None:
+        """Bring back the prompts and labels autosaved for this image (labels: one undo
+        step; voxels already labelled are kept)."""
+        if self._saved is None or self.prompts is None:
+            return
+        labels = self._target_labels() if self._saved.labels is not None else None
+        self._updating = True
+        try:
+            summary = self.keeper.restore(self._saved, self.prompts, labels)
+        finally:
+            self._updating = False
+        self._saved, self._restore_btn.visible = None, False
+        if len(self.prompts.data):
+            show_slice(self.viewer, self.prompts, self.prompts.data[0][0])  # a prompted slice
+        self.sync()
+        self._set_status(summary)
 
     # -- commit ------------------------------------------------------------------------
     def _target_labels(self) -> Labels:

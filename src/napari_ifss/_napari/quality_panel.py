@@ -41,6 +41,7 @@ from ..core.quality_store import (
 )
 from ..core.quality_volume import scores_to_csv
 from .quality_worker import QualityScorer, ScoringRequest, stored_table
+from .slice_context import show_slice
 
 BADGE_COLOURS = {"good": "#2e9e44", "check": "#f0a30a", "review": "#d62728"}
 BADGE_TEXT = {"good": "#ffffff", "check": "#000000", "review": "#ffffff"}
@@ -230,12 +231,8 @@ class QualityPanel(Container):
     # -- the viewer --------------------------------------------------------------------
     def jump_to(self, z: int) -> None:
         """Show slice ``z`` of the layer (its axis 0, wherever that lies in the viewer)."""
-        layer = self._layer
-        if layer is None:
-            return
-        world = layer.data_to_world([z] + [0] * (layer.ndim - 1))
-        axis = self.viewer.dims.ndim - layer.ndim
-        self.viewer.dims.set_point(axis, float(world[0]))
+        if self._layer is not None:
+            show_slice(self.viewer, self._layer, z)
 
     def current_z(self) -> int | None:
         """The layer's slice index the viewer shows (None without a layer)."""

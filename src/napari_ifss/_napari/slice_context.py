@@ -13,7 +13,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
-from napari.layers import Image, Points
+from napari.layers import Image, Layer, Points
 from napari.viewer import Viewer
 
 from ..core.errors import InvalidInputError, NotReadyError
@@ -114,3 +114,11 @@ def clicks_on(ctx: SliceContext, points: Points) -> tuple[list[Click], int]:
         else:
             outside += 1
     return clicks, outside
+
+
+def show_slice(viewer: Viewer, layer: Layer, z: float) -> None:
+    """Move ``viewer`` to slice ``z``: a data index on ``layer``'s first axis (its scale,
+    translate and position among the viewer's axes taken into account)."""
+    world = layer.data_to_world([z] + [0] * (layer.ndim - 1))
+    axis = viewer.dims.ndim - layer.ndim
+    viewer.dims.set_point(axis, float(world[0]))

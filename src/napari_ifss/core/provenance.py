@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 
 Record = dict[int, list[str]]
+RECORD_KEY = "napari_ifss_propagated"  # where a labels layer's metadata keeps its record
 # States kept per slice (newest last); older ones are dropped beyond this.
 MAX_STATES = 16
 

@@ -110,8 +110,8 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 def save_session(folder: str | os.PathLike, *, session: InteractiveSession | None = None,
                  labels: np.ndarray | None = None, points: np.ndarray | None = None,
                  positive: Sequence[bool] | None = None, image_name: str = "",
-                 image_shape: Sequence[int] = (), metadata: Mapping[str, Any] | None = None
-                 ) -> Path:
+                 image_shape: Sequence[int] = (), metadata: Mapping[str, Any] | None = None,
+                 keep_labels: bool = False) -> Path:
     """Save prompts and labels to ``folder`` (created if needed); returns the folder.
 
     Args:
@@ -120,6 +120,8 @@ def save_session(folder: str | os.PathLike, *, session: InteractiveSession | Non
         points, positive: GUI prompts, ``(N, D)`` data coordinates and ``(N,)`` polarity.
         image_name, image_shape: the image the session belongs to (checked on restore).
         metadata: JSON-serialisable extras.
+        keep_labels: with ``labels=None``, keep labels saved earlier in ``folder`` (default:
+            remove them, so the folder holds exactly this session).
 
     Raises:
         InvalidInputError: unsaveable keys, float labels, mismatched points/polarity,
@@ -140,13 +142,14 @@ def save_session(folder: str | os.PathLike, *, session: InteractiveSession | Non
     if labels is not None and not np.issubdtype(np.asarray(labels).dtype, np.integer):
         raise InvalidInputError(f"labels must have an integer dtype, got {labels.dtype}")
     threshold = session.threshold if session is not None else 0.5
+    kept = labels is None and keep_labels and (Path(folder) / LABELS_FILE).is_file()
     record = {
         "format": FORMAT, "version": VERSION,
         "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "image": {"name": image_name, "shape": [int(s) for s in image_shape]},
         "threshold": threshold, "slices": slices,
         "points": pts.tolist(), "positive": pos.tolist(),
-        "has_labels": labels is not None, "metadata": dict(metadata or {}),
+        "has_labels": labels is not None or kept, "metadata": dict(metadata or {}),
     }
     try:
         text = json.dumps(record, indent=1)
@@ -162,7 +165,7 @@ def save_session(folder: str | os.PathLike, *, session: InteractiveSession | Non
         _atomic_write(out / LABELS_FILE, lambda p: tifffile.imwrite(
             p, arr, compression="zlib", photometric="minisblack"))
     _atomic_write(out / SESSION_FILE, lambda p: p.write_text(text, encoding="utf-8"))
-    if labels is None:
+    if labels is None and not kept:
         (out / LABELS_FILE).unlink(missing_ok=True)
     return out
 
