@@ -71,3 +71,20 @@ def tiny_fewshot_weights(tmp_path):
     click = save_click_net(build_click_net("nofeedback"), tmp_path / "click.pt")
     head = save_fewshot_head(FewShotHead(), tmp_path / "fewshot.pt", click)
     return click, head
+
+
+@pytest.fixture()
+def fewshot_docked(make_napari_viewer):
+    """``make(image, labels, segmenter) -> (viewer, labels layer, FewShotDock)``: a viewer with
+    the image "cells", the labels "ifss labels" and the few-shot dock in its window."""
+    from napari_ifss._napari.fewshot_dock import FewShotDock
+
+    def make(image, labels, segmenter):
+        viewer = make_napari_viewer()
+        viewer.add_image(image, name="cells")
+        layer = viewer.add_labels(labels, name="ifss labels")
+        dock = FewShotDock(viewer, segmenter=segmenter)
+        viewer.window.add_dock_widget(dock, name="Few-shot propagation")
+        return viewer, layer, dock
+
+    return make

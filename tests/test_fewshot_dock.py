@@ -41,15 +41,6 @@ def _annotated(truth, ids, zs=SUPPORT):
     return labels
 
 
-def _setup(make_napari_viewer, image, labels, segmenter):
-    viewer = make_napari_viewer()
-    viewer.add_image(image, name="cells")
-    layer = viewer.add_labels(labels, name="ifss labels")
-    dock = FewShotDock(viewer, segmenter=segmenter)
-    viewer.window.add_dock_widget(dock, name="Few-shot propagation")
-    return viewer, layer, dock
-
-
 def _wait(qtbot, dock):
     qtbot.waitUntil(lambda: not dock.busy, timeout=30000)
 
@@ -69,12 +60,12 @@ class Slow:
 
 
 def test_propagate_live_protect_support_undo_and_cancel(
-        make_napari_viewer, qtbot, cells, segmenter):
+        fewshot_docked, qtbot, cells, segmenter):
     image, truth, (obj, _) = cells
     labels = _annotated(truth, [obj])
     labels[4, :3, :3] = 9  # another user object: slice 4 is annotated, so never written
     original = labels.copy()
-    viewer, layer, dock = _setup(make_napari_viewer, image, labels, segmenter)
+    viewer, layer, dock = fewshot_docked(image, labels, segmenter)
     assert dock._image_box.value is viewer.layers["cells"] and dock._labels_box.value is layer
     assert f"label {obj}: slices 2, 7" in dock.support_text and "label 9: slice 4" in dock.support_text
     dock._ids.value = str(obj)
@@ -122,10 +113,10 @@ def test_propagate_live_protect_support_undo_and_cancel(
     np.testing.assert_array_equal(layer.data, original)
 
 
-def test_two_labels_range_and_other_target(make_napari_viewer, qtbot, cells, segmenter):
+def test_two_labels_range_and_other_target(fewshot_docked, qtbot, cells, segmenter):
     image, truth, (a, b) = cells
     original = _annotated(truth, [a, b])
-    viewer, layer, dock = _setup(make_napari_viewer, image, original.copy(), segmenter)
+    viewer, layer, dock = fewshot_docked(image, original.copy(), segmenter)
     dock._ids.value = "99"
     dock.propagate()
     assert "label id 99 does not occur" in dock.status and not dock.busy
@@ -204,10 +195,10 @@ def test_transfer_checks_before_writing(cells):
 
 
 def test_second_run_recomputes_propagated_slices_and_keeps_corrections(
-        make_napari_viewer, qtbot, cells, segmenter):
+        fewshot_docked, qtbot, cells, segmenter):
     image, truth, (obj, _) = cells
     original = _annotated(truth, [obj], zs=(2,))
-    viewer, layer, dock = _setup(make_napari_viewer, image, original.copy(), segmenter)
+    viewer, layer, dock = fewshot_docked(image, original.copy(), segmenter)
     dock._ids.value = str(obj)
     dock.propagate()
     _wait(qtbot, dock)

@@ -13,7 +13,6 @@ import pytest
 import torch
 from qtpy.QtCore import Qt
 
-from napari_ifss._napari.fewshot_dock import FewShotDock
 from napari_ifss._napari.quality_panel import BADGE_COLOURS, text_overlay
 from napari_ifss.core.fewshot import FewShotSegmenter
 from napari_ifss.core.quality_store import QUALITY_KEY, from_metadata
@@ -56,12 +55,8 @@ def _headless(image, labels_after, user, ids):
             for e in score_volume(image, labels_after, user, i, seg)}
 
 
-def _setup(make_napari_viewer, image, labels, segmenter):
-    viewer = make_napari_viewer()
-    viewer.add_image(image, name="cells")
-    layer = viewer.add_labels(labels, name="ifss labels")
-    dock = FewShotDock(viewer, segmenter=segmenter)
-    viewer.window.add_dock_widget(dock, name="Few-shot propagation")
+def _setup(fewshot_docked, image, labels, segmenter):
+    viewer, layer, dock = fewshot_docked(image, labels, segmenter)
     dock._mode.value = "z range"
     dock._z_from.value, dock._z_to.value = Z_RANGE
     return viewer, layer, dock
@@ -93,11 +88,11 @@ def _check_against_headless(panel, layer, expected):
         assert stored[i][z].badge == s.badge and abs(stored[i][z].score - s.score) <= 1e-6
 
 
-def test_badges_table_overlay_next_and_export(make_napari_viewer, qtbot, cells, segmenter,
+def test_badges_table_overlay_next_and_export(fewshot_docked, qtbot, cells, segmenter,
                                               tmp_path):
     image, truth, ids = cells
     user = _user_labels(truth, ids, {USER_Z: ids})
-    viewer, layer, dock = _setup(make_napari_viewer, image, user.copy(), segmenter)
+    viewer, layer, dock = _setup(fewshot_docked, image, user.copy(), segmenter)
     panel, overlay = dock.quality, text_overlay(viewer)
     assert panel.rows == [] and not overlay.visible  # nothing scored yet
     calls = segmenter.encoder_calls
@@ -172,10 +167,10 @@ def test_badges_table_overlay_next_and_export(make_napari_viewer, qtbot, cells, 
         assert expected2[row.z, row.label_id].badge == row.badge
 
 
-def test_cancel_scoring_keeps_scores_and_dock_teardown(make_napari_viewer, qtbot, cells,
+def test_cancel_scoring_keeps_scores_and_dock_teardown(fewshot_docked, qtbot, cells,
                                                        segmenter):
     image, truth, ids = cells
-    viewer, layer, dock = _setup(make_napari_viewer, image,
+    viewer, layer, dock = _setup(fewshot_docked, image,
                                  _user_labels(truth, ids, {USER_Z: ids}), segmenter)
     scorer = dock.quality.scorer
     first = scorer._on_score
