@@ -114,5 +114,23 @@ def test_console_use_on_layers_by_name_is_one_undo_step(make_napari_viewer, cell
     assert np.array_equal(layer.data, support)
     scores = ifss.score("cells", result, support="drawn")
     assert scores and all(scores.values())
+    with pytest.raises(InvalidInputError, match="score needs support="):
+        ifss.score("cells", "drawn")  # no record of what propagation filled
     with pytest.raises(InvalidInputError, match="layers: 'cells', 'drawn'"):
         ifss.propagate("cels", "drawn")
+
+
+@pytest.mark.gui
+def test_console_scores_a_layer_the_dock_propagated_into(fewshot_docked, qtbot, cells):
+    image, _, support = cells
+    viewer, layer, dock = fewshot_docked(image, support.copy(), None)
+    dock.propagate()
+    qtbot.waitUntil(lambda: not dock.busy, timeout=120000)
+    assert np.count_nonzero(layer.data) > np.count_nonzero(support)
+    from_layer = ifss.score("cells", "ifss labels")  # support found from the layer's record
+    explicit = ifss.score(image, np.asarray(layer.data), support=support)
+    assert from_layer.keys() == explicit.keys()
+    for label_id in explicit:
+        assert from_layer[label_id].keys() == explicit[label_id].keys()
+        for z, s in explicit[label_id].items():
+            assert from_layer[label_id][z].score == pytest.approx(s.score, abs=1e-6)

@@ -219,7 +219,7 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
     return target
 
 
-def score(image: object, labels: object, support: object,
+def score(image: object, labels: object, support: object | None = None,
           label_ids: int | Iterable[int] | None = None, *, segmenter: object | None = None,
           progress: bool = False) -> Scores:
     """JFS quality of every propagated slice: ``{label_id: {z: QualityScore}}``.
@@ -228,6 +228,8 @@ def score(image: object, labels: object, support: object,
         image: ``(Z, Y, X)`` volume.
         labels: ``(Z, Y, X)`` labels after propagation (the result to judge).
         support: ``(Z, Y, X)`` the user's own annotations (the labels before propagation).
+            May be left out for a napari Labels layer the few-shot dock propagated into: its
+            metadata records which slices propagation filled, the rest is the user's.
         label_ids: which objects (default: every id the user drew).
         segmenter: the few-shot model (default: shipped).
         progress: show a progress bar on stderr.
@@ -236,8 +238,11 @@ def score(image: object, labels: object, support: object,
     from .core.support import index_labels, resolve_label_ids
 
     vol, _ = resolve(image, "image")
-    after, _ = resolve(labels, "labels")
-    user, _ = resolve(support, "support")
+    after, layer = resolve(labels, "labels")
+    if support is not None:
+        user, _ = resolve(support, "support")
+    else:
+        user = _user_part(after, layer)
     ids = resolve_label_ids(index_labels(user), label_ids)
     token = object()  # cache keys private to this call: never confused with another volume
     out: Scores = {}
@@ -246,6 +251,18 @@ def score(image: object, labels: object, support: object,
         out[label_id] = {e.z: e.score for e in _track(events, f"score label {label_id}",
                                                       progress)}
     return out
+
+
+def _user_part(labels: object, layer: object) -> np.ndarray:
+    """The user's slices of ``labels``, from the propagation record in ``layer``'s metadata."""
+    from .core.provenance import RECORD_KEY, user_labels
+
+    record = getattr(layer, "metadata", {}).get(RECORD_KEY) if layer is not None else None
+    if not record:
+        raise InvalidInputError(
+            "score needs support= (the user's own annotations), unless labels is a napari "
+            "Labels layer the few-shot dock propagated into")
+    return user_labels({int(z): v for z, v in record.items()}, np.asarray(labels))[0]
 
 
 def annotate_next(scores: Scores) -> tuple[int, int] | None:
