@@ -17,10 +17,12 @@ from napari_ifss.core.quality import (
     REVIEW_THRESHOLD,
     arbitrate,
     badge_for,
+    distance_factor,
     jfs_score,
 )
 from napari_ifss.core.quality_volume import (
     annotate_next,
+    next_slice,
     read_scores_csv,
     score_volume,
     scores_to_csv,
@@ -52,12 +54,15 @@ def _score(seg, vol, z, mask):
 def test_true_mask_beats_degraded_ones(seg, vol, z):
     gt = vol[1]
     true = _score(seg, vol, z, gt[z])
-    assert 0.0 <= true.score <= 1.0 and true.score > 0.8
+    assert 0.0 <= true.back_iou <= 1.0 and true.back_iou > 0.8
+    assert true.distance == 2.0  # nearest user slice
+    assert true.score == pytest.approx(true.back_iou * distance_factor(2.0))
     assert len(true.evidence) == 2 and sum(e.weight for e in true.evidence) == pytest.approx(1)
     assert true.evidence[0].position == 2 and 0 <= true.evidence[0].iou <= 1
     for bad in (ndi.binary_erosion(gt[z], iterations=3), np.roll(gt[z], 8, axis=1)):
         worse = _score(seg, vol, z, bad)
-        assert 0.0 <= worse.score < true.score - 0.1
+        assert 0.0 <= worse.back_iou < true.back_iou - 0.1
+        assert worse.score < true.score
     empty = _score(seg, vol, z, np.zeros_like(gt[z]))
     assert empty.score == 0.0 and empty.badge == "review" and "empty" in empty.reason
     assert empty.evidence == ()
@@ -66,6 +71,12 @@ def test_true_mask_beats_degraded_ones(seg, vol, z):
 def test_nearer_user_slices_weigh_more(seg, vol):
     ev = _score(seg, vol, 3, vol[1][3]).evidence
     assert ev[0].weight > ev[1].weight  # z=3 is nearer to 2 than to 7
+
+
+def test_evidence_fades_with_distance_from_the_user_slices():
+    assert distance_factor(None) == 1.0 and distance_factor(0) == 1.0
+    assert 1.0 > distance_factor(1) > distance_factor(3) > distance_factor(9) > 0.0
+    assert distance_factor(3) == pytest.approx(0.5)
 
 
 def test_badges_follow_thresholds():
@@ -87,8 +98,11 @@ def test_arbitration_keeps_the_true_mask(seg, vol):
     bad = ndi.binary_erosion(gt[z], iterations=3)
     args = ([image[s] for s in SUP], [gt[s] for s in SUP], z, SUP)
     r = arbitrate(seg, image[z], gt[z], bad, *args)
-    assert r.choice == "a" and r.margin == pytest.approx(r.score_a.score - r.score_b.score)
-    assert r.margin > 0
+    a, b = r.score_a, r.score_b
+    assert r.choice == "a" and r.margin == pytest.approx(a.agreement - b.agreement) and r.margin > 0
+    assert a.forward_iou is not None and a.agreement == pytest.approx(
+        (a.back_iou + a.forward_iou) / 2)
+    assert a.forward_iou > b.forward_iou + 0.1  # the user's slices predict the true extent
     r = arbitrate(seg, image[z], bad, gt[z], *args)
     assert r.choice == "b"
 
@@ -145,7 +159,7 @@ def test_score_volume_events_and_encoder_reuse(seg, vol, tmp_path):
     assert worst_slice({e.z: e.score for e in events}) == 5
     with pytest.raises(InvalidInputError):
         worst_slice([])
-    assert annotate_next(image, after, user, 1, seg, cache_prefix="t") == 5
+    assert annotate_next(image, after, user, 1, seg, cache_prefix="t") == next_slice(events, SUP)
     path = tmp_path / "scores.csv"
     scores_to_csv(events, path)
     rows = read_scores_csv(path)
@@ -175,3 +189,26 @@ def test_bench_quality_cli_end_to_end(tmp_path, tiny_volume_root, tiny_fewshot_w
     assert len(report["annotate_next"]) == 1
     md = out.with_suffix(".md").read_text()
     assert "Spearman" in md and "Annotate next" in md
+
+
+def _fixed(scores: dict[int, float]) -> dict:
+    from napari_ifss.core.quality import QualityScore
+
+    return {z: QualityScore(v, badge_for(v), (), "test", float(z)) for z, v in scores.items()}
+
+
+def test_next_slice_goes_where_the_untrusted_slices_are():
+    # user slice 10; slices 0..9 trusted, 11..30 poorly trusted: pick inside 11..30
+    scores = _fixed({**{z: 0.9 for z in range(10)}, **{z: 0.2 for z in range(11, 31)}})
+    z = next_slice(scores, [10])
+    assert 16 <= z <= 26
+    # a lone bad slice at the tip does not outweigh a run of doubtful ones
+    tip = _fixed({**{z: 0.9 for z in range(11, 28)}, 30: 0.0, **{z: 0.3 for z in range(0, 8)}})
+    assert next_slice(tip, [10]) < 10
+    # symmetric case: ties go to the lower z
+    sym = _fixed({8: 0.5, 12: 0.5})
+    assert next_slice(sym, [10]) == 8
+    with pytest.raises(InvalidInputError, match="no scored"):
+        next_slice({}, [1])
+    with pytest.raises(InvalidInputError, match="no annotated"):
+        next_slice(sym, [])

@@ -16,7 +16,7 @@ from qtpy.QtCore import Qt
 from napari_ifss._napari.quality_panel import BADGE_COLOURS, text_overlay
 from napari_ifss.core.fewshot import FewShotSegmenter
 from napari_ifss.core.quality_store import QUALITY_KEY, from_metadata
-from napari_ifss.core.quality_volume import read_scores_csv, score_volume
+from napari_ifss.core.quality_volume import read_scores_csv, score_volume, slice_gains
 from napari_ifss.core.sample import make_synthetic_cells
 
 pytestmark = pytest.mark.gui
@@ -132,9 +132,17 @@ def test_badges_table_overlay_next_and_export(fewshot_docked, qtbot, cells, segm
             assert np.allclose(overlay.color[:3], np.array(
                 [int(BADGE_COLOURS[worst][k:k + 2], 16) for k in (1, 3, 5)]) / 255)
 
-    # Annotate next: the least trusted slice
+    # Annotate next: where the poorly trusted slices are (gains summed over labels, each
+    # against its own user slice), that slice's lowest-scoring label
     viewer.dims.set_current_step(0, 0)
-    worst_z, worst_id = min(expected, key=lambda k: (expected[k].score, k))
+    gains: dict[int, float] = {}
+    for i in ids:
+        for z, g in slice_gains({z: s for (z, j), s in expected.items() if j == i},
+                                [USER_Z]).items():
+            gains[z] = gains.get(z, 0.0) + g
+    worst_z = max(sorted(gains), key=lambda z: gains[z])
+    worst_id = min((k for k in expected if k[0] == worst_z), key=lambda k: (expected[k].score,
+                                                                            k))[1]
     dock.quality._next_btn.native.click()
     assert viewer.dims.current_step[0] == worst_z
     assert panel.status.startswith(f"annotate next: slice z={worst_z} (label {worst_id}")

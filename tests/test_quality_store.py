@@ -124,3 +124,17 @@ def test_rows_progress_csv_and_least_trusted(tmp_path):
     assert least_trusted(tie).z == 4  # ties: the lower z
     with pytest.raises(InvalidInputError, match="no scored slices"):
         least_trusted({})
+
+
+def test_suggest_next_sums_gains_over_labels_against_their_own_user_slices():
+    from napari_ifss.core.quality_store import suggest_next
+
+    # label 1 drawn on z=10: doubtful on 11..20, fine below; label 2 drawn on z=0
+    table = {1: {**{z: _entry(0.9) for z in range(0, 10)},
+                 **{z: _entry(0.2) for z in range(11, 21)}},
+             2: {z: _entry(0.8) for z in range(1, 6)}}
+    row = suggest_next(table, {1: [10], 2: [0]})
+    assert 13 <= row.z <= 18 and row.label_id == 1
+    assert suggest_next(table, {}) == least_trusted(table)  # no user slices known
+    with pytest.raises(InvalidInputError, match="no scored slices"):
+        suggest_next({}, {1: [3]})

@@ -15,6 +15,7 @@ import bisect
 import os
 from collections.abc import Callable
 
+import numpy as np
 from magicgui.widgets import Container, Label, PushButton
 from napari.components.overlays import TextOverlay
 from napari.layers import Labels
@@ -27,7 +28,7 @@ from qtpy.QtWidgets import QTableWidgetItem as Item
 
 from ..core.errors import IfssError, InvalidInputError, NotReadyError
 from ..core.fewshot import FewShotSegmenter
-from ..core.provenance import Record
+from ..core.provenance import Record, user_labels
 from ..core.quality_store import (
     ScoreRow,
     ScoreTable,
@@ -35,11 +36,12 @@ from ..core.quality_store import (
     as_progress,
     current_scores,
     is_user_slice,
-    least_trusted,
     replace_labels,
     score_rows,
+    suggest_next,
 )
 from ..core.quality_volume import scores_to_csv
+from ..core.support import index_labels
 from .quality_worker import QualityScorer, ScoringRequest, stored_table
 from .slice_context import show_slice
 
@@ -320,9 +322,15 @@ class QualityPanel(Container):
 
     # -- actions -----------------------------------------------------------------------
     def annotate_next(self) -> ScoreRow | None:
-        """Go to the least trusted slice (lowest score) and say so; returns its row."""
+        """Go to the slice where annotating should help most (core ``suggest_next``: inside
+        the largest run of poorly trusted slices) and say so; returns its row."""
+        layer = self._layer
+        annotated: dict[int, tuple[int, ...]] = {}
+        if layer is not None:
+            user = user_labels(self._record_of(layer), np.asarray(layer.data))[0]
+            annotated = dict(index_labels(user).slices_of)
         try:
-            row = least_trusted(self._scores)
+            row = suggest_next(self._scores, annotated)
         except InvalidInputError:
             self._set_status("no scored slice yet: propagate first")
             return None

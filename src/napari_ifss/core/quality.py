@@ -37,9 +37,11 @@ Badge = Literal["good", "check", "review"]
 
 # From docs/benchmarks/quality.md (pooled over objects and K, see the module docstring):
 # slices scoring below REVIEW_THRESHOLD are "review"; at or above GOOD_THRESHOLD "good".
-REVIEW_THRESHOLD = 0.30
-GOOD_THRESHOLD = 0.45
+REVIEW_THRESHOLD = 0.15
+GOOD_THRESHOLD = 0.25
 PROB_THRESHOLD = 0.5
+# Evidence from user slices fades with z distance: score = back_iou / (1 + d / DISTANCE_SCALE).
+DISTANCE_SCALE = 3.0
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,17 @@ class QualityScore:
     """JFS verdict on one result mask.
 
     Attributes:
-        score: weighted mean back-prediction IoU in [0, 1] (0 for an unusable mask).
+        score: the trust in [0, 1]: ``back_iou * distance_factor(distance)`` (0 for an
+            unusable mask).
         badge: "good", "check" or "review" (see :func:`badge_for`).
         evidence: one :class:`SupportEvidence` per user slice (empty when not scored).
         reason: why the score is what it is, for a person.
         position: z of the scored slice, if given.
+        back_iou: the JFS evidence alone: weighted mean back-prediction IoU in [0, 1].
+        distance: z distance to the nearest user slice (None when positions are unknown).
+        forward_iou: the other direction, computed on request (``forward=True``): each user
+            slice predicts the result slice, weighted IoU of those predictions with the result
+            mask. None when not computed.
     """
 
     score: float
@@ -70,17 +78,37 @@ class QualityScore:
     evidence: tuple[SupportEvidence, ...]
     reason: str
     position: float | None = None
+    back_iou: float = 0.0
+    distance: float | None = None
+    forward_iou: float | None = None
+
+    @property
+    def agreement(self) -> float:
+        """Both directions of evidence: mean of ``back_iou`` and ``forward_iou`` (``back_iou``
+        alone when the forward direction was not computed)."""
+        if self.forward_iou is None:
+            return self.back_iou
+        return 0.5 * (self.back_iou + self.forward_iou)
 
 
 @dataclass(frozen=True)
 class Arbitration:
     """Which of two candidate masks JFS trusts more: ``choice`` "a" or "b" (ties go to "a"),
-    both scores and ``margin = |score_a - score_b|``."""
+    both scores (with ``forward_iou``) and ``margin``, the difference of their
+    :attr:`QualityScore.agreement`."""
 
     choice: Literal["a", "b"]
     score_a: QualityScore
     score_b: QualityScore
     margin: float
+
+
+def distance_factor(distance: float | None) -> float:
+    """How much evidence carries over ``distance`` slices: ``1 / (1 + distance / DISTANCE_SCALE)``
+    (1 when the distance is unknown)."""
+    if distance is None:
+        return 1.0
+    return 1.0 / (1.0 + max(0.0, float(distance)) / DISTANCE_SCALE)
 
 
 def badge_for(score: float) -> Badge:
@@ -149,7 +177,8 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
               result_position: float | None = None,
               support_positions: Sequence[float] | None = None, *,
               window: IntensityWindow | None = None, result_key: Hashable | None = None,
-              support_keys: Sequence[Hashable] | None = None) -> QualityScore:
+              support_keys: Sequence[Hashable] | None = None, forward: bool = False
+              ) -> QualityScore:
     """JFS score of ``result_mask`` ``(H, W)`` on ``result_image`` against the user's slices.
 
     Args:
@@ -160,6 +189,8 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
         window: intensity window for all slices (default: from the user slices).
         result_key, support_keys: cache keys for :meth:`FewShotSegmenter.encode`, e.g.
             ``(prefix, z)``, so each slice is encoded once across many calls.
+        forward: also predict the result slice from each user slice (``K`` more head passes)
+            and fill :attr:`QualityScore.forward_iou`.
 
     Raises:
         InvalidInputError: no user slices, count or shape mismatches.
@@ -184,20 +215,30 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
     try:
         support = segmenter.encode(result_image, result_key)
         weights = _weights(support_positions, result_position, len(masks))
-        evidence = []
+        evidence, forward_iou = [], 0.0 if forward else None
         for i, (im, m) in enumerate(zip(support_images, masks, strict=True)):
             query = segmenter.encode(im, None if support_keys is None else support_keys[i])
             back = _back_predict(segmenter, support, res, query)
             pos = None if support_positions is None else float(support_positions[i])
             evidence.append(SupportEvidence(i, pos, _iou(back, m), float(weights[i])))
+            if forward:
+                ahead = _back_predict(segmenter, query, m, support)
+                forward_iou += float(weights[i]) * _iou(ahead, res)
     finally:
         segmenter.window = old
-    score = float(np.clip(sum(e.iou * e.weight for e in evidence), 0.0, 1.0))
+    back_iou = float(np.clip(sum(e.iou * e.weight for e in evidence), 0.0, 1.0))
+    distance = None
+    if support_positions is not None and result_position is not None:
+        distance = float(min(abs(float(p) - float(result_position)) for p in support_positions))
+    score = back_iou * distance_factor(distance)
     worst = min(evidence, key=lambda e: e.iou)
     where = f"slice {worst.position:g}" if worst.position is not None else f"#{worst.index}"
-    reason = (f"back-prediction IoU {score:.2f} over {len(evidence)} user slice(s); "
+    reason = (f"back-prediction IoU {back_iou:.2f} over {len(evidence)} user slice(s), "
               f"lowest {worst.iou:.2f} on user {where}")
-    return QualityScore(score, badge_for(score), tuple(evidence), reason, result_position)
+    if distance is not None:
+        reason += f"; {distance:g} slice(s) from the nearest user slice"
+    return QualityScore(score, badge_for(score), tuple(evidence), reason, result_position,
+                        back_iou, distance, forward_iou)
 
 
 def arbitrate(segmenter: FewShotSegmenter, image: np.ndarray, candidate_a: np.ndarray,
@@ -206,15 +247,18 @@ def arbitrate(segmenter: FewShotSegmenter, image: np.ndarray, candidate_a: np.nd
               support_positions: Sequence[float] | None = None, *,
               window: IntensityWindow | None = None, image_key: Hashable | None = None,
               support_keys: Sequence[Hashable] | None = None) -> Arbitration:
-    """Keep whichever of two ``(H, W)`` candidate masks of ``image`` JFS scores higher.
+    """Keep whichever of two ``(H, W)`` candidate masks of ``image`` JFS trusts more.
 
-    Both candidates share the encoding of ``image`` (cached under ``image_key``, or once for
-    this call when None) and of the user slices. Ties go to ``candidate_a``."""
+    Both directions count (:attr:`QualityScore.agreement`): how well each candidate, as
+    support, predicts the user's slices, and how well the user's slices, as support, predict
+    that candidate. The distance to the user slices is the same for both, so it does not
+    decide. Both candidates share the encoding of ``image`` (cached under ``image_key``, or once
+    for this call when None) and of the user slices. Ties go to ``candidate_a``."""
     key = image_key if image_key is not None else ("arbitrate", object())
-    kw = dict(window=window, result_key=key, support_keys=support_keys)
+    kw = dict(window=window, result_key=key, support_keys=support_keys, forward=True)
     a = jfs_score(segmenter, image, candidate_a, support_images, support_masks, position,
                   support_positions, **kw)  # type: ignore[arg-type]
     b = jfs_score(segmenter, image, candidate_b, support_images, support_masks, position,
                   support_positions, **kw)  # type: ignore[arg-type]
-    choice: Literal["a", "b"] = "a" if a.score >= b.score else "b"
-    return Arbitration(choice, a, b, abs(a.score - b.score))
+    choice: Literal["a", "b"] = "a" if a.agreement >= b.agreement else "b"
+    return Arbitration(choice, a, b, abs(a.agreement - b.agreement))

@@ -15,7 +15,7 @@ along axis 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -24,7 +24,7 @@ import numpy as np
 from .errors import InvalidInputError
 from .provenance import Record, slice_checksum
 from .quality import Badge, QualityScore
-from .quality_volume import QualityProgress, worst_slice
+from .quality_volume import QualityProgress, slice_gains, worst_slice
 
 QUALITY_KEY = "napari_ifss_quality"  # labels layer metadata: the stored score table
 BADGES: tuple[Badge, ...] = ("good", "check", "review")
@@ -197,3 +197,31 @@ def least_trusted(table: Mapping[int, Mapping[int, StoredScore]]) -> ScoreRow:
     z = worst_slice({z: QualityScore(r.score, r.badge, (), "stored score", float(z))
                      for z, r in lowest.items()})
     return lowest[z]
+
+
+def suggest_next(table: Mapping[int, Mapping[int, StoredScore]],
+                 annotated: Mapping[int, Sequence[int]]) -> ScoreRow:
+    """The row to annotate next: the slice with the largest :func:`slice_gains` summed over
+    label ids (each label judged against its own user slices ``annotated[label_id]``), and
+    that slice's lowest-scoring label. Labels without user slices fall back to
+    :func:`least_trusted`.
+
+    Raises:
+        InvalidInputError: the table is empty.
+    """
+    rows = score_rows(table)
+    if not rows:
+        raise InvalidInputError("no scored slices to choose from")
+    total: dict[int, float] = {}
+    for label_id, entries in table.items():
+        user = annotated.get(label_id, ())
+        if not entries or not user:
+            continue
+        scores = {int(z): QualityScore(e.score, e.badge, (), "stored score", float(z))
+                  for z, e in entries.items()}
+        for z, g in slice_gains(scores, user).items():
+            total[z] = total.get(z, 0.0) + g
+    if not total:
+        return least_trusted(table)
+    z = max(sorted(total), key=lambda k: total[k])
+    return min((r for r in rows if r.z == z), key=lambda r: (r.score, r.label_id))

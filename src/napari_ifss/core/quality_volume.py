@@ -142,13 +142,56 @@ def worst_slice(scores: Mapping[int, QualityScore] | Iterable[QualityProgress]) 
     return min(table, key=lambda z: (table[z].score, z))
 
 
+def slice_gains(scores: Mapping[int, QualityScore] | Iterable[QualityProgress],
+                annotated: Sequence[int]) -> dict[int, float]:
+    """How much annotating each scored slice should help, ``{z: gain}``.
+
+    Annotating slice ``c`` brings every scored slice ``w`` nearer to a user slice: its distance
+    ``d_w`` to the nearest annotated slice drops to ``min(d_w, |w - c|)``. The expected help is
+    that reduction as a fraction of ``d_w``, weighted by how little ``w`` is trusted::
+
+        gain(c) = sum_w (1 - score_w) * max(0, d_w - |w - c|) / d_w
+
+    Raises:
+        InvalidInputError: no scores, or no annotated slice.
+    """
+    table = _as_mapping(scores)
+    if not table:
+        raise InvalidInputError("no scored slices to choose from")
+    ann = np.asarray(sorted({int(a) for a in annotated}), dtype=float)
+    if ann.size == 0:
+        raise InvalidInputError("no annotated slice: annotate one before asking where next")
+    zs = np.asarray(sorted(table), dtype=float)
+    untrust = 1.0 - np.asarray([table[int(z)].score for z in zs])
+    dist = np.maximum(np.abs(zs[:, None] - ann[None, :]).min(axis=1), 1.0)
+    reach = np.maximum(0.0, dist[None, :] - np.abs(zs[:, None] - zs[None, :]))  # [c, w]
+    gain = (reach / dist[None, :] * untrust[None, :]).sum(axis=1)
+    return {int(z): float(g) for z, g in zip(zs, gain, strict=True)}
+
+
+def next_slice(scores: Mapping[int, QualityScore] | Iterable[QualityProgress],
+               annotated: Sequence[int]) -> int:
+    """The slice to annotate next: the largest :func:`slice_gains` (ties: the lower z).
+
+    The pick sits inside the largest run of poorly trusted slices rather than at a lone bad
+    slice at the object's tip.
+
+    Raises:
+        InvalidInputError: no scores, or no annotated slice.
+    """
+    gains = slice_gains(scores, annotated)
+    return max(sorted(gains), key=lambda z: gains[z])
+
+
 def annotate_next(volume: object, labels_after: object, user_labels: object, label_id: int,
                   segmenter: FewShotSegmenter | None = None, **kwargs) -> int | None:
-    """Score the volume (:func:`score_volume`) and return the slice to annotate next, or None
-    when there is nothing to score."""
+    """Score the volume (:func:`score_volume`) and return the slice to annotate next
+    (:func:`next_slice`), or None when there is nothing to score."""
     events = list(score_volume(volume, labels_after, user_labels, label_id, segmenter,
                                **kwargs))
-    return worst_slice(events) if events else None
+    if not events:
+        return None
+    return next_slice(events, index_labels(user_labels).slices_of[int(label_id)])
 
 
 def scores_to_csv(scores: Mapping[int, QualityScore] | Iterable[QualityProgress],

@@ -145,18 +145,22 @@ def markdown(p: dict) -> str:
                   ""]
         rows = []
         for a in p["annotate_next"]:
-            for i in range(len(a["jfs_worst"])):
+            for i in range(len(a["jfs_next"])):
                 rows.append({"obj": f"{a['dataset']}/{a['object']}", "add": f"+{i + 1}",
-                             "j": a["jfs_worst"][i], "e": a["evenly_spaced"][i],
+                             "j": a["jfs_next"][i], "f": a["farthest"][i],
+                             "e": a["evenly_spaced"][i],
                              "r": a["random"][i]})
-        for i in range(max(len(a["jfs_worst"]) for a in p["annotate_next"])):
-            sel = [a for a in p["annotate_next"] if len(a["jfs_worst"]) > i]
+        for i in range(max(len(a["jfs_next"]) for a in p["annotate_next"])):
+            sel = [a for a in p["annotate_next"] if len(a["jfs_next"]) > i]
             rows.append({"obj": "**mean**", "add": f"+{i + 1}",
                          **{c: float(np.mean([a[n][i] for a in sel]))
-                            for c, n in (("j", "jfs_worst"), ("e", "evenly_spaced"),
+                            for c, n in (("j", "jfs_next"), ("f", "farthest"),
+                                         ("e", "evenly_spaced"),
                                          ("r", "random"))}})
         lines.append(markdown_table(rows, [("obj", "volume/object"), ("add", "added"),
-                                           ("j", "JFS worst"), ("e", "evenly spaced"),
+                                           ("j", "JFS next"),
+                                           ("f", "evenly spaced, added (farthest slice)"),
+                                           ("e", "evenly spaced, placed afresh"),
                                            ("r", "random (3 seeds)")], digits=3))
     return "\n".join(lines) + "\n"
 

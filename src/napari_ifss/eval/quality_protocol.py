@@ -11,7 +11,7 @@ must keep the true one. Volumes are ``(Z, Y, X)``; masks bool ``(Z, Y, X)``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -19,7 +19,7 @@ from scipy import ndimage as ndi
 from ..core.fewshot import FewShotSegmenter
 from ..core.propagation import propagate
 from ..core.quality import arbitrate
-from ..core.quality_volume import score_volume, worst_slice
+from ..core.quality_volume import next_slice, score_volume
 from ..core.support import evenly_spaced_slices, object_slices
 from .fewshot_protocol import VolumeContext
 from .metrics import dice
@@ -139,25 +139,41 @@ def _final_dice(pred: np.ndarray, gt: np.ndarray, annotated: list[int]) -> float
     return dice(out, gt)
 
 
+def farthest_slice(present: Sequence[int], annotated: Sequence[int]) -> int:
+    """Sequential even spacing: the object slice farthest from every annotated slice (the
+    greedy k-centre step; ties go to the lower z). Knows the object's true z-extent."""
+    zs = np.asarray(sorted(set(present) - set(annotated)), dtype=int)
+    if zs.size == 0:
+        raise ValueError("every slice of the object is annotated")
+    dist = np.abs(zs[:, None] - np.asarray(list(annotated))[None, :]).min(axis=1)
+    return int(zs[int(np.argmax(dist))])
+
+
 def run_annotate_next(ctx: VolumeContext, gt: np.ndarray, seg: FewShotSegmenter,
                       extra: int = 2, random_seeds: int = 3) -> dict | None:
-    """From K = 1, add ``1..extra`` slices chosen by JFS (worst score), evenly spaced
-    (K = 2, 3 by the fixed rule) or at random within the object's extent; final volume Dice
-    for each budget. None when the object has fewer than ``extra + 2`` slices."""
+    """From K = 1, add ``1..extra`` slices chosen from the JFS scores (:func:`next_slice`),
+    by sequential even spacing (:func:`farthest_slice`, added to the same start), or at
+    random within the object's extent; and, for reference, the fixed rule's K = 2, 3 evenly
+    spaced slices placed afresh (the start slice may move). Final volume Dice for each
+    budget. None when the object has fewer than ``extra + 2`` slices."""
     present = object_slices(gt)
     if len(present) < extra + 2:
         return None
     jfs = evenly_spaced_slices(present, 1)
-    curves: dict[str, list[float]] = {"jfs_worst": [], "evenly_spaced": [], "random": []}
+    curves: dict[str, list[float]] = {"jfs_next": [], "farthest": [], "evenly_spaced": [],
+                                      "random": []}
+    far = list(jfs)
     run: Callable[[list[int]], np.ndarray] = lambda s: _propagate(  # noqa: E731
         ctx, _support_labels(gt, s), seg)[0]
     for step in range(1, extra + 1):
         pred = run(jfs)
         scores, _ = _score(ctx, pred, _support_labels(gt, jfs), seg)
         cand = {z: s for z, s in scores.items() if z not in jfs}
-        jfs = sorted(jfs + [worst_slice(cand) if cand else next(
+        jfs = sorted(jfs + [next_slice(cand, jfs) if cand else next(
             z for z in present if z not in jfs)])
-        curves["jfs_worst"].append(_final_dice(run(jfs), gt, jfs))
+        curves["jfs_next"].append(_final_dice(run(jfs), gt, jfs))
+        far = sorted(far + [farthest_slice(present, far)])
+        curves["farthest"].append(_final_dice(run(far), gt, far))
         even = evenly_spaced_slices(present, 1 + step)
         curves["evenly_spaced"].append(_final_dice(run(even), gt, even))
         vals = []
