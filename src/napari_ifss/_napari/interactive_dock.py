@@ -20,6 +20,7 @@ from ..core.protocols import ClickSegmenter
 from ..core.session import InteractiveSession, SessionState
 from ..core.session_store import SavedSession
 from . import prompt_layer as pl
+from .exemplar_action import ExemplarAction
 from .prediction_worker import Job, JobResult, PredictionRunner
 from .session_autosave import SessionKeeper
 from .slice_context import (
@@ -49,9 +50,14 @@ class InteractiveDock(Container):
         self._commit_btn = PushButton(text="Commit object (C)")
         self._restore_btn = PushButton(text="Restore saved session", visible=False)
         self._status = Label(value="")
+        self.last_committed: int | None = None  # the exemplar of "Segment all like this"
+        self.exemplar = ExemplarAction(self.viewer, lambda: self.image,
+                                       lambda: self._labels_box.value,
+                                       lambda: self.last_committed, self._set_status)
         super().__init__(
             widgets=[self._image_box, self._labels_box, self._positive, self._undo_btn,
-                     self._reset_btn, self._commit_btn, self._restore_btn, self._status],
+                     self._reset_btn, self._commit_btn, *self.exemplar.widgets,
+                     self._restore_btn, self._status],
             labels=False,
         )
         self.keeper = SessionKeeper(self._set_status)  # autosave of prompts and labels
@@ -331,6 +337,7 @@ class InteractiveDock(Container):
             self._set_status(f"cannot commit: {err}")
             return
         labels.data_setitem(idx, label_id)
+        self.last_committed = label_id
         n_slices = len(parts)
         self._remove_prompts(list(range(len(self.prompts.data))))
         self._states.clear()

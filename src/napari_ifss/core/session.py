@@ -203,6 +203,28 @@ class InteractiveSession:
         state.history.clear()
         state.prob = None
 
+    def start_from_mask(self, mask: np.ndarray) -> None:
+        """Make an existing object ``mask`` (H, W) the current slice's starting point.
+
+        The slice's clicks and history are cleared and ``mask`` (bool, or a probability in
+        [0, 1]) becomes its probability map, so the next click gets it as the previous-mask
+        feedback and corrects it (e.g. an object found by exemplar mode). :meth:`undo` goes
+        back to this mask, not further; :meth:`reset` clears it.
+
+        Raises:
+            NotReadyError: if no image is set.
+            InvalidInputError: for another shape, NaN or values outside [0, 1].
+        """
+        state = self._state()
+        prob = np.asarray(mask, dtype=np.float32)
+        if prob.shape != state.shape:
+            raise InvalidInputError(
+                f"mask has shape {prob.shape}, the current slice has shape {state.shape}")
+        if not np.all(np.isfinite(prob)) or prob.min(initial=0) < 0 or prob.max(initial=0) > 1:
+            raise InvalidInputError("mask values must be finite and lie in [0, 1]")
+        self.reset()
+        state.prob = _frozen(prob)
+
     def set_clicks(self, clicks: Sequence[Click]) -> np.ndarray:
         """Make ``clicks`` (oldest first) the current slice's clicks; return the mask.
 

@@ -1,0 +1,536 @@
+"""Exemplar mode, "segment all like this": find the other objects of an exemplar's kind.
+
+After Zhang et al., "Learning from Exemplars for Interactive Image Segmentation": one object
+the user segmented (the *exemplar*, a label id of the labels image) is the few-shot support on
+its own slice, and every other object like it gets its own new label id::
+
+    result = segment_all_like(image, labels, exemplar_id=3)   # (H, W) slice and labels
+    labels[result.labels > 0] = result.labels[result.labels > 0]
+
+How (all on one 2D slice, coordinates (row, col)):
+
+1. Scale: the slice is resized so that the exemplar's equivalent diameter is about
+   ``settings.diameter`` network pixels (within the segmenter's ``min_side``/``max_side``).
+2. Class map: a closed-form ridge classifier (the few-shot head's own, on the frozen click
+   encoder's features) is fitted with the exemplar as foreground and a ring around it as
+   background, everything else *ignored* (not background: the other objects of the kind lie
+   there). Objects it finds join the foreground, clearly negative pixels the background, and
+   it is fitted again (``settings.ridge_rounds`` fits in all).
+3. Masks: the few-shot head predicts the slice with the exemplar plus those objects as the
+   support mask; its probability above ``settings.threshold`` is the foreground.
+4. Instances: the foreground is split by a watershed of its distance transform, seeded by
+   peaks at least ``peak_distance_ratio`` x the exemplar's equivalent radius apart and at
+   least ``min_depth_ratio`` x the exemplar's inscribed radius deep (thinner slivers, e.g.
+   a rim left around an existing object, get no seed and are dropped).
+5. Filters: candidates with an area outside ``[min_area_ratio, max_area_ratio]`` x the
+   exemplar's area are dropped; pixels already labelled (nonzero in ``labels``) are never
+   part of a result, and what remains of a candidate after removing them must still pass
+   the area filter.
+
+New ids run from :func:`~.labels_ops.next_free_id` upward. A click-model refinement of each
+instance (one positive click at its centre, the instance as the previous mask) was measured
+and lowered recall on the dsb2018 training images, so it is not part of the method.
+
+:func:`segment_all_like_volume` runs the same on the exemplar's slice of a ``(Z, Y, X)``
+stack, then predicts every other slice with that slice's objects as the support and links each
+instance to the object it mostly overlaps on the previous slice (see its docstring).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage as ndi
+from skimage.feature import peak_local_max
+from skimage.segmentation import relabel_sequential, watershed
+from skimage.transform import resize
+
+from ..models.fewshot_ridge import normal_equations, pixel_features, ridge_map, solve
+from .errors import InvalidInputError
+from .fewshot import FewShotSegmenter, support_window, to_network
+from .labels_ops import next_free_id
+from .normalize import IntensityWindow, check_slice
+
+# The long side the default segmenter may give the network in exemplar mode (the few-shot
+# default is 512): small nuclei in large images need the resolution.
+EXEMPLAR_MAX_SIDE = 1024
+# Support-mask values of the ridge fit: pixels >= 0.5 are foreground, <= 0.1 background,
+# this one is neither (models.fewshot_ridge's thresholds).
+_IGNORE = 0.3
+# A pixel whose ridge score lies below -this becomes background of the next ridge fit.
+_CLEAR_BACKGROUND = 0.5
+
+
+@dataclass(frozen=True)
+class ExemplarSettings:
+    """Parameters of exemplar mode (defaults chosen on dsb2018 *training* images).
+
+    Attributes:
+        diameter: the exemplar's equivalent diameter, in network pixels, the slice is
+            resized to (bounded by the segmenter's ``min_side`` / ``max_side``).
+        ridge_rounds: fits of the class map (1 = exemplar only; 2 = also its first finds).
+        threshold: few-shot probability above which a pixel is foreground.
+        min_area_ratio, max_area_ratio: kept instances have an area within these multiples
+            of the exemplar's area.
+        peak_distance_ratio: instance seeds lie at least this many exemplar equivalent radii
+            apart.
+        min_depth_ratio: instance seeds lie at least this many exemplar inscribed radii deep
+            inside the foreground.
+    """
+
+    diameter: float = 32.0
+    ridge_rounds: int = 2
+    threshold: float = 0.5
+    min_area_ratio: float = 0.25
+    max_area_ratio: float = 4.0
+    peak_distance_ratio: float = 0.7
+    min_depth_ratio: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not self.diameter > 0:
+            raise InvalidInputError(f"diameter must be > 0, got {self.diameter}")
+        if self.ridge_rounds < 1:
+            raise InvalidInputError(f"ridge_rounds must be >= 1, got {self.ridge_rounds}")
+        if not 0.0 < self.threshold < 1.0:
+            raise InvalidInputError(f"threshold must lie in (0, 1), got {self.threshold}")
+        if not 0.0 <= self.min_area_ratio < self.max_area_ratio:
+            raise InvalidInputError("need 0 <= min_area_ratio < max_area_ratio, got "
+                                    f"{self.min_area_ratio}, {self.max_area_ratio}")
+        if self.peak_distance_ratio <= 0 or self.min_depth_ratio < 0:
+            raise InvalidInputError("peak_distance_ratio must be > 0 and min_depth_ratio >= 0")
+
+
+@dataclass(frozen=True)
+class ExemplarResult:
+    """The objects exemplar mode found on one slice.
+
+    Attributes:
+        labels: ``(H, W)`` the new objects only: their ids, 0 elsewhere (always 0 where the
+            input labels were nonzero); the input labels' dtype; read-only.
+        ids: the new ids, increasing (``first_id, first_id + 1, ...``).
+        probability: ``(H, W)`` float32 few-shot probability of "an object like the exemplar".
+        exemplar_id: the exemplar's label id; exemplar_area: its area in pixels.
+        candidates: instances before the area filters; too_small / too_large: dropped by them.
+        scale: the resize factor the slice was processed at.
+    """
+
+    labels: np.ndarray
+    ids: tuple[int, ...]
+    probability: np.ndarray
+    exemplar_id: int
+    exemplar_area: int
+    candidates: int
+    too_small: int
+    too_large: int
+    scale: float
+
+    @property
+    def count(self) -> int:
+        """Number of new objects."""
+        return len(self.ids)
+
+    def masks(self) -> Iterator[tuple[int, np.ndarray]]:
+        """``(label_id, (H, W) bool mask)`` of each new object."""
+        for i in self.ids:
+            yield i, self.labels == i
+
+
+@dataclass(frozen=True)
+class ExemplarSliceEvent:
+    """Progress of :func:`segment_all_like_volume`: slice ``z`` is done.
+
+    Attributes:
+        z: the slice; done / total: slices processed so far (this one included) / in all.
+        labels: ``(Y, X)`` the objects written on this slice (new ids, or the id of the object
+            they continue from the previous slice); 0 elsewhere and wherever the input labels
+            were nonzero; read-only.
+        new_ids: ids first used on this slice.
+    """
+
+    z: int
+    done: int
+    total: int
+    labels: np.ndarray
+    new_ids: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        """Number of objects written on this slice."""
+        return len(np.unique(self.labels[self.labels > 0]))
+
+
+# -------------------------------------------------------------------------- geometry
+def _depth(mask: np.ndarray) -> np.ndarray:
+    """Distance of each pixel of ``mask`` to the nearest outside pixel (image border = outside)."""
+    return ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The exemplar's size at the working scale: area (px), equivalent and inscribed radius."""
+
+    area: float
+    radius: float
+    depth: float
+
+    @classmethod
+    def of(cls, mask: np.ndarray) -> _Shape:
+        area = float(np.count_nonzero(mask))
+        return cls(area, float(np.sqrt(area / np.pi)), float(_depth(mask).max()))
+
+
+def working_scale(shape: tuple[int, int], radius: float, diameter: float, min_side: int,
+                  max_side: int) -> float:
+    """Resize factor for a slice of ``shape`` whose exemplar has equivalent ``radius`` (px):
+    the exemplar's diameter becomes ``diameter`` px, with the long side kept within
+    ``[min_side, max_side]`` (at most ``max_side`` wins)."""
+    long = max(shape)
+    native = min(max(long, min_side), max_side) / long
+    return float(min(max(diameter / (2.0 * radius), native), max_side / long))
+
+
+def _resized(arr: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
+    out_shape = tuple(shape) + tuple(arr.shape[2:])
+    if tuple(arr.shape) == out_shape:
+        return arr
+    anti = order > 0 and shape[0] < arr.shape[0]
+    return resize(arr, out_shape, order=order, preserve_range=True, anti_aliasing=anti,
+                  mode="edge")
+
+
+def split_instances(foreground: np.ndarray, min_distance: float, min_depth: float) -> np.ndarray:
+    """Split a ``(H, W)`` bool foreground into instances: ``(H, W)`` int32 ids 1..n, 0 elsewhere.
+
+    Watershed of the distance transform, seeded by its peaks that lie at least
+    ``min_distance`` px apart and ``min_depth`` px deep; foreground parts without a seed
+    (thinner than ``min_depth``) stay 0.
+    """
+    fg = np.asarray(foreground, dtype=bool)
+    if not fg.any():
+        return np.zeros(fg.shape, np.int32)
+    depth = _depth(fg)
+    components, _ = ndi.label(fg)
+    peaks = peak_local_max(depth, min_distance=max(1, int(round(min_distance))),
+                           threshold_abs=max(1.0, float(min_depth)), labels=components,
+                           exclude_border=False)
+    markers = np.zeros(fg.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1, dtype=np.int32)
+    return watershed(-depth, markers, mask=fg).astype(np.int32)
+
+
+def _area_filter(instances: np.ndarray, area: float, settings: ExemplarSettings
+                 ) -> tuple[np.ndarray, int, int]:
+    """Zero the instances whose area is outside the bounds; returns (kept, #small, #large)."""
+    areas = np.bincount(instances.ravel())
+    ids = np.flatnonzero(areas)
+    ids = ids[ids > 0]
+    small = areas[ids] < settings.min_area_ratio * area
+    large = areas[ids] > settings.max_area_ratio * area
+    keep = np.zeros(areas.size, bool)
+    keep[ids[~small & ~large]] = True
+    return np.where(keep[instances], instances, 0), int(small.sum()), int(large.sum())
+
+
+# -------------------------------------------------------------------------- class map
+def ridge_scores(segmenter: FewShotSegmenter, image: np.ndarray, support: np.ndarray,
+                 key: Hashable | None = None) -> np.ndarray:
+    """The few-shot head's ridge classifier fitted on ``image`` itself and applied to it.
+
+    Args:
+        segmenter: a segmenter whose window is set (``set_support`` was called).
+        image: ``(H, W)`` / ``(H, W, 3|4)`` slice.
+        support: ``(H, W)`` float: 1 foreground, 0 background, other values (e.g. 0.3) are
+            left out of the fit.
+        key: cache key of the encoded slice.
+
+    Returns:
+        ``(H, W)`` float32 score, about +1 on foreground-like and -1 on background-like pixels.
+    """
+    enc = segmenter.encode(image, key)
+    deep, low = enc.feats.deep[0], enc.feats.low[0]
+    with torch.inference_mode():
+        m = to_network(torch.from_numpy(np.ascontiguousarray(support, np.float32))[None, None]
+                       .to(deep.device), enc.net_size)
+        m[..., enc.net_size[0]:, :] = _IGNORE  # padding: not part of the slice
+        m[..., :, enc.net_size[1]:] = _IGNORE
+        feats = pixel_features(deep, low)
+        gram, xty = normal_equations(feats, F.adaptive_avg_pool2d(m, low.shape[-2:])[0, 0])
+        weights = solve([(gram, xty)], torch.ones(1))
+        score = ridge_map(feats, weights)[None]
+        score = F.interpolate(score, size=m.shape[-2:], mode="bilinear", align_corners=False)
+        score = score[..., :enc.net_size[0], :enc.net_size[1]]
+        if tuple(enc.net_size) != enc.shape:
+            score = F.interpolate(score, size=enc.shape, mode="bilinear", align_corners=False)
+    return score[0, 0].float().cpu().numpy()
+
+
+def _class_support(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.ndarray,
+                   blocked: np.ndarray, shape: _Shape, settings: ExemplarSettings,
+                   key: Hashable) -> np.ndarray:
+    """``(H, W)`` bool: the exemplar plus the objects the ridge class map finds (steps 2, 4)."""
+    ring = ndi.binary_dilation(exemplar, iterations=max(2, int(round(shape.radius))))
+    support = np.where(exemplar, 1.0, np.where(ring, 0.0, _IGNORE)).astype(np.float32)
+    found = np.zeros_like(exemplar)
+    for _ in range(settings.ridge_rounds):
+        score = ridge_scores(segmenter, image, support, key)
+        found = _instances(score > 0, blocked, shape, settings)[0] > 0
+        support = np.where(score < -_CLEAR_BACKGROUND, 0.0, _IGNORE).astype(np.float32)
+        support[ring & ~exemplar] = 0.0
+        support[exemplar | found] = 1.0
+    return exemplar | found
+
+
+def _instances(foreground: np.ndarray, blocked: np.ndarray, shape: _Shape,
+               settings: ExemplarSettings) -> tuple[np.ndarray, int, int, int]:
+    """Split ``foreground`` minus ``blocked`` into instances and apply the area filter;
+    returns (instances, #candidates, #too small, #too large)."""
+    inst = split_instances(foreground & ~blocked, settings.peak_distance_ratio * shape.radius,
+                           settings.min_depth_ratio * shape.depth)
+    n = int(inst.max())
+    inst, small, large = _area_filter(inst, shape.area, settings)
+    return inst, n, small, large
+
+
+# -------------------------------------------------------------------------- checks
+def _check_labels(labels: np.ndarray, shape: tuple[int, ...], what: str = "labels") -> np.ndarray:
+    lab = np.asarray(labels)
+    if not np.issubdtype(lab.dtype, np.integer):
+        raise InvalidInputError(f"{what} must have an integer dtype; got {lab.dtype}")
+    if lab.shape != tuple(shape):
+        raise InvalidInputError(f"{what} have shape {lab.shape}, the image has {tuple(shape)}")
+    return lab
+
+
+def _check_id(exemplar_id: int) -> int:
+    if isinstance(exemplar_id, bool) or not isinstance(exemplar_id, int | np.integer) \
+            or exemplar_id < 1:
+        raise InvalidInputError(f"exemplar_id must be a label id >= 1; got {exemplar_id!r}")
+    return int(exemplar_id)
+
+
+def _check_image(image: np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(image)
+    if arr.size == 0:
+        raise InvalidInputError(f"{what} is empty: shape {arr.shape}")
+    return check_slice(arr, what, min_side=8)
+
+
+def _default_segmenter() -> FewShotSegmenter:
+    return FewShotSegmenter.default(max_side=EXEMPLAR_MAX_SIDE)
+
+
+# -------------------------------------------------------------------------- 2D
+def _segment_scaled(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.ndarray,
+                    blocked: np.ndarray, settings: ExemplarSettings, window: IntensityWindow,
+                    scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Steps 1-4 at ``scale``; returns (instances, probability, support mask, #candidates),
+    all at the slice's own size."""
+    h, w = exemplar.shape
+    size = (max(8, round(h * scale)), max(8, round(w * scale)))
+    img = _resized(image.astype(np.float32, copy=False), size, 1).astype(np.float32)
+    ex = _resized(exemplar.astype(np.float32), size, 1) >= 0.5
+    if not ex.any():
+        ex = _resized(exemplar.astype(np.float32), size, 1) > 0
+    blk = (_resized(blocked.astype(np.float32), size, 1) > 0) & ~ex
+    shape = _Shape.of(ex)
+    key = ("exemplar", id(img))
+    segmenter.set_support([img], [ex], window=window)
+    support = _class_support(segmenter, img, ex, blk | ex, shape, settings, key)
+    segmenter.set_support([img], [support], window=window)
+    prob = segmenter.predict(img, key=key)
+    segmenter.clear_cache()
+    inst, n, _, _ = _instances(prob > settings.threshold, blk | ex, shape, settings)
+    back = (h, w)
+    prob = np.clip(_resized(prob, back, 1), 0, 1).astype(np.float32)
+    inst = _resized(inst, back, 0).astype(np.int32)
+    support = _resized(support.astype(np.float32), back, 1) >= 0.5
+    return inst, prob, support, n
+
+
+def _finish(inst: np.ndarray, blocked: np.ndarray, area: float, settings: ExemplarSettings,
+            first_id: int, dtype: np.dtype) -> tuple[np.ndarray, tuple[int, ...], int, int]:
+    """Remove ``blocked`` pixels, re-apply the area filter at full size, number the objects
+    ``first_id..``; returns (labels, ids, #too small, #too large)."""
+    inst = np.where(blocked, 0, inst)
+    inst, small, large = _area_filter(inst, area, settings)
+    n = len(np.unique(inst[inst > 0]))
+    if n and first_id + n - 1 > np.iinfo(dtype).max:
+        raise InvalidInputError(f"labels of dtype {dtype} cannot hold {n} more ids after "
+                                f"{first_id - 1}; convert them to a wider dtype")
+    out, _, _ = relabel_sequential(inst, offset=first_id) if n else (inst, None, None)
+    out = out.astype(dtype, copy=False)
+    out.flags.writeable = False
+    return out, tuple(range(first_id, first_id + n)), small, large
+
+
+def segment_all_like(
+    image: np.ndarray, labels: np.ndarray, exemplar_id: int, *,
+    segmenter: FewShotSegmenter | None = None, settings: ExemplarSettings | None = None,
+    first_id: int | None = None, window: IntensityWindow | None = None,
+) -> ExemplarResult:
+    """Find the other objects like the exemplar on one slice (see the module docstring).
+
+    Args:
+        image: the slice ``(H, W)`` or ``(H, W, 3|4)``, any numeric dtype.
+        labels: ``(H, W)`` integer labels holding the exemplar; nonzero pixels are never
+            part of a result.
+        exemplar_id: the exemplar's label id.
+        segmenter: the few-shot model (default: the shipped one, long side up to
+            :data:`EXEMPLAR_MAX_SIDE`); its support set is replaced and its cache cleared.
+        settings: method parameters (default :class:`ExemplarSettings`).
+        first_id: id of the first new object (default ``next_free_id(labels)``).
+        window: intensity window (default: from ``image``).
+
+    Raises:
+        InvalidInputError: empty or NaN image, labels of another shape or a non-integer
+            dtype, ``exemplar_id`` absent from ``labels`` or covering the whole slice.
+    """
+    image = _check_image(image, "image")
+    lab = _check_labels(labels, image.shape[:2])
+    exemplar_id = _check_id(exemplar_id)
+    exemplar = lab == exemplar_id
+    if not exemplar.any():
+        raise InvalidInputError(f"label {exemplar_id} is not on this slice: segment one object "
+                                "(the exemplar) first")
+    if exemplar.all():
+        raise InvalidInputError(f"label {exemplar_id} covers the whole slice: nothing is left "
+                                "to find")
+    settings = settings or ExemplarSettings()
+    segmenter = segmenter or _default_segmenter()
+    window = window if window is not None else support_window([image])
+    first = next_free_id(lab) if first_id is None else int(first_id)
+    area = float(np.count_nonzero(exemplar))
+    scale = working_scale(exemplar.shape, np.sqrt(area / np.pi), settings.diameter,
+                          segmenter.min_side, segmenter.max_side)
+    if abs(scale - 1.0) < 0.05:
+        scale = 1.0
+    blocked = lab != 0
+    inst, prob, _, n = _segment_scaled(segmenter, image, exemplar, blocked, settings, window,
+                                       scale)
+    out, ids, small, large = _finish(inst, blocked, area, settings, first, lab.dtype)
+    prob.flags.writeable = False
+    return ExemplarResult(out, ids, prob, exemplar_id, int(area), n, small, large, scale)
+
+
+# -------------------------------------------------------------------------- volume
+def exemplar_slice(labels: np.ndarray, exemplar_id: int) -> int:
+    """The z index where ``exemplar_id`` has its largest area in ``(Z, Y, X)`` ``labels``.
+
+    Raises:
+        InvalidInputError: if the id is on no slice.
+    """
+    areas = [int(np.count_nonzero(np.asarray(labels[z]) == exemplar_id))
+             for z in range(labels.shape[0])]
+    if not any(areas):
+        raise InvalidInputError(f"label {exemplar_id} is on no slice: segment one object "
+                                "(the exemplar) first")
+    return int(np.argmax(areas))
+
+
+def _link(inst: np.ndarray, previous: np.ndarray | None, next_id: int
+          ) -> tuple[np.ndarray, list[int], int]:
+    """Give each instance of ``inst`` (ids 1..n) the id of the object covering at least half
+    of it on ``previous`` (the processed neighbouring slice, all its labels), else a new id
+    from ``next_id``; returns (labels, new ids, next free id)."""
+    out = np.zeros(inst.shape, np.int64)
+    new: list[int] = []
+    used: set[int] = set()
+    for i, sl in enumerate(ndi.find_objects(inst), start=1):
+        if sl is None:
+            continue
+        mask = inst[sl] == i
+        target = 0
+        if previous is not None:
+            under = previous[sl][mask]
+            values, counts = np.unique(under[under > 0], return_counts=True)
+            if values.size and counts.max() * 2 >= mask.sum():
+                target = int(values[np.argmax(counts)])
+        if target == 0 or target in used:
+            target, next_id = next_id, next_id + 1
+            new.append(target)
+        used.add(target)
+        out[sl][mask] = target
+    return out, new, next_id
+
+
+def segment_all_like_volume(
+    volume: np.ndarray, labels: np.ndarray, exemplar_id: int, *, z: int | None = None,
+    segmenter: FewShotSegmenter | None = None, settings: ExemplarSettings | None = None,
+    window: IntensityWindow | None = None,
+) -> Iterator[ExemplarSliceEvent]:
+    """Exemplar mode through a ``(Z, Y, X)`` (or ``(Z, Y, X, 3|4)``) stack, slice by slice.
+
+    The exemplar is taken from slice ``z`` (default: where its area is largest), where
+    :func:`segment_all_like` runs first; every other slice is then predicted by the few-shot
+    model with that slice's exemplar plus found objects as the support, split and filtered
+    the same way. Slices run outward from ``z`` (``z+1 .. Z-1``, then ``z-1 .. 0``); an
+    instance covering at least half of its area of one object on the slice processed just
+    before (its neighbour towards ``z``, user labels included) continues that object's id,
+    otherwise it gets a new id, unique in the volume (from ``next_free_id(labels)``).
+
+    ``volume`` and ``labels`` are only read, one slice at a time (numpy, dask, zarr); nonzero
+    label voxels are never part of a result. Yields one :class:`ExemplarSliceEvent` per slice.
+
+    Raises:
+        InvalidInputError: shapes that differ or are not a stack, a non-integer labels dtype,
+            the exemplar on no slice, NaN slices, a ``z`` outside the stack.
+    """
+    shape = tuple(volume.shape)
+    if len(shape) not in (3, 4) or (len(shape) == 4 and shape[-1] not in (3, 4)):
+        raise InvalidInputError(f"volume must be (Z, Y, X) or (Z, Y, X, 3|4); got {shape}")
+    if tuple(labels.shape) != shape[:3]:
+        raise InvalidInputError(f"labels have shape {tuple(labels.shape)}, the volume has "
+                                f"{shape[:3]}")
+    if not np.issubdtype(np.dtype(labels.dtype), np.integer):
+        raise InvalidInputError(f"labels must have an integer dtype; got {labels.dtype}")
+    exemplar_id = _check_id(exemplar_id)
+    z0 = exemplar_slice(labels, exemplar_id) if z is None else int(z)
+    if not 0 <= z0 < shape[0]:
+        raise InvalidInputError(f"z = {z0} lies outside the stack of {shape[0]} slices")
+    settings = settings or ExemplarSettings()
+    segmenter = segmenter or _default_segmenter()
+    if window is None:
+        from .propagation import sample_window
+
+        window = sample_window(volume)
+    dtype = np.dtype(labels.dtype)
+    next_id = max(next_free_id(np.asarray(labels[zz])) for zz in range(shape[0]))
+    lab0 = np.asarray(labels[z0])
+    first = segment_all_like(np.asarray(volume[z0]), lab0, exemplar_id, segmenter=segmenter,
+                             settings=settings, first_id=next_id, window=window)
+    next_id += first.count
+    total, done = shape[0], 1
+    yield ExemplarSliceEvent(z0, done, total, first.labels, first.ids)
+    area, scale = float(first.exemplar_area), first.scale
+    support = (lab0 == exemplar_id) | (first.labels > 0)
+    h, w = support.shape
+    size = (max(8, round(h * scale)), max(8, round(w * scale)))
+    img0 = _resized(np.asarray(volume[z0]).astype(np.float32), size, 1).astype(np.float32)
+    segmenter.set_support([img0], [_resized(support.astype(np.float32), size, 1) >= 0.5],
+                          window=window)
+    shape_s = _Shape.of(_resized((lab0 == exemplar_id).astype(np.float32), size, 1) >= 0.5)
+    start = np.where(lab0 != 0, lab0, first.labels).astype(np.int64)
+    for order in (range(z0 + 1, shape[0]), range(z0 - 1, -1, -1)):
+        previous = start
+        for zz in order:
+            image = _check_image(np.asarray(volume[zz]), f"slice {zz}")
+            lab = np.asarray(labels[zz])
+            img = _resized(image.astype(np.float32), size, 1).astype(np.float32)
+            prob = segmenter.predict(img)
+            blocked_s = _resized((lab != 0).astype(np.float32), size, 1) > 0
+            inst = _instances(prob > settings.threshold, blocked_s, shape_s, settings)[0]
+            inst = _resized(inst, (h, w), 0).astype(np.int32)
+            inst = _area_filter(np.where(lab != 0, 0, inst), area, settings)[0]
+            linked, new, next_id = _link(inst, previous, next_id)
+            if new and new[-1] > np.iinfo(dtype).max:
+                raise InvalidInputError(f"labels of dtype {dtype} are full; convert them to a "
+                                        "wider dtype")
+            out = linked.astype(dtype)
+            out.flags.writeable = False
+            done += 1
+            yield ExemplarSliceEvent(zz, done, total, out, tuple(new))
+            previous = np.where(lab != 0, lab, linked)
