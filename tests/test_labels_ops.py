@@ -88,3 +88,27 @@ def test_plane_geometry():
         Plane(3, (1, 2), ())
     with pytest.raises(InvalidInputError):
         Plane(3, (2, 1), ((0, 0),))
+
+
+def test_replacement_writes_correct_one_object_and_spare_the_others():
+    from napari_ifss.core.labels_ops import replacement_writes
+
+    labels = np.zeros((2, 6, 6), np.uint16)
+    labels[1, 1:4, 1:4] = 5          # the object to correct, on slice 1
+    labels[0, 1:4, 1:4] = 5          # its part on slice 0 is not touched
+    labels[1, 4, 4] = 7              # another object
+    old = np.nonzero(labels[1] == 5)
+    old = (np.full(old[0].size, 1), *old)
+    new_mask = np.zeros((6, 6), bool)
+    new_mask[2:6, 2:6] = True        # moved: overlaps 5 and 7 and background
+    rows, cols = np.nonzero(new_mask)
+    new = (np.full(rows.size, 1), rows, cols)
+    before = labels.copy()
+    idx, values = replacement_writes(labels, 5, old, new)
+    labels[idx] = values
+    assert np.array_equal(labels[1] == 5, new_mask & (before[1] != 7))
+    assert labels[1, 4, 4] == 7                      # the other object keeps its voxel
+    assert np.array_equal(labels[0], before[0])      # the other slice is unchanged
+    assert labels[1, 1, 1] == 0                      # left-out voxels are background again
+    with pytest.raises(InvalidInputError):
+        replacement_writes(labels, 0, old, new)

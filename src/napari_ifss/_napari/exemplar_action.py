@@ -24,12 +24,8 @@ from napari.utils import progress
 from napari.viewer import Viewer
 
 from ..core.errors import IfssError, InvalidInputError
-from ..core.exemplar import (
-    EXEMPLAR_MAX_SIDE,
-    ExemplarSettings,
-    segment_all_like,
-    segment_all_like_volume,
-)
+from ..core.exemplar import EXEMPLAR_MAX_SIDE, ExemplarSettings, segment_all_like
+from ..core.exemplar_volume import segment_all_like_volume
 from ..core.fewshot import FewShotSegmenter
 from ..core.labels_ops import next_free_id
 from ..core.plane import Plane

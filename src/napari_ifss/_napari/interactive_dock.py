@@ -21,6 +21,7 @@ from ..core.session import InteractiveSession, SessionState
 from ..core.session_store import SavedSession
 from . import prompt_layer as pl
 from .exemplar_action import ExemplarAction
+from .object_edit import EditTarget, edit_writes, start_edit
 from .prediction_worker import Job, JobResult, PredictionRunner
 from .session_autosave import SessionKeeper
 from .slice_context import (
@@ -48,6 +49,9 @@ class InteractiveDock(Container):
         self._undo_btn = PushButton(text="Undo click (U)")
         self._reset_btn = PushButton(text="Reset object (R)")
         self._commit_btn = PushButton(text="Commit object (C)")
+        self._edit_btn = PushButton(text="Edit selected label (E)")
+        self._edit_btn.tooltip = ("correct an existing object with clicks: its mask on this "
+                                  "slice is the starting point, Commit replaces it")
         self._restore_btn = PushButton(text="Restore saved session", visible=False)
         self._status = Label(value="")
         self.last_committed: int | None = None  # the exemplar of "Segment all like this"
@@ -56,7 +60,7 @@ class InteractiveDock(Container):
                                        lambda: self.last_committed, self._set_status)
         super().__init__(
             widgets=[self._image_box, self._labels_box, self._positive, self._undo_btn,
-                     self._reset_btn, self._commit_btn, *self.exemplar.widgets,
+                     self._reset_btn, self._commit_btn, self._edit_btn, *self.exemplar.widgets,
                      self._restore_btn, self._status],
             labels=False,
         )
@@ -74,6 +78,8 @@ class InteractiveDock(Container):
         self._undo_btn.changed.connect(self.undo_click)
         self._reset_btn.changed.connect(self.reset_object)
         self._commit_btn.changed.connect(self.commit)
+        self._edit_btn.changed.connect(self.edit_object)
+        self._editing: EditTarget | None = None
         self._restore_btn.changed.connect(self.restore_session)
         self._labels_box.changed.connect(self.keeper.watch_labels)
         self.viewer.dims.events.current_step.connect(self._on_slice_changed)
@@ -139,6 +145,7 @@ class InteractiveDock(Container):
             return
         self._remove_own_layers()
         self._states.clear()
+        self._editing = None
         if not self.runner.busy:
             self.runner.session.clear()
         if image is None:
@@ -156,6 +163,7 @@ class InteractiveDock(Container):
         self.prompts.events.data.connect(self._on_points_data)
         pl.bind_keys(self.prompts, {"t": self.toggle_polarity, "u": self.undo_click,
                                     "r": self.reset_object, "c": self.commit,
+                                    "e": self.edit_object,
                                     "Enter": self.commit})
         self._activate_prompts()
         self._set_status(f"click on {image.name!r} (T: object/background)")
@@ -278,6 +286,26 @@ class InteractiveDock(Container):
             self._remove_prompts(point_indices_on(ctx, self.prompts))
             self.sync()
 
+    def edit_object(self) -> None:
+        """Correct the labels layer's selected label on the current slice with clicks (E):
+        its mask becomes the starting point; Commit then replaces it in place."""
+        ctx, labels = self._current(), self._labels_box.value
+        if ctx is None or labels is None:
+            self._set_status("choose the labels layer holding the object to edit")
+            return
+        if point_indices_on(ctx, self.prompts):
+            self._set_status("commit or reset the clicks on this slice first")
+            return
+        try:
+            target, mask = start_edit(labels, ctx, int(labels.selected_label))
+        except IfssError as err:
+            self._set_status(str(err))
+            return
+        self._editing = target
+        self.runner.submit(Job(ctx, (), seed=mask))
+        self._set_status(f"editing label {target.label_id} on {ctx.plane.description}: click "
+                         "to correct it, C replaces it")
+
     # -- saved session -----------------------------------------------------------------
     def restore_session(self) -> None:
         """Bring back the prompts and labels autosaved for this image (labels: one undo
@@ -330,13 +358,19 @@ class InteractiveDock(Container):
                              f"{self.image.name!r} has {spatial_shape(self.image)}")
             return
         try:
-            label_id = next_free_id(np.asarray(labels.data))
-            idx = tuple(np.concatenate(ax) for ax in zip(*parts, strict=True))
-            idx = free_indices(np.asarray(labels.data), idx)
+            if self._editing is not None:  # replace the object being corrected
+                label_id = self._editing.label_id
+                idx, values = edit_writes(np.asarray(labels.data), self._editing, parts)
+            else:
+                label_id = next_free_id(np.asarray(labels.data))
+                idx = tuple(np.concatenate(ax) for ax in zip(*parts, strict=True))
+                idx = free_indices(np.asarray(labels.data), idx)
+                values = label_id
         except IfssError as err:
             self._set_status(f"cannot commit: {err}")
             return
-        labels.data_setitem(idx, label_id)
+        labels.data_setitem(idx, values)
+        self._editing = None
         self.last_committed = label_id
         n_slices = len(parts)
         self._remove_prompts(list(range(len(self.prompts.data))))

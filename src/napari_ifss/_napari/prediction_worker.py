@@ -9,9 +9,10 @@ job, and the UI thread never waits for the model.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import perf_counter
 
+import numpy as np
 from napari.qt.threading import create_worker
 
 from ..core.prompts import Click
@@ -21,10 +22,13 @@ from .slice_context import SliceContext
 
 @dataclass(frozen=True)
 class Job:
-    """Make ``ctx``'s slice hold exactly ``clicks`` (oldest first)."""
+    """Make ``ctx``'s slice hold exactly ``clicks`` (oldest first); with a ``seed`` (bool
+    ``(H, W)`` mask of an existing object), start the slice from that mask first, so the
+    clicks correct it."""
 
     ctx: SliceContext
     clicks: tuple[Click, ...]
+    seed: np.ndarray | None = field(default=None, compare=False)
 
     @property
     def key(self) -> Hashable:
@@ -67,6 +71,8 @@ def run_job(
             t0 = perf_counter()
             session.set_image(job.ctx.read(), key=job.key)
             encode_ms = 1000 * (perf_counter() - t0)
+        if job.seed is not None:
+            session.start_from_mask(job.seed)
         t0 = perf_counter()
         session.set_clicks(job.clicks)
         predict_ms = 1000 * (perf_counter() - t0)

@@ -18,40 +18,48 @@ How (all on one 2D slice, coordinates (row, col)):
    it is fitted again (``settings.ridge_rounds`` fits in all).
 3. Masks: the few-shot head predicts the slice with the exemplar plus those objects as the
    support mask; its probability above ``settings.threshold`` is the foreground.
-4. Instances: the foreground is split by a watershed of its distance transform, seeded by
-   peaks at least ``peak_distance_ratio`` x the exemplar's equivalent radius apart and at
-   least ``min_depth_ratio`` x the exemplar's inscribed radius deep (thinner slivers, e.g.
-   a rim left around an existing object, get no seed and are dropped).
-5. Filters: candidates with an area outside ``[min_area_ratio, max_area_ratio]`` x the
-   exemplar's area are dropped; pixels already labelled (nonzero in ``labels``) are never
-   part of a result, and what remains of a candidate after removing them must still pass
-   the area filter.
+4. Instances (:mod:`.instances`): the foreground is split by a watershed of its distance
+   transform, seeded by peaks at least ``peak_distance_ratio`` x the exemplar's equivalent
+   radius apart and at least ``min_depth_ratio`` x the exemplar's inscribed radius deep
+   (thinner slivers, e.g. a rim left around an existing object, get no seed and are dropped).
+5. Filters (:mod:`.instances`): candidates with an area outside ``[min_area_ratio,
+   max_area_ratio]`` x the exemplar's area are dropped; pixels already labelled (nonzero in
+   ``labels``) are never part of a result, and what remains of a candidate after removing
+   them must still pass the area filter.
 
 New ids run from :func:`~.labels_ops.next_free_id` upward. A click-model refinement of each
 instance (one positive click at its centre, the instance as the previous mask) was measured
 and lowered recall on the dsb2018 training images, so it is not part of the method.
 
-:func:`segment_all_like_volume` runs the same on the exemplar's slice of a ``(Z, Y, X)``
-stack, then predicts every other slice with that slice's objects as the support and links each
-instance to the object it mostly overlaps on the previous slice (see its docstring).
+:func:`~.exemplar_volume.segment_all_like_volume` (in :mod:`.exemplar_volume`) runs the same
+on the exemplar's slice of a ``(Z, Y, X)`` stack, then predicts every other slice with that
+slice's objects as the support and links each instance to the object it mostly overlaps on the
+previous slice (see its docstring).
+
+This module holds the slice API (:class:`ExemplarSettings`, :class:`ExemplarResult`,
+:func:`segment_all_like`), the ridge class map and the input checks. Splitting and filtering
+instances live in :mod:`.instances`, the stack in :mod:`.exemplar_volume`; their public names
+(``split_instances``, ``working_scale``, ``segment_all_like_volume``, ``ExemplarSliceEvent``,
+``exemplar_slice``) stay importable from here, the volume ones lazily (no import cycle).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import ndimage as ndi
-from skimage.feature import peak_local_max
-from skimage.segmentation import relabel_sequential, watershed
-from skimage.transform import resize
+from skimage.segmentation import relabel_sequential
 
 from ..models.fewshot_ridge import normal_equations, pixel_features, ridge_map, solve
 from .errors import InvalidInputError
 from .fewshot import FewShotSegmenter, support_window, to_network
+from .instances import _area_filter, _instances, _resized, _Shape, split_instances, working_scale
 from .labels_ops import next_free_id
 from .normalize import IntensityWindow, check_slice
 
@@ -139,102 +147,6 @@ class ExemplarResult:
             yield i, self.labels == i
 
 
-@dataclass(frozen=True)
-class ExemplarSliceEvent:
-    """Progress of :func:`segment_all_like_volume`: slice ``z`` is done.
-
-    Attributes:
-        z: the slice; done / total: slices processed so far (this one included) / in all.
-        labels: ``(Y, X)`` the objects written on this slice (new ids, or the id of the object
-            they continue from the previous slice); 0 elsewhere and wherever the input labels
-            were nonzero; read-only.
-        new_ids: ids first used on this slice.
-    """
-
-    z: int
-    done: int
-    total: int
-    labels: np.ndarray
-    new_ids: tuple[int, ...]
-
-    @property
-    def count(self) -> int:
-        """Number of objects written on this slice."""
-        return len(np.unique(self.labels[self.labels > 0]))
-
-
-# -------------------------------------------------------------------------- geometry
-def _depth(mask: np.ndarray) -> np.ndarray:
-    """Distance of each pixel of ``mask`` to the nearest outside pixel (image border = outside)."""
-    return ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
-
-
-@dataclass(frozen=True)
-class _Shape:
-    """The exemplar's size at the working scale: area (px), equivalent and inscribed radius."""
-
-    area: float
-    radius: float
-    depth: float
-
-    @classmethod
-    def of(cls, mask: np.ndarray) -> _Shape:
-        area = float(np.count_nonzero(mask))
-        return cls(area, float(np.sqrt(area / np.pi)), float(_depth(mask).max()))
-
-
-def working_scale(shape: tuple[int, int], radius: float, diameter: float, min_side: int,
-                  max_side: int) -> float:
-    """Resize factor for a slice of ``shape`` whose exemplar has equivalent ``radius`` (px):
-    the exemplar's diameter becomes ``diameter`` px, with the long side kept within
-    ``[min_side, max_side]`` (at most ``max_side`` wins)."""
-    long = max(shape)
-    native = min(max(long, min_side), max_side) / long
-    return float(min(max(diameter / (2.0 * radius), native), max_side / long))
-
-
-def _resized(arr: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
-    out_shape = tuple(shape) + tuple(arr.shape[2:])
-    if tuple(arr.shape) == out_shape:
-        return arr
-    anti = order > 0 and shape[0] < arr.shape[0]
-    return resize(arr, out_shape, order=order, preserve_range=True, anti_aliasing=anti,
-                  mode="edge")
-
-
-def split_instances(foreground: np.ndarray, min_distance: float, min_depth: float) -> np.ndarray:
-    """Split a ``(H, W)`` bool foreground into instances: ``(H, W)`` int32 ids 1..n, 0 elsewhere.
-
-    Watershed of the distance transform, seeded by its peaks that lie at least
-    ``min_distance`` px apart and ``min_depth`` px deep; foreground parts without a seed
-    (thinner than ``min_depth``) stay 0.
-    """
-    fg = np.asarray(foreground, dtype=bool)
-    if not fg.any():
-        return np.zeros(fg.shape, np.int32)
-    depth = _depth(fg)
-    components, _ = ndi.label(fg)
-    peaks = peak_local_max(depth, min_distance=max(1, int(round(min_distance))),
-                           threshold_abs=max(1.0, float(min_depth)), labels=components,
-                           exclude_border=False)
-    markers = np.zeros(fg.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1, dtype=np.int32)
-    return watershed(-depth, markers, mask=fg).astype(np.int32)
-
-
-def _area_filter(instances: np.ndarray, area: float, settings: ExemplarSettings
-                 ) -> tuple[np.ndarray, int, int]:
-    """Zero the instances whose area is outside the bounds; returns (kept, #small, #large)."""
-    areas = np.bincount(instances.ravel())
-    ids = np.flatnonzero(areas)
-    ids = ids[ids > 0]
-    small = areas[ids] < settings.min_area_ratio * area
-    large = areas[ids] > settings.max_area_ratio * area
-    keep = np.zeros(areas.size, bool)
-    keep[ids[~small & ~large]] = True
-    return np.where(keep[instances], instances, 0), int(small.sum()), int(large.sum())
-
-
 # -------------------------------------------------------------------------- class map
 def ridge_scores(segmenter: FewShotSegmenter, image: np.ndarray, support: np.ndarray,
                  key: Hashable | None = None) -> np.ndarray:
@@ -282,17 +194,6 @@ def _class_support(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.
         support[ring & ~exemplar] = 0.0
         support[exemplar | found] = 1.0
     return exemplar | found
-
-
-def _instances(foreground: np.ndarray, blocked: np.ndarray, shape: _Shape,
-               settings: ExemplarSettings) -> tuple[np.ndarray, int, int, int]:
-    """Split ``foreground`` minus ``blocked`` into instances and apply the area filter;
-    returns (instances, #candidates, #too small, #too large)."""
-    inst = split_instances(foreground & ~blocked, settings.peak_distance_ratio * shape.radius,
-                           settings.min_depth_ratio * shape.depth)
-    n = int(inst.max())
-    inst, small, large = _area_filter(inst, shape.area, settings)
-    return inst, n, small, large
 
 
 # -------------------------------------------------------------------------- checks
@@ -416,121 +317,28 @@ def segment_all_like(
     return ExemplarResult(out, ids, prob, exemplar_id, int(area), n, small, large, scale)
 
 
-# -------------------------------------------------------------------------- volume
-def exemplar_slice(labels: np.ndarray, exemplar_id: int) -> int:
-    """The z index where ``exemplar_id`` has its largest area in ``(Z, Y, X)`` ``labels``.
 
-    Raises:
-        InvalidInputError: if the id is on no slice.
-    """
-    areas = [int(np.count_nonzero(np.asarray(labels[z]) == exemplar_id))
-             for z in range(labels.shape[0])]
-    if not any(areas):
-        raise InvalidInputError(f"label {exemplar_id} is on no slice: segment one object "
-                                "(the exemplar) first")
-    return int(np.argmax(areas))
+# -------------------------------------------------------------------------- re-exports
+# volume names -> module that defines them (imported lazily: exemplar_volume imports this one)
+_LAZY = {
+    "ExemplarSliceEvent": "napari_ifss.core.exemplar_volume",
+    "exemplar_slice": "napari_ifss.core.exemplar_volume",
+    "segment_all_like_volume": "napari_ifss.core.exemplar_volume",
+}
 
-
-def _link(inst: np.ndarray, previous: np.ndarray | None, next_id: int
-          ) -> tuple[np.ndarray, list[int], int]:
-    """Give each instance of ``inst`` (ids 1..n) the id of the object covering at least half
-    of it on ``previous`` (the processed neighbouring slice, all its labels), else a new id
-    from ``next_id``; returns (labels, new ids, next free id)."""
-    out = np.zeros(inst.shape, np.int64)
-    new: list[int] = []
-    used: set[int] = set()
-    for i, sl in enumerate(ndi.find_objects(inst), start=1):
-        if sl is None:
-            continue
-        mask = inst[sl] == i
-        target = 0
-        if previous is not None:
-            under = previous[sl][mask]
-            values, counts = np.unique(under[under > 0], return_counts=True)
-            if values.size and counts.max() * 2 >= mask.sum():
-                target = int(values[np.argmax(counts)])
-        if target == 0 or target in used:
-            target, next_id = next_id, next_id + 1
-            new.append(target)
-        used.add(target)
-        out[sl][mask] = target
-    return out, new, next_id
+__all__ = [
+    "EXEMPLAR_MAX_SIDE", "ExemplarResult", "ExemplarSettings", "ridge_scores",
+    "segment_all_like", "split_instances", "working_scale", *sorted(_LAZY),
+]
 
 
-def segment_all_like_volume(
-    volume: np.ndarray, labels: np.ndarray, exemplar_id: int, *, z: int | None = None,
-    segmenter: FewShotSegmenter | None = None, settings: ExemplarSettings | None = None,
-    window: IntensityWindow | None = None,
-) -> Iterator[ExemplarSliceEvent]:
-    """Exemplar mode through a ``(Z, Y, X)`` (or ``(Z, Y, X, 3|4)``) stack, slice by slice.
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    The exemplar is taken from slice ``z`` (default: where its area is largest), where
-    :func:`segment_all_like` runs first; every other slice is then predicted by the few-shot
-    model with that slice's exemplar plus found objects as the support, split and filtered
-    the same way. Slices run outward from ``z`` (``z+1 .. Z-1``, then ``z-1 .. 0``); an
-    instance covering at least half of its area of one object on the slice processed just
-    before (its neighbour towards ``z``, user labels included) continues that object's id,
-    otherwise it gets a new id, unique in the volume (from ``next_free_id(labels)``).
 
-    ``volume`` and ``labels`` are only read, one slice at a time (numpy, dask, zarr); nonzero
-    label voxels are never part of a result. Yields one :class:`ExemplarSliceEvent` per slice.
-
-    Raises:
-        InvalidInputError: shapes that differ or are not a stack, a non-integer labels dtype,
-            the exemplar on no slice, NaN slices, a ``z`` outside the stack.
-    """
-    shape = tuple(volume.shape)
-    if len(shape) not in (3, 4) or (len(shape) == 4 and shape[-1] not in (3, 4)):
-        raise InvalidInputError(f"volume must be (Z, Y, X) or (Z, Y, X, 3|4); got {shape}")
-    if tuple(labels.shape) != shape[:3]:
-        raise InvalidInputError(f"labels have shape {tuple(labels.shape)}, the volume has "
-                                f"{shape[:3]}")
-    if not np.issubdtype(np.dtype(labels.dtype), np.integer):
-        raise InvalidInputError(f"labels must have an integer dtype; got {labels.dtype}")
-    exemplar_id = _check_id(exemplar_id)
-    z0 = exemplar_slice(labels, exemplar_id) if z is None else int(z)
-    if not 0 <= z0 < shape[0]:
-        raise InvalidInputError(f"z = {z0} lies outside the stack of {shape[0]} slices")
-    settings = settings or ExemplarSettings()
-    segmenter = segmenter or _default_segmenter()
-    if window is None:
-        from .propagation import sample_window
-
-        window = sample_window(volume)
-    dtype = np.dtype(labels.dtype)
-    next_id = max(next_free_id(np.asarray(labels[zz])) for zz in range(shape[0]))
-    lab0 = np.asarray(labels[z0])
-    first = segment_all_like(np.asarray(volume[z0]), lab0, exemplar_id, segmenter=segmenter,
-                             settings=settings, first_id=next_id, window=window)
-    next_id += first.count
-    total, done = shape[0], 1
-    yield ExemplarSliceEvent(z0, done, total, first.labels, first.ids)
-    area, scale = float(first.exemplar_area), first.scale
-    support = (lab0 == exemplar_id) | (first.labels > 0)
-    h, w = support.shape
-    size = (max(8, round(h * scale)), max(8, round(w * scale)))
-    img0 = _resized(np.asarray(volume[z0]).astype(np.float32), size, 1).astype(np.float32)
-    segmenter.set_support([img0], [_resized(support.astype(np.float32), size, 1) >= 0.5],
-                          window=window)
-    shape_s = _Shape.of(_resized((lab0 == exemplar_id).astype(np.float32), size, 1) >= 0.5)
-    start = np.where(lab0 != 0, lab0, first.labels).astype(np.int64)
-    for order in (range(z0 + 1, shape[0]), range(z0 - 1, -1, -1)):
-        previous = start
-        for zz in order:
-            image = _check_image(np.asarray(volume[zz]), f"slice {zz}")
-            lab = np.asarray(labels[zz])
-            img = _resized(image.astype(np.float32), size, 1).astype(np.float32)
-            prob = segmenter.predict(img)
-            blocked_s = _resized((lab != 0).astype(np.float32), size, 1) > 0
-            inst = _instances(prob > settings.threshold, blocked_s, shape_s, settings)[0]
-            inst = _resized(inst, (h, w), 0).astype(np.int32)
-            inst = _area_filter(np.where(lab != 0, 0, inst), area, settings)[0]
-            linked, new, next_id = _link(inst, previous, next_id)
-            if new and new[-1] > np.iinfo(dtype).max:
-                raise InvalidInputError(f"labels of dtype {dtype} are full; convert them to a "
-                                        "wider dtype")
-            out = linked.astype(dtype)
-            out.flags.writeable = False
-            done += 1
-            yield ExemplarSliceEvent(zz, done, total, out, tuple(new))
-            previous = np.where(lab != 0, lab, linked)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -98,3 +98,42 @@ def commit_mask(
     old_values = np.array(labels[indices], copy=True)
     labels[indices] = label_id
     return indices, old_values
+
+
+def replacement_writes(
+    labels: np.ndarray, label_id: int, old: tuple[np.ndarray, ...], new: tuple[np.ndarray, ...]
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The single write that replaces object ``label_id``'s voxels ``old`` by ``new``.
+
+    Voxels of ``old`` that ``new`` leaves out go back to background (0); voxels of ``new``
+    that are background or already ``label_id`` become ``label_id``; other objects keep
+    every voxel. Apply with ``labels[indices] = values`` (or napari's ``data_setitem``, one
+    undo step).
+
+    Args:
+        labels: integer label image, any shape.
+        label_id: the object being corrected (>= 1).
+        old, new: integer indices (one array per axis of ``labels``): where the object is now
+            (only its own voxels are cleared) and where it should be.
+
+    Returns:
+        ``(indices, values)``: positions and the value each gets.
+
+    Raises:
+        InvalidInputError: a non-integer dtype, an invalid id, indices outside ``labels``.
+    """
+    _check_labels(labels)
+    if isinstance(label_id, bool) or not 1 <= int(label_id) <= np.iinfo(labels.dtype).max:
+        raise InvalidInputError(f"label_id {label_id} must be >= 1 and fit {labels.dtype}")
+    old_i = free_indices(labels, old, overwrite=True)
+    new_i = free_indices(labels, new, overwrite=True)
+    keep_new = np.isin(np.asarray(labels[new_i]), (0, label_id))
+    new_i = tuple(i[keep_new] for i in new_i)
+    flat_new = np.ravel_multi_index(new_i, labels.shape)
+    flat_old = np.ravel_multi_index(old_i, labels.shape)
+    flat_old = flat_old[np.asarray(labels[old_i]) == label_id]
+    erase = np.setdiff1d(flat_old, flat_new)
+    flat = np.concatenate([np.unique(flat_new), erase])
+    values = np.concatenate([np.full(np.unique(flat_new).size, label_id),
+                             np.zeros(erase.size)]).astype(labels.dtype)
+    return np.unravel_index(flat, labels.shape), values

@@ -1,0 +1,134 @@
+"""Instances from a foreground map: split it by a watershed and filter the parts by size.
+
+Generic (no model involved), all on one 2D slice, coordinates (row, col):
+
+* :func:`split_instances`: ``(H, W)`` bool foreground -> ``(H, W)`` int32 instance ids 1..n,
+  a watershed of the distance transform seeded by its deep, well separated peaks.
+* :func:`_area_filter` / :func:`_instances`: drop the instances whose area lies outside
+  ``[min_area_ratio, max_area_ratio]`` x a reference area (in exemplar mode, the exemplar's).
+* :class:`_Shape`: a reference object's area, equivalent and inscribed radius (``_depth``).
+* :func:`working_scale` / :func:`_resized`: the resize factor that gives the reference object
+  a chosen diameter, and resizing ``(H, W)`` / ``(H, W, C)`` arrays to another ``(H, W)``.
+
+The parameters come as an :class:`InstanceSettings` (e.g. :class:`~.exemplar.ExemplarSettings`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.feature import peak_local_max
+from skimage.segmentation import watershed
+from skimage.transform import resize
+
+
+class InstanceSettings(Protocol):
+    """The splitting and size-filter parameters (:class:`~.exemplar.ExemplarSettings` has
+    them), as multiples of the reference object's size.
+
+    Attributes:
+        min_area_ratio, max_area_ratio: kept instances have an area within these multiples
+            of the reference area.
+        peak_distance_ratio: instance seeds lie at least this many equivalent radii apart.
+        min_depth_ratio: instance seeds lie at least this many inscribed radii deep inside
+            the foreground.
+    """
+
+    @property
+    def min_area_ratio(self) -> float: ...
+
+    @property
+    def max_area_ratio(self) -> float: ...
+
+    @property
+    def peak_distance_ratio(self) -> float: ...
+
+    @property
+    def min_depth_ratio(self) -> float: ...
+
+
+# -------------------------------------------------------------------------- geometry
+def _depth(mask: np.ndarray) -> np.ndarray:
+    """Distance of each pixel of ``mask`` to the nearest outside pixel (image border = outside)."""
+    return ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The exemplar's size at the working scale: area (px), equivalent and inscribed radius."""
+
+    area: float
+    radius: float
+    depth: float
+
+    @classmethod
+    def of(cls, mask: np.ndarray) -> _Shape:
+        area = float(np.count_nonzero(mask))
+        return cls(area, float(np.sqrt(area / np.pi)), float(_depth(mask).max()))
+
+
+def working_scale(shape: tuple[int, int], radius: float, diameter: float, min_side: int,
+                  max_side: int) -> float:
+    """Resize factor for a slice of ``shape`` whose exemplar has equivalent ``radius`` (px):
+    the exemplar's diameter becomes ``diameter`` px, with the long side kept within
+    ``[min_side, max_side]`` (at most ``max_side`` wins)."""
+    long = max(shape)
+    native = min(max(long, min_side), max_side) / long
+    return float(min(max(diameter / (2.0 * radius), native), max_side / long))
+
+
+def _resized(arr: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
+    out_shape = tuple(shape) + tuple(arr.shape[2:])
+    if tuple(arr.shape) == out_shape:
+        return arr
+    anti = order > 0 and shape[0] < arr.shape[0]
+    return resize(arr, out_shape, order=order, preserve_range=True, anti_aliasing=anti,
+                  mode="edge")
+
+
+# -------------------------------------------------------------------------- instances
+def split_instances(foreground: np.ndarray, min_distance: float, min_depth: float) -> np.ndarray:
+    """Split a ``(H, W)`` bool foreground into instances: ``(H, W)`` int32 ids 1..n, 0 elsewhere.
+
+    Watershed of the distance transform, seeded by its peaks that lie at least
+    ``min_distance`` px apart and ``min_depth`` px deep; foreground parts without a seed
+    (thinner than ``min_depth``) stay 0.
+    """
+    fg = np.asarray(foreground, dtype=bool)
+    if not fg.any():
+        return np.zeros(fg.shape, np.int32)
+    depth = _depth(fg)
+    components, _ = ndi.label(fg)
+    peaks = peak_local_max(depth, min_distance=max(1, int(round(min_distance))),
+                           threshold_abs=max(1.0, float(min_depth)), labels=components,
+                           exclude_border=False)
+    markers = np.zeros(fg.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1, dtype=np.int32)
+    return watershed(-depth, markers, mask=fg).astype(np.int32)
+
+
+def _area_filter(instances: np.ndarray, area: float, settings: InstanceSettings
+                 ) -> tuple[np.ndarray, int, int]:
+    """Zero the instances whose area is outside the bounds; returns (kept, #small, #large)."""
+    areas = np.bincount(instances.ravel())
+    ids = np.flatnonzero(areas)
+    ids = ids[ids > 0]
+    small = areas[ids] < settings.min_area_ratio * area
+    large = areas[ids] > settings.max_area_ratio * area
+    keep = np.zeros(areas.size, bool)
+    keep[ids[~small & ~large]] = True
+    return np.where(keep[instances], instances, 0), int(small.sum()), int(large.sum())
+
+
+def _instances(foreground: np.ndarray, blocked: np.ndarray, shape: _Shape,
+               settings: InstanceSettings) -> tuple[np.ndarray, int, int, int]:
+    """Split ``foreground`` minus ``blocked`` into instances and apply the area filter;
+    returns (instances, #candidates, #too small, #too large)."""
+    inst = split_instances(foreground & ~blocked, settings.peak_distance_ratio * shape.radius,
+                           settings.min_depth_ratio * shape.depth)
+    n = int(inst.max())
+    inst, small, large = _area_filter(inst, shape.area, settings)
+    return inst, n, small, large
