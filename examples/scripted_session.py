@@ -46,10 +46,11 @@ def main(out: Path) -> None:
     result = ifss.propagate(image, labels, progress=True)
     print(f"propagated to {int(np.any(result == 1, axis=(1, 2)).sum())} slices")
 
-    # 4. JFS quality per propagated slice, and where to annotate next.
+    # 4. JFS quality per propagated slice, and where to annotate next (inside the largest run of
+    #    poorly trusted slices).
     scores = ifss.score(image, result, support=labels)
-    label_id, z = ifss.annotate_next(scores)
-    print(f"least trusted: slice {z} (score {scores[label_id][z].score:.2f}, "
+    label_id, z = ifss.annotate_next(scores, support=labels)
+    print(f"annotate next: slice {z} (score {scores[label_id][z].score:.2f}, "
           f"{scores[label_id][z].badge})")
 
     # 5. Save everything: labels with the image geometry, scores as CSV, the session (clicks +

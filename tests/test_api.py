@@ -51,10 +51,14 @@ def test_score_and_annotate_next(cells, tmp_path):
     expected = {z for z in range(12) if z not in (3, 8) and (result[z] == label_id).any()}
     assert set(scores[label_id]) == expected
     assert all(0.0 <= s.score <= 1.0 for s in scores[label_id].values())
-    worst = ifss.annotate_next(scores)
+    worst = ifss.annotate_next(scores)  # without the user's labels: the lowest score
     assert worst[0] == label_id
     assert scores[label_id][worst[1]].score == min(s.score for s in scores[label_id].values())
-    assert ifss.annotate_next({}) is None
+    from napari_ifss.core.quality_volume import next_slice
+
+    assert ifss.annotate_next(scores, support=support) == (
+        label_id, next_slice(scores[label_id], [3, 8]))  # the dock's rule
+    assert ifss.annotate_next({}) is None and ifss.annotate_next({label_id: {}}) is None
     from napari_ifss.core.quality_volume import read_scores_csv
 
     rows = read_scores_csv(ifss.save_scores_csv(scores, tmp_path / "q.csv"))

@@ -83,8 +83,11 @@ def test_score_writes_csv_and_names_the_slice_to_annotate_next(files, capsys):
     assert rows and {i for _, i, _, _ in rows} == {label_id}
     assert not {z for z, *_ in rows} & {2, 7}  # the user's slices are evidence, not scored
     err = capsys.readouterr().err
-    worst = min(rows, key=lambda r: (r[2], r[0]))
-    assert f"annotate next: slice {worst[0]} (label {label_id}" in err
+    from napari_ifss.core.quality import QualityScore
+    from napari_ifss.core.quality_volume import next_slice
+
+    table = {z: QualityScore(s, b, (), "", float(z)) for z, _, s, b in rows}
+    assert f"annotate next: slice {next_slice(table, [2, 7])} (label {label_id}" in err
     assert main([*args, "-q"]) == 0  # no --csv: rows on standard output
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "slice,label_id,score,badge" and len(out) == len(rows) + 1

@@ -265,16 +265,28 @@ def _user_part(labels: object, layer: object) -> np.ndarray:
     return user_labels({int(z): v for z, v in record.items()}, np.asarray(labels))[0]
 
 
-def annotate_next(scores: Scores) -> tuple[int, int] | None:
-    """``(label_id, z)`` of the least trusted result (lowest JFS score), or None if no scores.
+def annotate_next(scores: Scores, support: object | None = None) -> tuple[int, int] | None:
+    """``(label_id, z)``: where to annotate next, or None when nothing was scored.
 
-    Ties go to the lower label id, then the lower z."""
-    flat = [(s.score, label_id, z) for label_id, table in scores.items()
-            for z, s in table.items()]
-    if not flat:
+    Args:
+        scores: what :func:`score` returned.
+        support: the user's own labels ``(Z, Y, X)`` (array, layer or name). With it, the
+            Few-shot dock's rule: the slice inside the largest run of poorly trusted slices
+            (:func:`~napari_ifss.core.quality_store.suggest_next`); without it, simply the
+            lowest score (ties: lower label id, then lower z).
+    """
+    from .core.quality_store import suggest_next
+    from .core.support import index_labels
+
+    if not any(scores.values()):
         return None
-    _, label_id, z = min(flat)
-    return label_id, z
+    if support is None:
+        _, label_id, z = min((s.score, label_id, z) for label_id, table in scores.items()
+                             for z, s in table.items())
+        return label_id, z
+    user, _ = resolve(support, "support")
+    row = suggest_next(scores, dict(index_labels(user).slices_of))
+    return row.label_id, row.z
 
 
 def save_scores_csv(scores: Scores, path: str | os.PathLike) -> Path:

@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"label {label_id}: {len(table)} slices scored; "
               + ", ".join(f"{counts[b]} {b}" for b in ("good", "check", "review")),
               file=sys.stderr)
-    worst = annotate_next(scores)
+    worst = annotate_next(scores, support=support.data)
     if worst is not None:
         label_id, z = worst
         print(f"annotate next: slice {z} (label {label_id}, score "
