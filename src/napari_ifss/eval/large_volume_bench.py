@@ -22,6 +22,7 @@ import argparse
 import json
 import multiprocessing as mp
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -111,9 +112,14 @@ def _job(image_path: str, labels_path: str, threads: int, queue) -> None:
 def measure(folder: Path, depth: int, side: int, threads: int = 1) -> dict:
     """Write the stores for ``(depth, side, side)`` under ``folder`` and run the job."""
     folder.mkdir(parents=True, exist_ok=True)
+    gib = depth * side * side * 2 / 2**30
+    print(f"writing a {depth}x{side}x{side} uint16 volume ({gib:.2f} GiB) to {folder}...",
+          file=sys.stderr, flush=True)
     t = time.perf_counter()
     image_path, labels_path = write_stores(folder, depth, side)
     write_s = time.perf_counter() - t
+    print(f"annotating 2 slices and propagating {depth - 2} in a fresh process...",
+          file=sys.stderr, flush=True)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_job, args=(str(image_path), str(labels_path), threads, queue))
