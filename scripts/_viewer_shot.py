@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from pathlib import Path
+
+# Screenshots show a fresh start: autosaved sessions go to a throw-away folder, so no earlier
+# run's "Restore session" button appears and the user's own sessions are left alone.
+os.environ.setdefault("IFSS_SESSION_DIR", tempfile.mkdtemp(prefix="ifss_shot_sessions_"))
 
 
 def wait_idle(dock, app, timeout: float = 300.0) -> None:
