@@ -231,3 +231,15 @@ def test_second_run_recomputes_propagated_slices_and_keeps_corrections(
     assert stale and set(stale) <= set(seen)  # earlier results were recomputed
     layer.undo()  # one undo: back to the state before the second run
     np.testing.assert_array_equal(layer.data, before_second)
+
+
+def test_many_labels_are_summed_up_in_the_support_list(fewshot_docked):
+    image = np.zeros((6, 32, 32), np.float32)
+    labels = np.zeros(image.shape, np.uint16)
+    for i in range(1, 11):
+        labels[1 + i % 4, 2 * i, 2:6] = i  # ten objects on slices 1..4
+    _, _, dock = fewshot_docked(image, labels, None)
+    dock.refresh_support()
+    lines = dock.support_text.splitlines()
+    assert lines[0] == "label 1: slice 2" and len(lines) == 7
+    assert lines[-1] == "... and 4 more labels on slices 1-4"

@@ -40,6 +40,7 @@ from .quality_worker import ScoringRequest, reserve_cache
 from .slice_context import spatial_shape
 
 ALL, BETWEEN, RANGE = "all slices", "between annotated slices", "z range"
+SUPPORT_LINES = 6  # label ids listed one per line; more are summed up in one line
 
 
 def propagated_record(layer: Labels) -> Record:
@@ -177,8 +178,12 @@ class FewShotDock(Container):
             self._support.value = "no annotated slice" if index is not None else ""
             return
         self._z_to.max = self._z_from.max = max(index.depth - 1, 0)
+        items = sorted(index.slices_of.items())
         lines = [f"label {i}: slice{'s' * (len(zs) > 1)} {', '.join(map(str, zs))}"
-                 for i, zs in sorted(index.slices_of.items())]
+                 for i, zs in items[:SUPPORT_LINES]]
+        if len(items) > SUPPORT_LINES:  # keep the dock compact for layers with many objects
+            lines.append(f"... and {len(items) - SUPPORT_LINES} more labels on slices "
+                         f"{index.annotated[0]}-{index.annotated[-1]}")
         if stale:
             lines.append(f"{len(stale)} propagated slice{'s' * (len(stale) > 1)} "
                          "(recomputed by the next run)")
