@@ -11,8 +11,9 @@ did.
 Evidence fades with distance: the score is ``back_iou / (1 + d / DISTANCE_SCALE)`` with ``d``
 the distance to the nearest user slice. Back-prediction alone ranks slices within an object
 well but puts objects on different scales (pooled Spearman 0.41, per-object median 0.60, AUROC
-0.66 in the calibration run before this factor); the factor brings them onto one scale
-(pooled Spearman 0.63, AUROC 0.81). ``DISTANCE_SCALE = 3`` was the value picked most often when
+0.66 in the calibration run before this factor, step-1200 click encoder); the factor brought
+them onto one scale (pooled Spearman 0.63, AUROC 0.81 with that encoder; 0.58 and 0.82 with
+the shipped step-4000 encoder, whose better propagation leaves fewer bad slices to rank). ``DISTANCE_SCALE = 3`` was the value picked most often when
 choosing it on five of the six development volumes and testing on the sixth (scales 1..16
 tried on the per-slice scores stored by the earlier run); that leave-one-volume-out estimate
 is Spearman 0.60, AUROC 0.76, and every scale from 1 to 6 gives Spearman >= 0.60 and
@@ -21,17 +22,19 @@ AUROC >= 0.80 over all volumes: the choice is not a sharp optimum.
 Arbitration between two masks of the same slice uses both directions
 (:attr:`QualityScore.agreement`): the back-prediction evidence and the *forward* one (each
 user slice, as support, predicts the slice; IoU with the candidate). Back-prediction alone
-picked the true mask over a degraded one in 87.9% of 562 pairs, both directions in 91.1%.
+picked the true mask over a degraded one in 87.9% of 562 pairs, both directions in 91.1%
+(step-1200 encoder); with the shipped encoder both directions pick it in 93.6% of 580 pairs.
 
 Slices are ``(H, W)`` grey or ``(H, W, 3|4)`` RGB, masks ``(H, W)`` (nonzero = object),
 coordinates (row, col); volumes are (z, row, col).
 
 Badges (:data:`GOOD_THRESHOLD`, :data:`REVIEW_THRESHOLD`) come from the calibration benchmark
 ``ifss bench quality`` (``docs/benchmarks/quality.md``; 13 objects of ``../shared/data``,
-K = 1, 2, 3, 797 scored slices): "review" below 0.15, the threshold maximising Youden's J
-(0.46) for flagging slices with true Dice < 0.5 (40% of the slices below it are bad, against
-21% overall); "good" from 0.25, where the share of slices with true Dice >= 0.7 peaks (87%,
-against 60% overall, keeping at least a quarter of the slices). Treat badges as a triage aid,
+K = 1, 2, 3, 809 scored slices, shipped models): "review" below 0.15, the threshold
+maximising Youden's J (0.49) for flagging slices with true Dice < 0.5 (38% of the slices below
+it are bad, against 18% overall); "good" from 0.25, where the share of slices with true
+Dice >= 0.7 peaks (84%, against 60% overall, keeping at least a quarter of the slices). The run with the step-1200
+encoder suggested the same two thresholds. Treat badges as a triage aid,
 not a guarantee.
 """
 
