@@ -357,14 +357,14 @@ class InteractiveDock(Container):
             self._set_status(f"labels {labels.name!r} has shape {labels.data.shape}, image "
                              f"{self.image.name!r} has {spatial_shape(self.image)}")
             return
+        obj = tuple(np.concatenate(ax) for ax in zip(*parts, strict=True))
         try:
             if self._editing is not None:  # replace the object being corrected
                 label_id = self._editing.label_id
-                idx, values = edit_writes(np.asarray(labels.data), self._editing, parts)
+                idx, values = edit_writes(np.asarray(labels.data), self._editing, obj)
             else:
                 label_id = next_free_id(np.asarray(labels.data))
-                idx = tuple(np.concatenate(ax) for ax in zip(*parts, strict=True))
-                idx = free_indices(np.asarray(labels.data), idx)
+                idx = free_indices(np.asarray(labels.data), obj)
                 values = label_id
         except IfssError as err:
             self._set_status(f"cannot commit: {err}")

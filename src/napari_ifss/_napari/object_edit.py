@@ -41,11 +41,10 @@ def start_edit(labels: Labels, ctx: SliceContext, label_id: int) -> tuple[EditTa
     return EditTarget(int(label_id), ctx), mask
 
 
-def edit_writes(labels: np.ndarray, target: EditTarget, parts: list[tuple[np.ndarray, ...]]
+def edit_writes(labels: np.ndarray, target: EditTarget, new: tuple[np.ndarray, ...]
                 ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """The one write that puts the corrected object (``parts``: volume indices per clicked
-    slice) in place of ``target``'s voxels on its slice."""
+    """The one write that puts the corrected object (``new``: its volume indices, one array
+    per axis) in place of ``target``'s voxels on its slice."""
     here = np.asarray(labels[target.ctx.plane.slicer()]) == target.label_id
     old = target.ctx.plane.volume_indices(here)
-    new = tuple(np.concatenate(ax) for ax in zip(*parts, strict=True))
     return replacement_writes(labels, target.label_id, old, new)

@@ -26,7 +26,7 @@ from napari.layers import Image, Labels, Points
 from qtpy.QtCore import QTimer
 
 from ..core.errors import IfssError
-from ..core.provenance import RECORD_KEY
+from ..core.provenance import RECORD_KEY, record_from_json
 from ..core.quality_store import QUALITY_KEY
 from ..core.session_store import (
     SavedSession,
@@ -40,6 +40,7 @@ from .slice_context import spatial_shape
 MAX_LABELS_BYTES = 512 * 2**20
 SESSION_DIR_ENV = "IFSS_SESSION_DIR"
 KEPT_METADATA = (RECORD_KEY, QUALITY_KEY)
+LABELS_EVENTS = ("paint", "set_data", "data")  # painting, undo/redo, data replaced
 
 
 def session_folder(image: Image) -> Path:
@@ -89,12 +90,12 @@ class SessionKeeper:
         self._disconnect_labels()
         self.labels = labels
         if labels is not None:
-            for name in ("paint", "set_data", "data"):
+            for name in LABELS_EVENTS:
                 getattr(labels.events, name).connect(self.schedule)
 
     def _disconnect_labels(self) -> None:
         if self.labels is not None:
-            for name in ("paint", "set_data", "data"):
+            for name in LABELS_EVENTS:
                 getattr(self.labels.events, name).disconnect(self.schedule)
         self.labels = None
 
@@ -180,7 +181,7 @@ class SessionKeeper:
             restored = int(idx[0].size)
             kept = {k: v for k, v in saved.metadata.items() if k in KEPT_METADATA}
             if RECORD_KEY in kept:  # JSON turned its int slice keys into strings
-                kept[RECORD_KEY] = {int(z): list(v) for z, v in kept[RECORD_KEY].items()}
+                kept[RECORD_KEY] = record_from_json(kept[RECORD_KEY])
             if kept:
                 labels.metadata = {**labels.metadata, **kept}
         return (f"restored {n_points} prompt{'s' * (n_points != 1)} and {restored} labelled "

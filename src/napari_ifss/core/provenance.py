@@ -33,6 +33,11 @@ def slice_checksum(labels_slice: np.ndarray) -> str:
     return f"{arr.dtype.str}:{'x'.join(map(str, arr.shape))}:{crc:08x}"
 
 
+def record_from_json(record: dict) -> Record:
+    """A record read back from JSON (slice keys became strings) with int keys again."""
+    return {int(z): list(states) for z, states in record.items()}
+
+
 def record_states(record: Record, labels: np.ndarray, zs: Iterable[int]) -> Record:
     """A new record with the current content of slices ``zs`` added as propagated states.
 

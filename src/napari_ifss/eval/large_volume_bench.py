@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import metrics
 from .fewshot_resources import peak_rss_mb
 from .report import command_line, machine_info
 
@@ -93,13 +94,8 @@ def _job(image_path: str, labels_path: str, threads: int, queue) -> None:
     t1 = time.perf_counter()
     propagate(volume, labels, 1, out=labels, segmenter=fewshot)
     t2 = time.perf_counter()
-    dice = []
-    for z in range(depth):
-        if z in annotated:
-            continue
-        got, truth = np.asarray(labels[z]) == 1, tube_mask(z, depth, side)
-        denom = got.sum() + truth.sum()
-        dice.append(1.0 if denom == 0 else 2.0 * (got & truth).sum() / denom)
+    dice = [metrics.dice(np.asarray(labels[z]) == 1, tube_mask(z, depth, side))
+            for z in range(depth) if z not in annotated]
     queue.put({"depth": depth, "side": side,
                "volume_gib": depth * side * side * 2 / 2**30,
                "annotated_slices": annotated, "filled_slices": len(dice),
