@@ -141,3 +141,23 @@ def test_registry_errors(tmp_path):
     torch.save({"foo": 1}, tmp_path / "bad.pt")
     with pytest.raises(InvalidInputError, match="not a napari-ifss"):
         load_click_net(tmp_path / "bad.pt")
+
+
+def test_fcfi_takes_the_mask_at_the_input_like_concat_unless_built_the_earlier_way():
+    fcfi, concat = build_click_net("fcfi", **SMALL), build_click_net("concat", **SMALL)
+    first_conv = "embed.maps.0.0.weight"
+    assert fcfi.state_dict()[first_conv].shape == concat.state_dict()[first_conv].shape
+    assert fcfi.config["input_feedback"] and concat.config["input_feedback"]
+    early = build_click_net("fcfi", **SMALL, input_feedback=False)
+    assert early.state_dict()[first_conv].shape[1] == 2
+    assert not build_click_net("nofeedback", **SMALL).config["input_feedback"]
+
+
+def test_checkpoints_from_before_input_feedback_load_as_the_earlier_fcfi(tmp_path):
+    early = build_click_net("fcfi", **SMALL, input_feedback=False).eval()
+    path = save_click_net(early, tmp_path / "old.pt")
+    ckpt = torch.load(path, weights_only=False)
+    del ckpt["config"]["input_feedback"]  # as written before the option existed
+    torch.save(ckpt, path)
+    loaded = load_click_net(path)
+    assert not loaded.input_feedback

@@ -19,6 +19,7 @@ from napari_ifss.core.quality import (
     badge_for,
     distance_factor,
     jfs_score,
+    size_factor,
 )
 from napari_ifss.core.quality_volume import (
     annotate_next,
@@ -56,7 +57,12 @@ def test_true_mask_beats_degraded_ones(seg, vol, z):
     true = _score(seg, vol, z, gt[z])
     assert 0.0 <= true.back_iou <= 1.0 and true.back_iou > 0.8
     assert true.distance == 2.0  # nearest user slice
-    assert true.score == pytest.approx(true.back_iou * distance_factor(2.0))
+    assert true.score == pytest.approx(
+        true.back_iou * distance_factor(2.0) * size_factor(true.size_ratio))
+    w = np.array([e.weight for e in true.evidence])
+    user_area = float(w @ [gt[s].sum() for s in SUP])
+    area = float(gt[z].sum())
+    assert true.size_ratio == pytest.approx(min(area, user_area) / max(area, user_area))
     assert len(true.evidence) == 2 and sum(e.weight for e in true.evidence) == pytest.approx(1)
     assert true.evidence[0].position == 2 and 0 <= true.evidence[0].iou <= 1
     for bad in (ndi.binary_erosion(gt[z], iterations=3), np.roll(gt[z], 8, axis=1)):
@@ -66,6 +72,26 @@ def test_true_mask_beats_degraded_ones(seg, vol, z):
     empty = _score(seg, vol, z, np.zeros_like(gt[z]))
     assert empty.score == 0.0 and empty.badge == "review" and "empty" in empty.reason
     assert empty.evidence == ()
+
+
+def test_size_factor_and_a_mask_far_off_the_users_size(seg, vol):
+    assert size_factor(1.0) == 1.0 and size_factor(0.25) == pytest.approx(0.5)
+    assert size_factor(0.0) == 0.0 and size_factor(2.0) == 1.0  # clipped to [0, 1]
+    image, gt = vol
+    z = 4
+    true = _score(seg, vol, z, gt[z])
+    rows, cols = np.nonzero(gt[z])
+    tiny = np.zeros_like(gt[z])
+    tiny[rows[0], cols[0]] = True
+    small = _score(seg, vol, z, tiny)
+    assert small.size_ratio < 0.05 < 0.5 < true.size_ratio
+    assert small.score < true.score and "% of the user's" in small.reason
+    # the other way round: the user drew a much smaller object than the result
+    one = [np.zeros_like(gt[s]) for s in SUP]
+    for m, s_ in zip(one, SUP, strict=True):
+        m[s_ * 4:s_ * 4 + 12, 20:32] = True
+    big = jfs_score(seg, image[z], gt[z], [image[s_] for s_ in SUP], one, z, SUP)
+    assert big.size_ratio < 0.1 and "x the user's" in big.reason
 
 
 def test_nearer_user_slices_weigh_more(seg, vol):
@@ -186,9 +212,13 @@ def test_bench_quality_cli_end_to_end(tmp_path, tiny_volume_root, tiny_fewshot_w
     case = report["objects"][0]
     assert case["scored_slices"] == len(case["slices"])
     assert all(0 <= s["score"] <= 1 and 0 <= s["dice"] <= 1 for s in case["slices"])
+    for s in case["slices"]:  # the stored factors give back the score
+        assert s["score"] == pytest.approx(
+            s["back_iou"] * distance_factor(s["distance"]) * size_factor(s["size_ratio"]))
+    assert {"spearman_without_size", "auroc_size_only"} <= set(report["summary"]["all"])
     assert len(report["annotate_next"]) == 1
     md = out.with_suffix(".md").read_text()
-    assert "Spearman" in md and "Annotate next" in md
+    assert "Spearman" in md and "Annotate next" in md and "without size" in md
 
 
 def _fixed(scores: dict[int, float]) -> dict:

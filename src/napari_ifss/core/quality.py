@@ -78,7 +78,8 @@ class QualityScore:
     """JFS verdict on one result mask.
 
     Attributes:
-        score: the trust in [0, 1]: ``back_iou * distance_factor(distance)`` (0 for an
+        score: the trust in [0, 1]:
+            ``back_iou * distance_factor(distance) * size_factor(size_ratio)`` (0 for an
             unusable mask).
         badge: "good", "check" or "review" (see :func:`badge_for`).
         evidence: one :class:`SupportEvidence` per user slice (empty when not scored).
@@ -86,6 +87,8 @@ class QualityScore:
         position: z of the scored slice, if given.
         back_iou: the JFS evidence alone: weighted mean back-prediction IoU in [0, 1].
         distance: z distance to the nearest user slice (None when positions are unknown).
+        size_ratio: ``min(a, u) / max(a, u)`` in (0, 1], with ``a`` the result mask's area
+            and ``u`` the user masks' area (weighted like the evidence); 1 when not scored.
         forward_iou: the other direction, computed on request (``forward=True``): each user
             slice predicts the result slice, weighted IoU of those predictions with the result
             mask. None when not computed.
@@ -99,6 +102,7 @@ class QualityScore:
     back_iou: float = 0.0
     distance: float | None = None
     forward_iou: float | None = None
+    size_ratio: float = 1.0
 
     @property
     def agreement(self) -> float:
@@ -127,6 +131,18 @@ def distance_factor(distance: float | None) -> float:
     if distance is None:
         return 1.0
     return 1.0 / (1.0 + max(0.0, float(distance)) / DISTANCE_SCALE)
+
+
+def size_factor(ratio: float) -> float:
+    """How much a change of area costs: ``sqrt(ratio)`` for an area ratio in [0, 1]
+    (see :attr:`QualityScore.size_ratio`; 1 for the user's own size, 0.5 at a 4x change)."""
+    return float(np.sqrt(np.clip(ratio, 0.0, 1.0)))
+
+
+def _size_ratio(area: float, user: float) -> float:
+    if area <= 0 or user <= 0:
+        return 0.0
+    return min(area, user) / max(area, user)
 
 
 def badge_for(score: float) -> Badge:
@@ -248,15 +264,21 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
     distance = None
     if support_positions is not None and result_position is not None:
         distance = float(min(abs(float(p) - float(result_position)) for p in support_positions))
-    score = back_iou * distance_factor(distance)
+    area = float(np.count_nonzero(res))
+    user_area = float(np.dot(weights, [float(np.count_nonzero(m)) for m in masks]))
+    size_ratio = _size_ratio(area, user_area)
+    score = back_iou * distance_factor(distance) * size_factor(size_ratio)
     worst = min(evidence, key=lambda e: e.iou)
     where = f"slice {worst.position:g}" if worst.position is not None else f"#{worst.index}"
     reason = (f"back-prediction IoU {back_iou:.2f} over {len(evidence)} user slice(s), "
               f"lowest {worst.iou:.2f} on user {where}")
     if distance is not None:
         reason += f"; {distance:g} slice(s) from the nearest user slice"
+    if size_ratio < 0.5:
+        reason += (f"; area {area / user_area:.0%} of the user's" if area < user_area
+                   else f"; area {area / max(user_area, 1.0):.1f}x the user's")
     return QualityScore(score, badge_for(score), tuple(evidence), reason, result_position,
-                        back_iou, distance, forward_iou)
+                        back_iou, distance, forward_iou, size_ratio)
 
 
 def arbitrate(segmenter: FewShotSegmenter, image: np.ndarray, candidate_a: np.ndarray,

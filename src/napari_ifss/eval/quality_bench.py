@@ -19,7 +19,7 @@ import torch
 from ..core.datasets import default_data_dir, iter_3d
 from ..core.fewshot import FewShotSegmenter
 from ..core.propagation import sample_window
-from ..core.quality import GOOD_THRESHOLD, REVIEW_THRESHOLD
+from ..core.quality import GOOD_THRESHOLD, REVIEW_THRESHOLD, distance_factor, size_factor
 from .fewshot_protocol import VolumeContext, bench_objects
 from .quality_protocol import DEGRADATIONS, run_annotate_next, run_quality_case
 from .report import command_line, machine_info, markdown_table, write_report
@@ -74,9 +74,22 @@ def suggest_thresholds(scores: list[float], dices: list[float]) -> dict:
             if review is not None and (s < review).any() else None}
 
 
+# The score's factors, for the ablation columns: each row drops factors from the full score.
+ABLATIONS = {
+    "without_size": lambda s: s["back_iou"] * distance_factor(s["distance"]),
+    "back_iou_only": lambda s: s["back_iou"],
+    "size_only": lambda s: size_factor(s["size_ratio"]),
+}
+
+
 def _stats(cases: list[dict]) -> dict:
     sc = [s["score"] for c in cases for s in c["slices"]]
     dc = [s["dice"] for c in cases for s in c["slices"]]
+    ablation = {}
+    for name, part in ABLATIONS.items():
+        vals = [part(s) for c in cases for s in c["slices"]]
+        ablation[f"spearman_{name}"] = spearman(vals, dc)
+        ablation[f"auroc_{name}"] = auroc_flag(vals, dc)
     arb = [a for c in cases for a in c["arbitration"]]
     per_obj = [spearman([s["score"] for s in c["slices"]], [s["dice"] for s in c["slices"]])
                for c in cases]
@@ -99,7 +112,7 @@ def _stats(cases: list[dict]) -> dict:
             "cost_ratio": (score_s / max(n_score, 1)) / (prop_s / max(n_prop, 1)) if n_prop else float("nan"),
             "s_per_scored_slice_cold": cold_s / max(n_score, 1),
             "cost_ratio_cold": (cold_s / max(n_score, 1)) / (prop_s / max(n_prop, 1)) if n_prop else float("nan"),
-            "thresholds": suggest_thresholds(sc, dc)}
+            **ablation, "thresholds": suggest_thresholds(sc, dc)}
 
 
 def markdown(p: dict) -> str:
@@ -127,6 +140,16 @@ def markdown(p: dict) -> str:
         ("s_per_scored_slice", "s/scored slice (cached)"), ("cost_ratio", "cost ratio (cached)"),
         ("s_per_scored_slice_cold", "s/scored slice (cold)"),
         ("cost_ratio_cold", "cost ratio (cold)")], digits=3))
+    lines += ["", "Which factor of the score does what (pooled Spearman / AUROC; full score = "
+              "back-prediction IoU x distance factor x size factor):", ""]
+    lines.append(markdown_table(rows, [
+        ("k", "K"), ("spearman_pooled", "Spearman, full"), ("auroc", "AUROC, full"),
+        ("spearman_without_size", "Spearman, without size"),
+        ("auroc_without_size", "AUROC, without size"),
+        ("spearman_back_iou_only", "Spearman, back IoU only"),
+        ("auroc_back_iou_only", "AUROC, back IoU only"),
+        ("spearman_size_only", "Spearman, size only"), ("auroc_size_only", "AUROC, size only")],
+        digits=3))
     lines += ["", "Suggested badge thresholds (all K; review: max Youden J for Dice < 0.5, good: "
               "max share of Dice >= 0.7 at or above it, >= 25% of slices kept): "
               + str(p["summary"]["all"]["thresholds"]), "",

@@ -104,7 +104,8 @@ def run_quality_case(ctx: VolumeContext, gt: np.ndarray, others: np.ndarray | No
     calls3 = seg.encoder_calls
     zs = sorted(scores)
     slices = [{"z": z, "score": scores[z].score, "badge": scores[z].badge,
-               "dice": dice(pred[z], gt[z])} for z in zs]
+               "back_iou": scores[z].back_iou, "distance": scores[z].distance,
+               "size_ratio": scores[z].size_ratio, "dice": dice(pred[z], gt[z])} for z in zs]
     missed = [z for z in present if z not in sup and not pred[z].any()]
     arb = []
     with_obj = [z for z in zs if gt[z].any()]

@@ -1,8 +1,14 @@
 """The whole interactive click model: encoder + click head, in three variants.
 
-* ``"fcfi"``: focused feedback correction + collaborative feedback fusion (FCFI, CVPR 2023).
+* ``"fcfi"``: the previous mask concatenated to the click maps at the head input (as in the
+  ``concat`` ablation and the FCFI authors' model) *plus* focused feedback correction and
+  collaborative feedback fusion in the deep features (FCFI, CVPR 2023).
 * ``"concat"``: the previous mask is only concatenated to the click maps at the head input.
 * ``"nofeedback"``: no previous mask at all.
+
+So ``fcfi`` = ``concat`` + the two FCFI modules, and the ablation measures exactly what the
+modules add. (``input_feedback=False`` builds the earlier fcfi that fed the mask to the modules
+only; checkpoints written before the option existed load as that.)
 
 All variants share the same encoder and U-head sizes. Tensors: image ``(B, 3, H, W)`` in [0, 1]
 with H, W multiples of 32; clicks ``(B, N, 3)`` rows ``(row, col, label)`` in input pixels with
@@ -63,18 +69,20 @@ class ClickNet(nn.Module):
     def __init__(self, variant: str = "fcfi", channels: int = 48, low_channels: int = 16,
                  encoder_widths: tuple[int, ...] = (24, 32, 64, 96, 128),
                  head_widths: tuple[int, ...] = (64, 96), click_radius: float = 5.0,
-                 box_ratio: float = 0.3) -> None:
+                 box_ratio: float = 0.3, input_feedback: bool = True) -> None:
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
         self.variant = variant
         self.config: dict[str, Any] = dict(
             channels=channels, low_channels=low_channels, encoder_widths=list(encoder_widths),
-            head_widths=list(head_widths), click_radius=click_radius, box_ratio=box_ratio)
+            head_widths=list(head_widths), click_radius=click_radius, box_ratio=box_ratio,
+            input_feedback=variant == "concat" or (variant == "fcfi" and bool(input_feedback)))
         self.click_radius = click_radius
         self.box_ratio = box_ratio
         self.encoder = ImageEncoder(tuple(encoder_widths), channels, low_channels)
-        extra = 3 if variant == "concat" else 2
+        self.input_feedback: bool = self.config["input_feedback"]
+        extra = 3 if self.input_feedback else 2
         self.embed = ClickEmbedding(channels, extra)
         self.fusion = CollaborativeFusion(channels) if variant == "fcfi" else None
         self.head = UHead(channels, low_channels, tuple(head_widths))
@@ -97,7 +105,7 @@ class ClickNet(nn.Module):
         if prev_mask is None:
             prev_mask = torch.zeros(b, 1, *shape, device=deep.device)
         fb = F.avg_pool2d(prev_mask.float(), STRIDE)
-        extra = torch.cat([maps, fb], dim=1) if self.variant == "concat" else maps
+        extra = torch.cat([maps, fb], dim=1) if self.input_feedback else maps
         x = self.embed(deep, extra)
         if self.fusion is None:
             return ClickOutput(_upsample(self.head(x, feats.low), shape))

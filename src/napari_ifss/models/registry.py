@@ -50,7 +50,10 @@ def load_click_net(path: str | os.PathLike) -> ClickNet:
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(ckpt, dict) or "variant" not in ckpt or "state_dict" not in ckpt:
         raise InvalidInputError(f"{path} is not a napari-ifss click-model checkpoint")
-    net = build_click_net(ckpt["variant"], **ckpt.get("config", {}))
+    config = dict(ckpt.get("config", {}))
+    if ckpt["variant"] == "fcfi":  # written before fcfi also took the mask at the input
+        config.setdefault("input_feedback", False)
+    net = build_click_net(ckpt["variant"], **config)
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     net.load_state_dict(state)
     net.meta = ckpt.get("meta", {})  # type: ignore[attr-defined]
