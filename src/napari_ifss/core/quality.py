@@ -8,34 +8,42 @@ the result slice and each user slice (uniform when positions are unknown). IoU, 
 in the paper and DESIGN.md. A result that is good segments the user's slices the way the user
 did.
 
-Evidence fades with distance: the score is ``back_iou / (1 + d / DISTANCE_SCALE)`` with ``d``
-the distance to the nearest user slice. Back-prediction alone ranks slices within an object
-well but puts objects on different scales (pooled Spearman 0.41, per-object median 0.60, AUROC
-0.66 in the calibration run before this factor, step-1200 click encoder); the factor brought
-them onto one scale (pooled Spearman 0.63, AUROC 0.81 with that encoder; 0.58 and 0.82 with
-the shipped step-4000 encoder, whose better propagation leaves fewer bad slices to rank). ``DISTANCE_SCALE = 3`` was the value picked most often when
-choosing it on five of the six development volumes and testing on the sixth (scales 1..16
-tried on the per-slice scores stored by the earlier run); that leave-one-volume-out estimate
-is Spearman 0.60, AUROC 0.76, and every scale from 1 to 6 gives Spearman >= 0.60 and
-AUROC >= 0.80 over all volumes: the choice is not a sharp optimum.
+Two more factors turn the evidence into the score
+``back_iou * distance_factor(d) * size_factor(size_ratio)``:
+
+* Evidence fades with distance: ``1 / (1 + d / DISTANCE_SCALE)`` with ``d`` the distance to
+  the nearest user slice. Back-prediction alone ranks slices within an object well but puts
+  objects on different scales; ``DISTANCE_SCALE = 3`` was picked by leave-one-volume-out on
+  the step-1200 encoder's calibration run (held-out Spearman 0.60, AUROC 0.76).
+* Size consistency: ``sqrt(min(a, u) / max(a, u))`` with ``a`` the result mask's area and ``u``
+  the user masks' area, weighted like the evidence. Propagation fails most where the mask
+  shrinks to nothing or leaks into its surroundings, and a small result mask also gives
+  back-prediction little to go on. The factor and its exponent 0.5 were chosen on per-slice
+  records of the step-4000 models (pooled Spearman 0.58 -> 0.65, AUROC 0.82 -> 0.86).
+
+With the shipped step-6000 models, measured after these choices were fixed
+(``docs/benchmarks/quality.md``, 796 scored slices): back IoU alone Spearman 0.56 / AUROC 0.78;
+times the distance factor 0.59 / 0.81; the full score **0.63 / 0.83** (per-object median
+Spearman 0.74). No setting is a sharp optimum: every exponent from 0.25 to 1 with a distance
+scale from 3 to 6 gives Spearman 0.61-0.67 and AUROC 0.82-0.85 on that run.
 
 Arbitration between two masks of the same slice uses both directions
 (:attr:`QualityScore.agreement`): the back-prediction evidence and the *forward* one (each
 user slice, as support, predicts the slice; IoU with the candidate). Back-prediction alone
 picked the true mask over a degraded one in 87.9% of 562 pairs, both directions in 91.1%
-(step-1200 encoder); with the shipped encoder both directions pick it in 93.6% of 580 pairs.
+(step-1200 encoder); with the shipped models both directions pick it in 92.9% of 577 pairs.
 
 Slices are ``(H, W)`` grey or ``(H, W, 3|4)`` RGB, masks ``(H, W)`` (nonzero = object),
 coordinates (row, col); volumes are (z, row, col).
 
 Badges (:data:`GOOD_THRESHOLD`, :data:`REVIEW_THRESHOLD`) come from the calibration benchmark
 ``ifss bench quality`` (``docs/benchmarks/quality.md``; 13 objects of ``../shared/data``,
-K = 1, 2, 3, 809 scored slices, shipped models): "review" below 0.15, the threshold
-maximising Youden's J (0.49) for flagging slices with true Dice < 0.5 (38% of the slices below
+K = 1, 2, 3, 796 scored slices, shipped models): "review" below 0.15, the threshold
+maximising Youden's J (0.49) for flagging slices with true Dice < 0.5 (35% of the slices below
 it are bad, against 18% overall); "good" from 0.25, where the share of slices with true
-Dice >= 0.7 peaks (84%, against 60% overall, keeping at least a quarter of the slices). The run with the step-1200
-encoder suggested the same two thresholds. Treat badges as a triage aid,
-not a guarantee.
+Dice >= 0.7 peaks (87%, against 62% overall, keeping at least a quarter of the slices). The
+runs without the size factor (step-1200 and step-4000 encoders) suggested the same two; the
+step-4000 one with it suggested review < 0.10. Treat badges as a triage aid, not a guarantee.
 """
 
 from __future__ import annotations
