@@ -93,3 +93,14 @@ def test_report_writers(tmp_path: Path):
     payload = {"a": {"b": [1, 2]}, "objects": [{"x": [1, 2]}, {"y": None}]}
     text = dumps(payload, ["objects"])
     assert json.loads(text) == payload and '  {"x": [1, 2]},' in text.splitlines()
+
+
+def test_module_ablation_methods_switch_the_shipped_fcfi():
+    from napari_ifss.eval.interactive_bench import make_segmenter
+
+    full = make_segmenter("fcfi", {})
+    no_fusion = make_segmenter("fcfi-no-fusion", {})
+    no_corr = make_segmenter("fcfi-no-correction", {})
+    assert full.net.fusion_enabled and full.net.correction_enabled
+    assert not no_fusion.net.fusion_enabled and no_fusion.net.correction_enabled
+    assert not no_corr.net.correction_enabled and no_corr.net.fusion_enabled

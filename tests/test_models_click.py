@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.models.click_encoding import click_maps, disk_maps
@@ -161,3 +162,23 @@ def test_checkpoints_from_before_input_feedback_load_as_the_earlier_fcfi(tmp_pat
     torch.save(ckpt, path)
     loaded = load_click_net(path)
     assert not loaded.input_feedback
+
+
+def test_inference_switches_turn_single_fcfi_modules_off():
+    torch.manual_seed(2)
+    net = build_click_net("fcfi", **SMALL).eval()
+    image, prev = torch.rand(1, 3, 64, 64), torch.rand(1, 1, 64, 64)
+    two = torch.tensor([[[30.0, 30.0, 1.0], [10.0, 12.0, 0.0]]])
+    with torch.no_grad():
+        full = net(image, two, prev)
+        net.correction_enabled = False
+        plain = net(image, two, prev)
+        assert not plain.box.any() and torch.equal(plain.corrected, F.avg_pool2d(prev, 4))
+        assert not torch.allclose(full.logits, plain.logits)
+        net.correction_enabled, net.fusion_enabled = True, False
+        unfused = net(image, two, prev)
+        # no residual: the output is what the features alone give, whatever the feature path
+        for p in net.fusion.feature_path.parameters():
+            p.add_(torch.randn_like(p))
+        assert torch.equal(unfused.logits, net(image, two, prev).logits)
+    assert "correction_enabled" not in net.config and "fusion_enabled" not in net.config

@@ -5,8 +5,10 @@ user of :mod:`.clicker` and the protocol of :mod:`.interactive_protocol`; result
 (per object, per split and method, machine info, command line) and a markdown table.
 
 Methods: ``fcfi`` (the shipped weights), ``concat`` and ``nofeedback`` (ablation checkpoints in
-``benchmarks/weights/``), ``random_walker`` and ``watershed`` (classical baselines), and any
-``--checkpoint NAME=PATH``.
+``benchmarks/weights/``), ``random_walker`` and ``watershed`` (classical baselines), any
+``--checkpoint NAME=PATH``, and ``fcfi-no-correction`` / ``fcfi-no-fusion``: the fcfi net (or
+the ``fcfi=`` checkpoint) with one FCFI module switched off at inference, which shows how much
+the trained net relies on it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ ABLATION_CHECKPOINTS = {"concat": "benchmarks/weights/click_concat.pt",
                         "nofeedback": "benchmarks/weights/click_nofeedback.pt"}
 DEFAULT_METHODS = ("fcfi", "concat", "nofeedback", "random_walker", "watershed")
 CLASSICAL = ("random_walker", "watershed")
+# Inference-time ablations of the fcfi net: method name -> ClickNet switch turned off.
+MODULE_ABLATIONS = {"fcfi-no-correction": "correction_enabled", "fcfi-no-fusion": "fusion_enabled"}
 THRESHOLDS = (0.85, 0.90)
 
 
@@ -53,6 +57,11 @@ def make_segmenter(name: str, checkpoints: dict[str, str]) -> ClickSegmenter:
         from .watershed import WatershedSegmenter
 
         return WatershedSegmenter()
+    if name in MODULE_ABLATIONS:
+        seg = make_segmenter("fcfi", checkpoints)
+        net = seg.net  # type: ignore[attr-defined]
+        setattr(net, MODULE_ABLATIONS[name], False)
+        return seg
     paths = {**ABLATION_CHECKPOINTS, **checkpoints}
     if name == "fcfi" and name not in checkpoints:
         from ..core.predictor import ClickPredictor
@@ -222,7 +231,7 @@ def main(args: argparse.Namespace) -> int:
     checkpoints = _parse_checkpoints(args.checkpoint)
     methods = [m for m in args.methods.split(",") if m]
     methods += [m for m in checkpoints if m not in methods]
-    known = {"fcfi", *CLASSICAL, *ABLATION_CHECKPOINTS, *checkpoints}
+    known = {"fcfi", *CLASSICAL, *ABLATION_CHECKPOINTS, *MODULE_ABLATIONS, *checkpoints}
     unknown = [m for m in methods if m not in known]
     if unknown or not methods:
         raise InvalidInputError(f"unknown method(s) {unknown}; known: {', '.join(sorted(known))} "
@@ -288,7 +297,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--per-image", type=int, default=5, help="objects per image or slice")
     p.add_argument("--splits", help="comma-separated splits, e.g. nuclei,natural,em,mri_ct")
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help="comma-separated: fcfi, concat, nofeedback, random_walker, watershed")
+                   help="comma-separated: fcfi, concat, nofeedback, random_walker, watershed, "
+                        "fcfi-no-correction, fcfi-no-fusion")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="extra method from a click-model checkpoint (repeatable)")
     p.add_argument("--rule", choices=("largest_region", "ritm"), default="largest_region",

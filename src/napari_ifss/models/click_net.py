@@ -86,6 +86,11 @@ class ClickNet(nn.Module):
         self.embed = ClickEmbedding(channels, extra)
         self.fusion = CollaborativeFusion(channels) if variant == "fcfi" else None
         self.head = UHead(channels, low_channels, tuple(head_widths))
+        # Inference-time switches for ablations of a trained fcfi net (not saved): without the
+        # correction the feedback reaches the fusion uncorrected; without the fusion its
+        # residual is gated off on every click, as on the first.
+        self.correction_enabled = True
+        self.fusion_enabled = True
 
     @property
     def uses_feedback(self) -> bool:
@@ -112,10 +117,10 @@ class ClickNet(nn.Module):
         centre, positive, has_click = newest_click(points)
         n_clicks = (points[..., 2] >= 0).sum(dim=1)
         gate = (n_clicks > 1).float()
+        active = has_click & (gate > 0) & self.correction_enabled
         corrected, box = focused_correction(
-            fb, deep, (centre + 0.5) / STRIDE - 0.5, positive, has_click & (gate > 0),
-            self.box_ratio)
-        x, updated_logits = self.fusion(x, corrected, gate)
+            fb, deep, (centre + 0.5) / STRIDE - 0.5, positive, active, self.box_ratio)
+        x, updated_logits = self.fusion(x, corrected, gate * float(self.fusion_enabled))
         return ClickOutput(_upsample(self.head(x, feats.low), shape), corrected, box,
                            updated_logits.float())
 
