@@ -18,6 +18,7 @@ from napari_ifss.core.quality import (
     arbitrate,
     badge_for,
     distance_factor,
+    format_score,
     jfs_score,
     size_factor,
 )
@@ -111,6 +112,14 @@ def test_badges_follow_thresholds():
     assert badge_for(GOOD_THRESHOLD - 1e-6) == "check"
     assert badge_for(REVIEW_THRESHOLD) == "check"
     assert badge_for(REVIEW_THRESHOLD - 1e-6) == "review" and badge_for(0.0) == "review"
+
+
+def test_shown_scores_never_cross_their_badges_threshold():
+    assert format_score(0.149) == "0.14" and format_score(0.15) == "0.15"
+    assert format_score(0.25) == "0.25" and format_score(1.0) == "1.00"
+    assert format_score(0.0) == "0.00" and format_score(0.2999) == "0.29"
+    for v in np.linspace(0, 1, 2001):
+        assert badge_for(float(format_score(v))) == badge_for(v)
 
 
 def test_score_badge_matches_its_score(seg, vol):

@@ -15,6 +15,7 @@ from qtpy.QtCore import Qt
 
 from napari_ifss._napari.quality_panel import BADGE_COLOURS, text_overlay
 from napari_ifss.core.fewshot import FewShotSegmenter
+from napari_ifss.core.quality import format_score
 from napari_ifss.core.quality_store import QUALITY_KEY, from_metadata
 from napari_ifss.core.quality_volume import read_scores_csv, score_volume, slice_gains
 from napari_ifss.core.sample import make_synthetic_cells
@@ -80,7 +81,7 @@ def _check_against_headless(panel, layer, expected):
     for r in rows:
         assert r.badge == expected[r.z, r.label_id].badge
         assert abs(r.score - expected[r.z, r.label_id].score) <= 1e-6
-    assert _table(panel) == [(str(r.z), str(r.label_id), f"{r.score:.2f}", r.badge)
+    assert _table(panel) == [(str(r.z), str(r.label_id), format_score(r.score), r.badge)
                              for r in rows]
     stored = from_metadata(json.loads(json.dumps(layer.metadata[QUALITY_KEY])))  # JSON-able
     assert {(z, i) for i, e in stored.items() for z in e} == set(expected)
@@ -127,7 +128,7 @@ def test_badges_table_overlay_next_and_export(fewshot_docked, qtbot, cells, segm
             assert overlay.text == f"JFS z={z}: not scored" and z not in range(*Z_RANGE)
         else:
             for i, s in here.items():
-                assert f"label {i}: {s.score:.2f} {s.badge}" in overlay.text, overlay.text
+                assert f"label {i}: {format_score(s.score)} {s.badge}" in overlay.text, overlay.text
             worst = min(here.values(), key=lambda s: s.score).badge
             assert np.allclose(overlay.color[:3], np.array(
                 [int(BADGE_COLOURS[worst][k:k + 2], 16) for k in (1, 3, 5)]) / 255)

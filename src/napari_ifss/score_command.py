@@ -36,6 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def _run(args: argparse.Namespace) -> int:
     from .api import annotate_next, save_scores_csv, score
+    from .core.quality import format_score
 
     csv_path = check_new_file(args.csv, args.overwrite) if args.csv else None
     image = read_volume(args.image)
@@ -59,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     if worst is not None:
         label_id, z = worst
         print(f"annotate next: slice {z} (label {label_id}, score "
-              f"{scores[label_id][z].score:.2f})", file=sys.stderr)
+              f"{format_score(scores[label_id][z].score)})", file=sys.stderr)
     else:
         print("nothing to score: no propagated slice holds a drawn label", file=sys.stderr)
     return 0

@@ -29,6 +29,7 @@ from qtpy.QtWidgets import QTableWidgetItem as Item
 from ..core.errors import IfssError, InvalidInputError, NotReadyError
 from ..core.fewshot import FewShotSegmenter
 from ..core.provenance import Record, user_labels
+from ..core.quality import format_score
 from ..core.quality_store import (
     ScoreRow,
     ScoreTable,
@@ -66,7 +67,7 @@ def slice_text(z: int, scores: dict[int, StoredScore], annotated: bool) -> str:
         return f"JFS z={z}: annotated"
     if not scores:
         return f"JFS z={z}: not scored"
-    parts = [f"label {i}: {s.score:.2f} {s.badge}" for i, s in sorted(scores.items())]
+    parts = [f"label {i}: {format_score(s.score)} {s.badge}" for i, s in sorted(scores.items())]
     return f"JFS z={z}" + ("  " if len(parts) == 1 else "\n") + "\n".join(parts)
 
 
@@ -208,7 +209,7 @@ class QualityPanel(Container):
         else:
             self._rows.insert(at, row)
             self.table.insertRow(at)
-        texts = (str(row.z), str(row.label_id), f"{row.score:.2f}", row.badge)
+        texts = (str(row.z), str(row.label_id), format_score(row.score), row.badge)
         for col, text in enumerate(texts):
             item = Item(text)
             item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -339,7 +340,7 @@ class QualityPanel(Container):
         if self._layer is not None:
             self._layer.selected_label = row.label_id
         self._set_status(f"annotate next: slice z={row.z} (label {row.label_id}: "
-                         f"{row.score:.2f} {row.badge}); draw it, then Propagate again")
+                         f"{format_score(row.score)} {row.badge}); draw it, then Propagate again")
         return row
 
     def export_csv(self, path: str | os.PathLike) -> int:

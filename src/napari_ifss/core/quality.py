@@ -153,6 +153,12 @@ def _size_ratio(area: float, user: float) -> float:
     return min(area, user) / max(area, user)
 
 
+def format_score(score: float) -> str:
+    """Two decimals, rounded *down*, so a shown score never reaches a badge threshold its badge
+    does not (0.149 shows as 0.14, "review", not as 0.15)."""
+    return f"{np.floor(float(score) * 100.0 + 1e-9) / 100.0:.2f}"
+
+
 def badge_for(score: float) -> Badge:
     """The badge of a score: "good" >= GOOD_THRESHOLD > "check" >= REVIEW_THRESHOLD > "review"."""
     if score >= GOOD_THRESHOLD:
