@@ -14,15 +14,7 @@ from napari_ifss.core.predictor import ClickPredictor
 from napari_ifss.core.prompts import Click
 from napari_ifss.train.config import InteractiveTrainConfig
 from napari_ifss.train.interactive_loop import InteractiveTrainer
-
-TINY = {
-    "batch_size": 2, "crop_size": 64, "max_click_iters": 2, "warmup_steps": 1,
-    "include_real": False, "sources": {"synthetic": 1.0}, "checkpoint_every": 1, "log_every": 1,
-    "threads": 1,
-    "net": {"channels": 8, "low_channels": 8, "encoder_widths": [8, 8, 8, 16, 16],
-            "head_widths": [8, 16]},
-}
-
+from tiny_train import TINY
 
 
 def test_cli_trains_two_steps_and_resumes(tmp_path):

@@ -10,32 +10,32 @@ from napari_ifss.models.registry import build_click_net
 from napari_ifss.train.config import InteractiveTrainConfig
 from napari_ifss.train.interactive_loop import InteractiveTrainer
 from napari_ifss.train.warm_start import main, widen_checkpoint
+from tiny_train import TINY
 
-TINY = {
-    "batch_size": 2, "crop_size": 64, "max_click_iters": 2, "warmup_steps": 1,
-    "include_real": False, "sources": {"synthetic": 1.0}, "checkpoint_every": 1, "log_every": 1,
-    "threads": 1,
-    "net": {"channels": 8, "low_channels": 8, "encoder_widths": [8, 8, 8, 16, 16],
-            "head_widths": [8, 16]},
-}
+EARLY = {"input_feedback": False, "correction_features": False}
 
 
-def _early_run(tmp_path):
-    net = {**TINY["net"], "input_feedback": False}
+def _early_run(tmp_path, early=EARLY):
+    net = {**TINY["net"], **early}
     cfg = InteractiveTrainConfig.from_dict({**TINY, "net": net, "steps": 2,
                                             "variants": ["fcfi", "concat"]})
     InteractiveTrainer(cfg, tmp_path / "early").run(progress=False)
     return tmp_path / "early" / "ckpt_last.pt"
 
 
-def test_widened_fcfi_computes_the_same_and_training_continues(tmp_path):
-    src = _early_run(tmp_path)
+@pytest.mark.parametrize("early", [EARLY, {"input_feedback": True,
+                                           "correction_features": False}])
+
+
+def test_widened_fcfi_computes_the_same_and_training_continues(tmp_path, early):
+    src = _early_run(tmp_path, early)
     dst = widen_checkpoint(src, tmp_path / "new" / "ckpt_last.pt")
     old_state = torch.load(src, weights_only=False)
     new_state = torch.load(dst, weights_only=False)
     assert new_state["step"] == old_state["step"] == 2
     assert new_state["config"]["net"]["input_feedback"] is True
-    old = build_click_net("fcfi", **TINY["net"], input_feedback=False).eval()
+    assert new_state["config"]["net"]["correction_features"] is True
+    old = build_click_net("fcfi", **TINY["net"], **early).eval()
     old.load_state_dict(old_state["nets"]["fcfi"])
     new = build_click_net("fcfi", **new_state["config"]["net"]).eval()
     new.load_state_dict(new_state["nets"]["fcfi"])
@@ -45,6 +45,12 @@ def test_widened_fcfi_computes_the_same_and_training_continues(tmp_path):
     with torch.no_grad():
         assert torch.allclose(old(image, pts, prev).logits, new(image, pts, prev).logits,
                               atol=1e-5)
+    # optimiser moments follow their parameters by name
+    names_old = [n for n, _ in old.named_parameters()]
+    names_new = [n for n, _ in new.named_parameters()]
+    i_old, i_new = names_old.index("head.out.weight"), names_new.index("head.out.weight")
+    assert torch.equal(old_state["opts"]["fcfi"]["state"][i_old]["exp_avg"],
+                       new_state["opts"]["fcfi"]["state"][i_new]["exp_avg"])
     # the concat net is copied as it was
     for k, v in old_state["nets"]["concat"].items():
         assert torch.equal(v, new_state["nets"]["concat"][k])
@@ -53,8 +59,10 @@ def test_widened_fcfi_computes_the_same_and_training_continues(tmp_path):
     trainer = InteractiveTrainer(cfg, dst.parent)
     trainer.run(resume=True, progress=False)
     assert trainer.step == 3
-    moved = trainer.nets["fcfi"].state_dict()["embed.maps.0.0.weight"][:, 2]
-    assert moved.abs().sum() > 0  # the new input channel learns
+    grown = trainer.nets["fcfi"].state_dict()
+    if not early["input_feedback"]:
+        assert grown["embed.maps.0.0.weight"][:, 2].abs().sum() > 0  # the new input learns
+    assert grown["correction_features.branch.2.weight"].abs().sum() > 0  # so does the branch
 
 
 def test_widen_refuses_what_it_cannot_do(tmp_path):

@@ -27,6 +27,7 @@ from torch import nn
 
 from .click_encoding import click_maps
 from .click_head import ClickEmbedding, UHead
+from .correction_features import CorrectionFeatures
 from .encoder import EncoderFeatures, ImageEncoder
 from .feedback_fusion import CollaborativeFusion
 from .focused_correction import focused_correction
@@ -69,7 +70,8 @@ class ClickNet(nn.Module):
     def __init__(self, variant: str = "fcfi", channels: int = 48, low_channels: int = 16,
                  encoder_widths: tuple[int, ...] = (24, 32, 64, 96, 128),
                  head_widths: tuple[int, ...] = (64, 96), click_radius: float = 5.0,
-                 box_ratio: float = 0.3, input_feedback: bool = True) -> None:
+                 box_ratio: float = 0.3, input_feedback: bool = True,
+                 correction_features: bool = True) -> None:
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
@@ -77,7 +79,8 @@ class ClickNet(nn.Module):
         self.config: dict[str, Any] = dict(
             channels=channels, low_channels=low_channels, encoder_widths=list(encoder_widths),
             head_widths=list(head_widths), click_radius=click_radius, box_ratio=box_ratio,
-            input_feedback=variant == "concat" or (variant == "fcfi" and bool(input_feedback)))
+            input_feedback=variant == "concat" or (variant == "fcfi" and bool(input_feedback)),
+            correction_features=variant == "fcfi" and bool(correction_features))
         self.click_radius = click_radius
         self.box_ratio = box_ratio
         self.encoder = ImageEncoder(tuple(encoder_widths), channels, low_channels)
@@ -85,6 +88,8 @@ class ClickNet(nn.Module):
         extra = 3 if self.input_feedback else 2
         self.embed = ClickEmbedding(channels, extra)
         self.fusion = CollaborativeFusion(channels) if variant == "fcfi" else None
+        self.correction_features = (CorrectionFeatures(channels, 3)
+                                    if self.config["correction_features"] else None)
         self.head = UHead(channels, low_channels, tuple(head_widths))
         # Inference-time switches for ablations of a trained fcfi net (not saved): without the
         # correction the feedback reaches the fusion uncorrected; without the fusion its
@@ -118,8 +123,10 @@ class ClickNet(nn.Module):
         n_clicks = (points[..., 2] >= 0).sum(dim=1)
         gate = (n_clicks > 1).float()
         active = has_click & (gate > 0) & self.correction_enabled
+        sim_feats = (deep if self.correction_features is None
+                     else self.correction_features(deep, torch.cat([maps, fb], dim=1)))
         corrected, box = focused_correction(
-            fb, deep, (centre + 0.5) / STRIDE - 0.5, positive, active, self.box_ratio)
+            fb, sim_feats, (centre + 0.5) / STRIDE - 0.5, positive, active, self.box_ratio)
         x, updated_logits = self.fusion(x, corrected, gate * float(self.fusion_enabled))
         return ClickOutput(_upsample(self.head(x, feats.low), shape), corrected, box,
                            updated_logits.float())

@@ -51,8 +51,9 @@ def load_click_net(path: str | os.PathLike) -> ClickNet:
     if not isinstance(ckpt, dict) or "variant" not in ckpt or "state_dict" not in ckpt:
         raise InvalidInputError(f"{path} is not a napari-ifss click-model checkpoint")
     config = dict(ckpt.get("config", {}))
-    if ckpt["variant"] == "fcfi":  # written before fcfi also took the mask at the input
+    if ckpt["variant"] == "fcfi":  # options added later default to what older nets were
         config.setdefault("input_feedback", False)
+        config.setdefault("correction_features", False)
     net = build_click_net(ckpt["variant"], **config)
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     net.load_state_dict(state)

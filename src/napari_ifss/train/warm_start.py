@@ -1,10 +1,15 @@
-"""Continue a run whose fcfi net predates ``input_feedback``: widen its input, keep everything else.
+"""Continue a run whose fcfi net predates the current architecture: grow it, keep the rest.
 
-Earlier fcfi nets fed the previous mask to the FCFI modules only; the current fcfi also takes it
-at the head input, like the ``concat`` ablation. This turns a training checkpoint
-(``ckpt_last.pt``) of the old fcfi into one of the new architecture that computes exactly the
-same function: the first click-embedding convolution gets one more input channel with zero
-weights (and zero AdamW moments), so training simply continues from there.
+Earlier fcfi nets fed the previous mask to the FCFI modules only (``input_feedback=False``) and
+computed the focused correction on the deep features themselves (``correction_features=False``).
+This turns a training checkpoint (``ckpt_last.pt``) of such a net into one of the current
+architecture that computes exactly the same function:
+
+* the first click-embedding convolution gets one more input channel (the mask) with zero
+  weights and zero AdamW moments;
+* a new correction-feature branch starts at zero (:mod:`..models.correction_features`) and
+  without optimiser state;
+* every other tensor, and its optimiser state, is carried over by name.
 
     python -m napari_ifss.train.warm_start OLD_RUN/ckpt_last.pt NEW_RUN/ckpt_last.pt
 
@@ -26,42 +31,57 @@ FIRST_CONV = "embed.maps.0.0.weight"  # (16, extra, 3, 3): its input channels ar
 
 
 def widen_state(state: dict, net_config: dict | None = None) -> dict:
-    """Return a copy of a training-checkpoint dict with its ``fcfi`` net widened.
+    """Return a copy of a training-checkpoint dict with its ``fcfi`` net grown to the current
+    architecture (see the module docstring).
 
     Args:
         state: ``ckpt_last.pt`` contents (``nets``, ``opts``, ``config``, ...).
         net_config: ClickNet arguments of the run (``state["config"]["net"]`` if None).
 
     Raises:
-        InvalidInputError: if there is no fcfi net or it already takes the mask at its input.
+        InvalidInputError: if there is no fcfi net or it already has the current architecture.
     """
     if "fcfi" not in state.get("nets", {}):
         raise InvalidInputError("the checkpoint has no fcfi net to widen")
     cfg = dict(net_config if net_config is not None else state["config"].get("net", {}))
-    cfg["input_feedback"] = True
-    new_net = build_click_net("fcfi", **cfg)
     old = state["nets"]["fcfi"]
-    if tuple(old[FIRST_CONV].shape) == tuple(new_net.state_dict()[FIRST_CONV].shape):
-        raise InvalidInputError("this fcfi net already takes the previous mask at its input")
+    # what the saved net has, read off its tensors (run configs may not say)
+    old_cfg = {**cfg, "input_feedback": old[FIRST_CONV].shape[1] == 3,
+               "correction_features": any(k.startswith("correction_features.") for k in old)}
+    new_cfg = {**cfg, "input_feedback": True, "correction_features": True}
+    old_net = build_click_net("fcfi", **old_cfg)
+    new_net = build_click_net("fcfi", **new_cfg)
+    if set(old) == set(new_net.state_dict()) and all(
+            tuple(v.shape) == tuple(new_net.state_dict()[k].shape) for k, v in old.items()):
+        raise InvalidInputError("this fcfi net already has the current architecture")
+    old_net.load_state_dict(old)  # checks that it really is the earlier architecture
+    grown = dict(new_net.state_dict())
+    for name, tensor in old.items():
+        if name == FIRST_CONV and tensor.shape[1] < grown[name].shape[1]:
+            tensor = torch.cat([tensor, torch.zeros_like(tensor[:, :1])], dim=1)
+        grown[name] = tensor
+    new_net.load_state_dict(grown)
     out = dict(state)
-    widened = dict(old)
-    weight = old[FIRST_CONV]
-    widened[FIRST_CONV] = torch.cat([weight, torch.zeros_like(weight[:, :1])], dim=1)
-    new_net.load_state_dict(widened)  # checks every other name and shape
-    out["nets"] = dict(state["nets"], fcfi=widened)
+    out["nets"] = dict(state["nets"], fcfi=grown)
 
     # AdamW state is keyed by parameter index, in named_parameters() order (buffers excluded).
-    param_names = [n for n, _ in new_net.named_parameters()]
-    index = param_names.index(FIRST_CONV)
+    old_names = [n for n, _ in old_net.named_parameters()]
+    new_index = {n: i for i, (n, _) in enumerate(new_net.named_parameters())}
     opt = state["opts"]["fcfi"]
-    opt_state = {k: dict(v) for k, v in opt["state"].items()}
-    if index in opt_state:
-        for key in ("exp_avg", "exp_avg_sq"):
-            moment = opt_state[index][key]
-            opt_state[index][key] = torch.cat([moment, torch.zeros_like(moment[:, :1])], dim=1)
-    out["opts"] = dict(state["opts"], fcfi=dict(opt, state=opt_state))
+    opt_state = {}
+    for i, entry in opt["state"].items():
+        name = old_names[int(i)]
+        entry = dict(entry)
+        if name == FIRST_CONV:
+            for key in ("exp_avg", "exp_avg_sq"):
+                moment = entry[key]
+                if moment.shape[1] < grown[name].shape[1]:
+                    entry[key] = torch.cat([moment, torch.zeros_like(moment[:, :1])], dim=1)
+        opt_state[new_index[name]] = entry
+    groups = [dict(g, params=list(range(len(new_index)))) for g in opt["param_groups"]]
+    out["opts"] = dict(state["opts"], fcfi=dict(opt, state=opt_state, param_groups=groups))
     config = dict(state["config"])
-    config["net"] = dict(config.get("net", {}), input_feedback=True)
+    config["net"] = dict(config.get("net", {}), input_feedback=True, correction_features=True)
     out["config"] = config
     return out
 
