@@ -21,29 +21,31 @@ Two more factors turn the evidence into the score
   back-prediction little to go on. The factor and its exponent 0.5 were chosen on per-slice
   records of the step-4000 models (pooled Spearman 0.58 -> 0.65, AUROC 0.82 -> 0.86).
 
-With the shipped step-6000 models, measured after these choices were fixed
-(``docs/benchmarks/quality.md``, 796 scored slices): back IoU alone Spearman 0.56 / AUROC 0.78;
-times the distance factor 0.59 / 0.81; the full score **0.63 / 0.83** (per-object median
-Spearman 0.74). No setting is a sharp optimum: every exponent from 0.25 to 1 with a distance
-scale from 3 to 6 gives Spearman 0.61-0.67 and AUROC 0.82-0.85 on that run.
+With the shipped step-7500 models, measured after these choices were fixed
+(``docs/benchmarks/quality.md``, 812 scored slices): back IoU alone Spearman 0.52 / AUROC 0.80;
+times the distance factor 0.60 / 0.85; the full score **0.64 / 0.88** (per-object median
+Spearman 0.74). The step-6000 models gave 0.56 / 0.78, 0.59 / 0.81 and 0.63 / 0.83. No setting
+is a sharp optimum: every exponent from 0.25 to 1 with a distance scale from 3 to 6 gives
+Spearman 0.62-0.67 and AUROC 0.87-0.89 on the shipped run.
 
 Arbitration between two masks of the same slice uses both directions
 (:attr:`QualityScore.agreement`): the back-prediction evidence and the *forward* one (each
 user slice, as support, predicts the slice; IoU with the candidate). Back-prediction alone
 picked the true mask over a degraded one in 87.9% of 562 pairs, both directions in 91.1%
-(step-1200 encoder); with the shipped models both directions pick it in 92.9% of 577 pairs.
+(step-1200 encoder); with the shipped models both directions pick it in 91.6% of 580 pairs.
 
 Slices are ``(H, W)`` grey or ``(H, W, 3|4)`` RGB, masks ``(H, W)`` (nonzero = object),
 coordinates (row, col); volumes are (z, row, col).
 
 Badges (:data:`GOOD_THRESHOLD`, :data:`REVIEW_THRESHOLD`) come from the calibration benchmark
 ``ifss bench quality`` (``docs/benchmarks/quality.md``; 13 objects of ``../shared/data``,
-K = 1, 2, 3, 796 scored slices, shipped models): "review" below 0.15, the threshold
-maximising Youden's J (0.49) for flagging slices with true Dice < 0.5 (35% of the slices below
+K = 1, 2, 3, 812 scored slices, shipped models): "review" below 0.10, the threshold
+maximising Youden's J (0.61) for flagging slices with true Dice < 0.5 (48% of the slices below
 it are bad, against 18% overall); "good" from 0.25, where the share of slices with true
-Dice >= 0.7 peaks (87%, against 62% overall, keeping at least a quarter of the slices). The
-runs without the size factor (step-1200 and step-4000 encoders) suggested the same two; the
-step-4000 one with it suggested review < 0.10. Treat badges as a triage aid, not a guarantee.
+Dice >= 0.7 peaks (85%, against 60% overall, keeping at least a quarter of the slices). With
+the step-6000 models the run suggested review < 0.15 (35% bad below it); runs without the size
+factor suggested 0.15 too; "good" from 0.25 every time. Treat badges as a triage aid, not a
+guarantee.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ Badge = Literal["good", "check", "review"]
 
 # From docs/benchmarks/quality.md (pooled over objects and K, see the module docstring):
 # slices scoring below REVIEW_THRESHOLD are "review"; at or above GOOD_THRESHOLD "good".
-REVIEW_THRESHOLD = 0.15
+REVIEW_THRESHOLD = 0.10
 GOOD_THRESHOLD = 0.25
 PROB_THRESHOLD = 0.5
 # Evidence from user slices fades with z distance: score = back_iou / (1 + d / DISTANCE_SCALE).
@@ -155,7 +157,7 @@ def _size_ratio(area: float, user: float) -> float:
 
 def format_score(score: float) -> str:
     """Two decimals, rounded *down*, so a shown score never reaches a badge threshold its badge
-    does not (0.149 shows as 0.14, "review", not as 0.15)."""
+    does not (0.099 shows as 0.09, "review", not as 0.10)."""
     return f"{np.floor(float(score) * 100.0 + 1e-9) / 100.0:.2f}"
 
 
