@@ -7,8 +7,11 @@
 * ``"nofeedback"``: no previous mask at all.
 
 So ``fcfi`` = ``concat`` + the two FCFI modules, and the ablation measures exactly what the
-modules add. (``input_feedback=False`` builds the earlier fcfi that fed the mask to the modules
-only; checkpoints written before the option existed load as that.)
+modules add. The focused correction compares *correction features*
+(:mod:`.correction_features`), a zero-initialised residual branch on the deep features.
+(``input_feedback=False`` builds the earlier fcfi that fed the mask to the modules only,
+``correction_features=False`` one whose correction compares the deep features themselves;
+checkpoints written before an option existed load with it off.)
 
 All variants share the same encoder and U-head sizes. Tensors: image ``(B, 3, H, W)`` in [0, 1]
 with H, W multiples of 32; clicks ``(B, N, 3)`` rows ``(row, col, label)`` in input pixels with
