@@ -118,8 +118,8 @@ class ClickNet(nn.Module):
         if prev_mask is None:
             prev_mask = torch.zeros(b, 1, *shape, device=deep.device)
         fb = F.avg_pool2d(prev_mask.float(), STRIDE)
-        extra = torch.cat([maps, fb], dim=1) if self.input_feedback else maps
-        x = self.embed(deep, extra)
+        maps_fb = torch.cat([maps, fb], dim=1)  # clicks + mask: the head input, the correction's
+        x = self.embed(deep, maps_fb if self.input_feedback else maps)
         if self.fusion is None:
             return ClickOutput(_upsample(self.head(x, feats.low), shape))
         centre, positive, has_click = newest_click(points)
@@ -127,7 +127,7 @@ class ClickNet(nn.Module):
         gate = (n_clicks > 1).float()
         active = has_click & (gate > 0) & self.correction_enabled
         sim_feats = (deep if self.correction_features is None
-                     else self.correction_features(deep, torch.cat([maps, fb], dim=1)))
+                     else self.correction_features(deep, maps_fb))
         corrected, box = focused_correction(
             fb, sim_feats, (centre + 0.5) / STRIDE - 0.5, positive, active, self.box_ratio)
         x, updated_logits = self.fusion(x, corrected, gate * float(self.fusion_enabled))
