@@ -49,10 +49,8 @@ instances live in :mod:`.instances`, the stack in :mod:`.exemplar_volume`; their
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -60,6 +58,7 @@ import torch.nn.functional as F
 from scipy import ndimage as ndi
 from skimage.segmentation import relabel_sequential
 
+from .._lazy import lazy_exports
 from ..models.fewshot_ridge import normal_equations, pixel_features, ridge_map, solve
 from .errors import InvalidInputError
 from .fewshot import FewShotSegmenter, support_window, to_network
@@ -336,13 +335,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
