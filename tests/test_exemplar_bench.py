@@ -6,17 +6,15 @@ import json
 
 import numpy as np
 import pytest
-import tifffile
 import torch
-from skimage.io import imsave
 
 from napari_ifss.cli import main
-from napari_ifss.core.datasets import split_of
 from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.core.sample import make_synthetic_cells
 from napari_ifss.core.session import InteractiveSession
 from napari_ifss.eval.exemplar_protocol import choose_exemplar, match_instances, robot_clicks
 from napari_ifss.eval.random_walker import RandomWalkerSegmenter
+from synthetic_dsb import write_dsb2018
 
 torch.set_num_threads(1)
 
@@ -25,19 +23,13 @@ torch.set_num_threads(1)
 def dsb_root(tmp_path):
     """``2d/dsb2018`` with 3 val and 2 train images of synthetic cells (uint16 instance ids)."""
     root = tmp_path / "data"
-    ds = root / "2d" / "dsb2018"
-    (ds / "images").mkdir(parents=True)
-    (ds / "masks").mkdir(parents=True)
-    ids = [f"cells{i:02d}" for i in range(60)]
-    val = [i for i in ids if split_of("dsb2018", i) == "val"][:3]
-    train = [i for i in ids if split_of("dsb2018", i) == "train"][:2]
-    for n, item in enumerate(train + val):
-        img, lab = make_synthetic_cells((72, 72), n_cells=7, seed=20 + n)
+
+    def rgb(img):
         grey = (255.0 * img / img.max()).astype(np.uint8)
-        rgb = np.repeat(grey[..., None], 3, axis=2)
-        imsave(ds / "images" / f"{item}.png", rgb, check_contrast=False)
-        tifffile.imwrite(ds / "masks" / f"{item}.tif", lab.astype(np.uint16))
-    return root, sorted(val)
+        return np.repeat(grey[..., None], 3, axis=2)
+
+    val = write_dsb2018(root, [f"cells{i:02d}" for i in range(60)], 2, 3, 72, 7, 20, rgb)
+    return root, val
 
 
 def test_bench_cli_end_to_end(tmp_path, dsb_root):

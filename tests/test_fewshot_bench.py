@@ -6,15 +6,13 @@ import json
 
 import numpy as np
 import pytest
-import tifffile
-from skimage.io import imsave
 
 from napari_ifss.cli import main
-from napari_ifss.core.datasets import split_of
 from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.core.sample import make_synthetic_cells
 from napari_ifss.eval.fewshot_baselines import ForestSegmenter, copy_nearest, filter_features
 from napari_ifss.eval.metrics import dice
+from synthetic_dsb import write_dsb2018
 
 
 def test_copy_nearest_picks_the_nearest_support():
@@ -45,17 +43,8 @@ def test_forest_learns_cells_from_two_slices():
 @pytest.fixture()
 def data_dir(tiny_volume_root, tiny_fewshot_weights):
     root = tiny_volume_root
-    ds = root / "2d" / "dsb2018"
-    (ds / "images").mkdir(parents=True)
-    (ds / "masks").mkdir(parents=True)
-    ids = [f"img{i}" for i in range(40)]
-    val = [i for i in ids if split_of("dsb2018", i) == "val"][:2]
-    train = [i for i in ids if split_of("dsb2018", i) == "train"][:3]
-    for n, item in enumerate(train + val):
-        img, lab = make_synthetic_cells((48, 48), n_cells=5, seed=10 + n)
-        imsave(ds / "images" / f"{item}.png", (img // 256).astype(np.uint8),
-               check_contrast=False)
-        tifffile.imwrite(ds / "masks" / f"{item}.tif", lab.astype(np.uint16))
+    write_dsb2018(root, [f"img{i}" for i in range(40)], 3, 2, 48, 5, 10,
+                  lambda img: (img // 256).astype(np.uint8))
     return (root, *tiny_fewshot_weights)
 
 
