@@ -19,7 +19,7 @@ How (all on one 2D slice, coordinates (row, col)):
    step-6000 click encoder and its few-shot head a second fit found slightly more nuclei on 40
    dsb2018 training images (recall 0.693 vs 0.678) but many more false ones (precision 0.494
    vs 0.703); with the earlier step-4000 models two fits had been the better choice. (Not
-   re-tuned for the shipped step-7500 models.)
+   re-tuned for the shipped step-12000 models.)
 3. Masks: the few-shot head predicts the slice with the exemplar plus those objects as the
    support mask; its probability above ``settings.threshold`` is the foreground.
 4. Instances (:mod:`.instances`): the foreground is split by a watershed of its distance

@@ -21,30 +21,32 @@ Two more factors turn the evidence into the score
   back-prediction little to go on. The factor and its exponent 0.5 were chosen on per-slice
   records of the step-4000 models (pooled Spearman 0.58 -> 0.65, AUROC 0.82 -> 0.86).
 
-With the shipped step-7500 models, measured after these choices were fixed
-(``docs/benchmarks/quality.md``, 812 scored slices): back IoU alone Spearman 0.52 / AUROC 0.80;
-times the distance factor 0.60 / 0.85; the full score **0.64 / 0.88** (per-object median
-Spearman 0.74). The step-6000 models gave 0.56 / 0.78, 0.59 / 0.81 and 0.63 / 0.83. No setting
-is a sharp optimum: every exponent from 0.25 to 1 with a distance scale from 3 to 6 gives
-Spearman 0.62-0.67 and AUROC 0.87-0.89 on the shipped run.
+With the shipped step-12000 models, measured after these choices were fixed
+(``docs/benchmarks/quality.md``, 818 scored slices): back IoU alone Spearman 0.55 / AUROC 0.83;
+times the distance factor 0.61 / 0.87; the full score **0.66 / 0.91** (per-object median
+Spearman 0.75). The step-7500 models gave 0.52 / 0.80, 0.60 / 0.85 and 0.64 / 0.88, the
+step-6000 ones 0.56 / 0.78, 0.59 / 0.81 and 0.63 / 0.83. No setting is a sharp optimum: on the
+step-7500 run every exponent from 0.25 to 1 with a distance scale from 3 to 6 gave Spearman
+0.62-0.67 and AUROC 0.87-0.89.
 
 Arbitration between two masks of the same slice uses both directions
 (:attr:`QualityScore.agreement`): the back-prediction evidence and the *forward* one (each
 user slice, as support, predicts the slice; IoU with the candidate). Back-prediction alone
 picked the true mask over a degraded one in 87.9% of 562 pairs, both directions in 91.1%
-(step-1200 encoder); with the shipped models both directions pick it in 91.6% of 580 pairs.
+(step-1200 encoder); with the shipped models both directions pick it in 93.1% of 580 pairs.
 
 Slices are ``(H, W)`` grey or ``(H, W, 3|4)`` RGB, masks ``(H, W)`` (nonzero = object),
 coordinates (row, col); volumes are (z, row, col).
 
 Badges (:data:`GOOD_THRESHOLD`, :data:`REVIEW_THRESHOLD`) come from the calibration benchmark
 ``ifss bench quality`` (``docs/benchmarks/quality.md``; 13 objects of ``../shared/data``,
-K = 1, 2, 3, 812 scored slices, shipped models): "review" below 0.10, the threshold
-maximising Youden's J (0.61) for flagging slices with true Dice < 0.5 (48% of the slices below
-it are bad, against 18% overall); "good" from 0.25, where the share of slices with true
-Dice >= 0.7 peaks (85%, against 60% overall, keeping at least a quarter of the slices). With
-the step-6000 models the run suggested review < 0.15 (35% bad below it); runs without the size
-factor suggested 0.15 too; "good" from 0.25 every time. Treat badges as a triage aid, not a
+K = 1, 2, 3, 818 scored slices, shipped models): "review" below 0.10, the threshold
+maximising Youden's J (0.64) for flagging slices with true Dice < 0.5 (56% of the slices below
+it are bad, against 20% overall); "good" from 0.25, where the share of slices with true
+Dice >= 0.7 peaks (87%, against 60% overall, keeping at least a quarter of the slices). The
+step-7500 run suggested the same two thresholds; with the step-6000 models the run suggested
+review < 0.15 (35% bad below it); runs without the size factor suggested 0.15 too; "good"
+from 0.25 every time. Treat badges as a triage aid, not a
 guarantee.
 """
 
