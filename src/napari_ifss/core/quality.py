@@ -46,8 +46,7 @@ it are bad, against 20% overall); "good" from 0.25, where the share of slices wi
 Dice >= 0.7 peaks (87%, against 60% overall, keeping at least a quarter of the slices). The
 step-7500 run suggested the same two thresholds; with the step-6000 models the run suggested
 review < 0.15 (35% bad below it); runs without the size factor suggested 0.15 too; "good"
-from 0.25 every time. Treat badges as a triage aid, not a
-guarantee.
+from 0.25 every time. Treat badges as a triage aid, not a guarantee.
 """
 
 from __future__ import annotations

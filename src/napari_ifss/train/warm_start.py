@@ -30,6 +30,16 @@ from ..models.registry import build_click_net
 FIRST_CONV = "embed.maps.0.0.weight"  # (16, extra, 3, 3): its input channels are the maps
 
 
+def _zero_pad_inputs(weight: torch.Tensor, channels: int) -> torch.Tensor:
+    """A conv weight (or its optimiser moment) ``(out, in, kh, kw)`` with zero input channels
+    appended up to ``channels``."""
+    missing = channels - weight.shape[1]
+    if missing <= 0:
+        return weight
+    pad = weight.new_zeros((weight.shape[0], missing, *weight.shape[2:]))
+    return torch.cat([weight, pad], dim=1)
+
+
 def widen_state(state: dict, net_config: dict | None = None) -> dict:
     """Return a copy of a training-checkpoint dict with its ``fcfi`` net grown to the current
     architecture (see the module docstring).
@@ -57,9 +67,8 @@ def widen_state(state: dict, net_config: dict | None = None) -> dict:
     old_net.load_state_dict(old)  # checks that it really is the earlier architecture
     grown = dict(new_net.state_dict())
     for name, tensor in old.items():
-        if name == FIRST_CONV and tensor.shape[1] < grown[name].shape[1]:
-            tensor = torch.cat([tensor, torch.zeros_like(tensor[:, :1])], dim=1)
-        grown[name] = tensor
+        grown[name] = _zero_pad_inputs(tensor, grown[name].shape[1]) if name == FIRST_CONV \
+            else tensor
     new_net.load_state_dict(grown)
     out = dict(state)
     out["nets"] = dict(state["nets"], fcfi=grown)
@@ -74,9 +83,7 @@ def widen_state(state: dict, net_config: dict | None = None) -> dict:
         entry = dict(entry)
         if name == FIRST_CONV:
             for key in ("exp_avg", "exp_avg_sq"):
-                moment = entry[key]
-                if moment.shape[1] < grown[name].shape[1]:
-                    entry[key] = torch.cat([moment, torch.zeros_like(moment[:, :1])], dim=1)
+                entry[key] = _zero_pad_inputs(entry[key], grown[name].shape[1])
         opt_state[new_index[name]] = entry
     groups = [dict(g, params=list(range(len(new_index)))) for g in opt["param_groups"]]
     out["opts"] = dict(state["opts"], fcfi=dict(opt, state=opt_state, param_groups=groups))
