@@ -91,3 +91,19 @@ def test_frozen_batchnorm_phase_keeps_running_stats(tmp_path):
     trainer.train_step()  # step 1: frozen statistics, weights still learn
     assert torch.equal(frozen, bn.running_mean) and not torch.equal(weight, bn.weight)
     assert trainer.source.min_fraction == cfg.small_object_fraction
+
+
+def test_snapshots_keep_every_nth_step_export(tmp_path):
+    cfg = InteractiveTrainConfig.from_dict(
+        {**TINY, "steps": 4, "variants": ["concat"], "snapshot_every": 2, "checkpoint_every": 3})
+    InteractiveTrainer(cfg, tmp_path).run(progress=False)
+    snaps = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
+    assert snaps == ["click_concat_2.pt", "click_concat_4.pt"]
+    two = torch.load(tmp_path / "snapshots" / "click_concat_2.pt", weights_only=False)
+    four = torch.load(tmp_path / "snapshots" / "click_concat_4.pt", weights_only=False)
+    last = torch.load(tmp_path / "click_concat.pt", weights_only=False)
+    assert (two["meta"]["step"], four["meta"]["step"]) == (2, 4)
+    key = next(iter(last["state_dict"]))
+    assert torch.equal(four["state_dict"][key], last["state_dict"][key])
+    assert not all(torch.equal(two["state_dict"][k], four["state_dict"][k])
+                   for k in four["state_dict"])

@@ -144,10 +144,21 @@ class InteractiveTrainer:
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(path)
-        for variant, net in self.nets.items():
-            save_click_net(net, self.out / f"click_{variant}.pt", meta={
-                "step": self.step, "train_config": self.cfg.to_dict(), "wall_s": wall_s})
+        self._export(self.out, "", wall_s)
         return path
+
+    def snapshot(self, wall_s: float = 0.0) -> list[Path]:
+        """Keep this step's fp16 exports as ``out/snapshots/click_<variant>_<step>.pt``."""
+        return self._export(self.out / "snapshots", f"_{self.step}", wall_s)
+
+    def _export(self, folder: Path, suffix: str, wall_s: float) -> list[Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for variant, net in self.nets.items():
+            paths.append(folder / f"click_{variant}{suffix}.pt")
+            save_click_net(net, paths[-1], meta={
+                "step": self.step, "train_config": self.cfg.to_dict(), "wall_s": wall_s})
+        return paths
 
     def load(self, path: str | Path) -> float:
         """Restore a checkpoint written by :meth:`save`; returns its recorded wall time."""
@@ -191,6 +202,8 @@ class InteractiveTrainer:
                     log.flush()
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
                     self.save(wall0 + time.perf_counter() - start)
+                if self.cfg.snapshot_every > 0 and self.step % self.cfg.snapshot_every == 0:
+                    self.snapshot(wall0 + time.perf_counter() - start)
         finally:
             bar.close()
             log.close()
