@@ -53,6 +53,8 @@ def test_cli_bad_input(tmp_path: Path, capsys):
     data = make_fake_data(tmp_path / "data")
     assert main(["bench", "interactive", "--data", str(data), "--methods", "magic"]) == 1
     assert "unknown method" in capsys.readouterr().err
+    assert main(["bench", "interactive", "--data", str(data), "--methods", "magic+clicked"]) == 1
+    assert "unknown method" in capsys.readouterr().err
     assert main(["bench", "interactive", "--data", str(data), "--methods", "random_walker",
                  "--splits", "natural"]) == 1
     assert "no objects for split" in capsys.readouterr().err
@@ -104,3 +106,14 @@ def test_module_ablation_methods_switch_the_shipped_fcfi():
     assert full.net.fusion_enabled and full.net.correction_enabled
     assert not no_fusion.net.fusion_enabled and no_fusion.net.correction_enabled
     assert not no_corr.net.correction_enabled and no_corr.net.fusion_enabled
+
+
+def test_clicked_suffix_wraps_any_method():
+    from napari_ifss.core.clicked_regions import ClickedRegions
+    from napari_ifss.eval.interactive_bench import make_segmenter
+    from napari_ifss.eval.random_walker import RandomWalkerSegmenter
+
+    seg = make_segmenter("random_walker+clicked", {})
+    assert isinstance(seg, ClickedRegions) and isinstance(seg.segmenter, RandomWalkerSegmenter)
+    no_fusion = make_segmenter("fcfi-no-fusion+clicked", {})
+    assert isinstance(no_fusion, ClickedRegions) and not no_fusion.net.fusion_enabled

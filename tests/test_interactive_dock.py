@@ -255,3 +255,30 @@ def test_existing_labels_layer_is_not_the_default_target(make_napari_viewer, qtb
     dock.commit()
     assert truth.data.max() == 0 and viewer.layers["ifss labels"].data[3, 20, 20] == 1
 
+
+
+class TwoBlobs(Counting):
+    """Always predicts both disks of slice 3, whichever was clicked."""
+
+    def predict(self, clicks, prev_mask=None):
+        self.n_predict += 1
+        return (_stack()[3] > 100).astype(np.float32)
+
+
+def test_keep_clicked_regions_checkbox(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    image = viewer.add_image(_stack(), name="stack")
+    viewer.dims.set_current_step(0, 3)
+    dock = _docked(viewer, TwoBlobs())
+    _click(dock, image, [3, 20, 20])
+    _wait(qtbot, dock)
+    assert dock.preview.data[3, 20, 20] and dock.preview.data[3, 44, 44]  # stray blob shown
+    dock._clicked_only.value = True
+    assert dock.runner.session.keep_clicked_regions
+    _click(dock, image, [3, 21, 21])
+    _wait(qtbot, dock)
+    assert dock.preview.data[3, 20, 20] and not dock.preview.data[3, 44, 44]
+    dock.commit()
+    _wait(qtbot, dock)
+    labels = viewer.layers["ifss labels"].data
+    assert labels[3, 20, 20] == 1 and labels[3, 44, 44] == 0

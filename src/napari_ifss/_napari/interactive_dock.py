@@ -46,6 +46,9 @@ class InteractiveDock(Container):
         self._image_box = ComboBox(label="image", choices=self._image_choices, nullable=True)
         self._labels_box = ComboBox(label="labels", choices=self._labels_choices, nullable=True)
         self._positive = CheckBox(text="object click (T toggles)", value=True)
+        self._clicked_only = CheckBox(text="keep clicked regions only", value=False)
+        self._clicked_only.tooltip = ("drop predicted blobs that hold no object click (stray "
+                                      "pixels on neighbours), from the next click on")
         self._undo_btn = PushButton(text="Undo click (U)")
         self._reset_btn = PushButton(text="Reset object (R)")
         self._commit_btn = PushButton(text="Commit object (C)")
@@ -59,9 +62,9 @@ class InteractiveDock(Container):
                                        lambda: self._labels_box.value,
                                        lambda: self.last_committed, self._set_status)
         super().__init__(
-            widgets=[self._image_box, self._labels_box, self._positive, self._undo_btn,
-                     self._reset_btn, self._commit_btn, self._edit_btn, *self.exemplar.widgets,
-                     self._restore_btn, self._status],
+            widgets=[self._image_box, self._labels_box, self._positive, self._clicked_only,
+                     self._undo_btn, self._reset_btn, self._commit_btn, self._edit_btn,
+                     *self.exemplar.widgets, self._restore_btn, self._status],
             labels=False,
         )
         self.keeper = SessionKeeper(self._set_status)  # autosave of prompts and labels
@@ -75,6 +78,7 @@ class InteractiveDock(Container):
                                        self._set_status, self._on_error, self._on_idle)
         self._image_box.changed.connect(self._on_image_changed)
         self._positive.changed.connect(self._on_polarity_changed)
+        self._clicked_only.changed.connect(self._on_clicked_only_changed)
         self._undo_btn.changed.connect(self.undo_click)
         self._reset_btn.changed.connect(self.reset_object)
         self._commit_btn.changed.connect(self.commit)
@@ -91,6 +95,9 @@ class InteractiveDock(Container):
         self._labels_box.value = next(
             (ly for ly in self._labels_choices() if ly.name == LABELS_NAME), None)
         self._on_image_changed(self._image_box.value)
+
+    def _on_clicked_only_changed(self, value: bool) -> None:
+        self.runner.session.keep_clicked_regions = bool(value)
 
     def _default_image(self) -> Image | None:
         active = self.viewer.layers.selection.active

@@ -13,7 +13,9 @@ test double), the way segment-anything's predictor and RITM's clicker do::
     session.set_image(stack[12], key=12)       # ... and slice 12's clicks and mask are back
 
 After every click the previous probability map is passed to the model as ``prev_mask`` (the
-feedback). The session is not thread-safe: drive it from one thread at a time.
+feedback). With ``keep_clicked_regions`` every predicted region that holds no positive click is
+dropped (:mod:`.clicked_regions`) before it is shown and fed back. The session is not
+thread-safe: drive it from one thread at a time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .clicked_regions import keep_clicked_regions
 from .errors import InvalidInputError, NotReadyError
 from .prompts import Click
 from .protocols import ClickSegmenter
@@ -75,9 +78,13 @@ class InteractiveSession:
         segmenter: any ClickSegmenter; None uses ``ClickPredictor.default()`` (the shipped
             weights), created on the first ``set_image``.
         threshold: probability above which a pixel is object (0 < threshold < 1).
+        keep_clicked_regions: drop every predicted region without a positive click from the
+            following predictions (stray blobs on neighbouring objects); may be changed at any
+            time, and applies from the next click on.
     """
 
-    def __init__(self, segmenter: ClickSegmenter | None = None, threshold: float = 0.5) -> None:
+    def __init__(self, segmenter: ClickSegmenter | None = None, threshold: float = 0.5,
+                 keep_clicked_regions: bool = False) -> None:
         if segmenter is not None and not isinstance(segmenter, ClickSegmenter):
             raise InvalidInputError(
                 f"segmenter must provide set_image() and predict(); got {type(segmenter).__name__}"
@@ -87,6 +94,7 @@ class InteractiveSession:
         self._key: Hashable = None
         self._current: _SliceState | None = None
         self.threshold = threshold
+        self.keep_clicked_regions = bool(keep_clicked_regions)
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -167,6 +175,8 @@ class InteractiveSession:
             raise RuntimeError(
                 f"segmenter returned a map of shape {prob.shape} for a slice of shape {state.shape}"
             )
+        if self.keep_clicked_regions:
+            prob = keep_clicked_regions(prob, clicks, self.threshold)
         state.history.append(state.prob)
         state.clicks.append(click)
         state.prob = _frozen(prob)

@@ -8,7 +8,9 @@ Methods: ``fcfi`` (the shipped weights), ``concat`` and ``nofeedback`` (ablation
 ``benchmarks/weights/``), ``random_walker`` and ``watershed`` (classical baselines), any
 ``--checkpoint NAME=PATH``, and ``fcfi-no-correction`` / ``fcfi-no-fusion``: the fcfi net (or
 the ``fcfi=`` checkpoint) with one FCFI module switched off at inference, which shows how much
-the trained net relies on it.
+the trained net relies on it. Any method name with the suffix ``+clicked`` (e.g.
+``fcfi+clicked``) is that method with :func:`~napari_ifss.core.clicked_regions.keep_clicked_regions`
+applied to every prediction.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ CLASSICAL = ("random_walker", "watershed")
 # Inference-time ablations of the fcfi net: method name -> ClickNet switch turned off.
 MODULE_ABLATIONS = {"fcfi-no-correction": "correction_enabled", "fcfi-no-fusion": "fusion_enabled"}
 THRESHOLDS = (0.85, 0.90)
+CLICKED_SUFFIX = "+clicked"
 
 
 def _resolve(path: str) -> Path:
@@ -57,6 +60,10 @@ def make_segmenter(name: str, checkpoints: dict[str, str]) -> ClickSegmenter:
         from .watershed import WatershedSegmenter
 
         return WatershedSegmenter()
+    if name.endswith(CLICKED_SUFFIX):
+        from ..core.clicked_regions import ClickedRegions
+
+        return ClickedRegions(make_segmenter(name.removesuffix(CLICKED_SUFFIX), checkpoints))
     if name in MODULE_ABLATIONS:
         seg = make_segmenter("fcfi", checkpoints)
         net = seg.net  # type: ignore[attr-defined]
@@ -231,7 +238,7 @@ def main(args: argparse.Namespace) -> int:
     methods = [m for m in args.methods.split(",") if m]
     methods += [m for m in checkpoints if m not in methods]
     known = {"fcfi", *CLASSICAL, *ABLATION_CHECKPOINTS, *MODULE_ABLATIONS, *checkpoints}
-    unknown = [m for m in methods if m not in known]
+    unknown = [m for m in methods if m.removesuffix(CLICKED_SUFFIX) not in known]
     if unknown or not methods:
         raise InvalidInputError(f"unknown method(s) {unknown}; known: {', '.join(sorted(known))} "
                                 "(or add one with --checkpoint NAME=PATH)")
@@ -297,7 +304,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--splits", help="comma-separated splits, e.g. nuclei,natural,em,mri_ct")
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                    help="comma-separated: fcfi, concat, nofeedback, random_walker, watershed, "
-                        "fcfi-no-correction, fcfi-no-fusion")
+                        "fcfi-no-correction, fcfi-no-fusion; any of them + '+clicked'")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="extra method from a click-model checkpoint (repeatable)")
     p.add_argument("--rule", choices=("largest_region", "ritm"), default="largest_region",
