@@ -14,18 +14,20 @@ from pathlib import Path
 
 import torch
 
+from napari_ifss.models.registry import load_click_net, save_click_net
 
-def average(paths: list[Path]) -> dict:
-    """The export of the mean weights of ``paths`` (same keys and shapes), in its dtypes."""
-    exports = [torch.load(p, map_location="cpu", weights_only=False) for p in paths]
-    last = exports[-1]["state_dict"]
-    for p, e in zip(paths, exports, strict=True):
-        if e["state_dict"].keys() != last.keys() or e.get("variant") != exports[-1].get("variant"):
+
+def average(paths: list[Path], out: Path) -> Path:
+    """Write the mean weights of the exports ``paths`` (one variant and config) to ``out``."""
+    nets = [load_click_net(p) for p in paths]
+    last = nets[-1]
+    for p, net in zip(paths, nets, strict=True):
+        if net.variant != last.variant or net.config != last.config:
             raise ValueError(f"{p}: not the same variant and architecture as {paths[-1]}")
-    state = {k: (torch.stack([e["state_dict"][k].float() for e in exports]).mean(0).to(t.dtype)
-                 if t.is_floating_point() else t) for k, t in last.items()}
-    meta = dict(exports[-1].get("meta", {}), averaged_from=[str(p) for p in paths])
-    return {**exports[-1], "state_dict": state, "meta": meta}
+    states = [net.state_dict() for net in nets]
+    last.load_state_dict({k: torch.stack([s[k] for s in states]).mean(0)
+                          if t.is_floating_point() else t for k, t in states[-1].items()})
+    return save_click_net(last, out, meta={**last.meta, "averaged_from": [str(p) for p in paths]})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("exports", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    torch.save(average(args.exports), args.out)
-    print(args.out)
+    print(average(args.exports, args.out))
     return 0
 
 

@@ -32,21 +32,22 @@ def keep_clicked_regions(prob: np.ndarray, clicks: Sequence[Click],
         threshold: the threshold that defines the regions (the session's).
 
     Returns:
-        A new float32 ``(H, W)`` array. Unchanged when no positive click lies inside any region
-        (the model missed the clicked object entirely: keeping nothing would hide that).
+        A float32 ``(H, W)`` array; ``prob`` itself (as float32) when nothing is dropped, which
+        includes the case of no positive click inside any region (the model missed the clicked
+        object entirely: keeping nothing would hide that). The input is never modified.
     """
     prob = np.asarray(prob, dtype=np.float32)
     if prob.ndim != 2:
         raise ValueError(f"prob must be (H, W); got shape {prob.shape}")
     labels, n = ndimage.label(prob > threshold, structure=_EIGHT_CONNECTED)
     if n <= 1:
-        return prob.copy()
+        return prob
     h, w = prob.shape
     clicked = {int(labels[min(max(int(c.row), 0), h - 1), min(max(int(c.col), 0), w - 1)])
                for c in clicks if c.positive}
     clicked.discard(0)
     if not clicked:
-        return prob.copy()
+        return prob
     stray = (labels > 0) & ~np.isin(labels, sorted(clicked))
     return np.where(stray, np.float32(0.0), prob)
 

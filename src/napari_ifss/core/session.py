@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .clicked_regions import keep_clicked_regions
+from . import clicked_regions
 from .errors import InvalidInputError, NotReadyError
 from .prompts import Click
 from .protocols import ClickSegmenter
@@ -176,7 +176,7 @@ class InteractiveSession:
                 f"segmenter returned a map of shape {prob.shape} for a slice of shape {state.shape}"
             )
         if self.keep_clicked_regions:
-            prob = keep_clicked_regions(prob, clicks, self.threshold)
+            prob = clicked_regions.keep_clicked_regions(prob, clicks, self.threshold)
         state.history.append(state.prob)
         state.clicks.append(click)
         state.prob = _frozen(prob)
