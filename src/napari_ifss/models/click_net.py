@@ -13,7 +13,10 @@ modules add. The focused correction compares *correction features*
 ``correction_features=False`` one whose correction compares the deep features themselves;
 checkpoints written before an option existed load with it off.)
 
-All variants share the same encoder and U-head sizes. Tensors: image ``(B, 3, H, W)`` in [0, 1]
+``backbone="lite0"`` (or ``lite1``/``lite2``) puts the encoder on the frozen ImageNet
+EfficientNet-Lite trunk with a trainable FPN neck (:mod:`.pretrained_encoder`); ``""`` is the
+from-scratch encoder of the earlier releases. All variants share the same encoder and U-head
+sizes. Tensors: image ``(B, 3, H, W)`` in [0, 1]
 with H, W multiples of 32; clicks ``(B, N, 3)`` rows ``(row, col, label)`` in input pixels with
 label 1/0 and -1 for padding (the newest valid click is the last valid row); previous mask
 ``(B, 1, H, W)`` probability in [0, 1].
@@ -34,6 +37,7 @@ from .correction_features import CorrectionFeatures
 from .encoder import EncoderFeatures, ImageEncoder
 from .feedback_fusion import CollaborativeFusion
 from .focused_correction import focused_correction
+from .pretrained_encoder import PretrainedEncoder
 
 VARIANTS = ("fcfi", "concat", "nofeedback")
 STRIDE = 4  # deep features are at 1/4 of the input
@@ -74,7 +78,7 @@ class ClickNet(nn.Module):
                  encoder_widths: tuple[int, ...] = (24, 32, 64, 96, 128),
                  head_widths: tuple[int, ...] = (64, 96), click_radius: float = 5.0,
                  box_ratio: float = 0.3, input_feedback: bool = True,
-                 correction_features: bool = True) -> None:
+                 correction_features: bool = True, backbone: str = "") -> None:
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
@@ -83,10 +87,13 @@ class ClickNet(nn.Module):
             channels=channels, low_channels=low_channels, encoder_widths=list(encoder_widths),
             head_widths=list(head_widths), click_radius=click_radius, box_ratio=box_ratio,
             input_feedback=variant == "concat" or (variant == "fcfi" and bool(input_feedback)),
-            correction_features=variant == "fcfi" and bool(correction_features))
+            correction_features=variant == "fcfi" and bool(correction_features),
+            backbone=str(backbone))
         self.click_radius = click_radius
         self.box_ratio = box_ratio
-        self.encoder = ImageEncoder(tuple(encoder_widths), channels, low_channels)
+        self.encoder: ImageEncoder | PretrainedEncoder = (
+            PretrainedEncoder(backbone, channels, low_channels) if backbone
+            else ImageEncoder(tuple(encoder_widths), channels, low_channels))
         self.input_feedback: bool = self.config["input_feedback"]
         extra = 3 if self.input_feedback else 2
         self.embed = ClickEmbedding(channels, extra)
