@@ -133,12 +133,14 @@ def _trunk_state(raw: object, variant: str, path: Path) -> dict[str, torch.Tenso
 
 
 @lru_cache(maxsize=4)
-def _cached_state(variant: str) -> dict[str, torch.Tensor]:
+def packaged_state(variant: str) -> dict[str, torch.Tensor]:
+    """:func:`verified_state_dict` of the installed package, read once per process (do not
+    modify the returned tensors)."""
     return verified_state_dict(variant)
 
 
 def pretrained_trunk(variant: str = "lite0") -> EfficientNetLite:
     """An :class:`EfficientNetLite` trunk with the verified ImageNet weights (read once)."""
     trunk = EfficientNetLite(variant)
-    trunk.load_state_dict(_cached_state(variant), strict=True)
+    trunk.load_state_dict(packaged_state(variant), strict=True)
     return trunk

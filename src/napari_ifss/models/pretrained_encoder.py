@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbone_weights import pretrained_trunk
+from .backbone_weights import packaged_state, pretrained_trunk
 from .encoder import EncoderFeatures
 from .layers import conv_bn_act
 
@@ -87,7 +87,7 @@ def _drop_trunk(module: nn.Module, state_dict: dict, prefix: str, local_metadata
 def _fill_trunk(module: PretrainedEncoder, state_dict: dict, prefix: str, local_metadata: dict,
                 strict: bool, missing_keys: list, unexpected_keys: list,
                 error_msgs: list) -> None:
-    """Checkpoints hold no trunk tensors: keep the verified packaged ones (a checkpoint that does
-    carry trunk tensors, e.g. from fine-tuning, loads them)."""
-    for key, value in module.trunk.state_dict().items():
+    """Checkpoints hold no trunk tensors: the trunk gets the verified packaged ones (a checkpoint
+    that does carry trunk tensors, e.g. from fine-tuning, loads them)."""
+    for key, value in packaged_state(module.backbone).items():
         state_dict.setdefault(prefix + TRUNK + key, value)
