@@ -11,6 +11,7 @@ from skimage.draw import disk
 from skimage.io import imsave
 
 from napari_ifss.core.datasets import split_of
+from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.eval.objects import collect_objects, object_masks, split_of_dataset
 
 
@@ -113,8 +114,8 @@ def test_collect_splits_and_rules(fake_data: Path):
     assert len(isbi) == 4 and all(o.area == 31 * 31 and o.label.startswith("cell#") for o in isbi)
     # totalseg: val slices are z 8 and 9 of 10
     assert sorted(o.item_id for o in objs["mri_ct"]) == ["z8", "z9"]
-    # unknown dataset: its own split, connected components of each label
-    assert len(objs["mystuff"]) == 3
+    # unknown dataset: its own split; a binary mask is one object (its three blobs together)
+    assert [(o.label, o.area) for o in objs["mystuff"]] == [("object", 3 * objs["nuclei"][0].area)]
     obj = nuclei[0]
     assert obj.mask.shape == obj.shape == (64, 64) and obj.mask.sum() == obj.area > 100
 
@@ -132,4 +133,5 @@ def test_caps_are_reproducible_and_round_robin(fake_data: Path):
 def test_split_filter_and_empty_folder(fake_data: Path, tmp_path: Path):
     only = collect_objects(fake_data, splits=["mri_ct"])
     assert list(only) == ["mri_ct"]
-    assert collect_objects(tmp_path / "nothing_here") == {}
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        collect_objects(tmp_path / "nothing_here")

@@ -1,6 +1,6 @@
 """Enumerate labeled data laid out like ``../shared/data`` (used by training and benchmarks).
 
-Layout::
+Layout of ``../shared/data`` (a *collection*)::
 
     2d/<dataset>/images/<id>.(png|jpg|tif)     image (grey or RGB)
     2d/<dataset>/masks/<id>.(tif|png)          label map (instance ids or binary 0/1)
@@ -13,6 +13,8 @@ The split into training and held-apart evaluation items is a fixed hash of
 slices are split by z block instead (:func:`split_of_slice`): the last fifth of each volume's
 slices is held apart, so that evaluation slices are not the near-copies of training slices that
 random neighbours would be.
+
+:mod:`.data_layout` also accepts one dataset folder on its own and a folder of dataset folders.
 """
 
 from __future__ import annotations
@@ -71,10 +73,7 @@ class Item2D:
 
     def load_mask(self, class_name: str = "") -> np.ndarray:
         """``(H, W)`` integer label map (instance ids, or 0/1 for binary masks)."""
-        mask = read_array(self.mask_paths[class_name])
-        if mask.ndim == 3:  # RGB-encoded binary masks
-            mask = mask[..., 0]
-        return mask
+        return read_mask(self.mask_paths[class_name])
 
 
 @dataclass(frozen=True)
@@ -100,24 +99,41 @@ def iter_2d(root: Path | str | None = None, datasets: list[str] | None = None) -
     for ds_dir in sorted(p for p in base.iterdir() if p.is_dir()):
         if datasets is not None and ds_dir.name not in datasets:
             continue
-        masks_dir = ds_dir / "masks"
-        class_dirs = sorted(p for p in masks_dir.iterdir() if p.is_dir()) if masks_dir.is_dir() else []
-        for img in sorted((ds_dir / "images").iterdir()):
-            if img.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            stem = img.stem
-            masks: dict[str, Path] = {}
-            if class_dirs:
-                for cdir in class_dirs:
-                    found = _find_stem(cdir, stem)
-                    if found is not None:
-                        masks[cdir.name] = found
-            else:
-                found = _find_stem(masks_dir, stem)
+        yield from iter_2d_dataset(ds_dir)
+
+
+def iter_2d_dataset(ds_dir: Path, dataset: str | None = None,
+                    unmatched: list[Path] | None = None) -> Iterator[Item2D]:
+    """The items of one 2D dataset folder ``ds_dir`` (``images/`` + ``masks/``), sorted.
+
+    Args:
+        ds_dir: the dataset folder.
+        dataset: the dataset name recorded in the items (default: the folder's name).
+        unmatched: if given, images without a mask of the same stem are appended to it.
+    """
+    name = dataset if dataset is not None else ds_dir.name
+    masks_dir = ds_dir / "masks"
+    class_dirs = sorted(p for p in masks_dir.iterdir() if p.is_dir()) if masks_dir.is_dir() else []
+    if not (ds_dir / "images").is_dir():
+        return
+    for img in sorted((ds_dir / "images").iterdir()):
+        if img.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        stem = img.stem
+        masks: dict[str, Path] = {}
+        if class_dirs:
+            for cdir in class_dirs:
+                found = _find_stem(cdir, stem)
                 if found is not None:
-                    masks[""] = found
-            if masks:
-                yield Item2D(ds_dir.name, stem, img, masks)
+                    masks[cdir.name] = found
+        else:
+            found = _find_stem(masks_dir, stem)
+            if found is not None:
+                masks[""] = found
+        if masks:
+            yield Item2D(name, stem, img, masks)
+        elif unmatched is not None:
+            unmatched.append(img)
 
 
 def iter_3d(root: Path | str | None = None, datasets: list[str] | None = None) -> Iterator[Volume]:
@@ -128,13 +144,21 @@ def iter_3d(root: Path | str | None = None, datasets: list[str] | None = None) -
     for ds_dir in sorted(p for p in base.iterdir() if p.is_dir()):
         if datasets is not None and ds_dir.name not in datasets:
             continue
-        image = next((ds_dir / n for n in VOLUME_NAMES if (ds_dir / n).is_file()), None)
-        if image is None:
-            continue
-        labels = next((ds_dir / n.replace("image", "labels") for n in VOLUME_NAMES
-                       if (ds_dir / n.replace("image", "labels")).is_file()), None)
-        if labels is not None:
-            yield Volume(ds_dir.name, image, labels)
+        volume = find_volume(ds_dir)
+        if volume is not None:
+            yield volume
+
+
+def find_volume(ds_dir: Path, dataset: str | None = None) -> Volume | None:
+    """The volume of a 3D dataset folder (``image.*`` + ``labels.*``), or None if it has none."""
+    image = next((ds_dir / n for n in VOLUME_NAMES if (ds_dir / n).is_file()), None)
+    if image is None:
+        return None
+    labels = next((ds_dir / n.replace("image", "labels") for n in VOLUME_NAMES
+                   if (ds_dir / n.replace("image", "labels")).is_file()), None)
+    if labels is None:
+        return None
+    return Volume(dataset if dataset is not None else ds_dir.name, image, labels)
 
 
 def _find_stem(folder: Path, stem: str) -> Path | None:
@@ -154,6 +178,21 @@ def read_array(path: Path) -> np.ndarray:
     from skimage.io import imread
 
     return imread(path)
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A 2D mask file as an ``(H, W)`` label map: palette PNGs (e.g. DAVIS) give their palette
+    indices, RGB(A) masks their first channel."""
+    if path.suffix.lower() == ".png":
+        from PIL import Image
+
+        with Image.open(path) as img:
+            if img.mode == "P":
+                return np.asarray(img)
+    mask = read_array(path)
+    if mask.ndim == 3:  # RGB-encoded binary masks
+        mask = mask[..., 0]
+    return mask
 
 
 def read_volume(path: Path) -> tuple[np.ndarray, tuple[float, float, float]]:

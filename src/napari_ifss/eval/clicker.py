@@ -19,6 +19,11 @@ considered endlessly deep there). Pixels already clicked are never clicked again
 to their mean is taken (the middle of a ridge).
 
 The first click, on an empty prediction, is the interior point of the ground-truth object.
+
+An optional ``ignore`` mask ``(H, W)`` marks pixels that are neither object nor background
+(a benchmark's ignore band): they are never part of an error region, so they are never clicked
+and count as a region border for the interior point.
+
 All coordinates are ``(row, col)``.
 """
 
@@ -99,12 +104,13 @@ def _regions(error: np.ndarray, positive: bool, not_clicked: np.ndarray,
 
 
 def error_regions(
-    gt: np.ndarray, pred: np.ndarray, clicks: Sequence[Click] = (), top: int | None = None
+    gt: np.ndarray, pred: np.ndarray, clicks: Sequence[Click] = (), top: int | None = None,
+    ignore: np.ndarray | None = None,
 ) -> list[ErrorRegion]:
     """FN and FP connected regions of ``pred`` against ``gt`` (both ``(H, W)``), sorted by
     area (largest first; ``top`` largest of each kind when given); pixels of earlier
-    ``clicks`` are excluded as click points."""
-    gt_b, pred_b = _check_pair(gt, pred)
+    ``clicks`` are excluded as click points, pixels of ``ignore`` ``(H, W)`` from the regions."""
+    gt_b, pred_b = _check_pair(gt, pred, ignore)
     not_clicked = _not_clicked_map(gt_b.shape, clicks)
     regions = _regions(gt_b & ~pred_b, True, not_clicked, top)
     regions += _regions(~gt_b & pred_b, False, not_clicked, top)
@@ -116,6 +122,7 @@ def next_click(
     pred: np.ndarray | None,
     clicks: Sequence[Click] = (),
     rule: ClickRule = "largest_region",
+    ignore: np.ndarray | None = None,
 ) -> Click | None:
     """The robot's next click, or None when the prediction has no error left.
 
@@ -124,10 +131,11 @@ def next_click(
         pred: current binary prediction ``(H, W)``; None means nothing predicted yet.
         clicks: clicks made so far (their pixels are not clicked again).
         rule: how to choose among error regions (see the module docstring).
+        ignore: ``(H, W)`` pixels that are neither object nor background (never clicked).
     """
     gt_b = np.asarray(gt).astype(bool)
     pred_b = np.zeros_like(gt_b) if pred is None else np.asarray(pred).astype(bool)
-    gt_b, pred_b = _check_pair(gt_b, pred_b)
+    gt_b, pred_b = _check_pair(gt_b, pred_b, ignore)
     if rule == "largest_region":
         regions = error_regions(gt_b, pred_b, clicks, top=1)
         if not regions:
@@ -173,7 +181,9 @@ def _not_clicked_map(shape: tuple[int, ...], clicks: Sequence[Click]) -> np.ndar
     return not_clicked
 
 
-def _check_pair(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_pair(gt: np.ndarray, pred: np.ndarray, ignore: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean ``(gt, pred)``; ignored pixels are set to background in both (never an error)."""
     gt_b = np.asarray(gt).astype(bool)
     pred_b = np.asarray(pred).astype(bool)
     if gt_b.ndim != 2 or gt_b.shape != pred_b.shape:
@@ -181,28 +191,45 @@ def _check_pair(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarra
             f"gt and prediction must be 2D masks of the same shape; got {gt_b.shape} "
             f"and {pred_b.shape}"
         )
+    if ignore is not None:
+        keep = ~_check_ignore(ignore, gt_b.shape)
+        gt_b, pred_b = gt_b & keep, pred_b & keep
     return gt_b, pred_b
+
+
+def _check_ignore(ignore: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    ign = np.asarray(ignore).astype(bool)
+    if ign.shape != shape:
+        raise InvalidInputError(f"ignore mask shape {ign.shape} differs from the mask shape "
+                                f"{shape}")
+    return ign
 
 
 class Clicker:
     """A robot user bound to one ground-truth mask ``gt`` ``(H, W)``, remembering its clicks.
 
     ``clicker.click(pred)`` returns the next click (the first one ignores ``pred``) and
-    appends it to ``clicker.clicks``; it returns None once ``pred`` equals the ground truth.
+    appends it to ``clicker.clicks``; it returns None once ``pred`` equals the ground truth
+    outside ``ignore`` (``(H, W)`` pixels that are never clicked, see the module docstring).
 
     Raises:
-        InvalidInputError: if ``gt`` is not a non-empty 2D mask.
+        InvalidInputError: if ``gt`` is not a non-empty 2D mask (outside ``ignore``).
     """
 
-    def __init__(self, gt: np.ndarray, rule: ClickRule = "largest_region") -> None:
+    def __init__(self, gt: np.ndarray, rule: ClickRule = "largest_region",
+                 ignore: np.ndarray | None = None) -> None:
         self.gt = np.asarray(gt).astype(bool)
+        self.ignore = None if ignore is None else _check_ignore(ignore, self.gt.shape)
+        if self.ignore is not None:
+            self.gt = self.gt & ~self.ignore
         self.rule: ClickRule = rule
         self.clicks: list[Click] = []
         self._first = first_click(self.gt)  # also validates the mask
 
     def click(self, pred: np.ndarray | None = None) -> Click | None:
         """Make (and remember) the next click given the current binary prediction."""
-        new = self._first if not self.clicks else next_click(self.gt, pred, self.clicks, self.rule)
+        new = self._first if not self.clicks else next_click(
+            self.gt, pred, self.clicks, self.rule, self.ignore)
         if new is not None:
             self.clicks.append(new)
         return new

@@ -11,6 +11,14 @@ the ``fcfi=`` checkpoint) with one FCFI module switched off at inference, which 
 the trained net relies on it. Any method name with the suffix ``+clicked`` (e.g.
 ``fcfi+clicked``) is that method with :func:`~napari_ifss.core.clicked_regions.keep_clicked_regions`
 applied to every prediction.
+
+Data (``--data``): the ``../shared/data`` layout, one dataset folder (``images/`` + ``masks/``,
+e.g. a user's own folder or a public benchmark), one volume folder or a folder of dataset
+folders (:mod:`napari_ifss.core.data_layout`). ``--split`` chooses the items: ``val`` (the
+held-apart ones), ``train``, ``all``, or ``auto`` (default): ``val`` for the ``2d``/``3d``
+layout the models were trained on (so that existing numbers stay reproducible), ``all`` for any
+other folder (:mod:`.bench_data`). ``--ignore-value`` (default 255, ``none`` to switch off)
+marks mask pixels that are neither object nor background (:mod:`.label_maps`).
 """
 
 from __future__ import annotations
@@ -22,12 +30,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.datasets import default_data_dir
+from ..core.data_layout import detect_layout
 from ..core.errors import InvalidInputError
 from ..core.prompts import Click
 from ..core.protocols import ClickSegmenter
+from .bench_data import (
+    add_data_arguments,
+    count_or_all,
+    data_section,
+    resolve_subset,
+    scored_counts,
+    unmatched_note,
+)
 from .interactive_protocol import ObjectResult, run_object
-from .objects import collect_objects
+from .objects import Tally, collect_objects
 from .paired import paired_differences
 from .report import command_line, machine_info, markdown_table, write_report
 
@@ -178,9 +194,7 @@ def markdown(rows: list[dict], payload: dict) -> str:
         "3 px, the image border seeds the background (the only background seed before the "
         "first negative click; kept free near positive clicks), solved at <= 256 px and "
         "upsampled; they ignore the feedback.", "",
-        f"Objects (held-apart val items/slices only, <= {payload['settings']['max_objects']} "
-        f"per split, <= {payload['settings']['per_image']} per image, seed "
-        f"{payload['settings']['seed']}): {datasets}.", "", *_paired_section(payload)])
+        *data_section(payload), f"Datasets: {datasets}.", "", *_paired_section(payload)])
 
 
 def _paired_section(payload: dict) -> list[str]:
@@ -212,9 +226,14 @@ def _parse_checkpoints(items: Sequence[str]) -> dict[str, str]:
 
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run (from the parsed arguments)."""
+    def count(v: int | None) -> str:
+        return "all" if v is None else str(v)
+
+    ignore = "none" if args.ignore_value is None else str(args.ignore_value)
     argv = ["bench", "interactive", "--data", str(args.data), "--methods", args.methods,
-            "--max-clicks", str(args.max_clicks), "--max-objects", str(args.max_objects),
-            "--per-image", str(args.per_image), "--seed", str(args.seed), "--rule", args.rule]
+            "--max-clicks", str(args.max_clicks), "--max-objects", count(args.max_objects),
+            "--per-image", count(args.per_image), "--seed", str(args.seed), "--rule", args.rule,
+            "--split", args.split, "--ignore-value", ignore]
     for flag, value in (("--splits", args.splits), ("--threads", args.threads),
                         ("--json", args.json), ("--md", args.md)):
         if value:
@@ -229,11 +248,9 @@ def main(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     data = Path(args.data)
-    if not data.is_dir():
-        raise InvalidInputError(f"data folder {data} does not exist (pass --data DIR or set "
-                                "IFSS_DATA)")
-    if args.max_clicks < 1 or args.max_objects < 1:
-        raise InvalidInputError("--max-clicks and --max-objects must be >= 1")
+    layout = detect_layout(data)
+    if args.max_clicks < 1:
+        raise InvalidInputError("--max-clicks must be >= 1")
     checkpoints = _parse_checkpoints(args.checkpoint)
     methods = [m for m in args.methods.split(",") if m]
     methods += [m for m in checkpoints if m not in methods]
@@ -247,16 +264,22 @@ def main(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     splits = [s for s in args.splits.split(",") if s] if args.splits else None
-    objects = collect_objects(data, splits, args.max_objects, per_image=args.per_image,
-                              seed=args.seed)
+    subset, reason = resolve_subset(args.split, layout)
+    args.split = subset  # the command line in the report names the split actually scored
+    tally = Tally()
+    objects = collect_objects(layout, splits, args.max_objects, per_image=args.per_image,
+                              seed=args.seed, subset=subset, ignore_value=args.ignore_value,
+                              tally=tally)
     missing = [s for s in splits or [] if s not in objects]
     if missing:
         raise InvalidInputError(f"no objects for split(s) {missing} under {data}; split names "
                                 "are nuclei, natural, em, mri_ct or a dataset folder's name")
     if not objects:
-        raise InvalidInputError(f"no evaluation objects found under {data} (expected "
-                                "2d/<dataset>/images + masks or 3d/<dataset>/image + labels "
-                                "with val items)")
+        raise InvalidInputError(
+            f"no evaluation objects under {data} ({layout.describe()}, split {subset}: "
+            f"{sum(tally.items.values())} items, {len(tally.unmatched)} images without a mask "
+            "of the same stem); objects need >= 100 px and <= 90% of the image"
+            + ("; try --split all" if subset != "all" else ""))
     segmenters = {m: make_segmenter(m, checkpoints) for m in methods}
     for seg in segmenters.values():
         warm_up(seg)
@@ -269,11 +292,15 @@ def main(args: argparse.Namespace) -> int:
     payload = {
         "benchmark": "interactive", "command": _command(args),
         "machine": machine_info(), "elapsed_s": time.perf_counter() - t0,
-        "settings": {"data": str(data), "max_clicks": args.max_clicks,
+        "settings": {"data": str(data), "layout": layout.describe(), "split": subset,
+                     "split_reason": reason, "ignore_value": args.ignore_value,
+                     "max_clicks": args.max_clicks,
                      "max_objects": args.max_objects, "per_image": args.per_image,
                      "seed": args.seed, "rule": args.rule, "methods": methods,
                      "checkpoints": checkpoints, "stop": "IoU >= 0.90 after >= 5 clicks"},
         "datasets": {s: sorted({o.dataset for o in objs}) for s, objs in objects.items()},
+        "scored": scored_counts(objects, tally),
+        "notes": tally.note_lines() + unmatched_note(tally),
         "summary": rows, "summary_by_dataset": summarize(results, args.max_clicks, "dataset"),
         "objects": [r.to_dict() for r in results],
     }
@@ -294,14 +321,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Register ``interactive`` under ``ifss bench``."""
     p = subparsers.add_parser("interactive", help="interactive-segmentation benchmark (robot "
                               "user, NoC@85/90, NoF, IoU@k, seconds per click)")
-    p.add_argument("--data", default=str(default_data_dir()),
-                   help="data folder (2d/, 3d/ layout); default $IFSS_DATA or ../shared/data")
+    add_data_arguments(p)
     p.add_argument("--json", help="write the full results here")
     p.add_argument("--md", help="markdown table path (default: next to --json)")
     p.add_argument("--max-clicks", type=int, default=20)
-    p.add_argument("--max-objects", type=int, default=40, help="objects per split")
-    p.add_argument("--per-image", type=int, default=5, help="objects per image or slice")
-    p.add_argument("--splits", help="comma-separated splits, e.g. nuclei,natural,em,mri_ct")
+    p.add_argument("--max-objects", type=count_or_all, default=40, metavar="N|all",
+                   help="objects per split (group), default 40")
+    p.add_argument("--per-image", type=count_or_all, default=5, metavar="N|all",
+                   help="objects per image or slice, default 5")
+    p.add_argument("--splits", help="comma-separated benchmark groups (not the train/val "
+                                    "split), e.g. nuclei,natural,em,mri_ct or a dataset name")
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                    help="comma-separated: fcfi, concat, nofeedback, random_walker, watershed, "
                         "fcfi-no-correction, fcfi-no-fusion; any of them + '+clicked'")

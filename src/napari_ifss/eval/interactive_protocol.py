@@ -10,6 +10,9 @@ the object is finished; the IoU curve is then reported as if the IoU stayed at i
 for the remaining clicks (:func:`~.metrics.iou_at` does this). NoC@85/90 and NoF@90 are not
 affected, since the thresholds were already reached; IoU@k for k after the stop assumes the
 mask stays as it was (a user would stop clicking).
+
+Ignored pixels of the object (``EvalObject.ignore``, a benchmark's ignore band) are never
+clicked and count in neither the intersection nor the union of IoU and boundary IoU.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class ObjectResult:
         encode_s: wall time of ``set_image``.
         predict_s: wall time of each ``predict`` call.
         max_clicks: the click budget.
+        ignored: number of ignored pixels of the slice (left out of IoU, never clicked).
     """
 
     method: str
@@ -58,6 +62,7 @@ class ObjectResult:
     encode_s: float
     predict_s: tuple[float, ...]
     max_clicks: int
+    ignored: int = 0
 
     def noc(self, threshold: float) -> int:
         return noc(self.ious, threshold, self.max_clicks)
@@ -69,8 +74,8 @@ class ObjectResult:
         return iou_at(self.ious, k)
 
     def to_dict(self) -> dict:
-        """JSON-ready summary (rounded)."""
-        return {
+        """JSON-ready summary (rounded); ``ignored_px`` only when pixels were ignored."""
+        out = {
             "method": self.method, "uid": self.uid, "split": self.split,
             "dataset": self.dataset, "area": self.area, "shape": list(self.shape),
             "ious": [round(v, 4) for v in self.ious],
@@ -82,6 +87,9 @@ class ObjectResult:
             "encode_ms": round(1000 * self.encode_s, 2),
             "predict_ms": [round(1000 * t, 1) for t in self.predict_s],
         }
+        if self.ignored:
+            out["ignored_px"] = self.ignored
+        return out
 
 
 def run_object(
@@ -101,8 +109,8 @@ def run_object(
     """
     if max_clicks < 1:
         raise InvalidInputError(f"max_clicks must be >= 1, got {max_clicks}")
-    gt = obj.mask
-    clicker = Clicker(gt, rule)
+    gt, ignore = obj.mask, obj.ignore
+    clicker = Clicker(gt, rule, ignore)
     t0 = time.perf_counter()
     segmenter.set_image(obj.image)
     encode_s = time.perf_counter() - t0
@@ -120,18 +128,19 @@ def run_object(
         prob = segmenter.predict(list(clicker.clicks), prob)
         times.append(time.perf_counter() - t0)
         pred = prob > THRESHOLD
-        ious.append(iou(pred, gt))
+        ious.append(iou(pred, gt, ignore))
         if k in (1, 5):
-            b_ious.append(boundary_iou(pred, gt))
+            b_ious.append(boundary_iou(pred, gt, ignore=ignore))
         if stop_iou is not None and k >= min_clicks and ious[-1] >= stop_iou:
             break
     if len(b_ious) < 2:  # stopped before click 5: the mask stays as it was
-        b_ious.append(boundary_iou(pred, gt))
+        b_ious.append(boundary_iou(pred, gt, ignore=ignore))
     return ObjectResult(
         method=method, uid=obj.uid, split=obj.split, dataset=obj.dataset, area=obj.area,
         shape=obj.shape, ious=tuple(ious), boundary_ious=(b_ious[0], b_ious[1]),
         clicks=tuple((c.row, c.col, c.positive) for c in clicker.clicks),
-        encode_s=encode_s, predict_s=tuple(times), max_clicks=max_clicks)
+        encode_s=encode_s, predict_s=tuple(times), max_clicks=max_clicks,
+        ignored=0 if ignore is None else int(np.count_nonzero(ignore)))
 
 
 def clicks_of(result: ObjectResult) -> list[Click]:

@@ -14,6 +14,10 @@ Conventions:
 * Boundary IoU (Cheng et al., CVPR 2021): IoU of the two masks' boundary bands, a band being
   the pixels of the mask within ``d`` pixels (chessboard distance) of its border, image border
   included, with ``d = max(1, round(dilation_ratio * image diagonal))``.
+* ``ignore`` (optional, same shape): pixels that are neither object nor background (a
+  benchmark's ignore band, e.g. value 255 in SBD/DAVIS-style masks). They are removed from both
+  masks before anything is counted, so they are in neither the intersection nor the union, and
+  the boundary bands are those of the masks outside ``ignore``.
 """
 
 from __future__ import annotations
@@ -28,24 +32,33 @@ from ..core.errors import InvalidInputError
 BOUNDARY_DILATION_RATIO = 0.02
 
 
-def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pair(a: np.ndarray, b: np.ndarray, ignore: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Both masks as booleans, with the ``ignore`` pixels (if any) set to False in both."""
     a_b = np.asarray(a).astype(bool)
     b_b = np.asarray(b).astype(bool)
     if a_b.shape != b_b.shape:
         raise InvalidInputError(f"masks differ in shape: {a_b.shape} vs {b_b.shape}")
+    if ignore is not None:
+        ign = np.asarray(ignore).astype(bool)
+        if ign.shape != a_b.shape:
+            raise InvalidInputError(f"ignore mask shape {ign.shape} differs from the masks' "
+                                    f"{a_b.shape}")
+        a_b, b_b = a_b & ~ign, b_b & ~ign
     return a_b, b_b
 
 
-def iou(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Intersection over union of two binary masks of equal shape."""
-    p, g = _pair(pred, gt)
+def iou(pred: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None = None) -> float:
+    """Intersection over union of two binary masks of equal shape, ``ignore`` pixels left out."""
+    p, g = _pair(pred, gt, ignore)
     union = np.count_nonzero(p | g)
     return 1.0 if union == 0 else np.count_nonzero(p & g) / union
 
 
-def dice(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Dice coefficient ``2|P & G| / (|P| + |G|)`` of two binary masks of equal shape."""
-    p, g = _pair(pred, gt)
+def dice(pred: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None = None) -> float:
+    """Dice coefficient ``2|P & G| / (|P| + |G|)`` of two binary masks of equal shape,
+    ``ignore`` pixels left out."""
+    p, g = _pair(pred, gt, ignore)
     total = np.count_nonzero(p) + np.count_nonzero(g)
     return 1.0 if total == 0 else 2.0 * np.count_nonzero(p & g) / total
 
@@ -68,10 +81,12 @@ def boundary_dilation(shape: Sequence[int], ratio: float = BOUNDARY_DILATION_RAT
 
 
 def boundary_iou(
-    pred: np.ndarray, gt: np.ndarray, dilation_ratio: float = BOUNDARY_DILATION_RATIO
+    pred: np.ndarray, gt: np.ndarray, dilation_ratio: float = BOUNDARY_DILATION_RATIO,
+    ignore: np.ndarray | None = None,
 ) -> float:
-    """Boundary IoU of two binary masks ``(H, W)`` (Cheng et al. 2021)."""
-    p, g = _pair(pred, gt)
+    """Boundary IoU of two binary masks ``(H, W)`` (Cheng et al. 2021); with ``ignore``, the
+    bands of the masks outside ``ignore``."""
+    p, g = _pair(pred, gt, ignore)
     if p.ndim != 2:
         raise InvalidInputError(f"boundary IoU needs 2D masks, got shape {p.shape}")
     d = boundary_dilation(p.shape, dilation_ratio)
