@@ -1,7 +1,7 @@
 """Average the weights of click-model exports of one run (e.g. two snapshots of the end phase).
 
-    python scripts/average_exports.py runs/iv6/snap/fcfi_8000.pt runs/iv6/snap/fcfi_12000.pt \
-        --out runs/iv6/snap/fcfi_avg8k12k.pt
+    python scripts/average_exports.py runs/iv6/snap/fcfi_8000.safetensors \
+        runs/iv6/snap/fcfi_12000.safetensors --out runs/iv6/snap/fcfi_avg8k12k.safetensors
 
 Floating-point tensors (weights and BatchNorm statistics) are the plain mean; integer tensors
 and the config come from the last file. The exports must share one architecture.

@@ -4,7 +4,7 @@
         --out docs/benchmarks/interactive_scratch_curve
 
 Each input is one benchmark run whose ``--checkpoint fcfi=...`` and ``concat=...`` are snapshots
-of the same step (``<variant>_<step>.pt``). Writes ``OUT.json`` (per step: NoC@90 and IoU@1 of
+of the same step (``<variant>_<step>.safetensors``, or ``.pt`` for older runs). Writes ``OUT.json`` (per step: NoC@90 and IoU@1 of
 both, per split and overall, and the paired concat-minus-fcfi difference with its interval) and
 ``OUT.md``.
 """
@@ -20,9 +20,10 @@ SPLITS = ("nuclei", "em", "mri_ct", "natural", "all")
 
 
 def step_of(run: dict) -> int:
-    """The training step of the run's fcfi snapshot (``..._<step>.pt``); both must agree."""
+    """The training step of the run's fcfi snapshot (``..._<step>.safetensors``/``.pt``); both
+    must agree."""
     ckpts = run["settings"].get("checkpoints", {})
-    matches = [re.search(r"_(\d+)\.pt$", ckpts.get(v, "")) for v in ("fcfi", "concat")]
+    matches = [re.search(r"_(\d+)\.(?:pt|safetensors)$", ckpts.get(v, "")) for v in ("fcfi", "concat")]
     found = {int(m.group(1)) for m in matches if m}
     if len(found) != 1 or None in matches:
         raise ValueError(f"{run['command']}: fcfi and concat snapshots of one step expected")

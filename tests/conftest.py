@@ -73,8 +73,8 @@ def tiny_fewshot_weights(tmp_path):
     from napari_ifss.models.registry import build_click_net, save_click_net
 
     torch.manual_seed(0)
-    click = save_click_net(build_click_net("nofeedback"), tmp_path / "click.pt")
-    head = save_fewshot_head(FewShotHead(), tmp_path / "fewshot.pt", click)
+    click = save_click_net(build_click_net("nofeedback"), tmp_path / "click.safetensors")
+    head = save_fewshot_head(FewShotHead(), tmp_path / "fewshot.safetensors", click)
     return click, head
 
 

@@ -113,11 +113,11 @@ def test_checkpoint_roundtrip_and_encoder_mismatch(tmp_path, encoder, volume):
     image, labels = volume
     torch.manual_seed(5)
     net = build_click_net("nofeedback")
-    click_a = save_click_net(net, tmp_path / "click_a.pt")
+    click_a = save_click_net(net, tmp_path / "click_a.safetensors")
     torch.manual_seed(6)
-    click_b = save_click_net(build_click_net("nofeedback"), tmp_path / "click_b.pt")
+    click_b = save_click_net(build_click_net("nofeedback"), tmp_path / "click_b.safetensors")
     head = FewShotHead()
-    path = save_fewshot_head(head, tmp_path / "fs.pt", click_a, meta={"steps": 3})
+    path = save_fewshot_head(head, tmp_path / "fs.safetensors", click_a, meta={"steps": 3})
     loaded = load_fewshot_head(path, encoder_weights=click_a)
     assert loaded.meta == {"steps": 3}
     for k, v in head.state_dict().items():

@@ -49,14 +49,14 @@ def test_episode_batch_shapes(pool_and_head):
 
 def test_train_cli_writes_checkpoint_and_beats_untrained_head(tmp_path):
     torch.manual_seed(0)
-    click = save_click_net(build_click_net("nofeedback"), tmp_path / "click.pt")
+    click = save_click_net(build_click_net("nofeedback"), tmp_path / "click.safetensors")
     out = tmp_path / "run"
     code = main(["train", "fewshot", "--synthetic-only", "--click-weights", str(click),
                  "--out", str(out), "--steps", "30", "--batch-size", "4", "--crop", "64",
                  "--n-synthetic", "2", "--synthetic-side", "64", "--log-every", "10",
                  "--checkpoint-every", "15", "--warmup-steps", "5"])
     assert code == 0
-    trained = load_fewshot_head(out / "fewshot.pt", encoder_weights=click)
+    trained = load_fewshot_head(out / "fewshot.safetensors", encoder_weights=click)
     assert trained.meta["step"] == 30
     assert len((out / "log.jsonl").read_text().splitlines()) == 3
     # On fixed episodes of the same kind, the trained head's loss is below a fresh head's.

@@ -12,6 +12,7 @@ from napari_ifss.models.click_net import VARIANTS, newest_click
 from napari_ifss.models.feedback_fusion import CollaborativeFusion
 from napari_ifss.models.focused_correction import click_boxes, focused_correction
 from napari_ifss.models.registry import build_click_net, load_click_net, save_click_net
+from napari_ifss.models.safe_io import read_model_dict
 
 SMALL = dict(channels=16, low_channels=8, encoder_widths=(8, 8, 16, 16, 16), head_widths=(16, 16))
 
@@ -124,8 +125,8 @@ def test_feedback_reaches_output_only_when_the_variant_uses_it():
 
 def test_registry_round_trip_fp16(tmp_path):
     net = build_click_net("concat", **SMALL).eval()
-    path = save_click_net(net, tmp_path / "m.pt", meta={"step": 3})
-    ckpt = torch.load(path, weights_only=False)
+    path = save_click_net(net, tmp_path / "m.safetensors", meta={"step": 3})
+    ckpt = read_model_dict(path)
     assert all(v.dtype != torch.float32 for v in ckpt["state_dict"].values())
     loaded = load_click_net(path)
     assert loaded.variant == "concat" and loaded.meta["step"] == 3
@@ -138,7 +139,7 @@ def test_registry_errors(tmp_path):
     with pytest.raises(InvalidInputError, match="variant"):
         build_click_net("bogus")
     with pytest.raises(FileNotFoundError):
-        load_click_net(tmp_path / "missing.pt")
+        load_click_net(tmp_path / "missing.safetensors")
     torch.save({"foo": 1}, tmp_path / "bad.pt")
     with pytest.raises(InvalidInputError, match="not a napari-ifss"):
         load_click_net(tmp_path / "bad.pt")
@@ -156,10 +157,10 @@ def test_fcfi_takes_the_mask_at_the_input_like_concat_unless_built_the_earlier_w
 
 def test_checkpoints_from_before_input_feedback_load_as_the_earlier_fcfi(tmp_path):
     early = build_click_net("fcfi", **SMALL, input_feedback=False).eval()
-    path = save_click_net(early, tmp_path / "old.pt")
-    ckpt = torch.load(path, weights_only=False)
+    ckpt = read_model_dict(save_click_net(early, tmp_path / "old.safetensors"))
     del ckpt["config"]["input_feedback"]  # as written before the option existed
-    torch.save(ckpt, path)
+    path = tmp_path / "old.pt"  # and files were torch.save dicts
+    torch.save({k: ckpt[k] for k in ("variant", "config", "state_dict", "meta")}, path)
     loaded = load_click_net(path)
     assert not loaded.input_feedback
 

@@ -131,7 +131,7 @@ def test_refine_runs_and_keeps_shape(net):
 
 
 def test_checkpoint_round_trip(tmp_path, net):
-    path = save_click_net(net, tmp_path / "click.pt")
+    path = save_click_net(net, tmp_path / "click.safetensors")
     image = np.random.default_rng(0).random((64, 64))
     a, b = _predictor(net), ClickPredictor.from_checkpoint(path, device="cpu", max_side=128)
     a.set_image(image)

@@ -12,8 +12,9 @@ import yaml
 from napari_ifss.cli import main
 from napari_ifss.core.predictor import ClickPredictor
 from napari_ifss.core.prompts import Click
+from napari_ifss.models.safe_io import read_model_dict
 from napari_ifss.train.config import InteractiveTrainConfig
-from napari_ifss.train.interactive_loop import InteractiveTrainer
+from napari_ifss.train.interactive_loop import InteractiveTrainer, read_checkpoint
 from tiny_train import TINY
 
 
@@ -26,7 +27,7 @@ def test_cli_trains_two_steps_and_resumes(tmp_path):
     assert main(args) == 0
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert resolved["steps"] == 2 and resolved["variants"] == ["fcfi", "nofeedback"]
-    ckpt = torch.load(out / "ckpt_last.pt", weights_only=False)
+    ckpt = read_checkpoint(out / "ckpt_last.safetensors")
     assert ckpt["step"] == 2 and set(ckpt["nets"]) == {"fcfi", "nofeedback"}
     assert "numpy" in ckpt["rng"] and ckpt["opts"]["fcfi"]["state"]
     lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
@@ -36,10 +37,10 @@ def test_cli_trains_two_steps_and_resumes(tmp_path):
     with pytest.raises(FileExistsError):
         main(args)
     assert main([*args[:7], "3", *args[8:], "--resume"]) == 0
-    assert torch.load(out / "ckpt_last.pt", weights_only=False)["step"] == 3
+    assert read_checkpoint(out / "ckpt_last.safetensors")["step"] == 3
     assert len((out / "log.jsonl").read_text().splitlines()) == 3
     # the exported weights load into the predictor
-    pred = ClickPredictor.from_checkpoint(out / "click_fcfi.pt", device="cpu", max_side=64)
+    pred = ClickPredictor.from_checkpoint(out / "click_fcfi.safetensors", device="cpu", max_side=64)
     pred.set_image(np.random.default_rng(0).random((50, 70)))
     assert pred.predict([Click(25, 35)]).shape == (50, 70)
     assert main(["train", "interactive", "--out", str(out), "--variants", "bogus"]) == 1
@@ -98,10 +99,10 @@ def test_snapshots_keep_every_nth_step_export(tmp_path):
         {**TINY, "steps": 4, "variants": ["concat"], "snapshot_every": 2, "checkpoint_every": 3})
     InteractiveTrainer(cfg, tmp_path).run(progress=False)
     snaps = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
-    assert snaps == ["click_concat_2.pt", "click_concat_4.pt"]
-    two = torch.load(tmp_path / "snapshots" / "click_concat_2.pt", weights_only=False)
-    four = torch.load(tmp_path / "snapshots" / "click_concat_4.pt", weights_only=False)
-    last = torch.load(tmp_path / "click_concat.pt", weights_only=False)
+    assert snaps == ["click_concat_2.safetensors", "click_concat_4.safetensors"]
+    two = read_model_dict(tmp_path / "snapshots" / "click_concat_2.safetensors")
+    four = read_model_dict(tmp_path / "snapshots" / "click_concat_4.safetensors")
+    last = read_model_dict(tmp_path / "click_concat.safetensors")
     assert (two["meta"]["step"], four["meta"]["step"]) == (2, 4)
     key = next(iter(last["state_dict"]))
     assert torch.equal(four["state_dict"][key], last["state_dict"][key])

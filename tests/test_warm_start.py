@@ -8,7 +8,7 @@ import torch
 from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.models.registry import build_click_net
 from napari_ifss.train.config import InteractiveTrainConfig
-from napari_ifss.train.interactive_loop import InteractiveTrainer
+from napari_ifss.train.interactive_loop import InteractiveTrainer, read_checkpoint, write_checkpoint
 from napari_ifss.train.warm_start import main, widen_checkpoint
 from tiny_train import TINY
 
@@ -20,7 +20,7 @@ def _early_run(tmp_path, early=EARLY):
     cfg = InteractiveTrainConfig.from_dict({**TINY, "net": net, "steps": 2,
                                             "variants": ["fcfi", "concat"]})
     InteractiveTrainer(cfg, tmp_path / "early").run(progress=False)
-    return tmp_path / "early" / "ckpt_last.pt"
+    return tmp_path / "early" / "ckpt_last.safetensors"
 
 
 @pytest.mark.parametrize("early", [EARLY, {"input_feedback": True,
@@ -29,9 +29,9 @@ def _early_run(tmp_path, early=EARLY):
 
 def test_widened_fcfi_computes_the_same_and_training_continues(tmp_path, early):
     src = _early_run(tmp_path, early)
-    dst = widen_checkpoint(src, tmp_path / "new" / "ckpt_last.pt")
-    old_state = torch.load(src, weights_only=False)
-    new_state = torch.load(dst, weights_only=False)
+    dst = widen_checkpoint(src, tmp_path / "new" / "ckpt_last.safetensors")
+    old_state = read_checkpoint(src)
+    new_state = read_checkpoint(dst)
     assert new_state["step"] == old_state["step"] == 2
     assert new_state["config"]["net"]["input_feedback"] is True
     assert new_state["config"]["net"]["correction_features"] is True
@@ -67,16 +67,16 @@ def test_widened_fcfi_computes_the_same_and_training_continues(tmp_path, early):
 
 def test_widen_refuses_what_it_cannot_do(tmp_path):
     src = _early_run(tmp_path)
-    dst = widen_checkpoint(src, tmp_path / "new" / "ckpt_last.pt")
+    dst = widen_checkpoint(src, tmp_path / "new" / "ckpt_last.safetensors")
     with pytest.raises(FileExistsError):
         widen_checkpoint(src, dst)
     with pytest.raises(InvalidInputError, match="already"):
-        widen_checkpoint(dst, tmp_path / "again" / "ckpt_last.pt")
+        widen_checkpoint(dst, tmp_path / "again" / "ckpt_last.safetensors")
     with pytest.raises(FileNotFoundError):
-        widen_checkpoint(tmp_path / "missing.pt", tmp_path / "x.pt")
-    state = torch.load(src, weights_only=False)
+        widen_checkpoint(tmp_path / "missing.safetensors", tmp_path / "x.safetensors")
+    state = read_checkpoint(src)
     del state["nets"]["fcfi"]
-    torch.save(state, tmp_path / "nofcfi.pt")
+    write_checkpoint(tmp_path / "nofcfi.safetensors", state)
     with pytest.raises(InvalidInputError, match="no fcfi"):
-        widen_checkpoint(tmp_path / "nofcfi.pt", tmp_path / "y.pt")
-    assert main([str(src), str(tmp_path / "cli" / "ckpt_last.pt")]) == 0
+        widen_checkpoint(tmp_path / "nofcfi.safetensors", tmp_path / "y.safetensors")
+    assert main([str(src), str(tmp_path / "cli" / "ckpt_last.safetensors")]) == 0

@@ -35,6 +35,8 @@ _COMMANDS: list[tuple[str, str | None, str, str]] = [
      "propagate annotated slices of a labels file through a volume, save the result"),
     ("score", None, "napari_ifss.score_command",
      "JFS quality score of every propagated slice (CSV), and the slice to annotate next"),
+    ("convert", None, "napari_ifss.models.convert",
+     "convert old .pt checkpoints to .safetensors (no pickled code)"),
 ]
 
 

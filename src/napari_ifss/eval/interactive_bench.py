@@ -48,8 +48,8 @@ from .paired import paired_differences
 from .report import command_line, machine_info, markdown_table, write_report
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-ABLATION_CHECKPOINTS = {"concat": "benchmarks/weights/click_concat.pt",
-                        "nofeedback": "benchmarks/weights/click_nofeedback.pt"}
+ABLATION_CHECKPOINTS = {"concat": "benchmarks/weights/click_concat.safetensors",
+                        "nofeedback": "benchmarks/weights/click_nofeedback.safetensors"}
 DEFAULT_METHODS = ("fcfi", "concat", "nofeedback", "random_walker", "watershed")
 CLASSICAL = ("random_walker", "watershed")
 # Inference-time ablations of the fcfi net: method name -> ClickNet switch turned off.

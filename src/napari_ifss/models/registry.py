@@ -1,7 +1,9 @@
 """Build, save and load click networks; where the shipped weights live.
 
-A checkpoint is a ``torch.save`` dict ``{"variant", "config", "state_dict", "meta"}`` with the
-floating-point tensors stored as fp16 to keep files small; loading casts back to fp32.
+A click-model file is a ``.safetensors`` file (floating-point tensors as fp16; loading casts
+back to fp32) whose model card (:mod:`.safe_io`) holds ``kind="click_net"``, ``variant``,
+``config`` (the :class:`ClickNet` arguments) and ``meta``. Old ``torch.save`` dicts
+``{"variant", "config", "state_dict", "meta"}`` are still read, through ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..core.errors import InvalidInputError
 from .click_net import VARIANTS, ClickNet
+from .manifest import verify_shipped
+from .safe_io import ModelSpec, build_checked, check_card, read_model, save_module
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = "click_fcfi.pt"
+DEFAULT_WEIGHTS = "click_fcfi.safetensors"
+CLICK_SPEC = ModelSpec("click_net", "click-model", VARIANTS, ClickNet,
+                       legacy_defaults={"kind": "click_net"})
 
 
 def build_click_net(variant: str = "fcfi", **cfg: Any) -> ClickNet:
@@ -26,39 +30,44 @@ def build_click_net(variant: str = "fcfi", **cfg: Any) -> ClickNet:
     return ClickNet(variant, **cfg)
 
 
-def save_click_net(net: ClickNet, path: str | os.PathLike, meta: dict | None = None) -> Path:
-    """Write ``net`` as an fp16 checkpoint (plus optional ``meta``) and return the path."""
-    state = {k: (v.half() if v.is_floating_point() else v).cpu().clone()
-             for k, v in net.state_dict().items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"variant": net.variant, "config": dict(net.config), "state_dict": state,
-                "meta": dict(meta or {})}, path)
-    return path
+def save_click_net(net: ClickNet, path: str | os.PathLike, meta: dict | None = None,
+                   extra: dict | None = None) -> Path:
+    """Write ``net`` as an fp16 ``.safetensors`` file with its model card and return the path.
+
+    Args:
+        net: the network.
+        path: the file to write (conventionally ``*.safetensors``).
+        meta: training facts (step, training config, ...), JSON data.
+        extra: further card entries, e.g. ``training_data`` and ``licence``.
+    """
+    card = {**dict(extra or {}), "kind": CLICK_SPEC.kind, "variant": net.variant,
+            "config": dict(net.config), "meta": dict(meta or {})}
+    return save_module(net, path, card)
 
 
 def load_click_net(path: str | os.PathLike) -> ClickNet:
-    """Load a checkpoint written by :func:`save_click_net` (or a training checkpoint).
+    """Load a file written by :func:`save_click_net` (or an old ``.pt`` export) after checking
+    its model card and tensors; the shipped file is also checked against its sha256.
+
+    The returned net has ``meta`` (the card's meta) and ``card`` (the whole card).
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        InvalidInputError: if the file is not a click-model checkpoint.
+        InvalidInputError: if the file is not a valid click-model file (or holds pickled code).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"click-model checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(ckpt, dict) or "variant" not in ckpt or "state_dict" not in ckpt:
-        raise InvalidInputError(f"{path} is not a napari-ifss click-model checkpoint")
-    config = dict(ckpt.get("config", {}))
-    if ckpt["variant"] == "fcfi":  # options added later default to what older nets were
+    verify_shipped(path, WEIGHTS_DIR)
+    tensors, card = read_model(path, CLICK_SPEC)
+    variant, config = check_card(card, path, CLICK_SPEC)
+    if variant == "fcfi":  # options added later default to what older nets were
         config.setdefault("input_feedback", False)
         config.setdefault("correction_features", False)
-    net = build_click_net(ckpt["variant"], **config)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-    net.load_state_dict(state)
-    net.meta = ckpt.get("meta", {})  # type: ignore[attr-defined]
-    return net.eval()
+    net = build_checked(path, CLICK_SPEC, tensors, lambda: build_click_net(variant, **config))
+    net.meta = card.get("meta", {})  # type: ignore[attr-defined]
+    net.card = card  # type: ignore[attr-defined]
+    return net  # type: ignore[return-value]
 
 
 def default_click_weights() -> Path:

@@ -36,8 +36,8 @@ class InteractiveTrainConfig:
     w_updated: float = 0.4
     seed: int = 0
     checkpoint_every: int = 100
-    # Keep the fp16 exports of every N-th step as snapshots/click_<variant>_<step>.pt (0 = off),
-    # so that variants can be compared at the same steps of one run after it has ended.
+    # Keep the fp16 exports of every N-th step as snapshots/click_<variant>_<step>.safetensors
+    # (0 = off), so that variants can be compared at the same steps of one run after it has ended.
     snapshot_every: int = 0
     log_every: int = 10
     threads: int = 0  # torch CPU threads; 0 = torch's default

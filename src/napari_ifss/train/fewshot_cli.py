@@ -24,7 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="click-model checkpoint whose encoder is used (default: shipped)")
     p.add_argument("--out", default="runs/fewshot", help="output folder (checkpoints, log)")
     p.add_argument("--ship", action="store_true",
-                   help="also copy the final weights into the package (models/weights/)")
+                   help="also copy the final weights into the package (models/weights/) and "
+                        "record their sha256 in its SHA256SUMS")
     defaults = FewShotTrainConfig()
     for f in fields(FewShotTrainConfig):
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)),
@@ -35,6 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..models.fewshot_weights import default_fewshot_weights
+    from ..models.manifest import update_manifest
     from ..models.registry import default_click_weights
 
     click = Path(args.click_weights) if args.click_weights else default_click_weights()
@@ -49,5 +51,6 @@ def run(args: argparse.Namespace) -> int:
         target = default_fewshot_weights()
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(final, target)
+        update_manifest(target.parent, [target.name])
         print(f"shipped as {target}")
     return 0

@@ -112,9 +112,9 @@ def train_fewshot(click_weights: str | Path, data_root: str | Path | None, out_d
                 logf.flush()
                 log(json.dumps(rec))
             if (step + 1) % cfg.checkpoint_every == 0:
-                save_fewshot_head(head, out_dir / "ckpt_last.pt", click_weights,
+                save_fewshot_head(head, out_dir / "ckpt_last.safetensors", click_weights,
                                   {**meta, "step": step + 1})
     head.eval()
-    return save_fewshot_head(head, out_dir / "fewshot.pt", click_weights,
+    return save_fewshot_head(head, out_dir / "fewshot.safetensors", click_weights,
                              {**meta, "step": cfg.steps,
                               "final_loss": float(np.mean(losses[-50:])) if losses else None})

@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from ..models.click_net import VARIANTS
     from .config import InteractiveTrainConfig
-    from .interactive_loop import InteractiveTrainer
+    from .interactive_loop import EXPORT_SUFFIX, InteractiveTrainer
 
     cfg = (InteractiveTrainConfig.from_file(args.config) if args.config
            else InteractiveTrainConfig())
@@ -52,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
     ckpt = trainer.run(resume=args.resume, progress=not args.no_progress)
     print(f"trained {', '.join(cfg.variants)} to step {trainer.step}: {ckpt}")
     for variant in cfg.variants:
-        print(f"  {variant}: {args.out / f'click_{variant}.pt'}")
+        print(f"  {variant}: {args.out / f'click_{variant}{EXPORT_SUFFIX}'}")
     return 0

@@ -17,15 +17,40 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.errors import InvalidInputError
 from ..models.click_net import ClickNet
 from ..models.encoder import EncoderFeatures
 from ..models.registry import build_click_net, save_click_net
+from ..models.safe_io import TRAINING_KIND, read_tree, write_tree
 from .click_sim import first_click, next_click, points_tensor
 from .config import InteractiveTrainConfig
 from .losses import click_net_loss
 from .sources import SampleSource, load_real_pool
 
-CHECKPOINT = "ckpt_last.pt"
+CHECKPOINT = "ckpt_last.safetensors"
+LEGACY_CHECKPOINT = "ckpt_last.pt"  # older runs; still resumed (weights_only=True)
+EXPORT_SUFFIX = ".safetensors"
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """A training checkpoint as a dict (``step``, ``config``, ``nets``, ``opts``, ``rng``,
+    ``wall_s``), from ``.safetensors`` or an old ``.pt`` (no pickled code is run).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        InvalidInputError: if it is not a training checkpoint.
+    """
+    state = read_tree(path, TRAINING_KIND)
+    missing = {"step", "nets", "opts", "rng"} - set(state)
+    if missing:
+        raise InvalidInputError(f"{path} is not a napari-ifss training checkpoint (no "
+                                f"{sorted(missing)})")
+    return state
+
+
+def write_checkpoint(path: str | Path, state: dict) -> Path:
+    """Write a training checkpoint dict atomically (tensors in safetensors, the rest JSON)."""
+    return write_tree(path, state, TRAINING_KIND)
 
 
 def pick_device(name: str = "") -> torch.device:
@@ -141,31 +166,41 @@ class InteractiveTrainer:
                     "python": random.getstate()},
             "wall_s": wall_s,
         }
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)
+        write_checkpoint(path, state)
         self._export(self.out, "", wall_s)
         return path
 
     def snapshot(self, wall_s: float = 0.0) -> list[Path]:
-        """Keep this step's fp16 exports as ``out/snapshots/click_<variant>_<step>.pt``."""
+        """Keep this step's fp16 exports as ``out/snapshots/click_<variant>_<step>.safetensors``."""
         return self._export(self.out / "snapshots", f"_{self.step}", wall_s)
 
     def _export(self, folder: Path, suffix: str, wall_s: float) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
         for variant, net in self.nets.items():
-            paths.append(folder / f"click_{variant}{suffix}.pt")
+            paths.append(folder / f"click_{variant}{suffix}{EXPORT_SUFFIX}")
             save_click_net(net, paths[-1], meta={
                 "step": self.step, "train_config": self.cfg.to_dict(), "wall_s": wall_s})
         return paths
 
     def load(self, path: str | Path) -> float:
-        """Restore a checkpoint written by :meth:`save`; returns its recorded wall time."""
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        """Restore a checkpoint written by :meth:`save` (or an old ``ckpt_last.pt``); returns
+        its recorded wall time.
+
+        Raises:
+            InvalidInputError: if the file is not a training checkpoint of these variants.
+        """
+        state = read_checkpoint(path)
         for v, net in self.nets.items():
-            net.load_state_dict(state["nets"][v])
-            self.opts[v].load_state_dict(state["opts"][v])
+            if v not in state["nets"] or v not in state["opts"]:
+                raise InvalidInputError(f"{path} has no {v!r} net; it holds "
+                                        f"{sorted(state['nets'])}")
+            try:
+                net.load_state_dict(state["nets"][v])
+                self.opts[v].load_state_dict(state["opts"][v])
+            except (RuntimeError, ValueError, KeyError) as exc:
+                raise InvalidInputError(f"{path}: its {v!r} net does not fit this run's config "
+                                        f"({str(exc).splitlines()[0]})") from None
         self.step = int(state["step"])
         self.rng.bit_generator.state = state["rng"]["numpy"]
         torch.set_rng_state(state["rng"]["torch"].cpu())
@@ -181,6 +216,8 @@ class InteractiveTrainer:
         from tqdm import tqdm
 
         ckpt = self.out / CHECKPOINT
+        if not ckpt.is_file() and (self.out / LEGACY_CHECKPOINT).is_file():
+            ckpt = self.out / LEGACY_CHECKPOINT
         if ckpt.is_file() and not resume:
             raise FileExistsError(f"{ckpt} exists; pass resume=True (--resume) to continue it")
         wall0 = self.load(ckpt) if ckpt.is_file() else 0.0

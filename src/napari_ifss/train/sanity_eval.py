@@ -5,7 +5,7 @@ border, each next click at the interior of the largest error region. Reports mea
 1/3/5 clicks per data set. This is a training check only; the benchmark is ``ifss bench
 interactive``.
 
-    python -m napari_ifss.train.sanity_eval runs/x/click_fcfi.pt [more.pt ...] --per-source 8
+    python -m napari_ifss.train.sanity_eval runs/x/click_fcfi.safetensors [more.safetensors ...] --per-source 8
 """
 
 from __future__ import annotations

@@ -2,31 +2,42 @@
 
     python -m napari_ifss.train.ship_weights runs/iv1 [--sanity sanity.json]
 
-``<run>/<variant>/click_<variant>.pt`` -> ``src/napari_ifss/models/weights/click_fcfi.pt`` (the
-default) and ``benchmarks/weights/click_<variant>.pt`` (ablations), each with a ``.json``.
+``<run>/<variant>/click_<variant>.safetensors`` (or an old ``.pt``) ->
+``src/napari_ifss/models/weights/click_fcfi.safetensors`` (the default) and
+``benchmarks/weights/click_<variant>.safetensors`` (ablations), each with a ``.json`` sidecar;
+the ``SHA256SUMS`` manifest of each destination folder is updated. Each file is loaded, checked
+and written again (same fp16 tensors), with the model card inside.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import torch
 
-from ..models.registry import WEIGHTS_DIR, load_click_net
+from ..models.manifest import update_manifest
+from ..models.registry import WEIGHTS_DIR, load_click_net, save_click_net
+from ..models.safe_io import read_model_dict
+
+LICENCE = "BSD-3-Clause (the napari-ifss licence)"
+TRAINING_DATA = ("train split of dsb2018 nuclei, coco_mval objects, epfl_em mitochondria and "
+                 "axons, volume slices (cells3d, isbi2012, radiomics, totalseg, prostate) and "
+                 "synthetic shapes; see docs/models/interactive.md")
 
 
 def ship(run_dir: Path, bench_dir: Path, sanity: dict | None = None) -> list[Path]:
     written = []
-    for export in sorted(run_dir.glob("*/click_*.pt")):
+    exports = sorted({p.with_suffix("") for p in run_dir.glob("*/click_*.safetensors")} |
+                     {p.with_suffix("") for p in run_dir.glob("*/click_*.pt")})
+    for stem in exports:
+        export = next(p for p in (stem.with_suffix(".safetensors"), stem.with_suffix(".pt"))
+                      if p.is_file())
         net = load_click_net(export)
         variant = net.variant
         dest_dir = WEIGHTS_DIR if variant == "fcfi" else bench_dir
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        dest = dest_dir / f"click_{variant}.pt"
-        shutil.copyfile(export, dest)
+        dest = dest_dir / f"click_{variant}.safetensors"
         log = [json.loads(x) for x in (export.parent / "log.jsonl").read_text().splitlines()]
         meta = {
             "variant": variant, "net_config": net.config,
@@ -37,8 +48,13 @@ def ship(run_dir: Path, bench_dir: Path, sanity: dict | None = None) -> list[Pat
             "dtype": "float16", "torch": torch.__version__,
             "sanity_eval_val": {k: v for k, v in (sanity or {}).items() if k.startswith(variant + ":")},
         }
-        dest.with_suffix(".json").write_text(json.dumps(meta, indent=1))
-        written += [dest, dest.with_suffix(".json")]
+        extra = {"training_data": TRAINING_DATA, "licence": LICENCE,
+                 "source_run": str(export)}
+        save_click_net(net, dest, net.meta, extra)
+        manifest = update_manifest(dest_dir, [dest.name])
+        card = {k: v for k, v in read_model_dict(dest).items() if k != "state_dict"}
+        dest.with_suffix(".json").write_text(json.dumps({**meta, "model_card": card}, indent=1))
+        written += [dest, dest.with_suffix(".json"), manifest]
     return written
 
 

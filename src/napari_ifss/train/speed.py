@@ -1,6 +1,6 @@
 """Measure the click model's speed on this machine: encoder ms per slice and ms per click.
 
-    python -m napari_ifss.train.speed [--weights click_fcfi.pt] [--size 512] [--repeats 10]
+    python -m napari_ifss.train.speed [--weights click_fcfi.safetensors] [--size 512] [--repeats 10]
 
 The encoder time is ``set_image`` on a fresh slice (normalisation + resize + encoder); the click
 time is ``predict`` with a growing list of clicks and the previous mask as feedback (zoom-in

@@ -2,8 +2,8 @@
 
 Earlier fcfi nets fed the previous mask to the FCFI modules only (``input_feedback=False``) and
 computed the focused correction on the deep features themselves (``correction_features=False``).
-This turns a training checkpoint (``ckpt_last.pt``) of such a net into one of the current
-architecture that computes exactly the same function:
+This turns a training checkpoint (``ckpt_last.safetensors``, or an old ``ckpt_last.pt``) of
+such a net into one of the current architecture that computes exactly the same function:
 
 * the first click-embedding convolution gets one more input channel (the mask) with zero
   weights and zero AdamW moments;
@@ -11,7 +11,8 @@ architecture that computes exactly the same function:
   without optimiser state;
 * every other tensor, and its optimiser state, is carried over by name.
 
-    python -m napari_ifss.train.warm_start OLD_RUN/ckpt_last.pt NEW_RUN/ckpt_last.pt
+    python -m napari_ifss.train.warm_start OLD_RUN/ckpt_last.safetensors \
+        NEW_RUN/ckpt_last.safetensors
 
 Then resume ``NEW_RUN`` with ``ifss train interactive --resume``.
 """
@@ -26,6 +27,7 @@ import torch
 
 from ..core.errors import InvalidInputError
 from ..models.registry import build_click_net
+from .interactive_loop import read_checkpoint, write_checkpoint
 
 FIRST_CONV = "embed.maps.0.0.weight"  # (16, extra, 3, 3): its input channels are the maps
 
@@ -45,7 +47,7 @@ def widen_state(state: dict, net_config: dict | None = None) -> dict:
     architecture (see the module docstring).
 
     Args:
-        state: ``ckpt_last.pt`` contents (``nets``, ``opts``, ``config``, ...).
+        state: training-checkpoint contents (``nets``, ``opts``, ``config``, ...).
         net_config: ClickNet arguments of the run (``state["config"]["net"]`` if None).
 
     Raises:
@@ -94,28 +96,28 @@ def widen_state(state: dict, net_config: dict | None = None) -> dict:
 
 
 def widen_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
-    """Read ``src`` (a ``ckpt_last.pt``), write the widened checkpoint to ``dst``; returns ``dst``.
+    """Read ``src`` (a training checkpoint), write the widened checkpoint to ``dst`` (as
+    safetensors); returns ``dst``.
 
     Raises:
         FileNotFoundError: if ``src`` is missing.
         FileExistsError: if ``dst`` exists (nothing is overwritten).
+        InvalidInputError: if ``src`` is not a training checkpoint (or holds pickled code).
     """
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise FileNotFoundError(f"checkpoint not found: {src}")
     if dst.exists():
         raise FileExistsError(f"{dst} exists; choose a new run folder")
-    state = torch.load(src, map_location="cpu", weights_only=False)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(widen_state(state), dst)
-    return dst
+    return write_checkpoint(dst, widen_state(read_checkpoint(src)))
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m napari_ifss.train.warm_start",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("src", help="ckpt_last.pt of the run to continue")
-    p.add_argument("dst", help="where to write the widened ckpt_last.pt (a new run folder)")
+    p.add_argument("src", help="ckpt_last.safetensors (or .pt) of the run to continue")
+    p.add_argument("dst", help="where to write the widened ckpt_last.safetensors (a new run "
+                               "folder)")
     args = p.parse_args(argv)
     print(widen_checkpoint(args.src, args.dst))
     return 0
