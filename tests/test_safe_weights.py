@@ -353,3 +353,26 @@ def test_old_training_checkpoint_resumes_and_converts(tmp_path):
         {**TINY, "steps": 3, "variants": ["fcfi"]}), old.parent)
     with pytest.raises(InvalidInputError, match="no 'fcfi' net"):
         wrong.run(resume=True, progress=False)
+
+
+def test_ship_weights_writes_safetensors_sidecar_and_manifest(tmp_path, monkeypatch):
+    import napari_ifss.train.ship_weights as ship_weights
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    monkeypatch.setattr(ship_weights, "WEIGHTS_DIR", shipped)
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", shipped)
+    run = tmp_path / "run"
+    for variant in ("fcfi", "concat"):
+        (run / variant).mkdir(parents=True)
+        save_click_net(build_click_net(variant, **SMALL), run / variant / f"click_{variant}.pt"
+                       if variant == "concat" else run / variant / "click_fcfi.safetensors",
+                       meta={"step": 4})
+        (run / variant / "log.jsonl").write_text(json.dumps({"loss": {variant: 0.5}}) + "\n")
+    ship_weights.ship(run, tmp_path / "bench")
+    for folder, name in ((shipped, "click_fcfi"), (tmp_path / "bench", "click_concat")):
+        path = folder / f"{name}.safetensors"
+        assert read_manifest(folder) == {path.name: file_sha256(path)}
+        card = json.loads(path.with_suffix(".json").read_text())["model_card"]
+        assert card["licence"] and card["meta"] == {"step": 4}
+    assert load_click_net(shipped / "click_fcfi.safetensors").meta == {"step": 4}  # verified
