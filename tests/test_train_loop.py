@@ -108,3 +108,39 @@ def test_snapshots_keep_every_nth_step_export(tmp_path):
     assert torch.equal(four["state_dict"][key], last["state_dict"][key])
     assert not all(torch.equal(two["state_dict"][k], four["state_dict"][k])
                    for k in four["state_dict"])
+
+
+def test_weight_average_is_exported_kept_in_checkpoints_and_resumed(tmp_path):
+    """With ema_decay the exports hold the averaged weights; a resumed run continues the same
+    average; a frozen pretrained trunk is neither optimised nor stored."""
+    base = {**TINY, "variants": ["concat"], "ema_decay": 0.5}
+    straight = InteractiveTrainer(InteractiveTrainConfig.from_dict({**base, "steps": 3}),
+                                  tmp_path / "a")
+    straight.run(progress=False)
+    InteractiveTrainer(InteractiveTrainConfig.from_dict({**base, "steps": 2}),
+                       tmp_path / "b").run(progress=False)
+    resumed = InteractiveTrainer(InteractiveTrainConfig.from_dict({**base, "steps": 3}),
+                                 tmp_path / "b")
+    resumed.run(resume=True, progress=False)
+    ema = straight.emas["concat"].module.state_dict()
+    raw = straight.nets["concat"].state_dict()
+    assert any(not torch.equal(ema[k], raw[k]) for k in raw if raw[k].is_floating_point())
+    for k, v in resumed.emas["concat"].module.state_dict().items():
+        assert torch.allclose(ema[k].float(), v.float(), atol=1e-5), k
+    exported = read_model_dict(tmp_path / "a" / "click_concat.safetensors")
+    assert exported["meta"]["weights"] == "EMA 0.5"
+
+
+def test_pretrained_trunk_is_not_optimised(tmp_path):
+    cfg = InteractiveTrainConfig.from_dict({**TINY, "variants": ["fcfi"], "steps": 1,
+                                            "net": {"backbone": "lite0", "channels": 8,
+                                                    "low_channels": 8, "head_widths": [8, 16]}})
+    trainer = InteractiveTrainer(cfg, tmp_path / "run")
+    trunk = {k: v.clone() for k, v in trainer.nets["fcfi"].encoder.trunk.state_dict().items()}
+    trainer.run(progress=False)
+    opt_params = {id(p) for g in trainer.opts["fcfi"].param_groups for p in g["params"]}
+    assert not any(id(p) in opt_params for p in trainer.nets["fcfi"].encoder.trunk.parameters())
+    for k, v in trainer.nets["fcfi"].encoder.trunk.state_dict().items():
+        assert torch.equal(trunk[k], v), k
+    assert not any(".trunk." in k for k in read_checkpoint(
+        tmp_path / "run" / "ckpt_last.safetensors")["nets"]["fcfi"])

@@ -39,6 +39,9 @@ class InteractiveTrainConfig:
     # Keep the fp16 exports of every N-th step as snapshots/click_<variant>_<step>.safetensors
     # (0 = off), so that variants can be compared at the same steps of one run after it has ended.
     snapshot_every: int = 0
+    # Exponential moving average of the weights (torch.optim.swa_utils), exported instead of the
+    # raw weights when > 0 (e.g. 0.999); the raw weights stay in the checkpoint.
+    ema_decay: float = 0.0
     log_every: int = 10
     threads: int = 0  # torch CPU threads; 0 = torch's default
     device: str = ""  # "" = cuda if available else cpu

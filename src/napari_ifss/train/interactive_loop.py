@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..core.errors import InvalidInputError
 from ..models.click_net import ClickNet
@@ -76,11 +77,23 @@ class InteractiveTrainer:
         for variant in cfg.variants:
             net = build_click_net(variant, **cfg.net).to(self.device)
             self.nets[variant] = net.to(memory_format=torch.channels_last)
-            self.opts[variant] = torch.optim.AdamW(net.parameters(), lr=cfg.lr,
-                                                   weight_decay=cfg.weight_decay)
+            self.opts[variant] = torch.optim.AdamW(
+                [p for p in net.parameters() if p.requires_grad], lr=cfg.lr,
+                weight_decay=cfg.weight_decay)
+        self.emas: dict[str, AveragedModel] = {}
+        self._reset_emas()
         pools = load_real_pool(data_dir) if cfg.include_real and data_dir is not None else {}
         self.source = SampleSource(pools, cfg.sources, cfg.crop_size, self.rng)
         self.step = 0
+
+    def _reset_emas(self) -> None:
+        """Fresh weight averages (copies of the current nets) when ``cfg.ema_decay > 0``."""
+        self.emas = {}
+        if self.cfg.ema_decay > 0:
+            avg = get_ema_multi_avg_fn(self.cfg.ema_decay)
+            self.emas = {v: AveragedModel(net, multi_avg_fn=avg, use_buffers=True)
+                         for v, net in self.nets.items()}
+        self._ema_of = {self.nets[v]: e for v, e in self.emas.items()}
 
     # ------------------------------------------------------------------ schedule
     def lr_at(self, step: int) -> float:
@@ -150,6 +163,8 @@ class InteractiveTrainer:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
+        if net in self._ema_of:
+            self._ema_of[net].update_parameters(net)
         parts["total"] = float(loss.detach())
         parts["clicks"] = float(np.mean([len(c) for c in clicks]))
         return parts
@@ -162,6 +177,7 @@ class InteractiveTrainer:
             "step": self.step, "config": self.cfg.to_dict(),
             "nets": {v: n.state_dict() for v, n in self.nets.items()},
             "opts": {v: o.state_dict() for v, o in self.opts.items()},
+            "emas": {v: e.state_dict() for v, e in self.emas.items()},
             "rng": {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state(),
                     "python": random.getstate()},
             "wall_s": wall_s,
@@ -179,8 +195,10 @@ class InteractiveTrainer:
         paths = []
         for variant, net in self.nets.items():
             paths.append(folder / f"click_{variant}{suffix}{EXPORT_SUFFIX}")
-            save_click_net(net, paths[-1], meta={
-                "step": self.step, "train_config": self.cfg.to_dict(), "wall_s": wall_s})
+            ema = self.emas.get(variant)
+            save_click_net(ema.module if ema is not None else net, paths[-1], meta={
+                "step": self.step, "train_config": self.cfg.to_dict(), "wall_s": wall_s,
+                "weights": f"EMA {self.cfg.ema_decay}" if ema is not None else "raw"})
         return paths
 
     def load(self, path: str | Path) -> float:
@@ -201,6 +219,10 @@ class InteractiveTrainer:
             except (RuntimeError, ValueError, KeyError) as exc:
                 raise InvalidInputError(f"{path}: its {v!r} net does not fit this run's config "
                                         f"({str(exc).splitlines()[0]})") from None
+        self._reset_emas()  # a checkpoint without averages starts them from its weights
+        for v, ema_state in (state.get("emas") or {}).items():
+            if v in self.emas:
+                self.emas[v].load_state_dict(ema_state)
         self.step = int(state["step"])
         self.rng.bit_generator.state = state["rng"]["numpy"]
         torch.set_rng_state(state["rng"]["torch"].cpu())
