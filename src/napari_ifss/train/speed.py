@@ -1,6 +1,12 @@
 """Measure the click model's speed on this machine: encoder ms per slice and ms per click.
 
     python -m napari_ifss.train.speed [--weights click_fcfi.safetensors] [--size 512] [--repeats 10]
+    python -m napari_ifss.train.speed --models shipped,random:fcfi:lite0 --threads 2
+
+With ``--models`` several click models are timed in the same run, round-robin (one slice and one
+click of each model per round, so load from other programs hits all alike), and each median is
+also given as a ratio to the first model's. A model is ``shipped``, a weights file, or
+``random:<variant>[:<backbone>]`` (random head weights: speed does not depend on their values).
 
 The encoder time is ``set_image`` on a fresh slice (normalisation + resize + encoder); the click
 time is ``predict`` with a growing list of clicks and the previous mask as feedback (zoom-in
@@ -46,6 +52,36 @@ def measure(predictor: ClickPredictor, size: int = 512, repeats: int = 10) -> di
             "click_ms": 1e3 * statistics.median(clicks_ms)}
 
 
+def _predictor(spec: str) -> ClickPredictor:
+    if spec == "shipped":
+        return ClickPredictor.from_checkpoint(default_click_weights(), zoom_in=False)
+    if spec.startswith("random:"):
+        _, variant, *backbone = spec.split(":")
+        return ClickPredictor(build_click_net(variant, backbone=backbone[0] if backbone else ""),
+                              zoom_in=False)
+    return ClickPredictor.from_checkpoint(Path(spec), zoom_in=False)
+
+
+def compare(specs: list[str], size: int = 512, repeats: int = 10) -> dict[str, dict[str, float]]:
+    """Round-robin timing of several models; medians and ratios to ``specs[0]``."""
+    predictors = {spec: _predictor(spec) for spec in specs}
+    times: dict[str, dict[str, list[float]]] = {s: {"encoder_ms": [], "click_ms": []}
+                                               for s in specs}
+    for r in range(repeats + 2):
+        for spec, predictor in predictors.items():
+            result = measure(predictor, size, 1)  # one warm-up-free slice and click per round
+            if r >= 2:
+                for key, value in result.items():
+                    times[spec][key].append(value)
+    base = specs[0]
+    out = {}
+    for spec in specs:
+        med = {k: statistics.median(v) for k, v in times[spec].items()}
+        out[spec] = {**med, **{k.replace("_ms", "_ratio"): med[k] / statistics.median(
+            times[base][k]) for k in med}}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="click-model speed on this machine")
     parser.add_argument("--weights", type=Path, default=None)
@@ -53,9 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--models", help="comma-separated models to time in the same run "
+                                         "(shipped, a weights file, random:<variant>[:<backbone>])")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.models:
+        table = compare(args.models.split(","), args.size, args.repeats)
+        print(json.dumps({"size": args.size, "repeats": args.repeats,
+                          "threads": torch.get_num_threads(),
+                          "cpu": platform.processor() or platform.machine(),
+                          "models": table}, indent=1))
+        return 0
     weights = args.weights or (default_click_weights() if default_click_weights().is_file()
                                else None)
     predictor = (ClickPredictor.from_checkpoint(weights, zoom_in=False) if weights
