@@ -172,9 +172,9 @@ def test_score_volume_events_and_encoder_reuse(seg, vol, tmp_path):
     calls: dict = {}
     original = seg.encode
 
-    def counting(image, key=None):
+    def counting(image, key=None, **kwargs):
         before = seg.encoder_calls
-        out = original(image, key)
+        out = original(image, key, **kwargs)
         calls[key] = calls.get(key, 0) + (seg.encoder_calls - before)
         return out
 

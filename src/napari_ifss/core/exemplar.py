@@ -60,8 +60,9 @@ from skimage.segmentation import relabel_sequential
 
 from .._lazy import lazy_exports
 from ..models.fewshot_ridge import normal_equations, pixel_features, ridge_map, solve
+from .encoding import slice_window
 from .errors import InvalidInputError
-from .fewshot import FewShotSegmenter, support_window, to_network
+from .fewshot import FewShotSegmenter
 from .instances import _area_filter, _instances, _resized, _Shape, split_instances, working_scale
 from .labels_ops import next_free_id
 from .normalize import IntensityWindow, check_slice
@@ -168,18 +169,14 @@ def ridge_scores(segmenter: FewShotSegmenter, image: np.ndarray, support: np.nda
     enc = segmenter.encode(image, key)
     deep, low = enc.feats.deep[0], enc.feats.low[0]
     with torch.inference_mode():
-        m = to_network(torch.from_numpy(np.ascontiguousarray(support, np.float32))[None, None]
-                       .to(deep.device), enc.net_size)
-        m[..., enc.net_size[0]:, :] = _IGNORE  # padding: not part of the slice
-        m[..., :, enc.net_size[1]:] = _IGNORE
+        # padding: not part of the slice, left out of the fit
+        m = enc.geometry.map_to_network(support, deep.device, pad=_IGNORE)
         feats = pixel_features(deep, low)
         gram, xty = normal_equations(feats, F.adaptive_avg_pool2d(m, low.shape[-2:])[0, 0])
         weights = solve([(gram, xty)], torch.ones(1))
         score = ridge_map(feats, weights)[None]
         score = F.interpolate(score, size=m.shape[-2:], mode="bilinear", align_corners=False)
-        score = score[..., :enc.net_size[0], :enc.net_size[1]]
-        if tuple(enc.net_size) != enc.shape:
-            score = F.interpolate(score, size=enc.shape, mode="bilinear", align_corners=False)
+        score = enc.geometry.from_network(score)
     return score[0, 0].float().cpu().numpy()
 
 
@@ -305,7 +302,7 @@ def segment_all_like(
                                 "to find")
     settings = settings or ExemplarSettings()
     segmenter = segmenter or _default_segmenter()
-    window = window if window is not None else support_window([image])
+    window = window if window is not None else slice_window(image)
     first = next_free_id(lab) if first_id is None else int(first_id)
     area = float(np.count_nonzero(exemplar))
     scale = working_scale(exemplar.shape, np.sqrt(area / np.pi), settings.diameter,

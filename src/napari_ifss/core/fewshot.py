@@ -10,65 +10,31 @@ Slices are ``(H, W)`` grey or ``(H, W, 3|4)`` RGB of any numeric dtype, masks ``
 (nonzero = object), coordinates (row, col). All slices share one intensity window (from the
 support slices unless given), so neighbouring slices of a volume are normalised alike. The
 network sees each slice resized so that its long side lies in ``[min_side, max_side]`` and
-padded to a multiple of 32; the frozen click encoder runs once per slice (LRU-cached by
-``key``); the few-shot head is cheap.
+padded to a multiple of 32 (``core.encoding``); the frozen click encoder runs once per slice
+and window (LRU-cached by ``key``); the few-shot head is cheap.
 """
 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..models.encoder import EncoderFeatures
 from ..models.fewshot_head import FewShotHead, distance_weights
 from ..models.fewshot_prototypes import SupportFeatures
+from .encoding import PAD_MULTIPLE, EncodedSlice, NetworkGeometry, SliceEncoder, autocast
+from .encoding import slices_window as support_window
 from .errors import InvalidInputError, NotReadyError
-from .normalize import IntensityWindow, as_channels_first_rgb, check_slice
+from .normalize import IntensityWindow, check_slice
 
-PAD_MULTIPLE = 32
-
-
-def support_window(images: Sequence[np.ndarray]) -> IntensityWindow:
-    """One intensity window for a set of slices: ``[0, 255]`` for uint8/bool, else the
-    0.5-99.5 percentiles of all their values (NaN/inf raise :class:`InvalidInputError`)."""
-    arrays = [np.asarray(a) for a in images]
-    if all(a.dtype in (np.uint8, np.bool_) for a in arrays):
-        return IntensityWindow(0.0, 255.0 if any(a.dtype == np.uint8 for a in arrays) else 1.0)
-    return IntensityWindow.from_data(np.concatenate([a.reshape(-1) for a in arrays]))
+__all__ = ["EncodedSlice", "FewShotSegmenter", "network_size", "support_window"]
 
 
 def network_size(shape: tuple[int, int], min_side: int, max_side: int) -> tuple[int, int]:
     """``(h, w)`` the network sees for a slice of ``shape``: long side in ``[min_side, max_side]``."""
-    long = max(shape)
-    s = float(np.clip(long, min_side, max_side)) / long
-    return max(1, round(shape[0] * s)), max(1, round(shape[1] * s))
-
-
-def to_network(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize ``(B, C, H, W)`` to ``size`` (bilinear) and pad bottom/right to a multiple of 32."""
-    if tuple(x.shape[-2:]) != tuple(size):
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False,
-                          antialias=size[0] < x.shape[-2])
-    ph, pw = -size[0] % PAD_MULTIPLE, -size[1] % PAD_MULTIPLE
-    return F.pad(x, (0, pw, 0, ph), mode="replicate")
-
-
-@dataclass(frozen=True)
-class EncodedSlice:
-    """Encoder features of one slice: ``net_size`` is its ``(h, w)`` before padding; ``image``
-    the grey network input ``(1, 1, H_pad, W_pad)`` in [0, 1]."""
-
-    feats: EncoderFeatures
-    shape: tuple[int, int]
-    net_size: tuple[int, int]
-    image: torch.Tensor
+    return NetworkGeometry.fit(shape, min_side, max_side).size
 
 
 class FewShotSegmenter:
@@ -96,10 +62,9 @@ class FewShotSegmenter:
         self.encoder = encoder.to(self.device).eval().requires_grad_(False)
         self.head = head.to(self.device).eval()
         self.min_side, self.max_side = int(min_side), int(max_side)
-        self.cache_size = max(1, int(cache_size))
-        self.encoder_calls = 0
-        self.window: IntensityWindow | None = None
-        self._cache: OrderedDict[Hashable, EncodedSlice] = OrderedDict()
+        self.slices = SliceEncoder(self.encoder, self.device, cache_size=cache_size,
+                                   dtype=torch.float32, keep_grey=True)
+        self.window: IntensityWindow | None = None  # of the support set (set_support)
         self._supports: list[SupportFeatures] = []
         self._positions: list[float] | None = None
 
@@ -124,6 +89,20 @@ class FewShotSegmenter:
         from ..models.fewshot_weights import default_fewshot_weights
 
         return cls.from_checkpoint(default_fewshot_weights(), **kwargs)
+
+    @property
+    def encoder_calls(self) -> int:
+        """Number of encoder passes so far (for tests and profiling)."""
+        return self.slices.calls
+
+    @property
+    def cache_size(self) -> int:
+        """Encoded slices kept (LRU, by ``key`` and window)."""
+        return self.slices.cache_size
+
+    @cache_size.setter
+    def cache_size(self, value: int) -> None:
+        self.slices.cache_size = value
 
     # ------------------------------------------------------------------ support
     @property
@@ -170,15 +149,8 @@ class FewShotSegmenter:
             raise InvalidInputError(
                 "the support masks cover their whole slices: some background is needed")
         self.window = window if window is not None else support_window(imgs)
-        supports = []
-        for i, (im, b) in enumerate(zip(imgs, binary, strict=True)):
-            enc = self._encode(im)
-            m = torch.from_numpy(b.astype(np.float32))[None, None].to(self.device)
-            m = to_network(m, enc.net_size)[0, 0]
-            m[enc.net_size[0]:, :] = 0  # padding is not part of the slice
-            m[:, enc.net_size[1]:] = 0
-            supports.append(self.head.summarize(enc.feats.deep[0], enc.feats.low[0], m, seed=i))
-        self._supports = supports
+        self._supports = [self.summarize(self.encode(im), b, seed=i)
+                          for i, (im, b) in enumerate(zip(imgs, binary, strict=True))]
         self._positions = None if positions is None else [float(p) for p in positions]
 
     # ------------------------------------------------------------------ prediction
@@ -203,57 +175,45 @@ class FewShotSegmenter:
             if nb.shape != enc.shape:
                 raise InvalidInputError(
                     f"neighbour mask has shape {nb.shape}, the image has shape {enc.shape}")
-            prior = to_network(torch.from_numpy(nb)[None, None].to(self.device), enc.net_size)
+            prior = enc.geometry.map_to_network(nb, self.device, pad=None)
         weights = distance_weights(self._positions, position, len(self._supports))
-        with torch.inference_mode(), self._autocast():
-            logits = self.head(enc.feats.deep, enc.feats.low, [self._supports], [weights],
-                               prior=prior, image=enc.image)
-        h, w = enc.net_size
-        probs = torch.sigmoid(logits.float()[:, :, :h, :w])
-        if (h, w) != enc.shape:
-            probs = F.interpolate(probs, size=enc.shape, mode="bilinear", align_corners=False)
-        return probs[0, 0].clamp(0, 1).cpu().numpy().astype(np.float32)
+        return self.predict_encoded(enc, self._supports, weights, prior)
 
-    def encode(self, image: np.ndarray, key: Hashable | None = None) -> EncodedSlice:
-        """Encoder features of ``image`` (cached under ``key`` for the current window)."""
-        if self.window is None:
+    def encode(self, image: np.ndarray, key: Hashable | None = None,
+               window: IntensityWindow | None = None) -> EncodedSlice:
+        """Encoder features of ``image`` under ``window`` (default: the support set's), cached
+        under ``key`` and that window.
+
+        Raises:
+            NotReadyError: no ``window`` given and no support set yet.
+        """
+        window = window if window is not None else self.window
+        if window is None:
             raise NotReadyError("no intensity window: call set_support(images, masks) first")
-        if key is not None:
-            full_key = (key, self.window)
-            hit = self._cache.get(full_key)
-            if hit is not None and hit.shape == tuple(np.shape(image)[:2]):
-                self._cache.move_to_end(full_key)
-                return hit
-        enc = self._encode(check_slice(image, min_side=8))
-        if key is not None:
-            self._cache[(key, self.window)] = enc
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return enc
+        return self.slices.encode_slice(image, (self.min_side, self.max_side), window=window,
+                                        key=key, min_size=8)
+
+    def summarize(self, support: EncodedSlice, mask: np.ndarray, seed: int = 0
+                  ) -> SupportFeatures:
+        """What the head keeps of one support slice: ``support`` encoded, ``mask`` ``(H, W)``
+        (nonzero = object) at its source resolution."""
+        m = support.geometry.map_to_network(mask != 0, self.device, pad=0.0)[0, 0]
+        with torch.inference_mode():
+            return self.head.summarize(support.feats.deep[0], support.feats.low[0], m,
+                                       seed=seed)
+
+    def predict_encoded(self, query: EncodedSlice, supports: Sequence[SupportFeatures],
+                        weights: torch.Tensor, prior: torch.Tensor | None = None
+                        ) -> np.ndarray:
+        """Object probability ``(H, W)`` float32 in [0, 1] of an encoded query from support
+        summaries (:meth:`summarize`) weighted by ``weights`` ``(K,)``; ``prior``: optional
+        neighbour map ``(1, 1, H_pad, W_pad)`` on the network grid."""
+        with torch.inference_mode(), autocast(self.device):
+            logits = self.head(query.feats.deep, query.feats.low, [list(supports)], [weights],
+                               prior=prior, image=query.grey)
+        probs = query.geometry.from_network(logits.float(), torch.sigmoid)
+        return probs[0, 0].clamp(0, 1).cpu().numpy().astype(np.float32)
 
     def clear_cache(self) -> None:
         """Forget all encoded slices."""
-        self._cache.clear()
-
-    # ------------------------------------------------------------------ internals
-    def _autocast(self):
-        if self.device.type in ("cpu", "cuda"):
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return nullcontext()
-
-    def _encode(self, image: np.ndarray) -> EncodedSlice:
-        window = self.window if self.window is not None else support_window([image])
-        x = torch.from_numpy(np.ascontiguousarray(
-            as_channels_first_rgb(window.apply(image)), dtype=np.float32))[None]
-        shape = tuple(image.shape[:2])
-        size = network_size(shape, self.min_side, self.max_side)  # type: ignore[arg-type]
-        x = to_network(x.to(self.device), size)
-        if self.device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)
-        run = getattr(self.encoder, "encode", self.encoder)
-        with torch.inference_mode(), self._autocast():
-            feats = run(x)
-        self.encoder_calls += 1
-        feats = EncoderFeatures(feats.deep.float().contiguous(), feats.low.float().contiguous())
-        grey = x.float().mean(dim=1, keepdim=True).contiguous()
-        return EncodedSlice(feats, shape, size, grey)  # type: ignore[arg-type]
+        self.slices.clear()

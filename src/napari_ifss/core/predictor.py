@@ -2,32 +2,28 @@
 
 Usage follows segment-anything: ``set_image`` encodes a 2D slice once (cached per ``key`` in an
 LRU), ``predict`` runs the light click head per click. Coordinates are (row, col) pixels of the
-slice as given; the network sees the slice resized so its long side is at most ``max_side`` and
-padded to a multiple of 32; probabilities come back at the slice's full resolution.
+slice as given; the network sees the slice resized so its long side is ``max_side`` and
+padded to a multiple of 32 (``core.encoding``, which also holds the encoder cache);
+probabilities come back at the slice's full resolution.
 """
 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from .encoding import PAD_MULTIPLE, EncodedSlice, SliceEncoder, autocast, prepare_slice
 from .errors import InvalidInputError, NotReadyError
-from .normalize import IntensityWindow, as_channels_first_rgb, check_slice
 from .prompts import Click
 
 if TYPE_CHECKING:
     from ..models.click_net import ClickNet
-    from ..models.encoder import EncoderFeatures
 
-PAD_MULTIPLE = 32
 ZOOM_AFTER_CLICKS = 3
 ZOOM_EXPANSION = 1.4
 ZOOM_MIN_SIZE = 64
@@ -35,37 +31,8 @@ ZOOM_MIN_SIZE = 64
 # seen in training (256-px crops), instead of being blown up to max_side.
 ZOOM_SIDE = 256
 
-
-def normalize_slice(image: np.ndarray) -> np.ndarray:
-    """A 2D slice ``(H, W)`` / ``(H, W, 3|4)`` of any dtype -> ``(3, H, W)`` float32 in [0, 1].
-
-    uint8 is divided by 255; everything else (16-bit, float, CT in HU) gets a percentile window
-    (0.5-99.5 %). Raises :class:`InvalidInputError` for other shapes, empty or non-finite data.
-    """
-    arr = check_slice(image, "image", min_side=2)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8) * 255
-    if arr.dtype == np.uint8:
-        out = arr.astype(np.float32) / 255.0
-    else:
-        out = IntensityWindow.from_data(arr[..., :3] if arr.ndim == 3 else arr).apply(arr)
-    return np.ascontiguousarray(as_channels_first_rgb(out), dtype=np.float32)
-
-
-@dataclass
-class _Encoded:
-    """Features of one (possibly cropped and resized) network input."""
-
-    feats: EncoderFeatures
-    net_shape: tuple[int, int]  # (h, w) of the resized image before padding
-    scale: tuple[float, float]  # net pixels per source pixel along (row, col)
-
-
-@dataclass
-class _SliceEntry:
-    image: torch.Tensor  # (3, H, W) float16 in [0, 1], full resolution, CPU (for zoom crops)
-    full: _Encoded
-    crops: OrderedDict = field(default_factory=OrderedDict)
+# The slice -> (3, H, W) float32 rule under its earlier name (see core.encoding.prepare_slice).
+normalize_slice = prepare_slice
 
 
 class ClickPredictor:
@@ -92,11 +59,9 @@ class ClickPredictor:
         self.max_side = int(max_side)
         self.zoom_in = zoom_in
         self.refine = refine
-        self.cache_size = max(1, int(cache_size))
         self.zoom_side = min(ZOOM_SIDE, self.max_side)
-        self.encoder_calls = 0  # number of encoder passes so far (for tests and profiling)
-        self._cache: OrderedDict[Hashable, _SliceEntry] = OrderedDict()
-        self._current: _SliceEntry | None = None
+        self.slices = SliceEncoder(self.net, self.device, cache_size=cache_size, keep_source=True)
+        self._current: EncodedSlice | None = None
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> ClickPredictor:
@@ -111,6 +76,20 @@ class ClickPredictor:
         return cls(None, **kwargs)
 
     @property
+    def encoder_calls(self) -> int:
+        """Number of encoder passes so far (for tests and profiling)."""
+        return self.slices.calls
+
+    @property
+    def cache_size(self) -> int:
+        """Slices kept encoded (LRU, by ``key``)."""
+        return self.slices.cache_size
+
+    @cache_size.setter
+    def cache_size(self, value: int) -> None:
+        self.slices.cache_size = value
+
+    @property
     def is_image_set(self) -> bool:
         return self._current is not None
 
@@ -123,34 +102,24 @@ class ClickPredictor:
         """``(H, W)`` of the current slice."""
         if self._current is None:
             raise NotReadyError("no image set: call set_image(image) first")
-        return tuple(self._current.image.shape[1:])  # type: ignore[return-value]
+        return self._current.geometry.source
 
     def set_image(self, image: np.ndarray, key: Hashable | None = None) -> None:
-        """Set (and encode, unless cached under ``key``) the slice ``(H, W)`` or ``(H, W, 3)``."""
-        if key is not None and key in self._cache:
-            self._cache.move_to_end(key)
-            entry = self._cache[key]
-            if tuple(entry.image.shape[1:]) == tuple(np.shape(image)[:2]):
-                self._current = entry
-                return
-        tensor = torch.from_numpy(normalize_slice(image))
-        entry = _SliceEntry(tensor.half(), self._encode(tensor))
-        self._current = entry
-        if key is not None:
-            self._cache[key] = entry
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        """Set (and encode, unless cached under ``key``) the slice ``(H, W)`` or ``(H, W, 3)``;
+        each slice gets its own intensity window (``core.encoding.slice_window``)."""
+        side = (self.max_side, self.max_side)
+        self._current = self.slices.encode_slice(image, side, key=key)
 
     def clear_cache(self) -> None:
         """Forget all cached slices (the current slice stays set)."""
-        self._cache.clear()
+        self.slices.clear()
 
     def predict(self, clicks: Sequence[Click], prev_mask: np.ndarray | None = None) -> np.ndarray:
         """Object probability ``(H, W)`` float32 in [0, 1] for ``clicks`` (newest last)."""
         if self._current is None:
             raise NotReadyError("no image set: call set_image(image) before predict()")
         entry = self._current
-        h, w = entry.image.shape[1:]
+        h, w = entry.geometry.source
         clicks = list(clicks)
         for click in clicks:
             if not click.inside((h, w)):
@@ -161,73 +130,36 @@ class ClickPredictor:
             return np.zeros((h, w), dtype=np.float32)
         box = self._zoom_box(clicks, prev, (h, w))
         if box is None:
-            return self._predict_region(entry.full, clicks, prev, (0, 0), (h, w))
+            return self._predict_region(entry, clicks, prev, (0, 0))
         r0, r1, c0, c1 = box
-        if box not in entry.crops:
-            entry.crops[box] = self._encode(entry.image[:, r0:r1, c0:c1].float(), self.zoom_side)
-            while len(entry.crops) > 4:
-                entry.crops.popitem(last=False)
-        entry.crops.move_to_end(box)
+        crop = self.slices.crop(entry, box, self.zoom_side)
         crop_prev = None if prev is None else prev[r0:r1, c0:c1]
         # Negative clicks outside the box only matter outside it, where the output is 0.
         inside = [c for c in clicks if r0 <= c.pixel[0] < r1 and c0 <= c.pixel[1] < c1]
         out = np.zeros((h, w), dtype=np.float32)
-        out[r0:r1, c0:c1] = self._predict_region(entry.crops[box], inside, crop_prev, (r0, c0),
-                                                 (r1 - r0, c1 - c0))
+        out[r0:r1, c0:c1] = self._predict_region(crop, inside, crop_prev, (r0, c0))
         return out
 
     # ----------------------------------------------------------------- internals
-    def _autocast(self):
-        if self.device.type == "cpu":
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
-
-    def _encode(self, image: torch.Tensor, side: int | None = None) -> _Encoded:
-        """Resize ``(3, h, w)`` so the long side is ``side`` (default ``max_side``; crops may be
-        upscaled), pad to a multiple of 32 and encode."""
-        h, w = image.shape[1:]
-        s = (side or self.max_side) / max(h, w)
-        nh, nw = max(1, round(h * s)), max(1, round(w * s))
-        x = image.unsqueeze(0).to(self.device)
-        if (nh, nw) != (h, w):
-            x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False,
-                              antialias=s < 1)
-        ph, pw = -nh % PAD_MULTIPLE, -nw % PAD_MULTIPLE
-        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        if self.device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), self._autocast():
-            feats = self.net.encode(x)
-        self.encoder_calls += 1
-        return _Encoded(feats, (nh, nw), (nh / h, nw / w))
-
-    def _predict_region(self, enc: _Encoded, clicks: list[Click], prev: np.ndarray | None,
-                        origin: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
-        """Run the head for the region ``origin`` + ``size`` encoded as ``enc``; ``(h, w)`` probs."""
-        sr, sc = enc.scale
-        pts = torch.tensor([[(c.row - origin[0] + 0.5) * sr - 0.5,
-                             (c.col - origin[1] + 0.5) * sc - 0.5, float(c.positive)]
-                            for c in clicks], dtype=torch.float32, device=self.device)[None]
-        ph, pw = enc.feats.deep.shape[-2] * 4, enc.feats.deep.shape[-1] * 4
-        nh, nw = enc.net_shape
+    def _predict_region(self, enc: EncodedSlice, clicks: list[Click], prev: np.ndarray | None,
+                        origin: tuple[int, int]) -> np.ndarray:
+        """Run the head on ``enc``, the region at ``origin`` (row, col); ``(h, w)`` probs."""
+        geo = enc.geometry
+        pts = torch.tensor([[*geo.point_to_network(c.row - origin[0], c.col - origin[1]),
+                             float(c.positive)] for c in clicks],
+                           dtype=torch.float32, device=self.device)[None]
         prev_t = None
         if prev is not None and self.net.uses_feedback:
-            p = torch.from_numpy(np.ascontiguousarray(prev, dtype=np.float32))[None, None]
-            p = F.interpolate(p.to(self.device), size=(nh, nw), mode="bilinear",
-                              align_corners=False)
-            prev_t = F.pad(p, (0, pw - nw, 0, ph - nh))
+            prev_t = geo.map_to_network(prev, self.device, pad=0.0, antialias=False)
         feats = enc.feats
+        cast = partial(autocast, self.device)
         if self.refine:
             from ..models.refine import refine_features
 
-            feats = refine_features(self.net, feats, pts, prev_t, self._autocast)
-        with torch.inference_mode(), self._autocast():
+            feats = refine_features(self.net, feats, pts, prev_t, cast)
+        with torch.inference_mode(), cast():
             logits = self.net.decode(feats, pts, prev_t).logits
-        probs = torch.sigmoid(logits.float()[:, :, :nh, :nw])
-        if (nh, nw) != size:
-            probs = F.interpolate(probs, size=size, mode="bilinear", align_corners=False)
+        probs = geo.from_network(logits.float(), torch.sigmoid)
         return probs[0, 0].clamp(0, 1).cpu().numpy().astype(np.float32)
 
     def _zoom_box(self, clicks: list[Click], prev: np.ndarray | None,

@@ -58,8 +58,9 @@ from typing import Literal
 import numpy as np
 import torch
 
+from .encoding import EncodedSlice, slices_window
 from .errors import InvalidInputError
-from .fewshot import EncodedSlice, FewShotSegmenter, support_window, to_network
+from .fewshot import FewShotSegmenter
 from .normalize import IntensityWindow
 
 Badge = Literal["good", "check", "review"]
@@ -206,21 +207,8 @@ def _weights(positions: Sequence[float] | None, position: float | None, k: int) 
 def _back_predict(seg: FewShotSegmenter, support: EncodedSlice, mask: np.ndarray,
                   query: EncodedSlice) -> np.ndarray:
     """Predict ``query`` from the single support (``support``, ``mask``); bool ``(H, W)``."""
-    m = torch.from_numpy(mask.astype(np.float32))[None, None].to(seg.device)
-    m = to_network(m, support.net_size)[0, 0]
-    m[support.net_size[0]:, :] = 0
-    m[:, support.net_size[1]:] = 0
-    with torch.inference_mode():
-        summary = seg.head.summarize(support.feats.deep[0], support.feats.low[0], m)
-        with seg._autocast():
-            logits = seg.head(query.feats.deep, query.feats.low, [[summary]],
-                              [torch.ones(1)], prior=None, image=query.image)
-    h, w = query.net_size
-    probs = torch.sigmoid(logits.float()[:, :, :h, :w])
-    if (h, w) != query.shape:
-        probs = torch.nn.functional.interpolate(probs, size=query.shape, mode="bilinear",
-                                                align_corners=False)
-    return probs[0, 0].cpu().numpy() > PROB_THRESHOLD
+    summary = seg.summarize(support, mask)
+    return seg.predict_encoded(query, [summary], torch.ones(1)) > PROB_THRESHOLD
 
 
 def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask: np.ndarray,
@@ -233,7 +221,7 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
     """JFS score of ``result_mask`` ``(H, W)`` on ``result_image`` against the user's slices.
 
     Args:
-        segmenter: the few-shot model (its current support set is left untouched).
+        segmenter: the few-shot model (its support set and window are left untouched).
         result_image, result_mask: the propagated slice and its predicted mask.
         support_images, support_masks: the ``K >= 1`` user-annotated slices and masks.
         result_position, support_positions: z positions; nearer user slices weigh more.
@@ -261,22 +249,19 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
     if res.all():
         return QualityScore(0.0, badge_for(0.0), (),
                             "the result mask covers the whole slice", result_position)
-    old = segmenter.window
-    segmenter.window = window if window is not None else support_window(list(support_images))
-    try:
-        support = segmenter.encode(result_image, result_key)
-        weights = _weights(support_positions, result_position, len(masks))
-        evidence, forward_iou = [], 0.0 if forward else None
-        for i, (im, m) in enumerate(zip(support_images, masks, strict=True)):
-            query = segmenter.encode(im, None if support_keys is None else support_keys[i])
-            back = _back_predict(segmenter, support, res, query)
-            pos = None if support_positions is None else float(support_positions[i])
-            evidence.append(SupportEvidence(i, pos, _iou(back, m), float(weights[i])))
-            if forward:
-                ahead = _back_predict(segmenter, query, m, support)
-                forward_iou += float(weights[i]) * _iou(ahead, res)
-    finally:
-        segmenter.window = old
+    window = window if window is not None else slices_window(list(support_images))
+    support = segmenter.encode(result_image, result_key, window=window)
+    weights = _weights(support_positions, result_position, len(masks))
+    evidence, forward_iou = [], 0.0 if forward else None
+    for i, (im, m) in enumerate(zip(support_images, masks, strict=True)):
+        key = None if support_keys is None else support_keys[i]
+        query = segmenter.encode(im, key, window=window)
+        back = _back_predict(segmenter, support, res, query)
+        pos = None if support_positions is None else float(support_positions[i])
+        evidence.append(SupportEvidence(i, pos, _iou(back, m), float(weights[i])))
+        if forward:
+            ahead = _back_predict(segmenter, query, m, support)
+            forward_iou += float(weights[i]) * _iou(ahead, res)
     back_iou = float(np.clip(sum(e.iou * e.weight for e in evidence), 0.0, 1.0))
     distance = None
     if support_positions is not None and result_position is not None:

@@ -67,7 +67,7 @@ class Pool:
         enc = seg.encode(image)
         self.deep.append(enc.feats.deep[0].half())
         self.low.append(enc.feats.low[0].half())
-        self.image.append(enc.image[0].half())
+        self.image.append(enc.grey[0].half())
         ph, pw = (s * 4 for s in enc.feats.deep.shape[-2:])
         lab = torch.from_numpy(labels.astype(np.float32))[None, None]
         lab = F.interpolate(lab, size=enc.net_size, mode="nearest")[0, 0].numpy()

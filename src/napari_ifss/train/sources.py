@@ -21,7 +21,7 @@ from scipy import ndimage
 from skimage.measure import label as cc_label
 
 from ..core.datasets import iter_2d, iter_3d, split_of_slice
-from ..core.predictor import normalize_slice
+from ..core.encoding import prepare_slice
 from .augment import crop_around, flip_rotate, intensity_jitter
 from .synthetic import synthetic_sample
 
@@ -52,7 +52,7 @@ def _make(dataset: str, image: np.ndarray, objects: np.ndarray) -> LabeledImage 
         boxes[int(i)] = (sr.start, sr.stop, sc.start, sc.stop)
     if not boxes:
         return None
-    return LabeledImage(dataset, normalize_slice(image).astype(np.float16), objects, boxes)
+    return LabeledImage(dataset, prepare_slice(image).astype(np.float16), objects, boxes)
 
 
 def load_real_pool(root: Path | str, include_3d: bool = True) -> dict[str, list[LabeledImage]]:
