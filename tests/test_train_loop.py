@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from napari_ifss.cli import main
+from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.core.predictor import ClickPredictor
 from napari_ifss.core.prompts import Click
 from napari_ifss.models.safe_io import read_model_dict
@@ -144,3 +145,16 @@ def test_pretrained_trunk_is_not_optimised(tmp_path):
         assert torch.equal(trunk[k], v), k
     assert not any(".trunk." in k for k in read_checkpoint(
         tmp_path / "run" / "ckpt_last.safetensors")["nets"]["fcfi"])
+
+
+def test_box_prompts_are_trained_when_asked(tmp_path):
+    cfg = InteractiveTrainConfig.from_dict({**TINY, "variants": ["fcfi", "concat"], "steps": 2,
+                                            "box_prob": 1.0,
+                                            "net": {**TINY["net"], "box_prompt": True}})
+    trainer = InteractiveTrainer(cfg, tmp_path / "run")
+    logs = trainer.train_step()
+    assert all(np.isfinite(parts["total"]) for parts in logs.values())
+    assert trainer.nets["fcfi"].box_prompt
+    with pytest.raises(InvalidInputError, match="box_prompt"):
+        InteractiveTrainer(InteractiveTrainConfig.from_dict({**TINY, "box_prob": 0.5}),
+                           tmp_path / "other")

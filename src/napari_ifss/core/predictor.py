@@ -19,7 +19,7 @@ import torch
 
 from .encoding import PAD_MULTIPLE, EncodedSlice, SliceEncoder, autocast, prepare_slice
 from .errors import InvalidInputError, NotReadyError
-from .prompts import Click
+from .prompts import Box, Click
 
 if TYPE_CHECKING:
     from ..models.click_net import ClickNet
@@ -114,8 +114,16 @@ class ClickPredictor:
         """Forget all cached slices (the current slice stays set)."""
         self.slices.clear()
 
-    def predict(self, clicks: Sequence[Click], prev_mask: np.ndarray | None = None) -> np.ndarray:
-        """Object probability ``(H, W)`` float32 in [0, 1] for ``clicks`` (newest last)."""
+    @property
+    def takes_boxes(self) -> bool:
+        """True when the network was trained with box prompts (``predict(..., box=...)``)."""
+        return bool(getattr(self.net, "box_prompt", False))
+
+    def predict(self, clicks: Sequence[Click], prev_mask: np.ndarray | None = None,
+                box: Box | None = None) -> np.ndarray:
+        """Object probability ``(H, W)`` float32 in [0, 1] for ``clicks`` (newest last) and an
+        optional ``box`` drawn as the object's first prompt (networks with
+        :attr:`takes_boxes` only)."""
         if self._current is None:
             raise NotReadyError("no image set: call set_image(image) before predict()")
         entry = self._current
@@ -125,29 +133,48 @@ class ClickPredictor:
             if not click.inside((h, w)):
                 raise InvalidInputError(
                     f"click {click} at pixel {click.pixel} lies outside the image of shape {(h, w)}")
+        box = self._check_box(box, (h, w))
         prev = self._check_prev(prev_mask, (h, w))
-        if not clicks:
+        if not clicks and box is None:
             return np.zeros((h, w), dtype=np.float32)
-        box = self._zoom_box(clicks, prev, (h, w))
-        if box is None:
-            return self._predict_region(entry, clicks, prev, (0, 0))
-        r0, r1, c0, c1 = box
-        crop = self.slices.crop(entry, box, self.zoom_side)
+        zoom = self._zoom_box(clicks, prev, (h, w))
+        if zoom is None:
+            return self._predict_region(entry, clicks, prev, (0, 0), box)
+        r0, r1, c0, c1 = zoom
+        crop = self.slices.crop(entry, zoom, self.zoom_side)
         crop_prev = None if prev is None else prev[r0:r1, c0:c1]
         # Negative clicks outside the box only matter outside it, where the output is 0.
         inside = [c for c in clicks if r0 <= c.pixel[0] < r1 and c0 <= c.pixel[1] < c1]
         out = np.zeros((h, w), dtype=np.float32)
-        out[r0:r1, c0:c1] = self._predict_region(crop, inside, crop_prev, (r0, c0))
+        out[r0:r1, c0:c1] = self._predict_region(crop, inside, crop_prev, (r0, c0), box)
         return out
+
+    def _check_box(self, box: Box | None, shape: tuple[int, int]) -> Box | None:
+        if box is None:
+            return None
+        if not self.takes_boxes:
+            raise InvalidInputError(
+                "this click model was not trained for box prompts; start with a click instead")
+        clipped = box.clipped(shape)
+        if clipped is None:
+            raise InvalidInputError(f"box {box} does not cover a pixel of the image of shape "
+                                    f"{shape}")
+        return clipped
 
     # ----------------------------------------------------------------- internals
     def _predict_region(self, enc: EncodedSlice, clicks: list[Click], prev: np.ndarray | None,
-                        origin: tuple[int, int]) -> np.ndarray:
+                        origin: tuple[int, int], box: Box | None = None) -> np.ndarray:
         """Run the head on ``enc``, the region at ``origin`` (row, col); ``(h, w)`` probs."""
         geo = enc.geometry
-        pts = torch.tensor([[*geo.point_to_network(c.row - origin[0], c.col - origin[1]),
-                             float(c.positive)] for c in clicks],
-                           dtype=torch.float32, device=self.device)[None]
+        rows = [[*geo.point_to_network(c.row - origin[0], c.col - origin[1]),
+                 float(c.positive)] for c in clicks] or [[-1.0, -1.0, -1.0]]
+        pts = torch.tensor(rows, dtype=torch.float32, device=self.device)[None]
+        boxes = None
+        if box is not None:  # pixel-edge corners -> network pixel edges
+            sr, sc = geo.scale
+            boxes = torch.tensor([[(box.row0 - origin[0]) * sr, (box.col0 - origin[1]) * sc,
+                                   (box.row1 - origin[0]) * sr, (box.col1 - origin[1]) * sc]],
+                                 dtype=torch.float32, device=self.device)
         prev_t = None
         if prev is not None and self.net.uses_feedback:
             prev_t = geo.map_to_network(prev, self.device, pad=0.0, antialias=False)
@@ -156,9 +183,9 @@ class ClickPredictor:
         if self.refine:
             from ..models.refine import refine_features
 
-            feats = refine_features(self.net, feats, pts, prev_t, cast)
+            feats = refine_features(self.net, feats, pts, prev_t, cast, boxes=boxes)
         with torch.inference_mode(), cast():
-            logits = self.net.decode(feats, pts, prev_t).logits
+            logits = self.net.decode(feats, pts, prev_t, boxes).logits
         probs = geo.from_network(logits.float(), torch.sigmoid)
         return probs[0, 0].clamp(0, 1).cpu().numpy().astype(np.float32)
 

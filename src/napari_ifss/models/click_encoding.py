@@ -46,3 +46,26 @@ def click_maps(
     """Disk maps pooled to the feature grid: ``(B, 2, H/stride, W/stride)`` in [0, 1]."""
     maps = disk_maps(points, shape, radius)
     return F.avg_pool2d(maps, stride) if stride > 1 else maps
+
+
+def box_maps(
+    boxes: torch.Tensor | None, batch: int, shape: tuple[int, int], stride: int = 4
+) -> torch.Tensor:
+    """Filled-box maps pooled to the feature grid: ``(B, 1, H/stride, W/stride)`` in [0, 1].
+
+    Args:
+        boxes: ``(B, 4)`` float rows ``(row0, col0, row1, col1)`` in input pixels (end
+            exclusive); a row with ``row1 <= row0`` (e.g. all -1) means "no box". None = no
+            box for any sample.
+        batch: B, used when ``boxes`` is None.
+        shape: ``(H, W)`` of the input.
+    """
+    h, w = shape
+    if boxes is None:
+        return torch.zeros(batch, 1, h // stride, w // stride)
+    rows = torch.arange(h, device=boxes.device, dtype=torch.float32).view(1, h, 1) + 0.5
+    cols = torch.arange(w, device=boxes.device, dtype=torch.float32).view(1, 1, w) + 0.5
+    b = boxes.float().view(-1, 4, 1, 1)
+    inside = ((rows >= b[:, 0]) & (rows < b[:, 2]) & (cols >= b[:, 1]) & (cols < b[:, 3]))
+    maps = inside[:, None].float()
+    return F.avg_pool2d(maps, stride) if stride > 1 else maps

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .click_encoding import click_maps
+from .click_encoding import box_maps, click_maps
 from .click_head import ClickEmbedding, UHead
 from .correction_features import CorrectionFeatures
 from .encoder import EncoderFeatures, ImageEncoder
@@ -78,7 +78,8 @@ class ClickNet(nn.Module):
                  encoder_widths: tuple[int, ...] = (24, 32, 64, 96, 128),
                  head_widths: tuple[int, ...] = (64, 96), click_radius: float = 5.0,
                  box_ratio: float = 0.3, input_feedback: bool = True,
-                 correction_features: bool = True, backbone: str = "") -> None:
+                 correction_features: bool = True, backbone: str = "",
+                 box_prompt: bool = False) -> None:
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
@@ -88,14 +89,15 @@ class ClickNet(nn.Module):
             head_widths=list(head_widths), click_radius=click_radius, box_ratio=box_ratio,
             input_feedback=variant == "concat" or (variant == "fcfi" and bool(input_feedback)),
             correction_features=variant == "fcfi" and bool(correction_features),
-            backbone=str(backbone))
+            backbone=str(backbone), box_prompt=bool(box_prompt))
         self.click_radius = click_radius
         self.box_ratio = box_ratio
         self.encoder: ImageEncoder | PretrainedEncoder = (
             PretrainedEncoder(backbone, channels, low_channels) if backbone
             else ImageEncoder(tuple(encoder_widths), channels, low_channels))
         self.input_feedback: bool = self.config["input_feedback"]
-        extra = 3 if self.input_feedback else 2
+        self.box_prompt: bool = self.config["box_prompt"]
+        extra = (3 if self.input_feedback else 2) + int(self.box_prompt)
         self.embed = ClickEmbedding(channels, extra)
         self.fusion = CollaborativeFusion(channels) if variant == "fcfi" else None
         self.correction_features = (CorrectionFeatures(channels, 3)
@@ -116,8 +118,13 @@ class ClickNet(nn.Module):
         return self.encoder(image)
 
     def decode(self, feats: EncoderFeatures, points: torch.Tensor,
-               prev_mask: torch.Tensor | None = None) -> ClickOutput:
-        """Click head on cached features (cheap; run once per click)."""
+               prev_mask: torch.Tensor | None = None,
+               boxes: torch.Tensor | None = None) -> ClickOutput:
+        """Click head on cached features (cheap; run once per click).
+
+        ``boxes`` ``(B, 4)`` (row0, col0, row1, col1) in input pixels, rows of -1 for "no box":
+        a box drawn as the object's first prompt (nets built with ``box_prompt=True`` only).
+        """
         deep = feats.deep
         b, _, h, w = deep.shape
         shape = (h * STRIDE, w * STRIDE)
@@ -126,12 +133,19 @@ class ClickNet(nn.Module):
             prev_mask = torch.zeros(b, 1, *shape, device=deep.device)
         fb = F.avg_pool2d(prev_mask.float(), STRIDE)
         maps_fb = torch.cat([maps, fb], dim=1)  # clicks + mask: the head input, the correction's
-        x = self.embed(deep, maps_fb if self.input_feedback else maps)
+        head_in = maps_fb if self.input_feedback else maps
+        if self.box_prompt:
+            head_in = torch.cat([head_in, box_maps(boxes, b, shape, STRIDE).to(maps.device)], 1)
+        elif boxes is not None and bool((boxes[:, 2] > boxes[:, 0]).any()):
+            raise ValueError("this click model was not trained for box prompts")
+        x = self.embed(deep, head_in)
         if self.fusion is None:
             return ClickOutput(_upsample(self.head(x, feats.low), shape))
         centre, positive, has_click = newest_click(points)
-        n_clicks = (points[..., 2] >= 0).sum(dim=1)
-        gate = (n_clicks > 1).float()
+        n_prompts = (points[..., 2] >= 0).sum(dim=1)
+        if boxes is not None:
+            n_prompts = n_prompts + (boxes[:, 2] > boxes[:, 0]).to(n_prompts.device)
+        gate = (n_prompts > 1).float()  # a previous mask exists from the second prompt on
         active = has_click & (gate > 0) & self.correction_enabled
         sim_feats = (deep if self.correction_features is None
                      else self.correction_features(deep, maps_fb))
@@ -142,8 +156,9 @@ class ClickNet(nn.Module):
                            updated_logits.float())
 
     def forward(self, image: torch.Tensor, points: torch.Tensor,
-                prev_mask: torch.Tensor | None = None) -> ClickOutput:
-        return self.decode(self.encode(image), points, prev_mask)
+                prev_mask: torch.Tensor | None = None,
+                boxes: torch.Tensor | None = None) -> ClickOutput:
+        return self.decode(self.encode(image), points, prev_mask, boxes)
 
 
 def _upsample(logits: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

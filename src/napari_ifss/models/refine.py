@@ -18,7 +18,8 @@ from .encoder import EncoderFeatures
 
 def refine_features(net: ClickNet, feats: EncoderFeatures, points: torch.Tensor,
                     prev_mask: torch.Tensor | None, autocast: Callable,
-                    steps: int = 8, lr: float = 0.1, reg: float = 1e-3) -> EncoderFeatures:
+                    steps: int = 8, lr: float = 0.1, reg: float = 1e-3,
+                    boxes: torch.Tensor | None = None) -> EncoderFeatures:
     """Return features whose deep map is ``deep * scale + bias`` after ``steps`` Adam steps.
 
     ``points`` ``(1, N, 3)`` (row, col, label) in network pixels; stops early once every
@@ -35,7 +36,7 @@ def refine_features(net: ClickNet, feats: EncoderFeatures, points: torch.Tensor,
     for _ in range(steps):
         with torch.enable_grad(), autocast():
             refined = EncoderFeatures(deep * scale + bias, feats.low)
-            logits = net.decode(refined, points, prev_mask).logits.float()
+            logits = net.decode(refined, points, prev_mask, boxes).logits.float()
         if bool(((logits > 0) | ~pos).all() and ((logits < 0) | ~neg).all()):
             break
         target = pos.float()

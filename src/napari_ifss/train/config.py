@@ -42,6 +42,9 @@ class InteractiveTrainConfig:
     # Exponential moving average of the weights (torch.optim.swa_utils), exported instead of the
     # raw weights when > 0 (e.g. 0.999); the raw weights stay in the checkpoint.
     ema_decay: float = 0.0
+    # Fraction of samples whose first prompt is a loosely drawn box instead of a click (needs a
+    # net built with box_prompt: true); corrective clicks follow as usual.
+    box_prob: float = 0.0
     log_every: int = 10
     threads: int = 0  # torch CPU threads; 0 = torch's default
     device: str = ""  # "" = cuda if available else cpu

@@ -23,7 +23,7 @@ from ..models.click_net import ClickNet
 from ..models.encoder import EncoderFeatures
 from ..models.registry import build_click_net, save_click_net
 from ..models.safe_io import TRAINING_KIND, read_tree, write_tree
-from .click_sim import first_click, next_click, points_tensor
+from .click_sim import first_click, jittered_box, next_click, points_tensor
 from .config import InteractiveTrainConfig
 from .losses import click_net_loss
 from .sources import SampleSource, load_real_pool
@@ -80,6 +80,9 @@ class InteractiveTrainer:
             self.opts[variant] = torch.optim.AdamW(
                 [p for p in net.parameters() if p.requires_grad], lr=cfg.lr,
                 weight_decay=cfg.weight_decay)
+        if cfg.box_prob > 0 and not all(n.box_prompt for n in self.nets.values()):
+            raise InvalidInputError("box_prob > 0 needs nets built with box_prompt: true "
+                                    "(net: {box_prompt: true} in the config)")
         self.emas: dict[str, AveragedModel] = {}
         self._reset_emas()
         pools = load_real_pool(data_dir) if cfg.include_real and data_dir is not None else {}
@@ -115,7 +118,15 @@ class InteractiveTrainer:
             self.source.min_fraction = self.cfg.small_object_fraction
         images, masks = self.source.batch(self.cfg.batch_size)
         n_iters = int(self.rng.integers(0, self.cfg.max_click_iters + 1))
-        first = [first_click(m, self.rng) for m in masks]
+        boxes = np.full((len(masks), 4), -1.0, dtype=np.float32)
+        clicks = []
+        for i, m in enumerate(masks):
+            if self.cfg.box_prob > 0 and self.rng.random() < self.cfg.box_prob:
+                boxes[i] = jittered_box(m, self.rng)
+                clicks.append([])
+            else:
+                clicks.append([first_click(m, self.rng)])
+        box_t = torch.from_numpy(boxes).to(self.device) if self.cfg.box_prob > 0 else None
         x = torch.from_numpy(images).to(self.device).contiguous(memory_format=torch.channels_last)
         y = torch.from_numpy(masks)[:, None].float().to(self.device)
         lr = self.lr_at(self.step)
@@ -123,14 +134,14 @@ class InteractiveTrainer:
         for variant, net in self.nets.items():
             for group in self.opts[variant].param_groups:
                 group["lr"] = lr
-            logs[variant] = self._variant_step(net, self.opts[variant], x, y, masks, first,
-                                               n_iters)
+            logs[variant] = self._variant_step(net, self.opts[variant], x, y, masks,
+                                               [list(c) for c in clicks], n_iters, box_t)
         self.step += 1
         return logs
 
     def _variant_step(self, net: ClickNet, opt: torch.optim.Optimizer, x: torch.Tensor,
-                      y: torch.Tensor, masks: np.ndarray, first: list, n_iters: int
-                      ) -> dict[str, float]:
+                      y: torch.Tensor, masks: np.ndarray, clicks: list[list], n_iters: int,
+                      boxes: torch.Tensor | None = None) -> dict[str, float]:
         net.train()
         if 0 <= self.cfg.freeze_bn_after <= self.step:
             for module in net.modules():
@@ -138,14 +149,13 @@ class InteractiveTrainer:
                     module.eval()
         with self._autocast():
             feats = net.encode(x)
-        clicks = [[c] for c in first]
         prev = None
         with torch.no_grad():
             cached = EncoderFeatures(feats.deep.detach(), feats.low.detach())
             for _ in range(n_iters):
                 pts = torch.from_numpy(points_tensor(clicks)).to(self.device)
                 with self._autocast():
-                    out = net.decode(cached, pts, prev if net.uses_feedback else None)
+                    out = net.decode(cached, pts, prev if net.uses_feedback else None, boxes)
                 prob = torch.sigmoid(out.logits.float())
                 pred = (prob[:, 0] > 0.5).cpu().numpy()
                 for i, cl in enumerate(clicks):
@@ -155,7 +165,7 @@ class InteractiveTrainer:
                 prev = prob
         pts = torch.from_numpy(points_tensor(clicks)).to(self.device)
         with self._autocast():
-            out = net.decode(feats, pts, prev if net.uses_feedback else None)
+            out = net.decode(feats, pts, prev if net.uses_feedback else None, boxes)
         loss, parts = click_net_loss(out, y, self.cfg.w_corrected, self.cfg.w_updated)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {self.step}: {parts}")
