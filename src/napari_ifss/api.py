@@ -35,14 +35,15 @@ from typing import Any
 
 import numpy as np
 
+from .core.batch_engine import batch
 from .core.errors import InvalidInputError
 from .core.io import LayerData, read_layer, write_layer
 from .core.prompts import Click
 from .core.session import InteractiveSession
 
 __all__ = [
-    "Click", "InteractiveSession", "LayerData", "annotate_next", "open_image", "propagate",
-    "resolve", "save", "save_scores_csv", "score", "segment_clicks",
+    "Click", "InteractiveSession", "LayerData", "annotate_next", "batch", "open_image",
+    "propagate", "resolve", "save", "save_scores_csv", "score", "segment_clicks",
 ]
 
 ClickLike = Click | Sequence[float | bool]
@@ -202,7 +203,15 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
     Returns:
         The propagated labels (``out`` when given). When ``labels`` is a napari Labels layer
         and ``out`` is None, the layer is updated too, in one undo step.
+
+    Raises:
+        InvalidInputError: bad input, found before anything is written (for an in-memory
+            volume this includes NaN/inf in any slice the run reads).
+        PartialWriteError: a lazy volume's slice failed after other slices were written to
+            ``out``: the message names both; with ``out=None`` nothing is ever changed. A
+            zarr ``out`` also keeps the written slices' provenance record in its ``attrs``.
     """
+    from .core.propagation import PartialWriteError
     from .core.propagation import propagate as _propagate
 
     vol, _ = resolve(image, "image")
@@ -210,13 +219,32 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
     target = out if out is not None else _writable_copy(lab)
     events = _propagate(vol, lab, label_ids, slices, segmenter=segmenter, out=target,
                         threshold=threshold)
-    for _ in _track(events, "propagate", progress):
-        pass
+    try:
+        for _ in _track(events, "propagate", progress):
+            pass
+    except PartialWriteError as err:
+        if out is not None:
+            _keep_record(out, err.record)
+        raise
     console = _napari_console()
     if out is None and layer is not None and console is not None and console.is_labels_layer(
             layer):
         console.write_back(layer, target)
     return target
+
+
+def _keep_record(out: object, record: dict[int, list[str]]) -> None:
+    """Merge a provenance record into ``out.attrs`` (zarr) where ``out`` has such a mapping."""
+    from .core.provenance import MAX_STATES, RECORD_KEY
+
+    attrs = getattr(out, "attrs", None)
+    if attrs is None or not hasattr(attrs, "get"):
+        return
+    merged = {str(z): list(v) for z, v in dict(attrs.get(RECORD_KEY) or {}).items()}
+    for z, states in record.items():
+        old = [s for s in merged.get(str(z), []) if s not in states]
+        merged[str(z)] = (old + list(states))[-MAX_STATES:]
+    attrs[RECORD_KEY] = merged
 
 
 def score(image: object, labels: object, support: object | None = None,

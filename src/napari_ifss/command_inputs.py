@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from .core.errors import InvalidInputError, WriteError
@@ -55,10 +56,15 @@ def read_labels_like(path: str, image: LayerData, what: str) -> LayerData:
 
 
 def check_new_file(path: str, overwrite: bool) -> Path:
-    """``path`` as a Path, refusing an existing file unless ``overwrite``."""
+    """``path`` as a Path, checked before any work starts: not an existing file unless
+    ``overwrite``, not a folder, in an existing folder this process may write to."""
     p = Path(path)
+    if p.is_dir():
+        raise WriteError(f"{p} is a folder; give a file name")
     if p.exists() and not overwrite:
         raise WriteError(f"{p} exists; pass --overwrite to replace it")
     if not p.parent.is_dir():
         raise WriteError(f"{p}: folder {p.parent} does not exist")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise WriteError(f"{p}: no permission to write in folder {p.parent}")
     return p

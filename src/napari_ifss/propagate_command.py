@@ -1,4 +1,8 @@
-"""``ifss propagate IMAGE --support LABELS --out OUT``: fill a volume from annotated slices."""
+"""``ifss propagate IMAGE --support LABELS --out OUT``: fill a volume from annotated slices.
+
+OUT is checked (extension, folder, overwrite) before any work starts, and written atomically:
+it appears complete or not at all.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from .command_inputs import (
     read_volume,
 )
 from .core.errors import InvalidInputError
-from .core.io import LayerData, write_layer
+from .core.io import LayerData, write_format, write_layer
 
 
 def parse_slices(text: str | None, depth: int) -> list[int] | None:
@@ -65,6 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     from .api import propagate
 
     out_path = check_new_file(args.out, args.overwrite)
+    write_format(out_path)  # a bad extension is refused before the work, not after
     image = read_volume(args.image)
     support = read_labels_like(args.support, image, "--support")
     slices = parse_slices(args.slices, image.spatial_shape[0])

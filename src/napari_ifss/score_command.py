@@ -1,4 +1,8 @@
-"""``ifss score IMAGE --labels RESULT --support LABELS``: JFS badges and where to annotate next."""
+"""``ifss score IMAGE --labels RESULT --support LABELS``: JFS badges and where to annotate next.
+
+The CSV path is checked before scoring starts and the file is written atomically (it appears
+complete or not at all).
+"""
 
 from __future__ import annotations
 

@@ -38,9 +38,15 @@ def open_viewer(
             the viewer is created) or a file that cannot be read (message names the file).
     """
     check_paths(files)
+    own = viewer is None
     viewer = viewer if viewer is not None else napari.Viewer(show=show)
-    for path in files:
-        viewer.open(path, plugin=PLUGIN)
+    try:
+        for path in files:
+            viewer.open(path, plugin=PLUGIN)
+    except Exception:
+        if own:  # the command fails: no window is left behind
+            viewer.close()
+        raise
     if sample and not files:
         viewer.open_sample(PLUGIN, SAMPLE_KEY)
     for name in manifest_widget_names():

@@ -21,6 +21,12 @@ Driving it from a GUI thread worker: iterate, update the layer from each
 :class:`PropagationProgress` (or let it write into ``out``), and cancel by stopping the
 iteration or calling ``.close()`` on the generator: every slice already yielded has been
 written, nothing else has.
+
+Failures: everything that can be checked before the first write is (shapes, dtypes, ids that
+fit ``out``, a writable ``out``; for an in-memory numpy volume also NaN/inf in every slice the
+run may read). A lazy (dask, zarr) volume is checked slice by slice as it is read, so a bad
+slice can stop a run midway: then :class:`PartialWriteError` says which slice failed and which
+slices were already written to ``out``, and carries their provenance record.
 """
 
 from __future__ import annotations
@@ -33,9 +39,22 @@ import numpy as np
 from .errors import InvalidInputError
 from .fewshot import FewShotSegmenter, support_window
 from .normalize import IntensityWindow
+from .propagation_checks import (
+    WINDOW_SAMPLE_SLICES,
+    PartialWriteError,
+    check_finite_up_front,
+    check_ids_fit,
+    partial_write_error,
+    read_slice,
+    window_slices,
+)
 from .support import check_labels_volume, index_labels, resolve_label_ids
 
-WINDOW_SAMPLE_SLICES = 8
+__all__ = [
+    "WINDOW_SAMPLE_SLICES", "PartialWriteError", "PropagationProgress", "check_volume_dtype",
+    "check_volume_shape", "processing_order", "propagate", "propagate_volume", "read_slice",
+    "sample_window", "window_slices",
+]
 
 
 @dataclass(frozen=True)
@@ -80,9 +99,7 @@ def processing_order(annotated: Iterable[int], lo: int, hi: int) -> list[int]:
 
 def sample_window(volume: object, n: int = WINDOW_SAMPLE_SLICES) -> IntensityWindow:
     """Intensity window of a volume from ``n`` evenly spaced slices (bounded reads)."""
-    depth = int(volume.shape[0])  # type: ignore[attr-defined]
-    zs = np.unique(np.linspace(0, depth - 1, min(n, depth)).round().astype(int))
-    return support_window([np.asarray(volume[int(z)]) for z in zs])  # type: ignore[index]
+    return support_window([read_slice(volume, z) for z in window_slices(volume, n)])
 
 
 def check_volume_shape(shape: tuple[int, ...]) -> None:
@@ -105,10 +122,23 @@ def check_volume_shape(shape: tuple[int, ...]) -> None:
                             + hint)
 
 
+def check_volume_dtype(volume: object) -> None:
+    """Refuse volumes whose values are not real intensities (complex, object, structured).
+
+    Raises:
+        InvalidInputError: naming the dtype.
+    """
+    dtype = np.dtype(getattr(volume, "dtype", object))
+    if dtype.kind not in "biuf" or dtype.fields is not None:
+        raise InvalidInputError(f"volume must hold integer, float or boolean intensities; got "
+                                f"dtype {dtype}")
+
+
 def _check_inputs(volume: object, labels: object, out: object | None) -> tuple[int, int, int]:
     vshape = tuple(getattr(volume, "shape", ()))
     lshape = tuple(getattr(labels, "shape", ()))
     check_volume_shape(vshape)
+    check_volume_dtype(volume)
     check_labels_volume(labels)
     if lshape != vshape[:3]:
         raise InvalidInputError(
@@ -119,6 +149,11 @@ def _check_inputs(volume: object, labels: object, out: object | None) -> tuple[i
             raise InvalidInputError(f"out has shape {oshape}, expected {lshape}")
         if not np.issubdtype(np.dtype(out.dtype), np.integer):  # type: ignore[attr-defined]
             raise InvalidInputError(f"out must have an integer dtype, got {out.dtype}")  # type: ignore[attr-defined]
+        flags = getattr(out, "flags", None)
+        if getattr(out, "read_only", False) or (flags is not None
+                                                and not getattr(flags, "writeable", True)):
+            raise InvalidInputError("out is read-only; pass a writable array (e.g. a copy, or "
+                                    "a zarr array opened with mode='r+')")
     return lshape  # type: ignore[return-value]
 
 
@@ -149,8 +184,11 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
         :class:`PropagationProgress` per filled slice and label id, after it was written.
 
     Raises:
-        InvalidInputError: bad shapes/dtypes, an id not in ``labels``, a slice index out of
-            range, several ids without ``out`` (raised before anything is written).
+        InvalidInputError: bad shapes/dtypes, an id not in ``labels`` or one that ``out``
+            cannot hold, a read-only ``out``, a slice index out of range, several ids without
+            ``out``, NaN/inf in an in-memory volume (raised before anything is written).
+        PartialWriteError: while iterating, a failure after slices were written to ``out``
+            (e.g. NaN in a slice of a lazy volume); it names the slices written.
     """
     depth, _, _ = _check_inputs(volume, labels, out)
     index = index_labels(labels)
@@ -170,6 +208,8 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
         if all(np.all(np.asarray(labels[z]) == i) for z in index.slices_of[i]):  # type: ignore[index]
             raise InvalidInputError(
                 f"label {i} covers every slice it is drawn on: some background is needed")
+    check_ids_fit(ids, out)
+    check_finite_up_front(volume, ids, index.slices_of, targets, window)
     return _run(volume, labels, ids, index, targets, protected, segmenter, out, threshold,
                 use_neighbour, stop_when_empty, window, cache_prefix)
 
@@ -180,38 +220,50 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
         return
     seg = segmenter if segmenter is not None else FewShotSegmenter.default()
     window = window if window is not None else sample_window(volume)
+    support = {z: read_slice(volume, z) for z in sorted({z for i in ids
+                                                         for z in index.slices_of[i]})}
     total, done = len(targets) * len(ids), 0
     target_set = set(targets)
-    for label_id in ids:
-        ann = list(index.slices_of[label_id])
-        known = {z: np.asarray(labels[z]) == label_id for z in ann}
-        seg.set_support([np.asarray(volume[z]) for z in ann], [known[z] for z in ann],
-                        positions=ann, window=window)
-        lo, hi = min(min(targets), ann[0]), max(max(targets), ann[-1])
-        order = processing_order(ann, lo, hi)
-        finished = set(ann)
-        for z in order:
-            nbrs = [known[n] for n in (z - 1, z + 1) if n in known]
-            nearest_ann = min(ann, key=lambda a: (abs(a - z), a))
-            inner = z - 1 if nearest_ann < z else z + 1
-            outside = z < ann[0] or z > ann[-1]
-            if stop_when_empty and outside and inner in known and not known[inner].any():
-                mask, predicted = np.zeros_like(known[inner]), False
-            else:
-                prior = np.mean(nbrs, axis=0) if (use_neighbour and nbrs) else None
-                key = None if cache_prefix is None else (cache_prefix, z)
-                prob = seg.predict(np.asarray(volume[z]), position=z, neighbour=prior, key=key)
-                mask, predicted = prob > threshold, True
-            known[z] = mask
-            finished.add(z)
-            for n in (z - 1, z, z + 1):  # forget masks no longer needed as a prior
-                if n in known and n not in ann and all(
-                        m in finished or not lo <= m <= hi for m in (n - 1, n + 1)):
-                    del known[n]
-            if z not in target_set:
-                continue
-            done += 1
-            yield _write(label_id, z, mask, out, labels, done, total, predicted)
+    written: dict[int, list[int]] = {}
+    label_id, z = ids[0], None
+    try:
+        for label_id in ids:
+            z = None
+            ann = list(index.slices_of[label_id])
+            known = {a: np.asarray(labels[a]) == label_id for a in ann}
+            seg.set_support([support[a] for a in ann], [known[a] for a in ann],
+                            positions=ann, window=window)
+            lo, hi = min(min(targets), ann[0]), max(max(targets), ann[-1])
+            finished = set(ann)
+            for z in processing_order(ann, lo, hi):
+                nbrs = [known[n] for n in (z - 1, z + 1) if n in known]
+                nearest_ann = min(ann, key=lambda a, z=z: (abs(a - z), a))
+                inner = z - 1 if nearest_ann < z else z + 1
+                outside = z < ann[0] or z > ann[-1]
+                if stop_when_empty and outside and inner in known and not known[inner].any():
+                    mask, predicted = np.zeros_like(known[inner]), False
+                else:
+                    prior = np.mean(nbrs, axis=0) if (use_neighbour and nbrs) else None
+                    key = None if cache_prefix is None else (cache_prefix, z)
+                    prob = seg.predict(read_slice(volume, z), position=z, neighbour=prior,
+                                       key=key)
+                    mask, predicted = prob > threshold, True
+                known[z] = mask
+                finished.add(z)
+                for n in (z - 1, z, z + 1):  # forget masks no longer needed as a prior
+                    if n in known and n not in ann and all(
+                            m in finished or not lo <= m <= hi for m in (n - 1, n + 1)):
+                        del known[n]
+                if z not in target_set:
+                    continue
+                done += 1
+                event = _write(label_id, z, mask, out, labels, done, total, predicted)
+                written.setdefault(label_id, []).append(z)
+                yield event
+    except Exception as exc:
+        if out is None or not written:
+            raise
+        raise partial_write_error(exc, label_id, z, written, out) from exc
 
 
 def _write(label_id: int, z: int, mask: np.ndarray, out, labels, done: int, total: int,

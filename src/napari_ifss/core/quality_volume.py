@@ -18,20 +18,26 @@ with the same ``cache_prefix``), so scoring a slice costs one encoder pass for t
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, ReadError
 from .fewshot import FewShotSegmenter
+from .io.atomic import atomic_write
 from .normalize import IntensityWindow
-from .propagation import check_volume_shape, sample_window
-from .quality import QualityScore, jfs_score
+from .propagation import check_volume_dtype, check_volume_shape, sample_window
+from .quality import Badge, QualityScore, jfs_score
 from .support import index_labels
 
 CSV_FIELDS = ("slice", "label_id", "score", "badge")
+BADGES: tuple[str, ...] = get_args(Badge)
+MAX_CSV_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class QualityProgress:
 def _check(volume: object, labels_after: object, user_labels: object) -> int:
     vshape = tuple(getattr(volume, "shape", ()))
     check_volume_shape(vshape)
+    check_volume_dtype(volume)
     for name, lab in (("labels_after", labels_after), ("user_labels", user_labels)):
         lshape = tuple(getattr(lab, "shape", ()))
         if lshape != vshape[:3]:
@@ -197,7 +204,14 @@ def annotate_next(volume: object, labels_after: object, user_labels: object, lab
 def scores_to_csv(scores: Mapping[int, QualityScore] | Iterable[QualityProgress],
                   path: str | os.PathLike, label_id: int | None = None) -> None:
     """Write rows ``slice, label_id, score, badge`` (z order). ``label_id`` is required for a
-    mapping ``{z: QualityScore}``; events carry their own."""
+    mapping ``{z: QualityScore}``; events carry their own.
+
+    The file appears whole or not at all (:func:`~napari_ifss.core.io.atomic.atomic_write`).
+
+    Raises:
+        InvalidInputError: a mapping without ``label_id``.
+        WriteError: the folder does not exist or the file cannot be written.
+    """
     rows: list[tuple[int, int, float, str]] = []
     if isinstance(scores, Mapping):
         if label_id is None:
@@ -205,21 +219,66 @@ def scores_to_csv(scores: Mapping[int, QualityScore] | Iterable[QualityProgress]
         rows = [(int(z), int(label_id), s.score, s.badge) for z, s in scores.items()]
     else:
         rows = [(e.z, e.label_id, e.score.score, e.score.badge) for e in scores]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(CSV_FIELDS)
-        for z, i, s, b in sorted(rows):
-            writer.writerow([z, i, f"{s:.6f}", b])
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(CSV_FIELDS)
+            for z, i, s, b in sorted(rows):
+                writer.writerow([z, i, f"{s:.6f}", b])
+
+    atomic_write(path, write)
 
 
 def read_scores_csv(path: str | os.PathLike) -> list[tuple[int, int, float, str]]:
-    """Rows ``(slice, label_id, score, badge)`` of a file written by :func:`scores_to_csv`."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) != CSV_FIELDS:
-            raise InvalidInputError(f"{path}: expected columns {', '.join(CSV_FIELDS)}")
-        return [(int(r["slice"]), int(r["label_id"]), float(r["score"]), r["badge"])
-                for r in reader]
+    """Rows ``(slice, label_id, score, badge)`` of a file written by :func:`scores_to_csv`.
+
+    Every value is checked: slice >= 0, label id >= 1, score a number in [0, 1], badge one
+    of good/check/review; blank lines are skipped.
+
+    Raises:
+        ReadError: a missing, unreadable, non-UTF-8 or oversized file (over 64 MiB).
+        InvalidInputError: other columns, or a row with a bad value (the message gives its
+            line number).
+    """
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        raise ReadError(f"{p}: not a readable scores CSV (not a regular file)")
+    try:
+        if p.stat().st_size > MAX_CSV_BYTES:
+            raise ReadError(f"{p}: {p.stat().st_size} bytes is too large for a scores CSV")
+        with open(p, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = tuple(h.strip() for h in next(reader, []))
+            if header != CSV_FIELDS:
+                raise InvalidInputError(f"{p}: expected columns {', '.join(CSV_FIELDS)}; "
+                                        f"got {', '.join(header) or 'none'}")
+            return [_csv_row(row, f"{p} line {reader.line_num}") for row in reader if row]
+    except FileNotFoundError:
+        raise ReadError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ReadError(f"{p}: not a readable scores CSV ({err})") from err
+
+
+def _csv_row(row: Sequence[str], where: str) -> tuple[int, int, float, str]:
+    """One checked CSV row ``(slice, label_id, score, badge)``."""
+    if len(row) != len(CSV_FIELDS):
+        raise InvalidInputError(f"{where}: expected {len(CSV_FIELDS)} values "
+                                f"({','.join(CSV_FIELDS)}), got {len(row)}")
+    z_text, id_text, score_text, badge = (v.strip() for v in row)
+    try:
+        z, label_id, score = int(z_text), int(id_text), float(score_text)
+    except ValueError:
+        raise InvalidInputError(f"{where}: slice and label_id must be whole numbers and score a "
+                                f"number; got {','.join(row)[:80]!r}") from None
+    if not 0 <= z < 2**63 or not 1 <= label_id < 2**63:
+        raise InvalidInputError(f"{where}: slice {z} must be >= 0 and label_id {label_id} >= 1")
+    if not (math.isfinite(score) and 0.0 <= score <= 1.0):
+        raise InvalidInputError(f"{where}: score {score_text!r} is not a number in [0, 1]")
+    if badge not in BADGES:
+        raise InvalidInputError(f"{where}: badge {badge[:40]!r} is not one of "
+                                f"{', '.join(BADGES)}")
+    return z, label_id, score, badge
 
 
 def scored_slices(events: Sequence[QualityProgress]) -> dict[int, QualityScore]:

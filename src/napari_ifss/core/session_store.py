@@ -8,8 +8,9 @@ A session is a folder (by convention next to the image, ``<image>.ifss/``) holdi
   (e.g. which slices propagation filled, JFS scores).
 * ``labels.tif``: the committed labels (zlib-compressed TIFF), when there are any.
 
-Every file is written to a temporary name and moved into place (``os.replace``), so a crash
-while saving leaves the previous save intact. Nothing here needs napari::
+Every file is written to a temporary name and moved into place
+(:func:`~napari_ifss.core.io.atomic.atomic_write`), so a crash while saving leaves the previous
+save intact. Loading trusts nothing in the folder (:mod:`.session_record`). Nothing here needs napari::
 
     save_session("stack.ifss", session=s, labels=labels, image_name="stack",
                  image_shape=stack.shape)
@@ -31,7 +32,11 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from .errors import InvalidInputError, ReadError, WriteError
+from . import session_record as rec
+from .errors import IfssError, InvalidInputError, ReadError, WriteError
+from .io.atomic import atomic_write
+from .io.guards import check_size
+from .io.tiff import check_complete
 from .prompts import Click
 from .session import InteractiveSession
 
@@ -93,20 +98,6 @@ def _key_to_json(key: Hashable) -> Any:
                             "use ints, strings or tuples of them")
 
 
-def _key_from_json(value: Any) -> Hashable:
-    return tuple(_key_from_json(v) for v in value) if isinstance(value, list) else value
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise WriteError(f"could not write {path}: {err}") from err
-
-
 def save_session(folder: str | os.PathLike, *, session: InteractiveSession | None = None,
                  labels: np.ndarray | None = None, points: np.ndarray | None = None,
                  positive: Sequence[bool] | None = None, image_name: str = "",
@@ -162,9 +153,9 @@ def save_session(folder: str | os.PathLike, *, session: InteractiveSession | Non
         raise WriteError(f"cannot create session folder {out}: {err}") from err
     if labels is not None:
         arr = np.asarray(labels)
-        _atomic_write(out / LABELS_FILE, lambda p: tifffile.imwrite(
+        atomic_write(out / LABELS_FILE, lambda p: tifffile.imwrite(
             p, arr, compression="zlib", photometric="minisblack"))
-    _atomic_write(out / SESSION_FILE, lambda p: p.write_text(text, encoding="utf-8"))
+    atomic_write(out / SESSION_FILE, lambda p: p.write_text(text, encoding="utf-8"))
     if labels is None and not kept:
         (out / LABELS_FILE).unlink(missing_ok=True)
     return out
@@ -178,37 +169,72 @@ def has_session(folder: str | os.PathLike) -> bool:
 def load_session(folder: str | os.PathLike) -> SavedSession:
     """Read a session saved by :func:`save_session`.
 
+    Nothing in the folder is trusted (see :mod:`.session_record`): every entry is checked,
+    ``session.json`` and ``labels.tif`` must be files in ``folder`` (not links out of it), and
+    the labels must be integer and fit in memory.
+
     Raises:
-        ReadError: no session there, a damaged or foreign file, a newer format version.
+        ReadError: no session there, a damaged or foreign file, a newer format version, an
+            entry of the wrong type or range, a file that links outside the folder.
     """
     path = Path(folder) / SESSION_FILE
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReadError(f"no saved session in {folder} ({SESSION_FILE} missing)") from None
-    except (OSError, ValueError) as err:
-        raise ReadError(f"{path} is damaged: {err}") from err
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
+    if not path.is_file():
+        raise ReadError(f"no saved session in {folder} ({SESSION_FILE} missing)")
+    _check_inside(path, folder)
+    record = rec.read_json(path)
+    if record.get("format") != FORMAT:
         raise ReadError(f"{path} is not a napari-ifss session file")
-    if int(record.get("version", 0)) > VERSION:
+    if rec.version(record, path) > VERSION:
         raise ReadError(f"{path} was saved by a newer napari-ifss (format version "
                         f"{record['version']} > {VERSION})")
+    rec.check_keys(record, path)
+    where = f"{SESSION_FILE}:"
     try:
-        slices = tuple(SavedSlice(_key_from_json(s["key"]),
-                                  tuple(Click(float(r), float(c), bool(p))
-                                        for r, c, p in s["clicks"]))
-                       for s in record["slices"])
-        points = np.asarray(record["points"], dtype=float)
-        points = points.reshape(len(points), -1) if len(points) else np.zeros((0, 0))
-        positive = np.asarray(record["positive"], dtype=bool)
-        image = record["image"]
-        labels = None
-        if record.get("has_labels"):
-            labels = tifffile.imread(Path(folder) / LABELS_FILE)
-        return SavedSession(slices, points, positive, labels, str(image["name"]),
-                            tuple(int(s) for s in image["shape"]), float(record["threshold"]),
-                            str(record["saved_at"]), dict(record.get("metadata", {})))
-    except (KeyError, TypeError, ValueError, OSError, tifffile.TiffFileError) as err:
+        slices = tuple(
+            SavedSlice(rec.key(rec.typed(s, dict, f"{where} slice {i}").get("key"),
+                               f"{where} slice {i} key"),
+                       rec.clicks(s.get("clicks"), f"{where} slice {i} clicks"))
+            for i, s in enumerate(rec.typed(record.get("slices", []), list, f"{where} slices")))
+        pts, pos = rec.points(record.get("points", []), record.get("positive", []), where)
+        name, shape = rec.image(record.get("image", {}), f"{where} image")
+        threshold = rec.number(record.get("threshold", 0.5), f"{where} threshold", 0.0, 1.0)
+        saved_at = rec.typed(record.get("saved_at", ""), str, f"{where} saved_at")
+        metadata = rec.metadata(record.get("metadata", {}), f"{where} metadata")
+        has_labels = rec.typed(record.get("has_labels", False), bool, f"{where} has_labels")
+    except ReadError as err:
+        raise ReadError(f"{folder}: saved session is damaged: {err}") from None
+    labels = _read_labels(Path(folder)) if has_labels else None
+    points = np.asarray(pts, dtype=float) if pts else np.zeros((0, 0))
+    return SavedSession(slices, points, np.asarray(pos, dtype=bool), labels, name, shape,
+                        threshold, saved_at, metadata)
+
+
+def _check_inside(path: Path, folder: str | os.PathLike) -> None:
+    """Refuse ``path`` when it is a link that leads out of ``folder``."""
+    if path.resolve().parent != Path(folder).resolve():
+        raise ReadError(f"{path} links to {path.resolve()}, outside the session folder; "
+                        "a session's files must lie in its folder")
+
+
+def _read_labels(folder: Path) -> np.ndarray:
+    """The session's integer labels (checked for type and size before they are read)."""
+    path = folder / LABELS_FILE
+    if not path.is_file():
+        raise ReadError(f"{folder}: saved session is incomplete or damaged: {LABELS_FILE} "
+                        "is missing")
+    _check_inside(path, folder)
+    try:
+        with tifffile.TiffFile(path) as tf:
+            check_complete(tf, path)
+            series = tf.series[0]
+            dtype = np.dtype(series.dtype)
+            if dtype.kind not in "iu":
+                raise ReadError(f"{path} holds {dtype} values, not integer labels")
+            check_size(series.shape, dtype.itemsize, str(path))
+            return series.asarray()
+    except IfssError:
+        raise
+    except Exception as err:  # tifffile raises many types for corrupt input
         raise ReadError(f"{folder}: saved session is incomplete or damaged: {err}") from err
 
 

@@ -14,6 +14,7 @@ import SimpleITK as sitk
 
 from ..errors import ReadError
 from .itk import layer_from_sitk
+from .itk_checks import check_dicom_series, itk_message
 from .layerdata import LayerData
 
 
@@ -39,7 +40,9 @@ def read_dicom_series(
 
     Raises:
         ReadError: no series found, several series and no ``series_id`` (the message lists
-            them), an unknown ``series_id``, or unreadable files.
+            them), an unknown ``series_id``, unreadable or damaged ``.dcm`` files in the
+            folder, more pixels than fit in memory.
+        UnsupportedFormatError: a pixel type napari-ifss does not handle.
     """
     p = Path(path)
     folder = p if p.is_dir() else p.parent
@@ -60,16 +63,53 @@ def read_dicom_series(
         series_id = next(iter(series))
     if series_id not in series:
         raise ReadError(f"{folder}: no DICOM series {series_id!r}; found {', '.join(series)}")
+    check_no_damaged_files(folder, series)
+    check_dicom_series(series[series_id], f"{folder} (DICOM series {series_id})")
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(series[series_id])
     try:
         image = reader.Execute()
     except RuntimeError as exc:
         raise ReadError(f"{folder}: could not read DICOM series {series_id} "
-                        f"({str(exc).strip().splitlines()[-1]})") from exc
+                        f"({itk_message(exc)})") from exc
     layer = layer_from_sitk(image, folder, folder.name or "dicom", as_labels=as_labels)
     extra = {"series_id": series_id, "n_files": len(series[series_id])}
     return replace(layer, metadata={**layer.metadata, **extra})
+
+
+def check_no_damaged_files(folder: Path, series: dict[str, tuple[str, ...]]) -> None:
+    """Refuse a folder holding ``.dcm`` files that belong to no series and cannot be read.
+
+    GDCM silently leaves unreadable files out of the series it lists, so a truncated or
+    damaged slice would otherwise just be missing from the volume (with a wrong z extent).
+
+    Raises:
+        ReadError: naming the damaged files.
+    """
+    listed = {Path(f).resolve() for files in series.values() for f in files}
+    try:
+        candidates = sorted(f for f in folder.iterdir()
+                            if f.suffix.lower() == ".dcm" and f.is_file())
+    except OSError as exc:
+        raise ReadError(f"{folder}: could not list the folder ({exc})") from exc
+    damaged = [f.name for f in candidates if f.resolve() not in listed and not _readable(f)]
+    if damaged:
+        shown = ", ".join(damaged[:5]) + (f" and {len(damaged) - 5} more" if len(damaged) > 5
+                                          else "")
+        raise ReadError(f"{folder}: {len(damaged)} .dcm file(s) cannot be read and would be "
+                        f"missing from the series ({shown}); they are damaged or truncated: "
+                        "restore them, or move them out of the folder")
+
+
+def _readable(file: Path) -> bool:
+    """True when ITK can read ``file``'s header (a DICOM object outside the image series)."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(file))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _description(file: str) -> str:

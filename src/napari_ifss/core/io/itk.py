@@ -19,26 +19,28 @@ from ..coords import array_to_itk_order, itk_to_array_order
 from ..errors import InvalidInputError, ReadError, WriteError
 from .detect import extension_of
 from .dims import kept_axes, to_supported
+from .itk_checks import check_itk_file, itk_message
 from .labels import labels_or_image, looks_like_labels
 from .layerdata import LayerData, is_identity, source_name
-from .nifti_check import check_nifti_complete
 
 
 def read_itk(path: str | Path, as_labels: bool = False) -> LayerData:
     """Read a NIfTI/MetaImage/NRRD file.
 
     Raises:
-        ReadError: unreadable, truncated or corrupt file.
-        UnsupportedFormatError: more dimensions than 3D / 2D RGB after squeezing singletons.
+        ReadError: unreadable, truncated or corrupt file; a header claiming more pixels than
+            fit in memory or a pixel file outside the header's folder (see :mod:`.itk_checks`).
+        UnsupportedFormatError: more dimensions than 3D / 2D RGB after squeezing singletons;
+            complex or other pixel types.
         InvalidInputError: ``as_labels`` with non-integral content.
     """
     p = Path(path)
+    check_itk_file(p)
     try:
         image = sitk.ReadImage(str(p))
     except RuntimeError as exc:
-        raise ReadError(f"{p}: could not read ({_first_line(exc)})") from exc
+        raise ReadError(f"{p}: could not read ({itk_message(exc)})") from exc
     if extension_of(p) in (".nii", ".nii.gz"):  # NIfTI stores geometry as float32
-        check_nifti_complete(p)
         image.SetSpacing(tuple(_float32_decimal(v) for v in image.GetSpacing()))
         image.SetOrigin(tuple(_float32_decimal(v) for v in image.GetOrigin()))
     return layer_from_sitk(image, p, source_name(p), as_labels=as_labels,
@@ -53,7 +55,7 @@ def layer_from_sitk(
     try:
         data = sitk.GetArrayFromImage(image)
     except RuntimeError as exc:
-        raise ReadError(f"{source}: could not decode pixels ({_first_line(exc)})") from exc
+        raise ReadError(f"{source}: could not decode pixels ({itk_message(exc)})") from exc
     dim = image.GetDimension()
     colour = image.GetNumberOfComponentsPerPixel() > 1
     scale = itk_to_array_order(image.GetSpacing())
@@ -101,7 +103,7 @@ def write_itk(path: str | Path, layer: LayerData) -> list[Path]:
     try:
         sitk.WriteImage(image, str(p), useCompression=compress)
     except RuntimeError as exc:
-        raise WriteError(f"{p}: could not write ({_first_line(exc)})") from exc
+        raise WriteError(f"{p}: could not write ({itk_message(exc)})") from exc
     written = [p]
     if extension_of(p) == ".mhd":
         written.append(p.parent / _mhd_data_file(p))
@@ -120,9 +122,3 @@ def _mhd_data_file(header: Path) -> str:
 def _float32_decimal(value: float) -> float:
     """The shortest decimal that a float32 header value stands for (0.3499999940 -> 0.35)."""
     return float(str(np.float32(value)))
-
-
-def _first_line(exc: Exception) -> str:
-    """ITK's messages are long multi-line traces; keep the informative last line."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[-1] if lines else type(exc).__name__

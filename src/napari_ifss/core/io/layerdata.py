@@ -47,11 +47,18 @@ class LayerData:
     def __post_init__(self) -> None:
         if self.kind not in ("image", "labels"):
             raise InvalidInputError(f"layer kind must be 'image' or 'labels', not {self.kind!r}")
+        dtype = np.dtype(self.data.dtype)
+        if dtype.kind not in "biuf" or dtype.fields is not None:
+            hint = "; keep the magnitude (np.abs) or the real part" if dtype.kind == "c" else ""
+            raise InvalidInputError(f"data of dtype {dtype} is not an image or labels; "
+                                    f"napari-ifss handles integer, float and boolean arrays{hint}")
         n = self.spatial_ndim
         if n not in (2, 3) or (self.rgb and (n != 2 or self.data.shape[-1] not in (3, 4))):
             raise InvalidInputError(
                 f"data of shape {self.data.shape} (rgb={self.rgb}) is not 2D, 3D or 2D RGB(A)"
             )
+        if 0 in self.data.shape:
+            raise InvalidInputError(f"data of shape {self.data.shape} is empty")
         if len(self.scale) != n or len(self.translate) != n:
             raise InvalidInputError(
                 f"scale {self.scale} and translate {self.translate} need {n} entries for "

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
-
-import numpy as np
 
 from ..errors import ReadError
 
@@ -29,9 +28,11 @@ def check_nifti_complete(path: Path) -> None:
             dims = struct.unpack(f"{order}8h", header[40:56])
             bitpix = struct.unpack(f"{order}h", header[72:74])[0]
             vox_offset = struct.unpack(f"{order}f", header[108:112])[0]
+            if not math.isfinite(vox_offset) or vox_offset < 0:
+                raise ReadError(f"{path}: damaged NIfTI header (voxel offset {vox_offset})")
             n_dims = max(1, min(int(dims[0]), 7))
-            expected = int(vox_offset) + int(np.prod([max(d, 1) for d in dims[1:n_dims + 1]],
-                                                     dtype=np.int64)) * bitpix // 8
+            expected = (int(vox_offset)
+                        + math.prod(max(d, 1) for d in dims[1:n_dims + 1]) * bitpix // 8)
             size = 348
             while chunk := fh.read(_CHUNK):
                 size += len(chunk)

@@ -34,6 +34,8 @@ def read_layer(
     fmt = read_format(p)
     if not p.exists():
         raise ReadError(f"{p}: no such file or folder")
+    if not (p.is_file() or p.is_dir()):  # a device or pipe (e.g. a link to /dev/zero)
+        raise ReadError(f"{p}: not a regular file")
     if fmt == "tiff":
         return read_tiff(p, as_labels=as_labels)
     if fmt == "itk":

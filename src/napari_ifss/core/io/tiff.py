@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from ..errors import InvalidInputError, ReadError
+from ..errors import IfssError, InvalidInputError, ReadError
 from .dims import to_supported
+from .guards import check_pixel_type, check_size
 from .labels import labels_or_image, looks_like_labels
 from .layerdata import LayerData, is_identity, source_name
 from .units import to_micrometre
@@ -40,25 +41,31 @@ def read_tiff(path: str | Path, as_labels: bool = False) -> LayerData:
         A :class:`LayerData` with data in ``(Z, Y, X)`` / ``(Y, X)`` / ``(Y, X, 3|4)`` order.
 
     Raises:
-        ReadError: unreadable, truncated or corrupt file.
-        UnsupportedFormatError: more dimensions than 3D / 2D RGB after squeezing singletons.
+        ReadError: unreadable, truncated or corrupt file; a header claiming more pixels than
+            fit in memory (refused before reading them).
+        UnsupportedFormatError: more dimensions than 3D / 2D RGB after squeezing singletons;
+            complex or other pixel types.
         InvalidInputError: ``as_labels`` with non-integral content.
     """
     p = Path(path)
     try:
         with _TifffileErrors() as logged, tifffile.TiffFile(p) as tf:
-            _check_complete(tf, p)
+            check_complete(tf, p)
             series = tf.series[0]
             axes = series.axes
+            dtype = check_pixel_type(series.dtype, str(p))
+            check_size(series.shape, dtype.itemsize, str(p))
             data = series.asarray()
             geometry = _ome_geometry(tf) if tf.is_ome else None
             if geometry is None and tf.is_imagej:
                 geometry = _imagej_geometry(tf)
             n_series = len(tf.series)
-    except ReadError:
+    except IfssError:
         raise
     except Exception as exc:  # tifffile raises many types for corrupt input
-        raise ReadError(f"{p}: could not read as TIFF ({type(exc).__name__}: {exc})") from exc
+        reason = logged.messages[0] if logged.messages else f"{type(exc).__name__}: {exc}"
+        raise ReadError(f"{p}: could not read as TIFF, damaged or not a TIFF ({reason})"
+                        ) from exc
     if logged.messages:  # tifffile skips damaged tags/pages with an error log: refuse instead
         raise ReadError(f"{p}: damaged or truncated TIFF ({logged.messages[0]})")
     sizes, origin, metadata = geometry if geometry is not None else ({}, {}, {})
@@ -126,10 +133,17 @@ class _TifffileErrors(logging.Handler):
         logging.getLogger("tifffile").removeHandler(self)
 
 
-def _check_complete(tf: tifffile.TiffFile, path: Path) -> None:
-    """Raise ReadError when a page's pixel data lies beyond the end of the file (truncated)."""
+def check_complete(tf: tifffile.TiffFile, path: Path) -> None:
+    """Raise ReadError when a page's pixel data lies beyond the end of the file (truncated),
+    or the chain of pages loops (tifffile would follow such a chain forever)."""
     size = tf.filehandle.size
+    seen: set[int] = set()
     for page in tf.pages:
+        offset = int(getattr(page, "offset", -1))
+        if offset in seen or len(seen) > size // 12:  # an IFD takes at least 12 bytes
+            raise ReadError(f"{path}: damaged TIFF (its chain of pages loops back to byte "
+                            f"{offset})")
+        seen.add(offset)
         offsets = getattr(page, "dataoffsets", ())
         counts = getattr(page, "databytecounts", ())
         for off, cnt in zip(offsets, counts, strict=False):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import WriteError
+from .atomic import atomic_write
 from .detect import write_format
 from .itk import write_itk
 from .layerdata import LayerData
@@ -15,7 +16,9 @@ def write_layer(path: str | Path, layer: LayerData) -> list[Path]:
     """Write ``layer`` to ``path`` (.tif/.tiff/.ome.tif, .nii/.nii.gz, .mha/.mhd, .nrrd).
 
     Scale/translate (and direction, where the format has one) are stored as spacing/origin.
-    Everything is checked before anything is written, so a refused call leaves no file.
+    Everything is checked before anything is written, so a refused call leaves no file, and
+    the file appears whole or not at all (:func:`.atomic.atomic_write`): a failure while
+    writing leaves an existing file at ``path`` as it was.
 
     Returns:
         The paths written (two for ``.mhd``: header and pixel file).
@@ -29,6 +32,5 @@ def write_layer(path: str | Path, layer: LayerData) -> list[Path]:
     fmt = write_format(p)
     if not p.parent.is_dir():
         raise WriteError(f"{p}: folder {p.parent} does not exist")
-    if fmt == "tiff":
-        return write_tiff(p, layer)
-    return write_itk(p, layer)
+    writer = write_tiff if fmt == "tiff" else write_itk
+    return atomic_write(p, lambda tmp: writer(tmp, layer))
