@@ -635,12 +635,17 @@ def _unsafe_calls(tree: ast.AST) -> list[str]:
                 found.append("np.load(allow_pickle=...)")
         if owner == "yaml" and name in ("load", "load_all", "unsafe_load", "full_load"):
             found.append(f"yaml.{name}")
+        if owner == "torch" and name == "load":
+            flag = kwargs.get("weights_only")
+            if not (isinstance(flag, ast.Constant) and flag.value is True):
+                found.append("torch.load without weights_only=True")
     return found
 
 
 def test_nothing_a_user_passes_in_is_unpickled_or_executed():
-    """No pickle/marshal/unsafe YAML/eval in the package (torch checkpoints are covered by
-    the checkpoint tests of the models package)."""
+    """No pickle/marshal/unsafe YAML/eval in the package, and every ``torch.load`` says
+    ``weights_only=True`` (the checkpoint tests in test_safe_weights.py prove a payload does not
+    run)."""
     root = Path(napari_ifss.__file__).parent
     offenders = {}
     for file in sorted(root.rglob("*.py")):
@@ -652,6 +657,10 @@ def test_nothing_a_user_passes_in_is_unpickled_or_executed():
 
 def test_the_unsafe_call_scan_finds_what_it_looks_for():
     code = ("import pickle, numpy as np, yaml\npickle.loads(b'')\nnp.load('a', allow_pickle=True)"
-            "\nyaml.load('x')\neval('1')\nnp.load('b')\nyaml.safe_load('y')\n")
+            "\nyaml.load('x')\neval('1')\nnp.load('b')\nyaml.safe_load('y')\n"
+            "torch.load('c')\ntorch.load('d', weights_only=False)\n"
+            "torch.load('e', weights_only=True)\n")
     assert _unsafe_calls(ast.parse(code)) == ["pickle.loads", "np.load(allow_pickle=...)",
-                                              "yaml.load", "eval"]
+                                              "yaml.load", "eval",
+                                              "torch.load without weights_only=True",
+                                              "torch.load without weights_only=True"]
