@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment in .venv with everything the plugin,
-# its tests and napari need. Safe to run again: it reinstalls only when pyproject.toml or
-# constraints.txt changed. On Debian/Ubuntu as root it also installs the system libraries
-# that a headless Qt/OpenGL test run needs (a virtual X display and Mesa).
+# its tests and napari need. Safe to run again: it reinstalls only when pyproject.toml,
+# constraints.txt or the package version changed. On Debian/Ubuntu as root it also installs
+# the system libraries that a headless Qt/OpenGL test run needs (a virtual X display and Mesa).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,12 +28,17 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-stamp=$(cat pyproject.toml constraints.txt | sha1sum | cut -d' ' -f1)
+# the version is read from napari_ifss.__version__ at install time, so it is part of the stamp
+stamp=$( (cat pyproject.toml constraints.txt; grep '^__version__' src/napari_ifss/__init__.py) \
+  | sha1sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.ifss-stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 echo "[setup] installing napari-ifss and its dependencies into $VENV (torch pinned, CPU build)"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[napari,testing]"
+# pyproject.toml states ranges; constraints.txt holds the exact versions tested together
+# (torch pinned to the CPU wheel). Extras: napari (the docks), pyside6 (the Qt binding the
+# tests use), testing (pytest, ruff, build, twine).
+"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[napari,pyside6,testing]"
 echo "$stamp" > "$VENV/.ifss-stamp"

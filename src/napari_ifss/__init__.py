@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from ._lazy import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"  # single source of the version (pyproject reads it)
 
 # public name -> module that defines it (imported lazily by __getattr__)
 _PUBLIC = {
