@@ -30,6 +30,7 @@ _PUBLIC = {
     "InteractiveSession": "napari_ifss.api",
     "LayerData": "napari_ifss.api",
     "annotate_next": "napari_ifss.api",
+    "batch": "napari_ifss.api",
     "open_image": "napari_ifss.api",
     "propagate": "napari_ifss.api",
     "save": "napari_ifss.api",

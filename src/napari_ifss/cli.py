@@ -35,6 +35,7 @@ _COMMANDS: list[tuple[str, str | None, str, str]] = [
      "propagate annotated slices of a labels file through a volume, save the result"),
     ("score", None, "napari_ifss.score_command",
      "JFS quality score of every propagated slice (CSV), and the slice to annotate next"),
+    ("batch", None, "napari_ifss.batch_command", "segment many volumes on dask (resumable)"),
     ("convert", None, "napari_ifss.models.convert",
      "convert old .pt checkpoints to .safetensors (no pickled code)"),
 ]
