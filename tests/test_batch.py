@@ -86,7 +86,7 @@ def client():
     """A 2-worker LocalCluster (processes, one thread each), shared by this module."""
     from distributed import Client
 
-    from napari_ifss.core.batch_engine import start_local_cluster
+    from napari_ifss.core.batch_cluster import start_local_cluster
 
     cluster = start_local_cluster(2)  # as `ifss batch --workers 2` starts it
     c = Client(cluster)

@@ -8,7 +8,7 @@ manifest; the client writes the summary (``batch_summary.csv`` / ``.json``) at t
 also after Ctrl+C, when unfinished tasks are cancelled and the cluster is closed.
 
 Without ``scheduler`` a ``LocalCluster`` is started: one single-threaded worker process per
-core (fewer when memory is short, :func:`default_workers`), torch using ``cores // workers``
+core (fewer when memory is short, :mod:`.batch_cluster`), torch using ``cores // workers``
 threads in each. ``scheduler="tcp://host:8786"`` uses a running cluster instead (SLURM/PBS
 through dask-jobqueue, Kubernetes through dask-kubernetes: ``docs/batch.md``); its workers
 must see the same files under the same paths.
@@ -16,16 +16,15 @@ must see the same files under the same paths.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .batch_cluster import available_cores, connect, dashboard_of, default_workers
 from .batch_inputs import find_inputs, find_labels, output_names
 from .batch_manifest import Outputs, remove_temporary
 from .batch_settings import BatchSettings, InputJob, InputResult, Mode, ModelSpec
@@ -34,9 +33,6 @@ from .errors import InvalidInputError
 
 if TYPE_CHECKING:
     from .batch_apply import SupportSet
-
-WORKER_MEMORY = 2 * 2**30  # what one worker may need: torch, the model, one volume or so
-
 
 @dataclass(frozen=True)
 class BatchReport:
@@ -57,103 +53,6 @@ class BatchReport:
     def exit_code(self) -> int:
         """0 all done or skipped, 3 some failed, 130 interrupted."""
         return 130 if self.interrupted else (3 if self.count("failed") else 0)
-
-
-def available_cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover (macOS, Windows)
-        return os.cpu_count() or 1
-
-
-def default_workers() -> int:
-    """One worker per core, as many as memory allows (:data:`WORKER_MEMORY` each)."""
-    import psutil
-
-    return max(1, min(available_cores(), psutil.virtual_memory().total // WORKER_MEMORY))
-
-
-def _ignore_interrupt(worker: Any = None) -> None:
-    """In a LocalCluster worker process: leave Ctrl+C to the client, which cancels the tasks
-    and closes the cluster (without this every worker prints a KeyboardInterrupt)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _worker_setup_plugin() -> Any:
-    """A WorkerPlugin running :func:`_ignore_interrupt` on every (also restarted) worker."""
-    from distributed.diagnostics.plugin import WorkerPlugin
-
-    class IgnoreInterrupt(WorkerPlugin):
-        name = "napari-ifss-ignore-interrupt"
-
-        def setup(self, worker: Any) -> None:
-            _ignore_interrupt(worker)
-
-    return IgnoreInterrupt()
-
-
-def start_local_cluster(workers: int | None = None) -> Any:
-    """A ``LocalCluster`` of ``workers`` single-threaded worker processes (default
-    :func:`default_workers`), without dask's ``MALLOC_TRIM_THRESHOLD_=65536`` for its
-    workers: that setting made every task about 1.8x slower here (torch allocates large
-    buffers, which glibc then maps and unmaps for every use)."""
-    import dask
-    from distributed import LocalCluster
-
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        return LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                            processes=True, dashboard_address=":0",
-                            silence_logs=logging.ERROR)
-
-
-@contextmanager
-def _connect(scheduler: Any, workers: int | None) -> Iterator[tuple[Any, bool]]:
-    """``(client, local)``: a client of ``scheduler`` (a Client is used as it is; an address
-    or a ``dask scheduler --scheduler-file`` JSON file is connected to) or of a new
-    LocalCluster of ``workers`` processes, closed on exit."""
-    from distributed import Client
-
-    if scheduler is not None and not isinstance(scheduler, str):
-        yield scheduler, False
-        return
-    cluster = client = None
-    try:
-        if scheduler is None:
-            cluster = start_local_cluster(workers)
-            client = Client(cluster)
-            client.register_plugin(_worker_setup_plugin())
-        else:
-            client = (Client(scheduler_file=scheduler, timeout="30s")
-                      if scheduler.endswith(".json") else Client(scheduler, timeout="30s"))
-            if workers:
-                client.wait_for_workers(workers, timeout=600)
-    except (OSError, TimeoutError, ValueError) as err:
-        for opened in (client, cluster):
-            if opened is not None:
-                opened.close()
-        raise InvalidInputError(f"cannot reach the dask scheduler {scheduler or 'LocalCluster'}"
-                                f" ({err}); start it first, or leave --scheduler out") from err
-    try:
-        yield client, cluster is not None
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def dashboard_of(client: Any) -> str | None:
-    """The dask dashboard address, or None when the scheduler serves none."""
-    try:
-        if "dashboard" in client.scheduler_info().get("services", {}):
-            return str(client.dashboard_link)
-    except Exception:  # a scheduler without that information
-        pass
-    return None
 
 
 def _result(future: Any, job: InputJob) -> InputResult:
@@ -256,7 +155,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], mode: Mode = 
         weights, click_weights: model files (default: shipped); ``threads``: torch threads per
             worker (default: cores / workers on a LocalCluster); ``device``: torch device;
             ``network_side``: range of the long side the network sees (smaller is faster).
-        workers: LocalCluster size (default :func:`default_workers`); with ``scheduler``, wait
+        workers: LocalCluster size (default: one per core); with ``scheduler``, wait
             for this many workers before starting.
         scheduler: None (a new LocalCluster), a scheduler address, a scheduler file
             (``*.json``), or a ``distributed.Client``.
@@ -290,7 +189,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], mode: Mode = 
         None if label_ids is None else tuple(int(i) for i in label_ids), float(threshold),
         overwrite, ModelSpec(weights, click_weights, threads, device, *network_side))
     jobs, support_set = plan(inputs, settings)
-    with _connect(scheduler, n_workers) as (client, local):
+    with connect(scheduler, n_workers) as (client, local):
         dashboard = dashboard_of(client)
         if progress:
             print(f"{len(jobs)} inputs, {len(client.scheduler_info()['workers'])} dask workers"

@@ -89,7 +89,8 @@ def run_dask(inputs: Path, out: Path, workers: int, threads: int, **kwargs) -> d
     started as ``ifss batch`` starts it (:func:`start_local_cluster`)."""
     from distributed import Client
 
-    from napari_ifss.core.batch_engine import batch, start_local_cluster
+    from napari_ifss.core.batch_cluster import start_local_cluster
+    from napari_ifss.core.batch_engine import batch
 
     t0 = time.perf_counter()
     cluster = start_local_cluster(workers)  # what ifss batch starts
@@ -153,7 +154,7 @@ def _markdown(report: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from napari_ifss.core.batch_engine import available_cores
+    from napari_ifss.core.batch_cluster import available_cores
 
     base = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="ifss_batch_"))
     cores = available_cores()
