@@ -17,9 +17,16 @@ if command -v dpkg >/dev/null 2>&1; then
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
   done
 fi
+if [ ${#need_apt[@]} -gt 0 ] && [ -n "${IFSS_SKIP_SYSTEM_PACKAGES:-}" ]; then
+  echo "[setup] IFSS_SKIP_SYSTEM_PACKAGES is set: not installing ${need_apt[*]}" \
+       "(napari's window and the headless tests may not work without them)" >&2
+  need_apt=()
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "[setup] installing system packages: ${need_apt[*]}"
+    echo "[setup] napari's window and the headless tests need these Debian/Ubuntu packages," \
+         "which are missing: ${need_apt[*]}"
+    echo "[setup] installing them now with apt-get (set IFSS_SKIP_SYSTEM_PACKAGES=1 to skip)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null

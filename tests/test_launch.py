@@ -65,3 +65,47 @@ def test_bad_paths_fail_before_a_viewer_exists(tmp_path, monkeypatch):
     (tmp_path / "photo.png").write_bytes(b"png")
     with pytest.raises(UnsupportedFormatError, match=r"\.png"):
         open_viewer([str(tmp_path / "photo.png")])
+
+
+def test_display_problem_names_what_to_do():
+    from napari_ifss._napari.launch import display_problem
+
+    assert display_problem({"DISPLAY": ":0"}, "linux") is None
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert display_problem({}, "darwin") is None
+    missing = display_problem({}, "linux")
+    assert "ssh -X" in missing and "xvfb-run" in missing and "ifss --help" in missing
+    assert "offscreen" in display_problem({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"},
+                                          "linux")
+
+
+def test_ifss_view_without_display_is_a_clear_error(monkeypatch, capsys):
+    from napari_ifss.cli import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert main(["view"]) == 1
+    err = capsys.readouterr().err
+    assert "no display" in err and "Traceback" not in err
+
+
+def test_launch_script_without_display_says_what_to_do(tmp_path):
+    """The README's first command on a machine without a screen: a plain message, exit 2, no
+    Qt abort (the installed .venv is reused, nothing is reinstalled)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("display detection is for Linux")
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".venv" / ".ifss-stamp").is_file():
+        pytest.skip("needs the project's .venv (made by scripts/setup_env.sh)")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["IFSS_SKIP_SYSTEM_PACKAGES"] = "1"
+    done = subprocess.run(["bash", str(root / "scripts" / "launch.sh")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "no display" in done.stderr and "ssh -X" in done.stderr

@@ -3,13 +3,15 @@ the plugin's manifest contributes. ``ifss view`` and ``scripts/launch.sh`` end u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import napari
 from npe2 import PluginManifest
 
-from ..core.errors import ReadError
+from ..core.errors import NotReadyError, ReadError
 from ..core.io import read_format
 
 PLUGIN = "napari-ifss"
@@ -67,7 +69,38 @@ def check_paths(files: Sequence[str]) -> None:
             raise ReadError(f"{path}: no such file or folder")
 
 
+NO_DISPLAY = (
+    "no display to open napari's window on (neither DISPLAY nor WAYLAND_DISPLAY is set). "
+    "On a remote machine connect with `ssh -X` (or use a remote desktop); on a headless "
+    "machine use the Python API or the command line instead (`ifss --help`), or run napari "
+    "inside a virtual display for screenshots: `xvfb-run -a ifss view`")
+
+
+def display_problem(env: Mapping[str, str] | None = None,
+                    platform: str = sys.platform) -> str | None:
+    """Why napari cannot open a window here (Linux without an X or Wayland display), or None.
+
+    Qt's ``offscreen`` platform counts as no display: napari's canvas needs OpenGL there.
+    """
+    env = os.environ if env is None else env
+    if not platform.startswith("linux"):
+        return None
+    if env.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
+        return ("QT_QPA_PLATFORM=offscreen cannot show napari's canvas; unset it and use a "
+                "display or `xvfb-run -a ifss view`")
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return NO_DISPLAY
+
+
 def launch(files: Sequence[str] = (), sample: bool = True) -> None:
-    """Open the viewer (see :func:`open_viewer`) and run napari until the window closes."""
+    """Open the viewer (see :func:`open_viewer`) and run napari until the window closes.
+
+    Raises:
+        NotReadyError: no display to show the window on (checked before anything is read).
+    """
+    problem = display_problem()
+    if problem is not None:
+        raise NotReadyError(problem)
     open_viewer(files=files, sample=sample)
     napari.run()
