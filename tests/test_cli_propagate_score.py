@@ -91,3 +91,20 @@ def test_score_writes_csv_and_names_the_slice_to_annotate_next(files, capsys):
     assert main([*args, "-q"]) == 0  # no --csv: rows on standard output
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "slice,label_id,score,badge" and len(out) == len(rows) + 1
+
+
+def test_propagate_refuses_a_nifti_of_nan(tmp_path, capsys):
+    """#15: SimpleITK reads a NIfTI full of NaN as one value; no blob may be invented."""
+    import SimpleITK as sitk
+
+    image = tmp_path / "blank.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.full((6, 20, 20), np.nan, np.float32)), str(image))
+    labels = np.zeros((6, 20, 20), np.uint16)
+    labels[2, 5:12, 5:12] = 1
+    support = tmp_path / "support.tif"
+    tifffile.imwrite(support, labels)
+    out = tmp_path / "out.tif"
+    assert main(["propagate", str(image), "--support", str(support), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert ("same value" in err or "NaN" in err) and "Traceback" not in err
+    assert not out.exists()

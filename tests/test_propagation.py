@@ -44,6 +44,11 @@ class CountingArray:
         return self.arr[idx]
 
 
+def _texture(shape) -> np.ndarray:
+    """A non-blank stand-in volume (blank slices are left empty without asking the model)."""
+    return np.random.default_rng(7).integers(1, 255, shape, dtype=np.uint8)
+
+
 @pytest.fixture(scope="module")
 def real_segmenter():
     torch.manual_seed(0)
@@ -57,7 +62,7 @@ def cells():
 
 
 def _squares(depth=5, shape=(16, 16)):
-    vol = np.zeros((depth, *shape), np.uint8)
+    vol = _texture((depth, *shape))
     labels = np.zeros((depth, *shape), np.int32)
     labels[0, 2:8, 2:8] = 1
     labels[4, 5:11, 5:11] = 1
@@ -82,7 +87,7 @@ def test_fronts_meet_and_are_reconciled():
 
 
 def test_front_stops_when_object_vanishes_outside_annotated_range():
-    vol = np.zeros((8, 16, 16), np.uint8)
+    vol = _texture((8, 16, 16))
     labels = np.zeros((8, 16, 16), np.int32)
     labels[2, 4:9, 4:9] = 1
     seg = CopySegmenter(drop_after=3)
@@ -112,7 +117,7 @@ def test_never_overwrites_user_labels(real_segmenter, cells):
 
 
 def test_multi_label_merge_without_overlap():
-    vol = np.zeros((4, 16, 16), np.uint8)
+    vol = _texture((4, 16, 16))
     labels = np.zeros((4, 16, 16), np.int32)
     labels[0, 2:10, 2:10] = 1
     labels[0, 10:14, 10:14] = 3
@@ -130,7 +135,7 @@ def test_multi_label_merge_without_overlap():
 
 
 def test_cancel_leaves_only_yielded_slices():
-    vol = np.zeros((12, 16, 16), np.uint8)
+    vol = _texture((12, 16, 16))
     labels = np.zeros((12, 16, 16), np.int32)
     labels[6, 3:9, 3:9] = 2
     out = labels.copy()
@@ -195,3 +200,29 @@ def test_zarr_output_receives_results_slice_by_slice(tmp_path):
     for e in events:
         np.testing.assert_array_equal(result[e.z], e.labels)
     assert (result[1] == 1).sum() == 36
+
+
+def test_constant_volume_is_refused_before_anything_is_written():
+    """#15: a NIfTI of NaN reads as zeros; propagating it must not invent objects."""
+    vol = np.zeros((6, 16, 16), np.float32)
+    labels = np.zeros((6, 16, 16), np.int32)
+    labels[2, 4:9, 4:9] = 1
+    out = labels.copy()
+    for volume in (vol, da.from_array(vol, chunks=(1, 16, 16))):
+        with pytest.raises(InvalidInputError, match="same value"):
+            list(propagate(volume, labels, 1, segmenter=CopySegmenter(), out=out))
+    assert np.array_equal(out, labels)
+
+
+def test_blank_slices_stay_empty_with_a_warning():
+    vol = np.random.default_rng(0).random((6, 16, 16)).astype(np.float32)
+    vol[4] = 0.0  # a blank slice inside the object's range
+    labels = np.zeros((6, 16, 16), np.int32)
+    labels[1, 4:9, 4:9] = 1
+    seg = CopySegmenter()
+    with pytest.warns(UserWarning, match=r"single value.*\[4\]"):
+        events = list(propagate(vol, labels, 1, segmenter=seg, stop_when_empty=False))
+    by_z = {e.z: e for e in events}
+    assert not by_z[4].mask.any() and not by_z[4].predicted
+    assert 4 not in [p for p, _ in seg.calls]  # the model never saw the blank slice
+    assert by_z[2].mask.any()

@@ -31,6 +31,7 @@ slices were already written to ``out``, and carries their provenance record.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -44,6 +45,8 @@ from .propagation_checks import (
     PartialWriteError,
     check_finite_up_front,
     check_ids_fit,
+    check_not_constant,
+    is_constant,
     partial_write_error,
     read_slice,
     window_slices,
@@ -210,6 +213,8 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
                 f"label {i} covers every slice it is drawn on: some background is needed")
     check_ids_fit(ids, out)
     check_finite_up_front(volume, ids, index.slices_of, targets, window)
+    if isinstance(volume, np.ndarray):
+        check_not_constant(volume)  # lazy volumes: on the slices _run reads anyway
     return _run(volume, labels, ids, index, targets, protected, segmenter, out, threshold,
                 use_neighbour, stop_when_empty, window, cache_prefix)
 
@@ -219,12 +224,16 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
     if not targets:
         return
     seg = segmenter if segmenter is not None else FewShotSegmenter.default()
-    window = window if window is not None else sample_window(volume)
     support = {z: read_slice(volume, z) for z in sorted({z for i in ids
                                                          for z in index.slices_of[i]})}
+    if window is None:
+        sampled = [read_slice(volume, z) for z in window_slices(volume)]
+        check_not_constant(volume, sampled + list(support.values()))
+        window = support_window(sampled)
     total, done = len(targets) * len(ids), 0
     target_set = set(targets)
     written: dict[int, list[int]] = {}
+    blank: set[int] = set()
     label_id, z = ids[0], None
     try:
         for label_id in ids:
@@ -243,11 +252,15 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
                 if stop_when_empty and outside and inner in known and not known[inner].any():
                     mask, predicted = np.zeros_like(known[inner]), False
                 else:
-                    prior = np.mean(nbrs, axis=0) if (use_neighbour and nbrs) else None
-                    key = None if cache_prefix is None else (cache_prefix, z)
-                    prob = seg.predict(read_slice(volume, z), position=z, neighbour=prior,
-                                       key=key)
-                    mask, predicted = prob > threshold, True
+                    image = read_slice(volume, z)
+                    if is_constant(image):  # a blank slice: nothing to find on it
+                        mask, predicted = np.zeros(image.shape[:2], dtype=bool), False
+                        blank.add(z)
+                    else:
+                        prior = np.mean(nbrs, axis=0) if (use_neighbour and nbrs) else None
+                        key = None if cache_prefix is None else (cache_prefix, z)
+                        prob = seg.predict(image, position=z, neighbour=prior, key=key)
+                        mask, predicted = prob > threshold, True
                 known[z] = mask
                 finished.add(z)
                 for n in (z - 1, z, z + 1):  # forget masks no longer needed as a prior
@@ -264,6 +277,10 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
         if out is None or not written:
             raise
         raise partial_write_error(exc, label_id, z, written, out) from exc
+    if blank:
+        warnings.warn(f"{len(blank)} slice(s) hold a single value everywhere (blank): "
+                      f"{sorted(blank)[:10]}{' ...' if len(blank) > 10 else ''}; they were "
+                      "left empty", UserWarning, stacklevel=2)
 
 
 def _write(label_id: int, z: int, mask: np.ndarray, out, labels, done: int, total: int,

@@ -108,3 +108,34 @@ def _ranges(zs: Iterable[int]) -> str:
         else:
             runs.append([z, z])
     return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
+
+
+def is_constant(image: np.ndarray) -> bool:
+    """True when a slice holds one value everywhere (a blank slice: nothing to segment)."""
+    arr = np.asarray(image)
+    return arr.size == 0 or bool(arr.min() == arr.max())
+
+
+def check_not_constant(volume: object, slices: Sequence[np.ndarray] = ()) -> None:
+    """Refuse a volume with one value everywhere (e.g. a NIfTI of NaN that SimpleITK reads as
+    zeros): an in-memory numpy volume is checked whole; for a lazy one pass the ``slices``
+    already read (window sample, support), so that no slice is read twice.
+
+    Raises:
+        InvalidInputError: naming the value and what to check.
+    """
+    if isinstance(volume, np.ndarray):
+        arrays: Sequence[np.ndarray] = [volume]
+    elif slices:
+        arrays = slices
+    else:
+        return
+    if any(not is_constant(a) for a in arrays):
+        return
+    values = {a.flat[0].item() for a in arrays if a.size}
+    if len(values) > 1:
+        return
+    raise InvalidInputError(
+        f"the volume holds the same value ({next(iter(values), None)}) everywhere: there is "
+        "nothing to segment. Check that the right file or channel was opened (a file of NaN "
+        "or an empty acquisition reads as one value)")
