@@ -135,3 +135,19 @@ def test_interactive_dock_offers_and_restores_the_autosaved_session(make_napari_
     assert dock2._restore_btn.native.isHidden()
     labels.undo()
     assert not np.asarray(labels.data).any()
+
+
+def test_a_session_with_nothing_in_it_is_not_offered(make_napari_viewer, session_dir):
+    """#15: an autosave without prompts or labelled voxels is not offered for restore; one
+    with committed labels but no prompts left is (the labels are the work)."""
+    image = np.zeros((6, 32, 32), np.float32)
+    viewer, layer, prompts, labels = _viewer_with_work(make_napari_viewer, image)
+    keeper = SessionKeeper(lambda message: None)
+    keeper.attach(layer, prompts)
+    keeper.watch_labels(labels)
+    assert keeper.save_now() is not None
+    assert keeper.saved(layer) is None
+    labels.data[2, 5:9, 5:9] = 1
+    assert keeper.save_now() is not None
+    found = keeper.saved(layer)
+    assert found is not None and found.click_count == 0

@@ -147,7 +147,8 @@ class SessionKeeper:
         return folder
 
     def saved(self, image: Image) -> SavedSession | None:
-        """The session saved for ``image``, or None (none, damaged, or another shape)."""
+        """The session saved for ``image``, or None (none, damaged, another shape, or nothing
+        in it to restore: no prompt and no labelled voxel)."""
         folder = session_folder(image)
         if not has_session(folder):
             return None
@@ -156,7 +157,7 @@ class SessionKeeper:
         except IfssError as err:
             self._on_status(f"saved session in {folder} cannot be read: {err}")
             return None
-        if saved.image_shape != tuple(spatial_shape(image)):
+        if saved.image_shape != tuple(spatial_shape(image)) or saved.is_empty:
             return None
         return saved
 

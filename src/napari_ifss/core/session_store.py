@@ -84,6 +84,11 @@ class SavedSession:
         """All clicks and point prompts saved."""
         return sum(len(s.clicks) for s in self.slices) + len(self.points)
 
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to restore: no prompt and no labelled voxel."""
+        return self.click_count == 0 and (self.labels is None or not np.any(self.labels))
+
 
 def _key_to_json(key: Hashable) -> Any:
     if isinstance(key, bool) or key is None:
