@@ -243,3 +243,21 @@ def test_many_labels_are_summed_up_in_the_support_list(fewshot_docked):
     lines = dock.support_text.splitlines()
     assert lines[0] == "label 1: slice 2" and len(lines) == 7
     assert lines[-1] == "... and 4 more labels on slices 1-4"
+
+
+def test_labels_committed_after_the_dock_opened_are_the_ones_propagated(make_napari_viewer,
+                                                                         cells):
+    """#15: the dock was opened with only a ground truth around; the first commit makes the
+    Interactive dock's labels layer, and that layer, not the ground truth, is chosen."""
+    from napari_ifss._napari.interactive_dock import LABELS_NAME
+
+    image, truth, _ = cells
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="cells")
+    gt = viewer.add_labels(truth, name="synthetic cells ground truth")
+    _, dock = viewer.window.add_plugin_dock_widget("napari-ifss", "Few-shot propagation")
+    assert dock._labels_box.value is gt
+    ours = viewer.add_labels(np.zeros(truth.shape, np.uint32), name=LABELS_NAME)
+    assert dock._labels_box.value is ours
+    viewer.add_labels(np.zeros(truth.shape, np.uint32), name="scratch")
+    assert dock._labels_box.value is ours  # other layers do not take over

@@ -33,7 +33,7 @@ from ..core.propagation import PropagationProgress, propagate
 from ..core.provenance import RECORD_KEY, Record, record_states, user_labels
 from ..core.support import LabelsIndex, index_labels, resolve_label_ids
 from ..core.transfer import transfer
-from .interactive_dock import PREVIEW_NAME
+from .interactive_dock import LABELS_NAME, PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 from .quality_panel import QualityPanel
 from .quality_worker import ScoringRequest, reserve_cache
@@ -102,11 +102,20 @@ class FewShotDock(Container):
         active = self.viewer.layers.selection.active
         self._image_box.value = active if active in images else (images[0] if images else None)
         labels = self._labels_layers()  # the Interactive dock's layer, else the active one
-        preferred = [ly for ly in labels if ly.name == "ifss labels"] + [
+        preferred = [ly for ly in labels if ly.name == LABELS_NAME] + [
             ly for ly in labels if ly is active] + labels[-1:]
         self._labels_box.value = preferred[0] if preferred else None
         self._target_box.value = None
+        self.viewer.layers.events.inserted.connect(self._on_layer_inserted)
         self._on_selection_changed()
+
+    def _on_layer_inserted(self, event) -> None:
+        """The Interactive dock's labels layer appears (first commit): propagate from it, not
+        from whatever Labels layer (e.g. a ground truth) was chosen before it existed."""
+        layer = event.value
+        if isinstance(layer, Labels) and layer.name == LABELS_NAME and not self.busy:
+            self.reset_choices()
+            self._labels_box.value = layer
 
     # -- choices and state -------------------------------------------------------------
     def _images(self, _widget=None) -> list[Image]:
@@ -154,6 +163,7 @@ class FewShotDock(Container):
 
     def _on_destroyed(self, *_args) -> None:
         self.runner.cancel()
+        self.viewer.layers.events.inserted.disconnect(self._on_layer_inserted)
         self.quality.detach()
         if self._watched is not None:
             self._watched.events.paint.disconnect(self._schedule)
