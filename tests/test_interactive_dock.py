@@ -282,3 +282,31 @@ def test_keep_clicked_regions_checkbox(make_napari_viewer, qtbot):
     _wait(qtbot, dock)
     labels = viewer.layers["ifss labels"].data
     assert labels[3, 20, 20] == 1 and labels[3, 44, 44] == 0
+
+
+def test_one_object_across_slices_until_new_object(make_napari_viewer, qtbot):
+    """#15: the same cell committed on slices 2 and 5 is one label; a second object on a slice
+    the current one already covers gets its own id; New object (N) starts a new label."""
+    viewer, image, dock = _setup(make_napari_viewer, _stack())
+    assert "new label" in dock._object.value
+    for z in (2, 5):
+        viewer.dims.set_current_step(0, z)
+        _click(dock, image, [z, 20, 20])
+        _wait(qtbot, dock)
+        dock.commit()
+    labels = viewer.layers["ifss labels"].data
+    assert labels[2, 20, 20] == labels[5, 20, 20] == 1 and labels.max() == 1
+    assert "label 1" in dock._object.value
+    viewer.dims.set_current_step(0, 5)
+    _click(dock, image, [5, 44, 44])  # disk B on a slice where object 1 already is
+    _wait(qtbot, dock)
+    dock.commit()
+    assert labels[5, 44, 44] == 2 and dock.current_object == 2
+    dock.new_object()
+    assert dock.current_object is None and "new label" in dock._object.value
+    viewer.dims.set_current_step(0, 3)
+    _click(dock, image, [3, 44, 44])
+    _wait(qtbot, dock)
+    dock.commit()
+    assert labels[3, 44, 44] == 3
+    assert dock._new_btn.tooltip and dock._new_btn.text == "New object (N)"

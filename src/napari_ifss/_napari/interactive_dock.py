@@ -55,15 +55,23 @@ class InteractiveDock(Container):
         self._edit_btn = PushButton(text="Edit selected label (E)")
         self._edit_btn.tooltip = ("correct an existing object with clicks: its mask on this "
                                   "slice is the starting point, Commit replaces it")
+        self._new_btn = PushButton(text="New object (N)")
+        self._new_btn.tooltip = ("the next Commit starts a new label; until then each Commit "
+                                 "adds the slice's mask to the current object, so one cell "
+                                 "annotated on several slices stays one label")
+        self._object = Label(value="")
         self._restore_btn = PushButton(text="Restore saved session", visible=False)
         self._status = Label(value="")
         self.last_committed: int | None = None  # the exemplar of "Segment all like this"
+        # The object the next Commit adds to on slices where it is not yet (None: a new one).
+        self.current_object: int | None = None
         self.exemplar = ExemplarAction(self.viewer, lambda: self.image,
                                        lambda: self._labels_box.value,
                                        lambda: self.last_committed, self._set_status)
         super().__init__(
             widgets=[self._image_box, self._labels_box, self._positive, self._clicked_only,
-                     self._undo_btn, self._reset_btn, self._commit_btn, self._edit_btn,
+                     self._undo_btn, self._reset_btn, self._commit_btn, self._object,
+                     self._new_btn, self._edit_btn,
                      *self.exemplar.widgets, self._restore_btn, self._status],
             labels=False,
         )
@@ -83,6 +91,7 @@ class InteractiveDock(Container):
         self._reset_btn.changed.connect(self.reset_object)
         self._commit_btn.changed.connect(self.commit)
         self._edit_btn.changed.connect(self.edit_object)
+        self._new_btn.changed.connect(self.new_object)
         self._editing: EditTarget | None = None
         self._restore_btn.changed.connect(self.restore_session)
         self._labels_box.changed.connect(self.keeper.watch_labels)
@@ -90,6 +99,7 @@ class InteractiveDock(Container):
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.native.destroyed.connect(self._disconnect_viewer)
         self.reset_choices()
+        self._show_object()
         self._image_box.value = self._default_image()
         # never default to an existing labels layer (it may be ground truth): a new one is made
         self._labels_box.value = next(
@@ -170,7 +180,7 @@ class InteractiveDock(Container):
         self.prompts.events.data.connect(self._on_points_data)
         pl.bind_keys(self.prompts, {"t": self.toggle_polarity, "u": self.undo_click,
                                     "r": self.reset_object, "c": self.commit,
-                                    "e": self.edit_object,
+                                    "e": self.edit_object, "n": self.new_object,
                                     "Enter": self.commit})
         self._activate_prompts()
         self._set_status(f"click on {image.name!r} (T: object/background)")
@@ -343,6 +353,28 @@ class InteractiveDock(Container):
             self._activate_prompts()
         return labels
 
+    def new_object(self) -> None:
+        """Start a new object: the next Commit gets the next free label id (N)."""
+        self.current_object = None
+        self._show_object()
+        self._set_status("next commit starts a new object")
+
+    def _show_object(self) -> None:
+        cur = self.current_object
+        self._object.value = ("object: new label on the next commit" if cur is None else
+                              f"object: label {cur} (commits on other slices add to it)")
+
+    def _commit_id(self, labels: np.ndarray) -> int:
+        """The current object's id, unless it already lies on a slice being committed (then
+        this is another object on that slice) or there is none: the next free id."""
+        cur = self.current_object
+        if cur is not None:
+            for ctx, state in self._states.values():
+                if state.clicks and np.any(labels[ctx.plane.slice_index(labels.ndim)] == cur):
+                    cur = None
+                    break
+        return cur if cur is not None else next_free_id(labels)
+
     def commit(self) -> None:
         """Write the object (every slice with clicks) into the labels layer with a new id.
 
@@ -370,7 +402,7 @@ class InteractiveDock(Container):
                 label_id = self._editing.label_id
                 idx, values = edit_writes(np.asarray(labels.data), self._editing, obj)
             else:
-                label_id = next_free_id(np.asarray(labels.data))
+                label_id = self._commit_id(np.asarray(labels.data))
                 idx = free_indices(np.asarray(labels.data), obj)
                 values = label_id
         except IfssError as err:
@@ -379,6 +411,8 @@ class InteractiveDock(Container):
         labels.data_setitem(idx, values)
         self._editing = None
         self.last_committed = label_id
+        self.current_object = label_id
+        self._show_object()
         n_slices = len(parts)
         self._remove_prompts(list(range(len(self.prompts.data))))
         self._states.clear()

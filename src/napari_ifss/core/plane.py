@@ -87,6 +87,13 @@ class Plane:
         p = np.asarray(point, dtype=float)
         return float(p[self.axes[0]]), float(p[self.axes[1]])
 
+    def slice_index(self, ndim: int | None = None) -> tuple[int | slice, ...]:
+        """Index of this plane's whole 2D slice in an nD array (fixed axes at their index)."""
+        out: list[int | slice] = [slice(None)] * (self.ndim if ndim is None else ndim)
+        for ax, idx in self.fixed:
+            out[ax] = int(idx)
+        return tuple(out)
+
     def volume_indices(self, mask: np.ndarray) -> tuple[np.ndarray, ...]:
         """nD integer indices (one array per axis) of the True pixels of a 2D ``mask`` (H, W)."""
         rows, cols = np.nonzero(np.asarray(mask))
