@@ -310,3 +310,29 @@ def test_one_object_across_slices_until_new_object(make_napari_viewer, qtbot):
     dock.commit()
     assert labels[3, 44, 44] == 3
     assert dock._new_btn.tooltip and dock._new_btn.text == "New object (N)"
+
+
+def test_segment_the_current_object_through_all_slices(make_napari_viewer, qtbot):
+    """#15: from the Interactive dock, the current object fills the other slices through the
+    Few-shot dock's run (progress, cancel) and one Ctrl+Z takes it back."""
+    from napari_ifss.core.fewshot import FewShotSegmenter
+
+    viewer, image, dock = _setup(make_napari_viewer, _stack())
+    assert dock.segment_through_volume() is None and "commit" in dock.status
+    for z in (2, 5):
+        viewer.dims.set_current_step(0, z)
+        _click(dock, image, [z, 20, 20])
+        _wait(qtbot, dock)
+        dock.commit()
+    labels = viewer.layers["ifss labels"]
+    before = labels.data.copy()
+    _, fewshot = viewer.window.add_plugin_dock_widget("napari-ifss", "Few-shot propagation")
+    fewshot.segmenter = FewShotSegmenter.default(device="cpu")
+    assert dock.segment_through_volume() is fewshot
+    qtbot.waitUntil(lambda: not fewshot.busy, timeout=60000)
+    assert fewshot._ids.value == "1" and fewshot._labels_box.value is labels
+    assert labels.data[3, 20, 20] == 1 and labels.data[4, 20, 20] == 1  # between the commits
+    assert labels.data[3, 44, 44] == 0  # the other disk is not this object
+    np.testing.assert_array_equal(labels.data[[2, 5]], before[[2, 5]])  # user slices kept
+    labels.undo()
+    np.testing.assert_array_equal(labels.data, before)

@@ -272,6 +272,16 @@ class FewShotDock(Container):
             self.segmenter = FewShotSegmenter.default()
         return self.segmenter
 
+    def propagate_object(self, image: Image, labels: Labels, label_id: int) -> None:
+        """Propagate one object through every slice of ``image`` from its annotated slices in
+        ``labels`` (the Interactive dock's "through all slices"), as if chosen here."""
+        self.reset_choices()
+        self._image_box.value, self._labels_box.value = image, labels
+        self._ids.value = str(int(label_id))
+        self._mode.value = ALL
+        self._target_box.value = None
+        self.propagate()
+
     def propagate(self) -> None:
         """Validate the selection and start the run (a message and no change on bad input)."""
         if self.busy:

@@ -35,6 +35,8 @@ from .slice_context import (
 
 PREVIEW_NAME = "ifss preview"
 LABELS_NAME = "ifss labels"
+PLUGIN = "napari-ifss"
+FEWSHOT_DOCK = "Few-shot propagation"  # its display name in napari.yaml
 _DATA_ACTIONS = {"added", "removed", "changed"}
 
 
@@ -60,6 +62,10 @@ class InteractiveDock(Container):
                                  "adds the slice's mask to the current object, so one cell "
                                  "annotated on several slices stays one label")
         self._object = Label(value="")
+        self._through_btn = PushButton(text="Segment object through all slices")
+        self._through_btn.tooltip = (
+            "fill the other slices with the current object, learned from the slices you "
+            "committed (Few-shot dock: progress, Cancel, one Ctrl+Z undoes it)")
         self._restore_btn = PushButton(text="Restore saved session", visible=False)
         self._status = Label(value="")
         self.last_committed: int | None = None  # the exemplar of "Segment all like this"
@@ -71,7 +77,7 @@ class InteractiveDock(Container):
         super().__init__(
             widgets=[self._image_box, self._labels_box, self._positive, self._clicked_only,
                      self._undo_btn, self._reset_btn, self._commit_btn, self._object,
-                     self._new_btn, self._edit_btn,
+                     self._new_btn, self._through_btn, self._edit_btn,
                      *self.exemplar.widgets, self._restore_btn, self._status],
             labels=False,
         )
@@ -92,6 +98,7 @@ class InteractiveDock(Container):
         self._commit_btn.changed.connect(self.commit)
         self._edit_btn.changed.connect(self.edit_object)
         self._new_btn.changed.connect(self.new_object)
+        self._through_btn.changed.connect(self.segment_through_volume)
         self._editing: EditTarget | None = None
         self._restore_btn.changed.connect(self.restore_session)
         self._labels_box.changed.connect(self.keeper.watch_labels)
@@ -358,6 +365,21 @@ class InteractiveDock(Container):
         self.current_object = None
         self._show_object()
         self._set_status("next commit starts a new object")
+
+    def segment_through_volume(self):
+        """Propagate the current object from its committed slices to the whole stack through
+        the Few-shot dock (opened if need be); returns that dock, or None with a message."""
+        labels, cur = self._labels_box.value, self.current_object
+        if self.image is None or labels is None or cur is None:
+            self._set_status("commit the object on one or more slices first")
+            return None
+        if len(spatial_shape(self.image)) != 3:
+            self._set_status("segmenting through slices needs a 3D stack")
+            return None
+        _, dock = self.viewer.window.add_plugin_dock_widget(PLUGIN, FEWSHOT_DOCK)
+        dock.propagate_object(self.image, labels, cur)
+        self._set_status(f"label {cur}: {dock.status}")
+        return dock
 
     def _show_object(self) -> None:
         cur = self.current_object
