@@ -86,3 +86,32 @@ def test_predictor_takes_a_box_then_clicks_on_box_nets_only():
     with pytest.raises(InvalidInputError, match="not trained for box"):
         plain.predict([Click(10, 10)], box=box)
     assert np.all(plain.predict([]) == 0)
+
+
+def test_session_starts_from_a_box_then_corrects_with_clicks():
+    from napari_ifss.core.errors import InvalidInputError
+    from napari_ifss.core.predictor import ClickPredictor
+    from napari_ifss.core.prompts import Box
+    from napari_ifss.core.session import InteractiveSession
+
+    image = np.random.default_rng(1).random((40, 50)).astype(np.float32)
+    session = InteractiveSession(ClickPredictor(build_click_net("concat", box_prompt=True,
+                                                                **SMALL), device="cpu",
+                                                max_side=64))
+    session.set_image(image, key=3)
+    mask = session.set_box(Box(5, 5, 30, 40))
+    assert mask.shape == (40, 50) and session.snapshot().box == Box(5, 5, 30, 40)
+    assert session.keys() == (3,) and session.clicks == ()
+    session.add_click(20, 20, positive=False)
+    assert len(session.clicks) == 1 and session.snapshot().box is not None
+    session.undo()
+    assert session.snapshot().box is not None  # the click went, the box stays
+    session.undo()
+    assert session.snapshot().box is None and not session.mask.any() and session.keys() == ()
+    with pytest.raises(InvalidInputError, match="does not cover"):
+        session.set_box(Box(60, 60, 70, 70))
+    plain = InteractiveSession(ClickPredictor(build_click_net("concat", **SMALL), device="cpu",
+                                              max_side=64))
+    plain.set_image(image)
+    with pytest.raises(InvalidInputError, match="not trained for box"):
+        plain.set_box(Box(5, 5, 30, 40))

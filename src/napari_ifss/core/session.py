@@ -28,7 +28,7 @@ import numpy as np
 
 from . import clicked_regions
 from .errors import InvalidInputError, NotReadyError
-from .prompts import Click
+from .prompts import Box, Click
 from .protocols import ClickSegmenter
 
 
@@ -42,12 +42,14 @@ class SessionState:
         probabilities: float32 (H, W) object probability (all 0 before the first click);
             a read-only copy.
         threshold: probability above which a pixel belongs to the object.
+        box: the box drawn as the object's first prompt, or None.
     """
 
     key: Hashable
     clicks: tuple[Click, ...]
     probabilities: np.ndarray
     threshold: float
+    box: Box | None = None
 
     @property
     def mask(self) -> np.ndarray:
@@ -63,6 +65,7 @@ class _SliceState:
     clicks: list[Click] = field(default_factory=list)
     prob: np.ndarray | None = None
     history: list[np.ndarray | None] = field(default_factory=list)
+    box: Box | None = None
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:
@@ -168,18 +171,50 @@ class InteractiveSession:
             )
         return Click(row, col, bool(click.positive))
 
-    def _predict(self, state: _SliceState, click: Click) -> None:
-        clicks = [*state.clicks, click]
-        prob = np.asarray(self.segmenter.predict(clicks, state.prob), dtype=np.float32)
+    def _predict(self, state: _SliceState, click: Click | None) -> None:
+        """Predict with the slice's clicks plus ``click`` (None: the box alone) and record."""
+        clicks = [*state.clicks] + ([click] if click is not None else [])
+        if state.box is None:
+            prob = self.segmenter.predict(clicks, state.prob)
+        else:
+            prob = self.segmenter.predict(clicks, state.prob, box=state.box)  # type: ignore[call-arg]
+        prob = np.asarray(prob, dtype=np.float32)
         if prob.shape != state.shape:
             raise RuntimeError(
                 f"segmenter returned a map of shape {prob.shape} for a slice of shape {state.shape}"
             )
         if self.keep_clicked_regions:
             prob = clicked_regions.keep_clicked_regions(prob, clicks, self.threshold)
+        if click is None:
+            state.prob = _frozen(prob)
+            return
         state.history.append(state.prob)
         state.clicks.append(click)
         state.prob = _frozen(prob)
+
+    def set_box(self, box: Box) -> np.ndarray:
+        """Start the current slice's object from a ``box`` dragged around it (pixel-edge
+        corners, see :class:`~napari_ifss.core.prompts.Box`); later clicks correct it.
+
+        The slice's clicks and mask are replaced; :meth:`undo` with no click left removes the
+        box, :meth:`reset` clears everything.
+
+        Raises:
+            NotReadyError: if no image is set.
+            InvalidInputError: the model was not trained for boxes, or the box misses the slice.
+        """
+        state = self._state()
+        if not getattr(self.segmenter, "takes_boxes", False):
+            raise InvalidInputError("this click model was not trained for box prompts; start "
+                                    "the object with a click instead")
+        clipped = box.clipped(state.shape)
+        if clipped is None:
+            raise InvalidInputError(f"box {box} does not cover a pixel of the slice of shape "
+                                    f"{state.shape} (row, col)")
+        self.reset()
+        state.box = clipped
+        self._predict(state, None)
+        return self.mask
 
     def add_click(self, row: float, col: float, positive: bool = True) -> np.ndarray:
         """Add a click at ``(row, col)`` (pixel coordinates of the slice) and re-predict.
@@ -204,6 +239,8 @@ class InteractiveSession:
         if state.clicks:
             state.clicks.pop()
             state.prob = state.history.pop()
+        elif state.box is not None:  # the box was the first prompt: undo it too
+            state.box, state.prob = None, None
         return self.mask
 
     def reset(self) -> None:
@@ -212,6 +249,7 @@ class InteractiveSession:
         state.clicks.clear()
         state.history.clear()
         state.prob = None
+        state.box = None
 
     def start_from_mask(self, mask: np.ndarray) -> None:
         """Make an existing object ``mask`` (H, W) the current slice's starting point.
@@ -255,8 +293,8 @@ class InteractiveSession:
 
     # -- per-key bookkeeping -------------------------------------------------------------
     def keys(self) -> tuple[Hashable, ...]:
-        """The keys that currently hold at least one click."""
-        return tuple(k for k, s in self._states.items() if s.clicks)
+        """The keys that currently hold at least one click or a box."""
+        return tuple(k for k, s in self._states.items() if s.clicks or s.box is not None)
 
     def discard(self, key: Hashable) -> None:
         """Forget one key's state (nothing happens for an unknown key)."""
@@ -285,7 +323,7 @@ class InteractiveSession:
         else:
             raise NotReadyError(f"no state for key {key!r}: set_image(..., key={key!r}) first")
         prob = state.prob if state.prob is not None else _frozen(np.zeros(state.shape))
-        return SessionState(key, tuple(state.clicks), prob, self.threshold)
+        return SessionState(key, tuple(state.clicks), prob, self.threshold, state.box)
 
     # -- current state -------------------------------------------------------------------
     @property
