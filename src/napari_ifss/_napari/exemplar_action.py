@@ -12,6 +12,7 @@ and the status line says how many objects were found.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from time import perf_counter
@@ -30,6 +31,8 @@ from ..core.fewshot import FewShotSegmenter
 from ..core.labels_ops import next_free_id
 from ..core.plane import Plane
 from .slice_context import current_slice, spatial_shape
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ class ExemplarAction:
         self.button.tooltip = ("find the other objects like the last committed one (or the "
                                "selected label) and give each a new label id")
         self.all_slices = CheckBox(text="all slices", value=False)
+        self.all_slices.tooltip = ("Segment all like this looks on every slice of the stack, "
+                                   "not only on the slice you are viewing")
         self.widgets = [self.button, self.all_slices]
         self.button.changed.connect(self.run)
         self.progress_bar: progress | None = None
@@ -221,8 +226,10 @@ class ExemplarAction:
             return
         ids = self.write(plan.labels, self._parts)
         found = int(np.count_nonzero(ids >= plan.first_id))
+        log.info("segment all like label %d: %d object(s) in %.1f s", plan.exemplar_id, found,
+                 result.seconds)  # the timing goes to the log, not the status line
         self._on_status(f"found {found} object{'s' * (found != 1)} like label "
-                        f"{plan.exemplar_id} in {result.seconds:.1f} s (Ctrl+Z undoes them)")
+                        f"{plan.exemplar_id} (Ctrl+Z undoes them)")
 
     @staticmethod
     def write(layer: Labels, parts: list[Found]) -> np.ndarray:

@@ -18,6 +18,7 @@ quality panel (:mod:`.quality_panel`); Cancel also stops that scoring.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -41,6 +42,7 @@ from .slice_context import spatial_shape
 
 ALL, BETWEEN, RANGE = "all slices", "between annotated slices", "z range"
 SUPPORT_LINES = 6  # label ids listed one per line; more are summed up in one line
+log = logging.getLogger(__name__)
 
 
 def propagated_record(layer: Labels) -> Record:
@@ -65,23 +67,35 @@ class FewShotDock(Container):
         self.viewer = napari_viewer
         self.segmenter = segmenter
         self._image_box = ComboBox(label="image", choices=self._images, nullable=True)
+        self._image_box.tooltip = "the image whose slices are annotated"
         self._labels_box = ComboBox(label="labels", choices=self._labels_layers, nullable=True)
+        self._labels_box.tooltip = ("the labels layer holding your annotated slices; the "
+                                    "other slices are filled in it")
         self._ids = LineEdit(label="label ids", value="")
         self._ids.tooltip = "comma-separated label ids; empty: every id present"
-        self._mode = ComboBox(label="slices", choices=[ALL, BETWEEN, RANGE], value=ALL)
+        self._mode = ComboBox(label="slices to fill", choices=[ALL, BETWEEN, RANGE], value=ALL)
+        self._mode.tooltip = "which slices get objects: all, a z range, or between annotations"
         self._z_from = SpinBox(label="from z", min=0, max=100000)
         self._z_to = SpinBox(label="to z", min=0, max=100000)
-        self._target_box = ComboBox(label="other target", choices=self._images, nullable=True)
-        self._target_box.tooltip = "empty: the image itself; else a new labels layer is made"
-        self._support = Label(value="")
+        self._target_box = ComboBox(label="segment in another image", choices=self._images,
+                                    nullable=True)
+        self._target_box.tooltip = ("empty: segment the image itself; else the objects are "
+                                    "looked for in this other image (same Y, X size) and "
+                                    "written into a new labels layer")
+        self._support = Label(label="annotated slices", value="")
         self._run_btn = PushButton(text="Propagate")
+        self._run_btn.tooltip = ("segment the annotated objects on the other slices; slices "
+                                 "you annotated are never changed, one Ctrl+Z undoes the run")
         self._cancel_btn = PushButton(text="Cancel", enabled=False)
-        self._status = Label(value="")
+        self._cancel_btn.tooltip = ("stop after the slice being computed; the slices already "
+                                    "filled stay")
+        self._status = Label(label="status", value="")
         self.quality = QualityPanel(napari_viewer, propagated_record, self._on_scoring)
         super().__init__(widgets=[
             self._image_box, self._labels_box, self._ids, self._mode, self._z_from, self._z_to,
             self._target_box, self._support, self._run_btn, self._cancel_btn, self._status,
-            self.quality])
+            self.quality], scrollable=True)  # scrolls on a small (laptop) screen
+        self.root_native_widget.widget().layout().addStretch(1)  # controls stay packed at the top
         for label in (self._support, self._status):
             label.native.setWordWrap(True)  # long lists and messages wrap, not widen the dock
         self.runner = PropagationRunner(self._set_status, self._on_event, self._on_done)
@@ -108,6 +122,13 @@ class FewShotDock(Container):
         self._target_box.value = None
         self.viewer.layers.events.inserted.connect(self._on_layer_inserted)
         self._on_selection_changed()
+
+    @property
+    def native(self):
+        """The scroll area around the controls. napari docks ``native``, and magicgui's
+        ``native`` of a scrollable container is the inner widget without its scroll area: the
+        dock would then not scroll and could push the window past a laptop screen's height."""
+        return self.root_native_widget
 
     def _on_layer_inserted(self, event) -> None:
         """The Interactive dock's labels layer appears (first commit): propagate from it, not
@@ -285,7 +306,7 @@ class FewShotDock(Container):
     def propagate(self) -> None:
         """Validate the selection and start the run (a message and no change on bad input)."""
         if self.busy:
-            self._set_status("a propagation or its JFS scoring is already running")
+            self._set_status("a propagation or its quality scoring is already running")
             return
         try:
             start, total, layer, clear, scoring = self._plan()
@@ -369,8 +390,9 @@ class FewShotDock(Container):
         elif result.cancelled:
             self._set_status(f"cancelled after {done}/{total} slices")
         else:
+            log.info("propagation: %d/%d slices in %.1f s", done, total, result.seconds)
             self._set_status(f"done: {done}/{total} slices into {run['layer'].name!r} "
-                             f"in {result.seconds:.1f} s (Ctrl+Z undoes the run)")
+                             "(Ctrl+Z undoes the run)")
         self.refresh_support()
         scoring = run["scoring"]
         if isinstance(result, RunFinished) and not result.cancelled and scoring is not None:

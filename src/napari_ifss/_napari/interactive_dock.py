@@ -7,6 +7,8 @@ object (all slices with clicks) into the target Labels layer.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 from napari.layers import Image, Labels, Points
@@ -38,6 +40,7 @@ LABELS_NAME = "ifss labels"
 PLUGIN = "napari-ifss"
 FEWSHOT_DOCK = "Few-shot propagation"  # its display name in napari.yaml
 _DATA_ACTIONS = {"added", "removed", "changed"}
+log = logging.getLogger(__name__)
 
 
 class InteractiveDock(Container):
@@ -46,28 +49,42 @@ class InteractiveDock(Container):
     def __init__(self, napari_viewer: Viewer, segmenter: ClickSegmenter | None = None) -> None:
         self.viewer = napari_viewer
         self._image_box = ComboBox(label="image", choices=self._image_choices, nullable=True)
-        self._labels_box = ComboBox(label="labels", choices=self._labels_choices, nullable=True)
+        self._image_box.tooltip = "the image you click on"
+        self._labels_box = ComboBox(label="save objects to", choices=self._labels_choices,
+                                    nullable=True)
+        self._labels_box.tooltip = ("the labels layer that Commit writes into; empty: a new "
+                                    f"layer {LABELS_NAME!r} is made on the first Commit")
         self._positive = CheckBox(text="object click (T toggles)", value=True)
-        self._clicked_only = CheckBox(text="keep clicked regions only", value=False)
-        self._clicked_only.tooltip = ("drop predicted blobs that hold no object click (stray "
-                                      "pixels on neighbours), from the next click on")
+        self._positive.tooltip = ("checked: a click marks the object (green); unchecked: a "
+                                  "click marks background that is not the object (red). Key: T")
+        self._clicked_only = CheckBox(text="ignore stray blobs without a click", value=False)
+        self._clicked_only.tooltip = ("keep only the parts of the outline that hold one of "
+                                      "your object clicks (drops stray bits on neighbouring "
+                                      "cells), from the next click on")
         self._undo_btn = PushButton(text="Undo click (U)")
+        self._undo_btn.tooltip = "remove your last click on this slice. Key: U"
         self._reset_btn = PushButton(text="Reset object (R)")
+        self._reset_btn.tooltip = ("remove all clicks on this slice and clear its yellow "
+                                   "outline. Key: R")
         self._commit_btn = PushButton(text="Commit object (C)")
+        self._commit_btn.tooltip = ("save the yellow object into the labels layer (every slice "
+                                    "you clicked on); Ctrl+Z undoes it. Key: C or Enter")
         self._edit_btn = PushButton(text="Edit selected label (E)")
-        self._edit_btn.tooltip = ("correct an existing object with clicks: its mask on this "
-                                  "slice is the starting point, Commit replaces it")
+        self._edit_btn.tooltip = ("correct an existing object with clicks: its outline on "
+                                  "this slice is the starting point, Commit replaces it. Key: E")
         self._new_btn = PushButton(text="New object (N)")
         self._new_btn.tooltip = ("the next Commit starts a new label; until then each Commit "
                                  "adds the slice's mask to the current object, so one cell "
-                                 "annotated on several slices stays one label")
-        self._object = Label(value="")
+                                 "annotated on several slices stays one label. Key: N")
+        self._object = Label(label="current object", value="")
         self._through_btn = PushButton(text="Segment object through all slices")
         self._through_btn.tooltip = (
             "fill the other slices with the current object, learned from the slices you "
             "committed (Few-shot dock: progress, Cancel, one Ctrl+Z undoes it)")
         self._restore_btn = PushButton(text="Restore saved session", visible=False)
-        self._status = Label(value="")
+        self._restore_btn.tooltip = ("bring back the clicks and objects saved automatically "
+                                     "for this image last time")
+        self._status = Label(label="status", value="")
         self.last_committed: int | None = None  # the exemplar of "Segment all like this"
         # The object the next Commit adds to on slices where it is not yet (None: a new one).
         self.current_object: int | None = None
@@ -79,8 +96,9 @@ class InteractiveDock(Container):
                      self._undo_btn, self._reset_btn, self._commit_btn, self._object,
                      self._new_btn, self._through_btn, self._edit_btn,
                      *self.exemplar.widgets, self._restore_btn, self._status],
-            labels=False,
+            labels=True, scrollable=True,  # scrolls on a small (laptop) screen
         )
+        self.root_native_widget.widget().layout().addStretch(1)  # controls stay packed at the top
         self.keeper = SessionKeeper(self._set_status)  # autosave of prompts and labels
         self._saved: SavedSession | None = None
         self.prompts: Points | None = None
@@ -112,6 +130,13 @@ class InteractiveDock(Container):
         self._labels_box.value = next(
             (ly for ly in self._labels_choices() if ly.name == LABELS_NAME), None)
         self._on_image_changed(self._image_box.value)
+
+    @property
+    def native(self):
+        """The scroll area around the controls. napari docks ``native``, and magicgui's
+        ``native`` of a scrollable container is the inner widget without its scroll area: the
+        dock would then not scroll and could push the window past a laptop screen's height."""
+        return self.root_native_widget
 
     def _on_clicked_only_changed(self, value: bool) -> None:
         self.runner.session.keep_clicked_regions = bool(value)
@@ -268,8 +293,10 @@ class InteractiveDock(Container):
         self.preview.refresh()
         n = len(state.clicks)
         enc = f", encoding {result.encode_ms:.0f} ms" if result.encode_ms is not None else ""
-        self._set_status(f"{ctx.plane.description}: {n} click{'s' * (n != 1)}, "
-                         f"{result.predict_ms:.0f} ms{enc}")
+        timing = f"prediction {result.predict_ms:.0f} ms{enc}"
+        log.info("%s: %d click(s), %s", ctx.plane.description, n, timing)
+        self._set_status(f"{ctx.plane.description}: {n} click{'s' * (n != 1)}")
+        self._status.tooltip = f"last prediction: {timing}"  # timings for the curious
 
     def _on_error(self, err: Exception) -> None:
         self._commit_when_idle = False
@@ -383,8 +410,8 @@ class InteractiveDock(Container):
 
     def _show_object(self) -> None:
         cur = self.current_object
-        self._object.value = ("object: new label on the next commit" if cur is None else
-                              f"object: label {cur} (commits on other slices add to it)")
+        self._object.value = ("new label on the next commit" if cur is None else
+                              f"label {cur} (commits on other slices add to it)")
 
     def _commit_id(self, labels: np.ndarray) -> int:
         """The current object's id, unless it already lies on a slice being committed (then
