@@ -33,5 +33,6 @@ def test_window_with_both_docks_fits_a_laptop_screen(make_napari_viewer):
         frame = dock.native.parentWidget()  # napari's QDockWidget around the dock
         assert frame.minimumSizeHint().height() < 600, (type(dock).__name__,
                                                          frame.minimumSizeHint().height())
+        assert frame.height() >= 150, (type(dock).__name__, frame.height())  # not squeezed
     assert window.height() <= LAPTOP[1], window.height()
     assert window.minimumSizeHint().height() <= LAPTOP[1], window.minimumSizeHint().height()

@@ -34,7 +34,7 @@ from ..core.propagation import PropagationProgress, propagate
 from ..core.provenance import RECORD_KEY, Record, record_states, user_labels
 from ..core.support import LabelsIndex, index_labels, resolve_label_ids
 from ..core.transfer import transfer
-from .interactive_dock import LABELS_NAME, PREVIEW_NAME
+from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 from .quality_panel import QualityPanel
 from .quality_worker import ScoringRequest, reserve_cache
@@ -96,6 +96,9 @@ class FewShotDock(Container):
             self._target_box, self._support, self._run_btn, self._cancel_btn, self._status,
             self.quality], scrollable=True)  # scrolls on a small (laptop) screen
         self.root_native_widget.widget().layout().addStretch(1)  # controls stay packed at the top
+        # Qt squeezes the lower of two stacked docks to a few pixels on a small screen: keep a
+        # few rows of each visible (the rest scrolls), still far below a laptop's height
+        self.root_native_widget.setMinimumHeight(DOCK_MIN_HEIGHT)
         for label in (self._support, self._status):
             label.native.setWordWrap(True)  # long lists and messages wrap, not widen the dock
         self.runner = PropagationRunner(self._set_status, self._on_event, self._on_done)

@@ -40,6 +40,7 @@ LABELS_NAME = "ifss labels"
 PLUGIN = "napari-ifss"
 FEWSHOT_DOCK = "Few-shot propagation"  # its display name in napari.yaml
 _DATA_ACTIONS = {"added", "removed", "changed"}
+DOCK_MIN_HEIGHT = 200  # px: both docks and the slider fit a 1366x768 screen
 log = logging.getLogger(__name__)
 
 
@@ -99,6 +100,9 @@ class InteractiveDock(Container):
             labels=True, scrollable=True,  # scrolls on a small (laptop) screen
         )
         self.root_native_widget.widget().layout().addStretch(1)  # controls stay packed at the top
+        # Qt squeezes the lower of two stacked docks to a few pixels on a small screen: keep a
+        # few rows of each visible (the rest scrolls), still far below a laptop's height
+        self.root_native_widget.setMinimumHeight(DOCK_MIN_HEIGHT)
         self.keeper = SessionKeeper(self._set_status)  # autosave of prompts and labels
         self._saved: SavedSession | None = None
         self.prompts: Points | None = None
