@@ -3,7 +3,8 @@
 Opens the synthetic sample stack, docks "Interactive segmentation", clicks on cells of the
 middle slice (at the deepest point of ground-truth cells, as a user would click near a cell's
 centre), commits one object and leaves a second one as a live preview, then saves a screenshot
-of the whole window and prints the dock's status lines (timings).
+of the whole window and prints the dock's status lines (with the timings from the status
+tooltip).
 
     xvfb-run -a .venv/bin/python scripts/screenshot_interactive.py [--segmenter random-walker]
 """
@@ -59,7 +60,7 @@ def main() -> None:
         r, c = _centre(truth[z], label)
         dock.prompts.add(np.array([[z, r, c]], float))
         wait_idle(dock, app)
-        print(dock.status)
+        print(dock.status, "|", dock._status.tooltip)
         if commit:
             dock.commit()
             print(dock.status)
