@@ -5,12 +5,19 @@ Runs on any folder laid out like ``../shared/data`` (see ``core.datasets``): eve
 the 2D sets of ``2d/dsb2018`` and ``2d/epfl_em``. Also measures propagation speed on a
 synthetic 256x256 stack and peak memory of a dask-streamed propagation for two stack depths.
 Writes a JSON report and a markdown table (``eval.report``).
+
+``--protocol lovo`` is the leave-one-volume-out protocol (:func:`run_lovo`): only methods that
+never saw a slice of the volume they segment (copy-nearest, the random forest, the per-volume
+learner designs named by ``--learners``), supports at quantiles of each object's z-extent, Dice
+over the volume and over the object's z-range +- 2, paired bootstrap intervals over objects;
+the shipped meta-learned head only with ``--head``, labelled as not held out.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -39,7 +46,77 @@ def _segmenter(args: argparse.Namespace, cache_size: int) -> FewShotSegmenter:
                                             args.click_weights, cache_size=cache_size)
 
 
+def run_lovo(args: argparse.Namespace) -> int:
+    """The leave-one-volume-out protocol (see the module docstring)."""
+    from ..core.trunk_features import TrunkFeatures
+    from ..core.volume_learner import SliceFeatures
+    from .fewshot_designs import DEFAULT_DESIGN, design
+    from .fewshot_protocol import HEAD_NOT_HELD_OUT, LovoContext, ending_objects, run_lovo_case
+    from .fewshot_report import markdown_lovo, summaries
+    from .fewshot_resources import learner_speed_256
+
+    torch.set_num_threads(args.threads)
+    root = Path(args.data or default_data_dir())
+    ks = sorted(set(args.k))
+    learners = {f"learner:{spec}": design(spec) for spec in (args.learners or [DEFAULT_DESIGN])}
+    head = _segmenter(args, cache_size=1024) if args.head else None
+    trunk = TrunkFeatures() if any(c.levels for c in learners.values()) else None
+
+    def forest() -> ForestSegmenter:
+        return ForestSegmenter(n_estimators=args.rf_trees)
+
+    t0 = time.time()
+    cases = []
+    for vol in iter_3d(root, datasets=args.datasets):
+        image, labels, spacing = vol.load()
+        window = sample_window(image)
+        ctx = LovoContext(VolumeContext(vol.dataset, image, window, {}),
+                          SliceFeatures(image, window, trunk, vol.dataset), spacing)
+        objects = [(o, g, "standard") for o, g in bench_objects(vol.dataset, labels)] \
+            if args.objects != "ends" else []
+        if args.objects != "standard":
+            named = {o for o, _, _ in objects}
+            objects += [(o, g, "ends") for o, g in ending_objects(vol.dataset, labels)
+                        if o not in named]
+        for obj, gt, group in objects:
+            for k in ks:
+                res = run_lovo_case(ctx, gt, k, learners, forest, head, args.head_label)
+                if res is None:
+                    print(f"{vol.dataset}/{obj} K={k}: skipped (object only on support slices)")
+                    continue
+                cases.append({"dataset": vol.dataset, "object": obj, "k": k, "set": group,
+                              "shape": list(image.shape), "spacing": list(spacing), **res})
+                print(f"{vol.dataset}/{obj} K={k}: " + ", ".join(
+                    f"{n} {m['dice_volume']:.3f}/{m['dice_zrange']:.3f}"
+                    for n, m in res["methods"].items()) + f"  ({time.time() - t0:.0f} s)",
+                    flush=True)
+        if trunk is not None:
+            trunk.clear()
+        if head is not None:
+            head.clear_cache()
+    methods = list(cases[0]["methods"]) if cases else []
+    payload = {
+        "benchmark": "fewshot", "protocol": "lovo", "command": command_line(),
+        "machine": machine_info(), "data": str(root), "ks": ks,
+        "learners": {n: asdict(c) for n, c in learners.items()},
+        "head": None if head is None else
+        f"{args.head_label}: {args.weights}, declared by --head-label" if args.head_label else
+        f"{HEAD_NOT_HELD_OUT}: {args.weights or 'shipped head'}, trained on slices of every "
+        "development volume",
+        **summaries(cases, ks, methods), "volumes": cases,
+        "speed": None if args.no_speed else
+        {n: learner_speed_256(c, trunk) for n, c in learners.items()},
+        "peak_rss_mb": peak_rss_mb(), "wall_s": time.time() - t0,
+    }
+    json_path, md_path = write_report(args.json, payload, markdown_lovo(payload),
+                                      args.md if args.md else None)
+    print(f"wrote {json_path} and {md_path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.protocol == "lovo":
+        return run_lovo(args)
     torch.set_num_threads(args.threads)
     root = Path(args.data or default_data_dir())
     ks = sorted(set(args.k))
@@ -109,6 +186,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "copy-nearest-slice and a random forest on filter features.")
     p.add_argument("--data", default=None, help="data folder (default $IFSS_DATA or "
                                                 "../shared/data)")
+    p.add_argument("--protocol", choices=("dev", "lovo"), default="dev",
+                   help="dev: the shipped head vs baselines on the development volumes it was "
+                        "trained on (2D sets, speed, memory too); lovo: leave-one-volume-out, "
+                        "only methods that never saw the volume (per-volume learner designs, "
+                        "copy-nearest, random forest)")
+    p.add_argument("--learners", nargs="+", default=None,
+                   help="lovo: learner designs, names of eval.fewshot_designs.DESIGNS with "
+                        "optional overrides (name:key=value,...); default chosen")
+    p.add_argument("--objects", choices=("standard", "ends", "both"), default="standard",
+                   help="lovo: the standard objects (as --protocol dev), single label ids that "
+                        "end inside the volume at both ends (for the end rule), or both")
+    p.add_argument("--head", action="store_true",
+                   help="lovo: also run the meta-learned head (--weights), reported as NOT held "
+                        "out unless --head-label says otherwise")
+    p.add_argument("--head-label", default=None,
+                   help="lovo: method name of the head, e.g. fewshot_head_lovo for a head "
+                        "trained with `ifss train fewshot --exclude-volumes V` and run with "
+                        "--datasets V (default: fewshot_head_NOT_held_out)")
     p.add_argument("--json", default="docs/benchmarks/fewshot.json", help="JSON report path")
     p.add_argument("--md", default=None, help="markdown path (default: next to the JSON)")
     p.add_argument("--weights", default=None, help="few-shot head checkpoint (default shipped)")

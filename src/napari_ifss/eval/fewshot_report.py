@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .fewshot_protocol import METHODS
+from .fewshot_protocol import HEAD_NOT_HELD_OUT, METHODS
+from .paired import paired_differences
 from .report import markdown_table
 
 
@@ -64,7 +65,7 @@ def markdown(payload: dict) -> str:
             ("random_forest_slice", "RF slice-mean")]
     lines.append(markdown_table(payload["summary_3d"], cols, 3))
     lines += ["## Per object (volume Dice)", ""]
-    rows = [{"case": f"{c['dataset']}/{c['object']}", "k": c["k"],
+    rows = [{"case": f"{c['dataset']}/{c['object']}", "k": c["k"], "set": c.get("set", "-"),
              "support": " ".join(map(str, c["support"])),
              **{mm: c["methods"][mm]["dice_volume"] for mm in METHODS},
              "val": c["methods"]["fewshot"]["dice_val_block"],
@@ -101,3 +102,146 @@ def markdown(payload: dict) -> str:
     lines.append(f"Peak RSS of the benchmark process: {payload['peak_rss_mb']:.0f} MB; "
                  f"wall time {payload['wall_s']:.0f} s.")
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------- LOVO
+BASELINES = ("copy_nearest", "random_forest")
+METRICS = ("dice_volume", "dice_zrange")
+
+
+def summarize_lovo(cases: list[dict], ks: Sequence[int], methods: Sequence[str]) -> dict:
+    """Per K the mean of each metric per method; per other method and baseline the paired mean
+    difference with its 95 % bootstrap interval over objects (by K and over all K); objects won
+    (strictly above both baselines in volume Dice)."""
+    means, wins = [], []
+    for k in ks:
+        sel = [c for c in cases if c["k"] == k]
+        row: dict = {"k": k, "objects": len(sel)}
+        for m in methods:
+            for metric in METRICS:
+                row[f"{m}|{metric}"] = _mean([c["methods"][m][metric] for c in sel])
+        means.append(row)
+        for m in methods:
+            if m in BASELINES:
+                continue
+            won = [c for c in sel if c["methods"][m]["dice_volume"] >
+                   max(c["methods"][b]["dice_volume"] for b in BASELINES)]
+            wins.append({"k": k, "method": m, "won": len(won), "objects": len(sel)})
+    paired = []
+    for metric in METRICS:
+        objects = [{"method": m, "uid": f"{c['dataset']}/{c['object']}", "k": c["k"],
+                    metric: v[metric]} for c in cases for m, v in c["methods"].items()]
+        for ref in BASELINES:
+            for row in paired_differences(objects, ref, metric=metric, by="k"):
+                if row["method"] not in BASELINES:
+                    paired.append({**row, "reference": ref, "metric": metric})
+    return {"means": means, "paired": paired, "wins": wins}
+
+
+def summaries(cases: list[dict], ks: Sequence[int], methods: Sequence[str]) -> dict:
+    """``summary`` over the standard objects (those of ``--protocol dev``) and, when the run
+    also scored the extra objects that end inside their volume, ``summary_all`` over all."""
+    standard = [c for c in cases if c.get("set", "standard") == "standard"]
+    out = {"summary": summarize_lovo(standard, ks, methods)}
+    if len(standard) < len(cases):
+        out["summary_all"] = summarize_lovo(cases, ks, methods)
+    return out
+
+
+def markdown_lovo(payload: dict) -> str:
+    """The markdown report of a ``--protocol lovo`` payload."""
+    m, summ = payload["machine"], payload.get("summary_all", payload["summary"])
+    methods = [k.split("|")[0] for k in summ["means"][0] if "|dice_volume" in k] \
+        if summ["means"] else []
+    lines = ["# Few-shot propagation, leave-one-volume-out protocol", "",
+             f"Command: `{payload['command']}`  ",
+             f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, torch threads "
+             f"{m['torch_threads']}, torch {m['torch']}; {m['date_utc']} UTC  ",
+             f"Data: `{payload['data']}`", "",
+             *[f"- merged from `{c}`" for c in payload.get("merged_from", [])], "",
+             "Every method is fitted only on the K support slices of the volume it segments "
+             "(supports at quantiles i/(K+1) of the object's z-extent). *vol* = Dice over all "
+             "non-support slices of the volume; *z+-2* = over the non-support slices within the "
+             "object's z-range +- 2."]
+    if payload.get("head"):
+        lines += ["", f"Meta-learned head: {payload['head']}."
+                  + (" Not a held-out number." if HEAD_NOT_HELD_OUT in payload["head"] else "")]
+    for key, title in (("summary", "standard objects"),
+                       ("summary_all", "all objects (standard + ending inside the volume)")):
+        if key in payload:
+            lines += _summary_lines(payload[key], methods, title)
+    lines += ["## Per object (volume Dice / z-range Dice; set: standard or ends)", ""]
+    rows = [{"case": f"{c['dataset']}/{c['object']}", "k": c["k"], "set": c.get("set", "-"),
+             "support": " ".join(map(str, c["support"])),
+             **{meth: f"{c['methods'][meth]['dice_volume']:.3f} / "
+                      f"{c['methods'][meth]['dice_zrange']:.3f}" for meth in methods}}
+            for c in payload["volumes"]]
+    lines.append(markdown_table(rows, [("case", "volume/object"), ("set", "set"), ("k", "K"),
+                                       ("support", "support z"),
+                                       *[(meth, meth) for meth in methods]]))
+    for name, s in (payload.get("speed") or {}).items():
+        lines.append(f"- `{name}` on a synthetic 256x256 stack: encoding (filters + trunk) "
+                     f"{s['encode_ms_per_slice']:.1f} ms/slice, fit {s['fit_s']:.2f} s, "
+                     f"propagation after encoding {s['slices_per_s_after_encoding']:.1f} "
+                     f"slices/s, end to end {s['slices_per_s_end_to_end']:.1f} slices/s")
+    lines.append(f"\nPeak RSS {payload['peak_rss_mb']:.0f} MB; wall time "
+                 f"{payload['wall_s']:.0f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def _summary_lines(summ: dict, methods: Sequence[str], title: str) -> list[str]:
+    lines = ["", f"## Mean Dice over {title}", ""]
+    cols = [("k", "K"), ("objects", "objects")]
+    for meth in methods:
+        cols += [(f"{meth}|dice_volume", f"{meth} vol"), (f"{meth}|dice_zrange", "z+-2")]
+    lines.append(markdown_table(summ["means"], cols, 3))
+    lines += [f"### Paired differences over {title} (method - baseline), mean and 95 % "
+              "bootstrap interval over objects", ""]
+    rows = [{**r, "ci": f"[{r['lo']:+.3f}, {r['hi']:+.3f}]"} for r in summ["paired"]]
+    lines.append(markdown_table(rows, [
+        ("method", "method"), ("reference", "baseline"), ("metric", "metric"), ("k", "K"),
+        ("n", "objects"), ("mean", "mean diff"), ("ci", "95 % interval")], 3))
+    lines += [f"### Objects won over {title} (volume Dice above both baselines)", ""]
+    lines.append(markdown_table(summ["wins"], [("method", "method"), ("k", "K"),
+                                               ("won", "won"), ("objects", "objects")]))
+    return lines
+
+
+def merge_lovo(payloads: Sequence[dict], command: str) -> dict:
+    """One LOVO payload from several runs (e.g. one per volume, to keep each run short): the
+    cases of all, the methods common to all, the summary recomputed; machine of the first."""
+    cases = [c for p in payloads for c in p["volumes"]]
+    common = set.intersection(*(set(c["methods"]) for c in cases)) if cases else set()
+    methods = [m for m in (cases[0]["methods"] if cases else []) if m in common]
+    for c in cases:
+        c["methods"] = {m: c["methods"][m] for m in methods}
+    ks = sorted({k for p in payloads for k in p["ks"]})
+    first = payloads[0]
+    return {**first, "command": command, "ks": ks, "volumes": cases,
+            **summaries(cases, ks, methods),
+            "merged_from": [p["command"] for p in payloads],
+            "peak_rss_mb": max(p["peak_rss_mb"] for p in payloads),
+            "wall_s": sum(p["wall_s"] for p in payloads),
+            "speed": next((p["speed"] for p in payloads if p.get("speed")), None)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m napari_ifss.eval.fewshot_report merge A.json B.json ... --json OUT.json``."""
+    import argparse
+    import json
+
+    from .report import command_line, write_report
+
+    p = argparse.ArgumentParser(description="merge LOVO reports of ifss bench fewshot")
+    p.add_argument("action", choices=["merge"])
+    p.add_argument("reports", nargs="+")
+    p.add_argument("--json", required=True)
+    args = p.parse_args(argv)
+    payloads = [json.loads(open(r, encoding="utf-8").read()) for r in args.reports]
+    merged = merge_lovo(payloads, command_line(argv, "python -m napari_ifss.eval.fewshot_report"))
+    write_report(args.json, merged, markdown_lovo(merged))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

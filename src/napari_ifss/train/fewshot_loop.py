@@ -45,6 +45,8 @@ class FewShotTrainConfig:
     seed: int = 0
     threads: int = 1
     log_every: int = 10
+    # comma-separated 3D dataset names left out of the pool (leave-one-volume-out heads)
+    exclude_volumes: str = ""
     checkpoint_every: int = 100
 
 
@@ -80,7 +82,8 @@ def train_fewshot(click_weights: str | Path, data_root: str | Path | None, out_d
     seg = FewShotSegmenter(head, encoder, device="cpu")
     t0 = time.time()
     pool = build_pool(seg, data_root, cfg.n_synthetic, cfg.max_per_set, cfg.seed, log=log,
-                      synthetic_shape=(20, cfg.synthetic_side, cfg.synthetic_side))
+                      synthetic_shape=(20, cfg.synthetic_side, cfg.synthetic_side),
+                      exclude_volumes=tuple(v for v in cfg.exclude_volumes.split(",") if v))
     log(f"pool built in {time.time() - t0:.0f} s")
     sampler = EpisodeSampler(pool, head, np.random.default_rng(cfg.seed), cfg.crop,
                              cfg.p_prior, cfg.p_outside)

@@ -161,12 +161,17 @@ def _is_grey(image: np.ndarray) -> bool:
 
 def build_pool(seg: FewShotSegmenter, root: Path | str | None, n_synthetic: int = 4,
                max_per_set: int = 12, seed: int = 0, log=print,
-               synthetic_shape: tuple[int, int, int] = (20, 160, 160)) -> Pool:
+               synthetic_shape: tuple[int, int, int] = (20, 160, 160),
+               exclude_volumes: tuple[str, ...] = ()) -> Pool:
     """Encode real training data under ``root`` (None: synthetic only) and ``n_synthetic``
-    synthetic cell volumes of ``synthetic_shape``."""
+    synthetic cell volumes of ``synthetic_shape``; the 3D datasets named in
+    ``exclude_volumes`` are left out entirely (no slice of them, for leave-one-volume-out)."""
     pool = Pool()
     if root is not None and Path(root).is_dir():
         for vol in iter_3d(root):
+            if vol.dataset in exclude_volumes:
+                log(f"left out volume {vol.dataset}")
+                continue
             image, labels, _ = vol.load()
             add_volume(pool, seg, vol.dataset, image, volume_objects(vol.dataset, labels))
             log(f"encoded volume {vol.dataset}: {len(pool.deep)} slices so far")
