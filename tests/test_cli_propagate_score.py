@@ -108,3 +108,63 @@ def test_propagate_refuses_a_nifti_of_nan(tmp_path, capsys):
     err = capsys.readouterr().err
     assert ("same value" in err or "NaN" in err) and "Traceback" not in err
     assert not out.exists()
+
+
+class _InterruptingSegmenter:
+    """A few-shot stand-in: a slice "encodes" as itself, the back-prediction is the result
+    mask itself; Ctrl+C (KeyboardInterrupt) arrives while judging slice ``after + 1``."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.judged = after, 0
+
+    def encode(self, image, key=None, window=None):
+        return np.asarray(image)
+
+    def summarize(self, support, mask, seed=0):
+        if self.judged == self.after:
+            raise KeyboardInterrupt
+        self.judged += 1
+        return np.asarray(mask, bool)
+
+    def predict_encoded(self, query, supports, weights, prior=None):
+        return supports[0].astype(np.float32)
+
+
+def test_score_interrupted_keeps_the_rows_scored_so_far(files, capsys, monkeypatch):
+    """#15 (11): Ctrl+C during ``ifss score`` writes the rows so far (atomically) and says
+    how many slices were scored."""
+    import napari_ifss.score_command as score_command
+
+    root, image, support, label_id = files
+    truth = make_synthetic_cells((10, 48, 48), n_cells=5, seed=4)[1]
+    result = np.where(truth == label_id, label_id, 0).astype(np.uint16)
+    result[[2, 7]] = support[[2, 7]]
+    tifffile.imwrite(root / "result_labels.tif", result)
+    stub = _InterruptingSegmenter(after=3)
+    monkeypatch.setattr(score_command, "load_segmenter", lambda args: stub)
+    csv = root / "q.csv"
+    rc = main(["score", str(root / "image.tif"), "--labels", str(root / "result_labels.tif"),
+               "--support", str(root / "support_labels.tif"), "--csv", str(csv), "-q"])
+    assert rc == 130
+    rows = read_scores_csv(csv)
+    judged = [r for r in rows if r[3] != "empty"]
+    assert len(judged) == 3 and stub.judged == 3
+    assert all(0.0 < r[2] <= 1.0 for r in judged)  # the result mask, predicted back
+    zs = [z for z, *_ in rows]
+    assert zs == sorted(zs) and not set(zs) & {2, 7}
+    err = capsys.readouterr().err
+    from napari_ifss.core.quality_volume import plan_scoring
+
+    total = plan_scoring(image, result, support).total
+    assert total > len(rows)
+    assert f"interrupted: {len(rows)} of {total} slices scored" in err, err
+    assert f"written to {csv}" in err
+    assert sorted(p.name for p in root.iterdir()) == [
+        "image.tif", "q.csv", "result_labels.tif", "support_labels.tif"]  # nothing half-written
+
+    # without --csv the rows so far go to standard output
+    rc = main(["score", str(root / "image.tif"), "--labels", str(root / "result_labels.tif"),
+               "--support", str(root / "support_labels.tif"), "-q"])
+    out = capsys.readouterr()
+    assert rc == 130 and "interrupted: " in out.err
+    assert out.out.splitlines()[0] == "slice,label_id,score,badge"

@@ -13,10 +13,12 @@ from napari_ifss.cli import main
 from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.core.fewshot import FewShotSegmenter
 from napari_ifss.core.quality import (
+    EMPTY_BADGE,
     GOOD_THRESHOLD,
     REVIEW_THRESHOLD,
     arbitrate,
     badge_for,
+    badge_label,
     distance_factor,
     format_score,
     jfs_score,
@@ -26,6 +28,7 @@ from napari_ifss.core.quality_volume import (
     annotate_next,
     next_slice,
     read_scores_csv,
+    score_labels,
     score_volume,
     scores_to_csv,
     worst_slice,
@@ -236,18 +239,65 @@ def _fixed(scores: dict[int, float]) -> dict:
     return {z: QualityScore(v, badge_for(v), (), "test", float(z)) for z, v in scores.items()}
 
 
-def test_next_slice_goes_where_the_untrusted_slices_are():
-    # user slice 10; slices 0..9 trusted, 11..30 poorly trusted: pick inside 11..30
-    scores = _fixed({**{z: 0.9 for z in range(10)}, **{z: 0.2 for z in range(11, 31)}})
-    z = next_slice(scores, [10])
-    assert 16 <= z <= 26
-    # a lone bad slice at the tip does not outweigh a run of doubtful ones
-    tip = _fixed({**{z: 0.9 for z in range(11, 28)}, 30: 0.0, **{z: 0.3 for z in range(0, 8)}})
-    assert next_slice(tip, [10]) < 10
-    # symmetric case: ties go to the lower z
+def test_next_slice_is_the_least_trusted_slice():
+    """#15 (6) / #17: every picker is the one rule (lowest score; ties the lower z)."""
+    scores = _fixed({**{z: 0.9 for z in range(10)}, **{z: 0.2 for z in range(11, 31)}, 25: 0.15})
+    assert next_slice(scores, [10]) == worst_slice(scores) == 25
+    # a "good" slice between "review" neighbours is never picked over them
+    bad_run = _fixed({4: 0.05, 5: 0.6, 6: 0.07})
+    assert badge_for(0.6) == "good" and next_slice(bad_run, [0]) == 4
     sym = _fixed({8: 0.5, 12: 0.5})
-    assert next_slice(sym, [10]) == 8
+    assert next_slice(sym, [10]) == next_slice(sym) == 8  # ties: the lower z
     with pytest.raises(InvalidInputError, match="no scored"):
         next_slice({}, [1])
-    with pytest.raises(InvalidInputError, match="no annotated"):
-        next_slice(sym, [])
+
+
+def test_an_empty_slice_inside_the_range_is_listed_and_picked(seg, vol, tmp_path):
+    """#15 (6): the object continues through slice 5 but propagation left it empty."""
+    image, gt = vol
+    user = np.zeros(gt.shape, np.int32)
+    user[SUP] = gt[SUP]
+    after = gt.astype(np.int32)
+    after[5] = 0
+    assert gt[4].any() and gt[5].any() and gt[6].any()
+    events = list(score_labels(image, after, user, None, seg))
+    listed = {e.z: e.score for e in events}
+    assert set(listed) == {z for z in range(10) if z not in SUP}
+    assert listed[5].badge == EMPTY_BADGE and listed[5].score == 0.0
+    assert "nothing found" in listed[5].reason and badge_label("empty") == "nothing found"
+    assert worst_slice(events) == 5
+    assert annotate_next(image, after, user, 1, seg) == 5
+    # the calibration set (score_volume's default) still holds only slices with the object
+    assert 5 not in {e.z for e in score_volume(image, after, user, 1, seg)}
+    assert {e.z for e in score_volume(image, after, user, 1, seg, in_range=True)} == set(listed)
+    scores_to_csv(events, tmp_path / "q.csv")
+    assert (5, 1, 0.0, "empty") in read_scores_csv(tmp_path / "q.csv")
+    # a slice the user annotated (with another id) is not "nothing found": propagation
+    # never writes there
+    user2 = user.copy()
+    user2[5, :3, :3] = 2
+    assert 5 not in {e.z for e in score_labels(image, after, user2, [1], seg)}
+
+
+def test_each_slice_is_encoded_once_per_run_whatever_the_label_ids(seg, vol):
+    """#15 (11): two ids sharing slices, one a user slice of the other: one encoder pass per
+    slice; the result slice is summarised once for its K back-predictions."""
+    image, cells = make_synthetic_cells(shape=(10, 64, 64), n_cells=8, seed=1)
+    assert np.array_equal(image, vol[0])
+    truth = np.where(np.isin(cells, [2, 5]), cells, 0).astype(np.int32)
+    user = np.zeros_like(truth)
+    for z, ids in {2: [2], 3: [5], 6: [2, 5]}.items():  # slice 3: user of 5, target of 2
+        user[z] = np.where(np.isin(truth[z], ids), truth[z], 0)
+    seg.clear_cache()
+    calls, summaries = seg.encoder_calls, []
+    original = seg.summarize
+    seg.summarize = lambda *a, **k: summaries.append(1) or original(*a, **k)
+    try:
+        events = list(score_labels(image, truth, user, None, seg))
+    finally:
+        del seg.summarize
+    needed = {e.z for e in events if e.score.evidence} | {2, 3, 6}
+    assert seg.encoder_calls - calls == len(needed) == 8  # slices 0..7 hold the objects
+    assert len(summaries) == sum(1 for e in events if e.score.evidence) == 12
+    assert {(e.z, e.label_id) for e in events} == {
+        (z, i) for i, mine in ((2, {2, 6}), (5, {3, 6})) for z in range(8) if z not in mine}

@@ -15,9 +15,10 @@ from qtpy.QtCore import Qt
 
 from napari_ifss._napari.quality_panel import BADGE_COLOURS, text_overlay
 from napari_ifss.core.fewshot import FewShotSegmenter
-from napari_ifss.core.quality import format_score
+from napari_ifss.core.quality import badge_label, format_score
+from napari_ifss.core.quality_next import NEXT_RULE
 from napari_ifss.core.quality_store import QUALITY_KEY, from_metadata
-from napari_ifss.core.quality_volume import read_scores_csv, score_volume, slice_gains
+from napari_ifss.core.quality_volume import read_scores_csv, score_labels
 from napari_ifss.core.sample import make_synthetic_cells
 
 pytestmark = pytest.mark.gui
@@ -50,10 +51,10 @@ def _user_labels(truth, ids, annotations):
 
 
 def _headless(image, labels_after, user, ids):
-    """``{(z, label_id): QualityScore}`` of score_volume with a fresh model."""
+    """``{(z, label_id): QualityScore}`` of score_labels (each object's range) with a fresh
+    model."""
     seg = FewShotSegmenter.default(device="cpu")
-    return {(e.z, e.label_id): e.score for i in ids
-            for e in score_volume(image, labels_after, user, i, seg)}
+    return {(e.z, e.label_id): e.score for e in score_labels(image, labels_after, user, ids, seg)}
 
 
 def _setup(fewshot_docked, image, labels, segmenter):
@@ -81,8 +82,8 @@ def _check_against_headless(panel, layer, expected):
     for r in rows:
         assert r.badge == expected[r.z, r.label_id].badge
         assert abs(r.score - expected[r.z, r.label_id].score) <= 1e-6
-    assert _table(panel) == [(str(r.z), str(r.label_id), format_score(r.score), r.badge)
-                             for r in rows]
+    assert _table(panel) == [(str(r.z), str(r.label_id), format_score(r.score),
+                              badge_label(r.badge)) for r in rows]
     stored = from_metadata(json.loads(json.dumps(layer.metadata[QUALITY_KEY])))  # JSON-able
     assert {(z, i) for i, e in stored.items() for z in e} == set(expected)
     for (z, i), s in expected.items():
@@ -128,22 +129,21 @@ def test_badges_table_overlay_next_and_export(fewshot_docked, qtbot, cells, segm
             assert overlay.text == f"JFS z={z}: not scored" and z not in range(*Z_RANGE)
         else:
             for i, s in here.items():
-                assert f"label {i}: {format_score(s.score)} {s.badge}" in overlay.text, overlay.text
+                assert f"label {i}: {format_score(s.score)} {badge_label(s.badge)}" in (
+                    overlay.text), overlay.text
             worst = min(here.values(), key=lambda s: s.score).badge
             assert np.allclose(overlay.color[:3], np.array(
                 [int(BADGE_COLOURS[worst][k:k + 2], 16) for k in (1, 3, 5)]) / 255)
 
-    # Annotate next: where the poorly trusted slices are (gains summed over labels, each
-    # against its own user slice), that slice's lowest-scoring label
+    # Annotate next (#15 (6)): the least trusted listed slice, by the score the badges show
+    # (nothing found first; ties: lower z, then lower label id); its tooltip says that rule
     viewer.dims.set_current_step(0, 0)
-    gains: dict[int, float] = {}
-    for i in ids:
-        for z, g in slice_gains({z: s for (z, j), s in expected.items() if j == i},
-                                [USER_Z]).items():
-            gains[z] = gains.get(z, 0.0) + g
-    worst_z = max(sorted(gains), key=lambda z: gains[z])
-    worst_id = min((k for k in expected if k[0] == worst_z), key=lambda k: (expected[k].score,
-                                                                            k))[1]
+    worst_z, worst_id = min(expected, key=lambda k: (expected[k].badge != "empty",
+                                                     expected[k].score, k))
+    rank = {"empty": 0, "review": 1, "check": 2, "good": 3}
+    assert rank[expected[worst_z, worst_id].badge] == min(rank[s.badge]
+                                                          for s in expected.values())
+    assert NEXT_RULE in dock.quality._next_btn.tooltip
     dock.quality._next_btn.native.click()
     assert viewer.dims.current_step[0] == worst_z
     assert panel.status.startswith(f"annotate next: slice z={worst_z} (label {worst_id}")
@@ -211,3 +211,40 @@ def test_cancel_scoring_keeps_scores_and_dock_teardown(fewshot_docked, qtbot, ce
     assert not text_overlay(viewer).visible
     viewer.dims.set_current_step(0, 3)
     assert not text_overlay(viewer).visible
+
+
+def test_a_slice_left_empty_inside_the_range_is_listed_and_picked(fewshot_docked, qtbot, cells,
+                                                                   segmenter):
+    """#15 (6): where propagation left nothing although the object continues, the table lists
+    the slice as "nothing found" and Annotate next goes there."""
+    from napari_ifss._napari.quality_panel import EMPTY_TIP
+    from napari_ifss._napari.quality_worker import ScoringRequest
+
+    image, truth, ids = cells
+    i = ids[0]
+    viewer, layer, dock = _setup(fewshot_docked, image, _user_labels(truth, [i], {USER_Z: [i]}),
+                                 segmenter)
+    _propagate(qtbot, dock)
+    has = [bool((layer.data[z] == i).any()) for z in range(10)]
+    gap = next(z for z in range(1, 9) if z != USER_Z and has[z - 1] and has[z] and has[z + 1])
+    assert (truth[gap] == i).any()  # the object continues through the gap
+    data = np.array(layer.data)
+    data[gap][data[gap] == i] = 0  # as if propagation had found nothing there
+    layer.data = data
+    panel = dock.quality
+    panel.score(ScoringRequest.for_run(image, [i]), layer, segmenter)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=30000)
+    rows = {(r.z, r.label_id): r for r in panel.rows}
+    assert rows[gap, i].badge == "empty" and rows[gap, i].score == 0.0
+    at = [r.z for r in panel.rows].index(gap)
+    assert panel.table.item(at, 3).text() == "nothing found"
+    assert panel.table.item(at, 3).toolTip() == EMPTY_TIP
+    assert "nothing found" in panel.status, panel.status
+    viewer.dims.set_current_step(0, gap)
+    assert f"label {i}: 0.00 nothing found" in text_overlay(viewer).text
+    row = panel.annotate_next()
+    assert row is not None and row.badge == "empty"
+    assert min(z for (z, _), r in rows.items() if r.badge == "empty") == row.z
+    assert viewer.dims.current_step[0] == row.z
+    assert panel.status.startswith(f"annotate next: slice z={row.z} (label {i}: 0.00 nothing "
+                                   "found), the least trusted listed slice")

@@ -126,7 +126,8 @@ def test_rows_progress_csv_and_least_trusted(tmp_path):
         least_trusted({})
 
 
-def test_suggest_next_sums_gains_over_labels_against_their_own_user_slices():
+def test_suggest_next_is_the_least_trusted_rule():
+    """#15 (6) / #17: one rule; the gain rule picked a "good" slice between "review" ones."""
     from napari_ifss.core.quality_store import suggest_next
 
     # label 1 drawn on z=10: doubtful on 11..20, fine below; label 2 drawn on z=0
@@ -134,7 +135,40 @@ def test_suggest_next_sums_gains_over_labels_against_their_own_user_slices():
                  **{z: _entry(0.2) for z in range(11, 21)}},
              2: {z: _entry(0.8) for z in range(1, 6)}}
     row = suggest_next(table, {1: [10], 2: [0]})
-    assert 13 <= row.z <= 18 and row.label_id == 1
-    assert suggest_next(table, {}) == least_trusted(table)  # no user slices known
+    assert row == least_trusted(table) == ScoreRow(11, 1, 0.2, "check")
     with pytest.raises(InvalidInputError, match="no scored slices"):
         suggest_next({}, {1: [3]})
+
+
+def test_next_never_picks_a_good_slice_while_review_slices_are_listed():
+    """The situation of #15 (6): a "good" slice between "review" neighbours."""
+    from napari_ifss.core.quality_next import NEXT_RULE, least_trusted_row, rows_of_table
+    from napari_ifss.core.quality_store import suggest_next
+
+    table = {1: {4: _entry(0.05), 5: _entry(0.6), 6: _entry(0.07), 20: _entry(0.3)}}
+    assert [r.badge for r in score_rows(table)] == ["review", "good", "review", "good"]
+    for pick in (least_trusted(table), suggest_next(table, {1: [0, 30]}),
+                 least_trusted_row(rows_of_table(table))):
+        assert pick.badge == "review" and pick.z == 4
+    # whatever the scores, the pick's badge is the worst badge listed
+    rng = np.random.default_rng(0)
+    rank = {"empty": 0, "review": 1, "check": 2, "good": 3}
+    for _ in range(50):
+        t = {i: {int(z): _entry(float(rng.random() * 0.4)) for z in rng.choice(40, 6)}
+             for i in (1, 2)}
+        pick = least_trusted(t)
+        assert rank[pick.badge] == min(rank[r.badge] for r in score_rows(t))
+        assert pick.score == min(r.score for r in score_rows(t))
+    assert "lowest score" in NEXT_RULE and "nothing was found" in NEXT_RULE
+
+
+def test_nothing_found_rows_come_first_and_round_trip(tmp_path):
+    """An empty slice inside an object's range ("empty", score 0) is the least trusted, even
+    against another slice scoring 0; it survives metadata and CSV."""
+    table = {1: {3: StoredScore(0.0, "review"), 7: StoredScore(0.0, "empty")},
+             2: {1: _entry(0.01)}}
+    assert least_trusted(table) == ScoreRow(7, 1, 0.0, "empty")
+    assert from_metadata(json.loads(json.dumps(to_metadata(table)))) == table
+    path = tmp_path / "q.csv"
+    scores_to_csv(as_progress(table), path)
+    assert (7, 1, 0.0, "empty") in read_scores_csv(path)

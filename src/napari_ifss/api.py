@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -249,8 +249,13 @@ def _keep_record(out: object, record: dict[int, list[str]]) -> None:
 
 def score(image: object, labels: object, support: object | None = None,
           label_ids: int | Iterable[int] | None = None, *, segmenter: object | None = None,
-          progress: bool = False) -> Scores:
-    """JFS quality of every propagated slice: ``{label_id: {z: QualityScore}}``.
+          progress: bool = False, out: Scores | None = None,
+          cache_prefix: Hashable | None = None) -> Scores:
+    """JFS quality of each object's slices: ``{label_id: {z: QualityScore}}`` (z order).
+
+    Every slice of an object's range is listed (from the lowest to the highest slice where
+    you drew it or the result holds it), except your own slices of it; a slice of that range
+    where the result holds nothing scores 0 with the badge "empty" ("nothing found").
 
     Args:
         image: ``(Z, Y, X)`` volume.
@@ -261,8 +266,13 @@ def score(image: object, labels: object, support: object | None = None,
         label_ids: which objects (default: every id the user drew).
         segmenter: the few-shot model (default: shipped).
         progress: show a progress bar on stderr.
+        out: a dict filled as slices are scored, so that it keeps them when the run is
+            interrupted (KeyboardInterrupt); returned.
+        cache_prefix: the ``cache_prefix`` a core
+            :func:`~napari_ifss.core.propagation.propagate` run used with the same
+            ``segmenter``: its cached encodings are reused (default: private to this call).
     """
-    from .core.quality_volume import score_volume
+    from .core.quality_volume import score_labels
     from .core.support import index_labels, resolve_label_ids
 
     vol, _ = resolve(image, "image")
@@ -272,13 +282,13 @@ def score(image: object, labels: object, support: object | None = None,
     else:
         user = _user_part(after, layer)
     ids = resolve_label_ids(index_labels(user), label_ids)
-    token = object()  # cache keys private to this call: never confused with another volume
-    out: Scores = {}
+    result: Scores = out if out is not None else {}
     for label_id in ids:
-        events = score_volume(vol, after, user, label_id, segmenter, cache_prefix=token)
-        out[label_id] = {e.z: e.score for e in _track(events, f"score label {label_id}",
-                                                      progress)}
-    return out
+        result[label_id] = {}
+    events = score_labels(vol, after, user, ids, segmenter, cache_prefix=cache_prefix)
+    for e in _track(events, "score", progress):
+        result[e.label_id][e.z] = e.score
+    return result
 
 
 def _user_part(labels: object, layer: object) -> np.ndarray:
@@ -296,24 +306,21 @@ def _user_part(labels: object, layer: object) -> np.ndarray:
 def annotate_next(scores: Scores, support: object | None = None) -> tuple[int, int] | None:
     """``(label_id, z)``: where to annotate next, or None when nothing was scored.
 
+    The one rule of the dock's *Annotate next* and ``ifss score``
+    (:data:`~napari_ifss.core.quality_next.NEXT_RULE`): the least trusted slice, i.e. a slice
+    where nothing was found inside the object's range first, else the lowest JFS score (the
+    number its badge shows); ties go to the lower slice, then the lower label id.
+
     Args:
         scores: what :func:`score` returned.
-        support: the user's own labels ``(Z, Y, X)`` (array, layer or name). With it, the
-            Few-shot dock's rule: the slice inside the largest run of poorly trusted slices
-            (:func:`~napari_ifss.core.quality_store.suggest_next`); without it, simply the
-            lowest score (ties: lower label id, then lower z).
+        support: accepted for older scripts; the rule does not need it.
     """
-    from .core.quality_store import suggest_next
-    from .core.support import index_labels
+    from .core.quality_next import least_trusted_row, rows_of_table
 
-    if not any(scores.values()):
+    rows = rows_of_table(scores)
+    if not rows:
         return None
-    if support is None:
-        _, label_id, z = min((s.score, label_id, z) for label_id, table in scores.items()
-                             for z, s in table.items())
-        return label_id, z
-    user, _ = resolve(support, "support")
-    row = suggest_next(scores, dict(index_labels(user).slices_of))
+    row = least_trusted_row(rows)
     return row.label_id, row.z
 
 

@@ -1,74 +1,52 @@
 """The JFS quality panel of the few-shot dock: scored slices, a badge on the canvas, next slice.
 
-The panel follows one labels layer (the dock's). It lists every scored slice that still holds
-what was scored (slice z, label id, JFS score, badge coloured good green / check amber /
-review red); clicking a row moves the viewer to that slice. The canvas text overlay shows the
-badges of the current slice ("annotated" on the user's own slices) and follows the dims
-slider. "Annotate next" goes to the least trusted slice; "Export CSV..." writes the scores.
-Scores live in the layer's metadata (:mod:`napari_ifss.core.quality_store`), so they travel
-with the labels; scoring itself runs in :class:`~.quality_worker.QualityScorer`.
+The panel follows one labels layer (the dock's). Its table (:mod:`.quality_table`) lists each
+scored object's range as far as it still holds what was scored, "nothing found" where the
+range is empty; clicking a row moves the viewer to that slice. The canvas overlay shows the
+badges of the current slice ("annotated" on the user's own slices) and follows the slider.
+"Annotate next" goes to the least trusted listed slice (:mod:`napari_ifss.core.quality_next`);
+"Export CSV..." writes the scores. Scores live in the layer's metadata (they travel with the
+labels); scoring runs in :class:`~.quality_worker.QualityScorer`.
 """
 
 from __future__ import annotations
 
-import bisect
 import os
 from collections.abc import Callable
 
-import numpy as np
 from magicgui.widgets import Container, Label, PushButton
-from napari.components.overlays import TextOverlay
 from napari.layers import Labels
 from napari.utils import progress
 from napari.viewer import Viewer
-from qtpy.QtCore import Qt, QTimer
-from qtpy.QtGui import QColor
-from qtpy.QtWidgets import QAbstractItemView, QFileDialog, QHeaderView, QTableWidget
-from qtpy.QtWidgets import QTableWidgetItem as Item
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QFileDialog
 
 from ..core.errors import IfssError, InvalidInputError, NotReadyError
 from ..core.fewshot import FewShotSegmenter
-from ..core.provenance import Record, user_labels
-from ..core.quality import format_score
+from ..core.provenance import Record
+from ..core.quality import badge_label, format_score
+from ..core.quality_next import NEXT_RULE
 from ..core.quality_store import (
     ScoreRow,
     ScoreTable,
-    StoredScore,
     as_progress,
     current_scores,
     is_user_slice,
+    least_trusted,
     replace_labels,
     score_rows,
-    suggest_next,
 )
 from ..core.quality_volume import scores_to_csv
-from ..core.support import index_labels
+from .quality_table import (  # noqa: F401 (re-exported: the panel's public names)
+    BADGE_COLOURS,
+    COLUMNS,
+    EMPTY_TIP,
+    BadgeTable,
+    slice_text,
+    text_overlay,
+)
 from .quality_worker import QualityScorer, ScoringRequest, stored_table
 from .slice_context import show_slice
-
-BADGE_COLOURS = {"good": "#2e9e44", "check": "#f0a30a", "review": "#d62728"}
-BADGE_TEXT = {"good": "#ffffff", "check": "#000000", "review": "#ffffff"}
-COLUMNS = ("z", "label", "JFS", "badge")
-
-
-def text_overlay(viewer: Viewer) -> TextOverlay:
-    """The viewer's canvas text overlay (``viewer.canvas.overlays["text"]`` in napari >= 0.9,
-    ``viewer.text_overlay`` before)."""
-    overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
-    if overlays is not None and "text" in overlays:
-        return overlays["text"]
-    return viewer.text_overlay
-
-
-def slice_text(z: int, scores: dict[int, StoredScore], annotated: bool) -> str:
-    """The overlay text for slice ``z``: its ``{label_id: score}`` (one line per label id when
-    there are several), or why there is none."""
-    if annotated:
-        return f"JFS z={z}: annotated"
-    if not scores:
-        return f"JFS z={z}: not scored"
-    parts = [f"label {i}: {format_score(s.score)} {s.badge}" for i, s in sorted(scores.items())]
-    return f"JFS z={z}" + ("  " if len(parts) == 1 else "\n") + "\n".join(parts)
 
 
 class QualityPanel(Container):
@@ -88,7 +66,7 @@ class QualityPanel(Container):
         self._title = Label(value="Quality (JFS)")
         self._status = Label(value="")
         self._next_btn = PushButton(text="Annotate next")
-        self._next_btn.tooltip = "go to the slice whose result is least trusted"
+        self._next_btn.tooltip = f"go to {NEXT_RULE}"
         self._export_btn = PushButton(text="Export CSV...")
         buttons = Container(widgets=[self._next_btn, self._export_btn], layout="horizontal",
                             labels=False)
@@ -96,15 +74,7 @@ class QualityPanel(Container):
         super().__init__(widgets=[self._title, self._status, buttons], labels=False)
         self.margins = (0, 0, 0, 0)
         self._status.native.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setMinimumHeight(120)
+        self.table = BadgeTable()
         self.native.layout().insertWidget(1, self.table)  # under the title
         self.table.cellClicked.connect(lambda row, _col: self._jump_to_row(row))
         self.table.currentCellChanged.connect(lambda row, *_: self._jump_to_row(row))
@@ -114,7 +84,6 @@ class QualityPanel(Container):
         self.progress_bar: progress | None = None
         self._layer: Labels | None = None
         self._scores: ScoreTable = {}
-        self._rows: list[ScoreRow] = []
         self._closed = False
         self._timer = QTimer(self.native)  # refresh shortly after the labels change
         self._timer.setSingleShot(True)
@@ -131,7 +100,7 @@ class QualityPanel(Container):
     @property
     def rows(self) -> list[ScoreRow]:
         """The listed rows, in table order ((z, label id) order)."""
-        return list(self._rows)
+        return list(self.table.rows)
 
     @property
     def scores(self) -> ScoreTable:
@@ -186,50 +155,12 @@ class QualityPanel(Container):
                 stored = replace_labels(stored, pending[1], pending[2])
             table = current_scores(stored, layer.data, self._record_of(layer))
         self._scores = table
-        self._fill(score_rows(table))
+        self.table.fill(score_rows(table))
         self.update_overlay()
 
-    # -- the table ---------------------------------------------------------------------
-    def _fill(self, rows: list[ScoreRow]) -> None:
-        self.table.blockSignals(True)
-        try:
-            self.table.setRowCount(0)
-            self._rows = []
-            for row in rows:
-                self._insert(row)
-        finally:
-            self.table.blockSignals(False)
-
-    def _insert(self, row: ScoreRow) -> None:
-        """Insert ``row`` at its (z, label id) place (replacing one with the same key)."""
-        keys = [(r.z, r.label_id) for r in self._rows]
-        at = bisect.bisect_left(keys, (row.z, row.label_id))
-        if at < len(keys) and keys[at] == (row.z, row.label_id):
-            self._rows[at] = row
-        else:
-            self._rows.insert(at, row)
-            self.table.insertRow(at)
-        texts = (str(row.z), str(row.label_id), format_score(row.score), row.badge)
-        for col, text in enumerate(texts):
-            item = Item(text)
-            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-            if col == 3:
-                item.setBackground(QColor(BADGE_COLOURS[row.badge]))
-                item.setForeground(QColor(BADGE_TEXT[row.badge]))
-            self.table.setItem(at, col, item)
-
     def _jump_to_row(self, row: int) -> None:
-        if 0 <= row < len(self._rows):
-            self.jump_to(self._rows[row].z)
-
-    def _select(self, z: int, label_id: int) -> None:
-        self.table.blockSignals(True)
-        try:
-            for i, r in enumerate(self._rows):
-                if (r.z, r.label_id) == (z, label_id):
-                    self.table.selectRow(i)
-        finally:
-            self.table.blockSignals(False)
+        if 0 <= row < len(self.table.rows):
+            self.jump_to(self.table.rows[row].z)
 
     # -- the viewer --------------------------------------------------------------------
     def jump_to(self, z: int) -> None:
@@ -299,11 +230,7 @@ class QualityPanel(Container):
         if self._closed or pending is None or pending[0] is not self._layer:
             return
         self._scores.setdefault(row.label_id, {})[row.z] = pending[2][row.label_id][row.z]
-        self.table.blockSignals(True)
-        try:
-            self._insert(row)
-        finally:
-            self.table.blockSignals(False)
+        self.table.insert(row)
         if not self.scorer.runner.cancelling:
             self._set_status(f"JFS scoring {done}/{total} slices...")
         if row.z == self.current_z():
@@ -316,41 +243,39 @@ class QualityPanel(Container):
         if self._closed:
             return
         self.refresh()
-        counts = {b: sum(r.badge == b for r in self._rows) for b in BADGE_COLOURS}
-        summary = ", ".join(f"{n} {b}" for b, n in counts.items() if n)
+        counts = {b: sum(r.badge == b for r in self.table.rows) for b in BADGE_COLOURS}
+        summary = ", ".join(f"{n} {badge_label(b)}" for b, n in counts.items() if n)
         self._set_status(f"{message}: {summary}" if summary else message)
         self._on_busy(False)
 
     # -- actions -----------------------------------------------------------------------
     def annotate_next(self) -> ScoreRow | None:
-        """Go to the slice where annotating should help most (core ``suggest_next``: inside
-        the largest run of poorly trusted slices) and say so; returns its row."""
-        layer = self._layer
-        annotated: dict[int, tuple[int, ...]] = {}
-        if layer is not None:
-            user = user_labels(self._record_of(layer), np.asarray(layer.data))[0]
-            annotated = dict(index_labels(user).slices_of)
+        """Go to the least trusted listed slice (core ``least_trusted``, see
+        :data:`~napari_ifss.core.quality_next.NEXT_RULE`: nothing found inside the range first,
+        else the lowest score), select its label for painting and say so; returns its row."""
         try:
-            row = suggest_next(self._scores, annotated)
+            row = least_trusted(self._scores)
         except InvalidInputError:
             self._set_status("no scored slice yet: propagate first")
             return None
         self.jump_to(row.z)
-        self._select(row.z, row.label_id)
+        self.table.select(row.z, row.label_id)
         if self._layer is not None:
             self._layer.selected_label = row.label_id
         self._set_status(f"annotate next: slice z={row.z} (label {row.label_id}: "
-                         f"{format_score(row.score)} {row.badge}); draw it, then Propagate again")
+                         f"{format_score(row.score)} {badge_label(row.badge)}), the least "
+                         "trusted listed slice; draw it, then Propagate again")
         return row
 
     def export_csv(self, path: str | os.PathLike) -> int:
         """Write the listed scores to ``path`` (columns slice, label_id, score, badge);
         returns the number of rows. Raises NotReadyError when nothing is scored."""
-        if not self._rows:
+        if not self.table.rows:
             raise NotReadyError("no scored slice to export: propagate first")
         scores_to_csv(as_progress(self._scores), path)
-        self._set_status(f"exported {len(self._rows)} scores to {os.fspath(path)}")
-        return len(self._rows)
+        n = len(self.table.rows)
+        self._set_status(f"exported {n} scores to {os.fspath(path)}")
+        return n
 
     def _ask_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.native, "Export JFS scores",

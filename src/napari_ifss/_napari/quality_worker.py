@@ -1,10 +1,11 @@
 """JFS scoring of a finished propagation run, in a napari thread worker, cancellable.
 
-After a run, every propagated slice of each propagated label id is scored with
-:func:`~napari_ifss.core.quality_volume.score_volume` against the user's own slices, with the
-same :class:`FewShotSegmenter` and the same ``cache_prefix`` as the propagation, so the
-encoder features of the propagated slices are reused (as far as the LRU cache holds them, see
-:func:`reserve_cache`). The worker reads only the volume and private snapshots of the labels;
+After a run, every slice of each propagated label id's range is scored with
+:func:`~napari_ifss.core.quality_volume.score_plan` against the user's own slices (an empty
+slice inside the range is listed as "nothing found"), with the same :class:`FewShotSegmenter`
+and the same ``cache_prefix`` as the propagation, so the encoder features of the propagated
+slices are reused: the slices propagation encoded last are scored first, while the LRU cache
+still holds them (see :func:`reserve_cache`), and no slice is encoded twice. The worker reads only the volume and private snapshots of the labels;
 scores come back to the UI thread one by one and are written into the labels layer's metadata
 (:data:`~napari_ifss.core.quality_store.QUALITY_KEY`) when the job ends, also after Cancel
 (what was scored is kept). The worker runs in a :class:`PropagationRunner`, which is not
@@ -14,7 +15,7 @@ specific to propagation: it loads the model, iterates a generator and stops on c
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..core.quality_store import (
     stored_score,
     to_metadata,
 )
-from ..core.quality_volume import QualityProgress, score_volume
+from ..core.quality_volume import QualityProgress, ScoringPlan, plan_scoring, score_plan
 from ..core.support import index_labels
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 
@@ -68,35 +69,17 @@ class ScoringRequest:
                    ("napari-ifss-propagation", next(_RUN_NUMBERS)))
 
 
-def scoring_targets(labels_after: np.ndarray, user: np.ndarray, label_ids: Sequence[int]
-                    ) -> dict[int, list[int]]:
-    """``{label_id: [z, ...]}``: the slices :func:`score_volume` scores by default, i.e. those
-    of ``labels_after`` ``(Z, Y, X)`` holding the id that are not among the user's slices of
-    it in ``user`` ``(Z, Y, X)``. Ids the user did not draw are left out."""
-    index = index_labels(user)
-    out: dict[int, list[int]] = {}
-    for label_id in label_ids:
-        if label_id not in index.slices_of:
-            continue
-        mine = set(index.slices_of[label_id])
-        zs = [z for z in range(labels_after.shape[0])
-              if z not in mine and np.any(labels_after[z] == label_id)]
-        if zs:
-            out[int(label_id)] = zs
-    return out
-
-
-def score_labels(volume: object, labels_after: np.ndarray, user: np.ndarray,
-                 targets: Mapping[int, Sequence[int]], segmenter: FewShotSegmenter,
-                 cache_prefix: Hashable) -> Iterator[QualityProgress]:
-    """:func:`score_volume` for each label id of ``targets`` in turn (a generator); ``done``
-    and ``total`` of the events count over all label ids."""
-    total, done = sum(len(zs) for zs in targets.values()), 0
-    for label_id, zs in targets.items():
-        for event in score_volume(volume, labels_after, user, label_id, segmenter, zs,
-                                  cache_prefix=cache_prefix):
-            done += 1
-            yield QualityProgress(event.z, event.label_id, event.score, done, total)
+def scoring_plan(volume: object, labels_after: np.ndarray, user: np.ndarray,
+                 label_ids: Sequence[int]) -> ScoringPlan:
+    """What :meth:`QualityScorer.start` scores: for each of ``label_ids`` the user drew in
+    ``user`` ``(Z, Y, X)``, the slices of its range in ``labels_after`` ``(Z, Y, X)``
+    (:func:`~napari_ifss.core.quality_volume.plan_scoring`); ids the user did not draw are
+    left out."""
+    drawn = index_labels(user).slices_of
+    ids = [int(i) for i in label_ids if int(i) in drawn]
+    if not ids:
+        return ScoringPlan({}, {}, {})
+    return plan_scoring(volume, labels_after, user, ids)
 
 
 def stored_table(layer: Labels) -> ScoreTable:
@@ -148,14 +131,15 @@ class QualityScorer:
             raise RuntimeError("a quality scoring is already running")
         labels_after = np.array(layer.data, copy=True)  # the worker's private snapshots
         user, _ = user_labels(record, labels_after)
-        targets = scoring_targets(labels_after, user, request.label_ids)
-        total = sum(len(zs) for zs in targets.values())
+        plan = scoring_plan(request.volume, labels_after, user, request.label_ids)
+        total = plan.total
         if total == 0:
             return 0
         self._job = {"layer": layer, "ids": request.label_ids, "labels": labels_after,
                      "scores": {}, "done": 0, "total": total}
-        self.runner.start(lambda: segmenter, lambda seg: score_labels(
-            request.volume, labels_after, user, targets, seg, request.cache_prefix))
+        self.runner.start(lambda: segmenter, lambda seg: score_plan(
+            request.volume, labels_after, user, plan, seg, cache_prefix=request.cache_prefix,
+            recent_first=True))
         return total
 
     def _status(self, text: str) -> None:

@@ -24,10 +24,8 @@ Two more factors turn the evidence into the score
 With the shipped step-12000 models, measured after these choices were fixed
 (``docs/benchmarks/quality.md``, 818 scored slices): back IoU alone Spearman 0.55 / AUROC 0.83;
 times the distance factor 0.61 / 0.87; the full score **0.66 / 0.91** (per-object median
-Spearman 0.75). The step-7500 models gave 0.52 / 0.80, 0.60 / 0.85 and 0.64 / 0.88, the
-step-6000 ones 0.56 / 0.78, 0.59 / 0.81 and 0.63 / 0.83. No setting is a sharp optimum: on the
-step-7500 run every exponent from 0.25 to 1 with a distance scale from 3 to 6 gave Spearman
-0.62-0.67 and AUROC 0.87-0.89.
+Spearman 0.75); earlier models and the settings around these are in that report (no
+setting is a sharp optimum).
 
 Arbitration between two masks of the same slice uses both directions
 (:attr:`QualityScore.agreement`): the back-prediction evidence and the *forward* one (each
@@ -43,16 +41,16 @@ Badges (:data:`GOOD_THRESHOLD`, :data:`REVIEW_THRESHOLD`) come from the calibrat
 K = 1, 2, 3, 818 scored slices, shipped models): "review" below 0.10, the threshold
 maximising Youden's J (0.64) for flagging slices with true Dice < 0.5 (56% of the slices below
 it are bad, against 20% overall); "good" from 0.25, where the share of slices with true
-Dice >= 0.7 peaks (87%, against 60% overall, keeping at least a quarter of the slices). The
-step-7500 run suggested the same two thresholds; with the step-6000 models the run suggested
-review < 0.15 (35% bad below it); runs without the size factor suggested 0.15 too; "good"
-from 0.25 every time. Treat badges as a triage aid, not a guarantee.
+Dice >= 0.7 peaks (87%, against 60% overall, keeping at least a quarter of the slices); earlier
+runs suggested review < 0.10-0.15 and good from 0.25. Treat badges as a triage aid, not a
+guarantee. A fourth badge, "empty" (shown as "nothing found"), marks a slice inside an
+object's range where the result holds nothing (volume scoring, see
+:mod:`~napari_ifss.core.quality_volume`); it scores 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -62,112 +60,31 @@ from .encoding import EncodedSlice, slices_window
 from .errors import InvalidInputError
 from .fewshot import FewShotSegmenter
 from .normalize import IntensityWindow
+from .quality_types import (
+    BADGE_LABELS,
+    DISTANCE_SCALE,
+    EMPTY_BADGE,
+    GOOD_THRESHOLD,
+    PROB_THRESHOLD,
+    REVIEW_THRESHOLD,
+    Arbitration,
+    Badge,
+    QualityScore,
+    SupportEvidence,
+    _size_ratio,
+    badge_for,
+    badge_label,
+    distance_factor,
+    format_score,
+    size_factor,
+)
 
-Badge = Literal["good", "check", "review"]
-
-# From docs/benchmarks/quality.md (pooled over objects and K, see the module docstring):
-# slices scoring below REVIEW_THRESHOLD are "review"; at or above GOOD_THRESHOLD "good".
-REVIEW_THRESHOLD = 0.10
-GOOD_THRESHOLD = 0.25
-PROB_THRESHOLD = 0.5
-# Evidence from user slices fades with z distance: score = back_iou / (1 + d / DISTANCE_SCALE).
-DISTANCE_SCALE = 3.0
-
-
-@dataclass(frozen=True)
-class SupportEvidence:
-    """The back-prediction onto one user slice: its position (None if unknown), the IoU of the
-    back-predicted mask against the user's mask, and its weight in the score (weights sum to 1)."""
-
-    index: int
-    position: float | None
-    iou: float
-    weight: float
-
-
-@dataclass(frozen=True)
-class QualityScore:
-    """JFS verdict on one result mask.
-
-    Attributes:
-        score: the trust in [0, 1]:
-            ``back_iou * distance_factor(distance) * size_factor(size_ratio)`` (0 for an
-            unusable mask).
-        badge: "good", "check" or "review" (see :func:`badge_for`).
-        evidence: one :class:`SupportEvidence` per user slice (empty when not scored).
-        reason: why the score is what it is, for a person.
-        position: z of the scored slice, if given.
-        back_iou: the JFS evidence alone: weighted mean back-prediction IoU in [0, 1].
-        distance: z distance to the nearest user slice (None when positions are unknown).
-        size_ratio: ``min(a, u) / max(a, u)`` in (0, 1], with ``a`` the result mask's area
-            and ``u`` the user masks' area (weighted like the evidence); 1 when not scored.
-        forward_iou: the other direction, computed on request (``forward=True``): each user
-            slice predicts the result slice, weighted IoU of those predictions with the result
-            mask. None when not computed.
-    """
-
-    score: float
-    badge: Badge
-    evidence: tuple[SupportEvidence, ...]
-    reason: str
-    position: float | None = None
-    back_iou: float = 0.0
-    distance: float | None = None
-    forward_iou: float | None = None
-    size_ratio: float = 1.0
-
-    @property
-    def agreement(self) -> float:
-        """Both directions of evidence: mean of ``back_iou`` and ``forward_iou`` (``back_iou``
-        alone when the forward direction was not computed)."""
-        if self.forward_iou is None:
-            return self.back_iou
-        return 0.5 * (self.back_iou + self.forward_iou)
-
-
-@dataclass(frozen=True)
-class Arbitration:
-    """Which of two candidate masks JFS trusts more: ``choice`` "a" or "b" (ties go to "a"),
-    both scores (with ``forward_iou``) and ``margin``, the difference of their
-    :attr:`QualityScore.agreement`."""
-
-    choice: Literal["a", "b"]
-    score_a: QualityScore
-    score_b: QualityScore
-    margin: float
-
-
-def distance_factor(distance: float | None) -> float:
-    """How much evidence carries over ``distance`` slices: ``1 / (1 + distance / DISTANCE_SCALE)``
-    (1 when the distance is unknown)."""
-    if distance is None:
-        return 1.0
-    return 1.0 / (1.0 + max(0.0, float(distance)) / DISTANCE_SCALE)
-
-
-def size_factor(ratio: float) -> float:
-    """How much a change of area costs: ``sqrt(ratio)`` for an area ratio in [0, 1]
-    (see :attr:`QualityScore.size_ratio`; 1 for the user's own size, 0.5 at a 4x change)."""
-    return float(np.sqrt(np.clip(ratio, 0.0, 1.0)))
-
-
-def _size_ratio(area: float, user: float) -> float:
-    if area <= 0 or user <= 0:
-        return 0.0
-    return min(area, user) / max(area, user)
-
-
-def format_score(score: float) -> str:
-    """Two decimals, rounded *down*, so a shown score never reaches a badge threshold its badge
-    does not (0.099 shows as 0.09, "review", not as 0.10)."""
-    return f"{np.floor(float(score) * 100.0 + 1e-9) / 100.0:.2f}"
-
-
-def badge_for(score: float) -> Badge:
-    """The badge of a score: "good" >= GOOD_THRESHOLD > "check" >= REVIEW_THRESHOLD > "review"."""
-    if score >= GOOD_THRESHOLD:
-        return "good"
-    return "check" if score >= REVIEW_THRESHOLD else "review"
+__all__ = [
+    "BADGE_LABELS", "DISTANCE_SCALE", "EMPTY_BADGE", "GOOD_THRESHOLD", "PROB_THRESHOLD",
+    "REVIEW_THRESHOLD", "Arbitration", "Badge", "QualityScore", "SupportEvidence", "arbitrate",
+    "badge_for", "badge_label", "distance_factor", "format_score", "jfs_score", "score_encoded",
+    "size_factor", "unusable_score",
+]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -211,6 +128,17 @@ def _back_predict(seg: FewShotSegmenter, support: EncodedSlice, mask: np.ndarray
     return seg.predict_encoded(query, [summary], torch.ones(1)) > PROB_THRESHOLD
 
 
+def unusable_score(mask: np.ndarray, position: float | None = None) -> QualityScore | None:
+    """The 0 score of a bool ``(H, W)`` result mask the model cannot judge (empty, or the
+    whole slice), or None when the mask can be scored."""
+    if not mask.any():
+        return QualityScore(0.0, badge_for(0.0), (), "the result mask is empty", position)
+    if mask.all():
+        return QualityScore(0.0, badge_for(0.0), (), "the result mask covers the whole slice",
+                            position)
+    return None
+
+
 def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask: np.ndarray,
               support_images: Sequence[np.ndarray], support_masks: Sequence[np.ndarray],
               result_position: float | None = None,
@@ -243,31 +171,43 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
     if support_keys is not None and len(support_keys) != len(masks):
         raise InvalidInputError(f"{len(masks)} support images but {len(support_keys)} keys")
     res = res != 0
-    if not res.any():
-        return QualityScore(0.0, badge_for(0.0), (), "the result mask is empty",
-                            result_position)
-    if res.all():
-        return QualityScore(0.0, badge_for(0.0), (),
-                            "the result mask covers the whole slice", result_position)
+    unusable = unusable_score(res, result_position)
+    if unusable is not None:
+        return unusable
     window = window if window is not None else slices_window(list(support_images))
-    support = segmenter.encode(result_image, result_key, window=window)
-    weights = _weights(support_positions, result_position, len(masks))
+    result = segmenter.encode(result_image, result_key, window=window)
+    queries = [segmenter.encode(im, None if support_keys is None else support_keys[i],
+                                window=window) for i, im in enumerate(support_images)]
+    return score_encoded(segmenter, result, res, queries, masks, result_position,
+                         support_positions, forward=forward)
+
+
+def score_encoded(segmenter: FewShotSegmenter, result: EncodedSlice, mask: np.ndarray,
+                  queries: Sequence[EncodedSlice], query_masks: Sequence[np.ndarray],
+                  position: float | None = None, query_positions: Sequence[float] | None = None,
+                  *, forward: bool = False) -> QualityScore:
+    """JFS score of a usable bool ``(H, W)`` ``mask`` (see :func:`unusable_score`) on the
+    encoded result slice, against the encoded user slices ``queries`` and their bool masks.
+
+    The result slice is summarised once for its ``K`` back-predictions (one head pass each);
+    :func:`jfs_score` checks its inputs and encodes, then calls this."""
+    weights = _weights(query_positions, position, len(query_masks))
+    summary = segmenter.summarize(result, mask)
+    one = torch.ones(1)
     evidence, forward_iou = [], 0.0 if forward else None
-    for i, (im, m) in enumerate(zip(support_images, masks, strict=True)):
-        key = None if support_keys is None else support_keys[i]
-        query = segmenter.encode(im, key, window=window)
-        back = _back_predict(segmenter, support, res, query)
-        pos = None if support_positions is None else float(support_positions[i])
+    for i, (query, m) in enumerate(zip(queries, query_masks, strict=True)):
+        back = segmenter.predict_encoded(query, [summary], one) > PROB_THRESHOLD
+        pos = None if query_positions is None else float(query_positions[i])
         evidence.append(SupportEvidence(i, pos, _iou(back, m), float(weights[i])))
         if forward:
-            ahead = _back_predict(segmenter, query, m, support)
-            forward_iou += float(weights[i]) * _iou(ahead, res)
+            ahead = _back_predict(segmenter, query, m, result)
+            forward_iou += float(weights[i]) * _iou(ahead, mask)
     back_iou = float(np.clip(sum(e.iou * e.weight for e in evidence), 0.0, 1.0))
     distance = None
-    if support_positions is not None and result_position is not None:
-        distance = float(min(abs(float(p) - float(result_position)) for p in support_positions))
-    area = float(np.count_nonzero(res))
-    user_area = float(np.dot(weights, [float(np.count_nonzero(m)) for m in masks]))
+    if query_positions is not None and position is not None:
+        distance = float(min(abs(float(p) - float(position)) for p in query_positions))
+    area = float(np.count_nonzero(mask))
+    user_area = float(np.dot(weights, [float(np.count_nonzero(m)) for m in query_masks]))
     size_ratio = _size_ratio(area, user_area)
     score = back_iou * distance_factor(distance) * size_factor(size_ratio)
     worst = min(evidence, key=lambda e: e.iou)
@@ -279,7 +219,7 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
     if size_ratio < 0.5:
         reason += (f"; area {area / user_area:.0%} of the user's" if area < user_area
                    else f"; area {area / max(user_area, 1.0):.1f}x the user's")
-    return QualityScore(score, badge_for(score), tuple(evidence), reason, result_position,
+    return QualityScore(score, badge_for(score), tuple(evidence), reason, position,
                         back_iou, distance, forward_iou, size_ratio)
 
 

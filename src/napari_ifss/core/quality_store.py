@@ -23,11 +23,18 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .provenance import Record, slice_checksum
-from .quality import Badge, QualityScore
-from .quality_volume import QualityProgress, slice_gains, worst_slice
+from .quality_next import ScoreRow, least_trusted_row, rows_of_table
+from .quality_types import Badge, QualityScore
+from .quality_volume import QualityProgress
+
+__all__ = [
+    "BADGES", "QUALITY_KEY", "ScoreRow", "ScoreTable", "StoredScore", "as_progress",
+    "current_scores", "from_metadata", "is_user_slice", "least_trusted", "mask_checksum",
+    "replace_labels", "score_rows", "stored_score", "suggest_next", "to_metadata",
+]
 
 QUALITY_KEY = "napari_ifss_quality"  # labels layer metadata: the stored score table
-BADGES: tuple[Badge, ...] = ("good", "check", "review")
+BADGES: tuple[Badge, ...] = ("good", "check", "review", "empty")
 
 
 @dataclass(frozen=True)
@@ -38,16 +45,6 @@ class StoredScore:
     score: float
     badge: Badge
     mask: str | None = None
-
-
-@dataclass(frozen=True)
-class ScoreRow:
-    """One scored slice, as listed to the user: slice ``z``, ``label_id``, score and badge."""
-
-    z: int
-    label_id: int
-    score: float
-    badge: Badge
 
 
 ScoreTable = dict[int, dict[int, StoredScore]]  # {label_id: {z: StoredScore}}
@@ -168,9 +165,7 @@ def current_scores(table: Mapping[int, Mapping[int, StoredScore]], labels: objec
 
 def score_rows(table: Mapping[int, Mapping[int, StoredScore]]) -> list[ScoreRow]:
     """Every entry as a :class:`ScoreRow`, in (z, label id) order."""
-    rows = [ScoreRow(int(z), int(i), e.score, e.badge)
-            for i, entries in table.items() for z, e in entries.items()]
-    return sorted(rows, key=lambda r: (r.z, r.label_id))
+    return rows_of_table(table)
 
 
 def as_progress(table: Mapping[int, Mapping[int, StoredScore]]) -> list[QualityProgress]:
@@ -183,45 +178,23 @@ def as_progress(table: Mapping[int, Mapping[int, StoredScore]]) -> list[QualityP
 
 
 def least_trusted(table: Mapping[int, Mapping[int, StoredScore]]) -> ScoreRow:
-    """The row to annotate next: the slice :func:`worst_slice` picks when each slice counts
-    with its lowest score over label ids, and that slice's lowest-scoring label.
+    """The row to annotate next, under the one rule of
+    :func:`~napari_ifss.core.quality_next.least_trusted_row`: nothing found inside an object's
+    range first, else the lowest score (the number its badge shows); ties: lower z, then lower
+    label id.
 
     Raises:
         InvalidInputError: the table is empty.
     """
-    rows = score_rows(table)
-    lowest: dict[int, ScoreRow] = {}
-    for row in rows:
-        if row.z not in lowest or row.score < lowest[row.z].score:
-            lowest[row.z] = row
-    z = worst_slice({z: QualityScore(r.score, r.badge, (), "stored score", float(z))
-                     for z, r in lowest.items()})
-    return lowest[z]
+    return least_trusted_row(score_rows(table))
 
 
 def suggest_next(table: Mapping[int, Mapping[int, StoredScore]],
-                 annotated: Mapping[int, Sequence[int]]) -> ScoreRow:
-    """The row to annotate next: the slice with the largest :func:`slice_gains` summed over
-    label ids (each label judged against its own user slices ``annotated[label_id]``), and
-    that slice's lowest-scoring label. Labels without user slices fall back to
-    :func:`least_trusted`.
+                 annotated: Mapping[int, Sequence[int]] | None = None) -> ScoreRow:
+    """:func:`least_trusted` (one rule everywhere); ``annotated`` is accepted for older callers
+    and not used.
 
     Raises:
         InvalidInputError: the table is empty.
     """
-    rows = score_rows(table)
-    if not rows:
-        raise InvalidInputError("no scored slices to choose from")
-    total: dict[int, float] = {}
-    for label_id, entries in table.items():
-        user = annotated.get(label_id, ())
-        if not entries or not user:
-            continue
-        scores = {int(z): QualityScore(e.score, e.badge, (), "stored score", float(z))
-                  for z, e in entries.items()}
-        for z, g in slice_gains(scores, user).items():
-            total[z] = total.get(z, 0.0) + g
-    if not total:
-        return least_trusted(table)
-    z = max(sorted(total), key=lambda k: total[k])
-    return min((r for r in rows if r.z == z), key=lambda r: (r.score, r.label_id))
+    return least_trusted(table)
