@@ -102,7 +102,7 @@ def test_badges_table_overlay_next_and_export(fewshot_docked, qtbot, cells, segm
     # scoring reused the propagation's encodings: only the user slice was encoded again
     n_targets = Z_RANGE[1] - Z_RANGE[0]
     assert segmenter.encoder_calls - calls <= n_targets + len(ids) + 1
-    assert panel.status.startswith("JFS scored "), panel.status
+    assert panel.status.startswith("quality checked on "), panel.status
     assert dock._run_btn.enabled and not dock._cancel_btn.enabled
     expected = _headless(image, layer.data, user, ids)
     assert len({s.badge for s in expected.values()}) >= 2  # the badges tell slices apart
@@ -124,9 +124,9 @@ def test_badges_table_overlay_next_and_export(fewshot_docked, qtbot, cells, segm
         viewer.dims.set_current_step(0, z)
         here = {i: s for (zz, i), s in expected.items() if zz == z}
         if z == USER_Z:
-            assert overlay.text == f"JFS z={z}: annotated"
+            assert overlay.text == f"quality z={z}: annotated"
         elif not here:
-            assert overlay.text == f"JFS z={z}: not scored" and z not in range(*Z_RANGE)
+            assert overlay.text == f"quality z={z}: not scored" and z not in range(*Z_RANGE)
         else:
             for i, s in here.items():
                 assert f"label {i}: {format_score(s.score)} {badge_label(s.badge)}" in (
@@ -166,7 +166,7 @@ def test_badges_table_overlay_next_and_export(fewshot_docked, qtbot, cells, segm
     assert worst_z not in {z for z, _ in expected2}  # the new annotation is not scored
     _check_against_headless(panel, layer, expected2)
     viewer.dims.set_current_step(0, worst_z)
-    assert overlay.text == f"JFS z={worst_z}: annotated"
+    assert overlay.text == f"quality z={worst_z}: annotated"
 
     # Ctrl+Z of the run: its scores no longer describe the labels, their rows go
     before = len(panel.rows)
@@ -193,7 +193,7 @@ def test_cancel_scoring_keeps_scores_and_dock_teardown(fewshot_docked, qtbot, ce
     # the worker may finish the slice it is on before it sees the request: 1 or 2 rows kept
     kept = len(dock.quality.rows)
     assert 1 <= kept <= 2, dock.quality.status
-    assert f"JFS scoring cancelled after {kept}/" in dock.quality.status, dock.quality.status
+    assert f"quality check cancelled after {kept}/" in dock.quality.status, dock.quality.status
     stored = from_metadata(layer.metadata[QUALITY_KEY])
     assert sum(len(v) for v in stored.values()) == kept
     assert dock._run_btn.enabled and not dock._cancel_btn.enabled

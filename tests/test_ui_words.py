@@ -2,8 +2,7 @@
 
 Every button and check box says what it does in a tooltip, every choice box, text field and
 number box has a visible label, and no visible text uses developer words ("JFS", "support",
-"other target"). The quality panel embedded in the Few-shot dock is left out (its texts are
-owned elsewhere).
+"other target"), the quality panel embedded in the Few-shot dock included.
 """
 
 from __future__ import annotations
@@ -13,15 +12,12 @@ from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, PushButton
 
 from napari_ifss._napari.fewshot_dock import FewShotDock
 from napari_ifss._napari.interactive_dock import InteractiveDock
-from napari_ifss._napari.quality_panel import QualityPanel
 
 JARGON = ("jfs", "support", "other target", "keep clicked regions only")
 
 
 def _walk(container: Container):
     for widget in container:
-        if isinstance(widget, QualityPanel):
-            continue
         yield widget
         if isinstance(widget, Container):
             yield from _walk(widget)

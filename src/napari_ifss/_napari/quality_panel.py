@@ -63,11 +63,13 @@ class QualityPanel(Container):
         self.viewer = viewer
         self._record_of = record_of
         self._on_busy = on_busy or (lambda _busy: None)
-        self._title = Label(value="Quality (JFS)")
+        self._title = Label(value="Result quality (checked against your annotated slices)")
         self._status = Label(value="")
         self._next_btn = PushButton(text="Annotate next")
         self._next_btn.tooltip = f"go to {NEXT_RULE}"
         self._export_btn = PushButton(text="Export CSV...")
+        self._export_btn.tooltip = ("save the table (slice, label, score, badge) as a CSV file "
+                                    "for a spreadsheet or a report")
         buttons = Container(widgets=[self._next_btn, self._export_btn], layout="horizontal",
                             labels=False)
         buttons.margins = (0, 0, 0, 0)
@@ -187,7 +189,7 @@ class QualityPanel(Container):
             return
         colour = None
         if not 0 <= z < layer.data.shape[0]:
-            text = "JFS: this slice is outside the labels"
+            text = "quality: this slice is outside the labels"
         else:
             here = {i: e[z] for i, e in self._scores.items() if z in e}
             annotated = not here and is_user_slice(layer.data[z], z, self._record_of(layer))
@@ -202,7 +204,7 @@ class QualityPanel(Container):
         """Score ``request``'s label ids on ``layer`` in a thread worker (see
         :class:`~.quality_worker.QualityScorer`); its rows replace theirs as they come."""
         if self.scorer.busy:
-            self._set_status("JFS scoring is already running")
+            self._set_status("the quality check is already running")
             return
         try:
             total = self.scorer.start(request, layer, segmenter, self._record_of(layer))
@@ -210,10 +212,10 @@ class QualityPanel(Container):
             self._set_status(f"cannot score: {err}")
             return
         if total == 0:
-            self._set_status("JFS: no propagated slice to score")
+            self._set_status("quality: no filled slice to check")
             return
-        self.progress_bar = progress(total=total, desc="JFS scoring")
-        self._set_status(f"JFS scoring 0/{total} slices...")
+        self.progress_bar = progress(total=total, desc="quality check")
+        self._set_status(f"checking quality 0/{total} slices...")
         self._on_busy(True)
         self.refresh()  # the earlier rows of these label ids go
 
@@ -221,7 +223,7 @@ class QualityPanel(Container):
         """Stop scoring after the slice being scored (what was scored is kept)."""
         if self.scorer.busy:
             self.scorer.cancel()
-            self._set_status("cancelling JFS scoring...")
+            self._set_status("cancelling the quality check...")
 
     def _on_score(self, row: ScoreRow, done: int, total: int) -> None:
         if self.progress_bar is not None:
@@ -232,7 +234,7 @@ class QualityPanel(Container):
         self._scores.setdefault(row.label_id, {})[row.z] = pending[2][row.label_id][row.z]
         self.table.insert(row)
         if not self.scorer.runner.cancelling:
-            self._set_status(f"JFS scoring {done}/{total} slices...")
+            self._set_status(f"checking quality {done}/{total} slices...")
         if row.z == self.current_z():
             self.update_overlay()
 
@@ -278,7 +280,7 @@ class QualityPanel(Container):
         return n
 
     def _ask_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.native, "Export JFS scores",
+        path, _ = QFileDialog.getSaveFileName(self.native, "Export quality scores",
                                               "jfs_scores.csv", "CSV files (*.csv)")
         if not path:
             return

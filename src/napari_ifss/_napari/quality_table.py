@@ -25,7 +25,7 @@ BADGE_COLOURS = {"good": "#2e9e44", "check": "#f0a30a", "review": "#d62728",
 BADGE_TEXT = {"good": "#ffffff", "check": "#000000", "review": "#ffffff", "empty": "#ffffff"}
 EMPTY_TIP = ("propagation found nothing on this slice, although it lies inside the object's "
              "range: check whether the object is there")
-COLUMNS = ("z", "label", "JFS", "badge")
+COLUMNS = ("z", "label", "score", "badge")
 
 
 def text_overlay(viewer: Viewer) -> TextOverlay:
@@ -41,12 +41,12 @@ def slice_text(z: int, scores: dict[int, StoredScore], annotated: bool) -> str:
     """The overlay text for slice ``z``: its ``{label_id: score}`` (one line per label id when
     there are several), or why there is none."""
     if annotated:
-        return f"JFS z={z}: annotated"
+        return f"quality z={z}: annotated"
     if not scores:
-        return f"JFS z={z}: not scored"
+        return f"quality z={z}: not scored"
     parts = [f"label {i}: {format_score(s.score)} {badge_label(s.badge)}"
              for i, s in sorted(scores.items())]
-    return f"JFS z={z}" + ("  " if len(parts) == 1 else "\n") + "\n".join(parts)
+    return f"quality z={z}" + ("  " if len(parts) == 1 else "\n") + "\n".join(parts)
 
 
 class BadgeTable(QTableWidget):

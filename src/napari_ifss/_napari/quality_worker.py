@@ -143,7 +143,7 @@ class QualityScorer:
         return total
 
     def _status(self, text: str) -> None:
-        self._on_status(f"JFS scoring: {text}")
+        self._on_status(f"quality check: {text}")
 
     def _event(self, event: QualityProgress) -> None:
         job = self._job
@@ -168,9 +168,9 @@ class QualityScorer:
         layer.metadata = {**layer.metadata, QUALITY_KEY: to_metadata(table)}
         done, total = job["done"], job["total"]
         if isinstance(result, RunFailed):
-            message = f"JFS scoring failed after {done}/{total} slices: {result.error}"
+            message = f"quality check failed after {done}/{total} slices: {result.error}"
         elif result.cancelled:
-            message = f"JFS scoring cancelled after {done}/{total} slices (scores kept)"
+            message = f"quality check cancelled after {done}/{total} slices (scores kept)"
         else:
-            message = f"JFS scored {done} slice{'s' * (done != 1)} in {result.seconds:.1f} s"
+            message = f"quality checked on {done} slice{'s' * (done != 1)} in {result.seconds:.1f} s"
         self._on_done(message)
