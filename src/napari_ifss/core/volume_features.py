@@ -60,7 +60,7 @@ class SliceFeatures:
         if cfg.levels:
             parts.append(self._trunk(cfg).pixel_features(
                 image, self.window, key=(self.name, z), levels=cfg.levels,
-                side_range=(cfg.min_side, max(cfg.min_side, cfg.max_side))))
+                side_range=cfg.side_range(image.shape)))
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
     def _filters_of(self, z: int, image: np.ndarray, cfg: LearnerConfig) -> np.ndarray:
@@ -82,7 +82,7 @@ class SliceFeatures:
         if cfg.levels:
             trunk = self._trunk(cfg).base_map(
                 image, self.window, key=(self.name, z), levels=cfg.levels,
-                side_range=(cfg.min_side, max(cfg.min_side, cfg.max_side)))
+                side_range=cfg.side_range(image.shape))
         return SliceParts(shape, filters, trunk)
 
     def _trunk(self, cfg: LearnerConfig) -> TrunkFeatures:

@@ -51,7 +51,11 @@ class LearnerConfig:
 
     Attributes:
         filters: use the multiscale filter features (sigma 1 .. ``sigma_max``).
-        levels: trunk levels (empty: no trunk); min_side/max_side: trunk input long side.
+        levels: trunk levels (empty: no trunk). Trunk input: a slice whose long side is below
+            ``upsample_below`` is resized so that it lies in ``[min_side, max_side]`` (small
+            slices upsampled: 100-px CT slices at 512 get stride-4 features about one source
+            pixel apart), any other keeps its size up to ``max_side``
+            (:meth:`side_range`).
         classifier: ``mlp``, ``logreg`` or ``rf``; samples: pixels per class and support slice;
             near: share of background sampled in a ``band``-pixel ring around the object.
         prior: ``none`` (no neighbour prior, every slice on its own), ``soft`` (logit +
@@ -70,8 +74,9 @@ class LearnerConfig:
     filters: bool = True
     sigma_max: float = 16.0
     levels: tuple[str, ...] = ("c2", "c4", "c8", "c16")
-    min_side: int = 256
+    min_side: int = 512
     max_side: int = 512
+    upsample_below: int = 256
     classifier: str = "mlp"
     samples: int = 4000
     near: float = 0.3
@@ -84,6 +89,12 @@ class LearnerConfig:
     end_fraction: float = 0.3
     threshold: float = 0.5
     seed: int = 0
+
+    def side_range(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """The ``(min, max)`` long side of the trunk input for a slice of ``shape`` (H, W)."""
+        if max(shape[:2]) < self.upsample_below:
+            return self.min_side, max(self.min_side, self.max_side)
+        return 32, self.max_side
 
     def __post_init__(self) -> None:
         if not self.filters and not self.levels:

@@ -16,7 +16,7 @@ from ..core.volume_learner import LearnerConfig
 # The base of the design sweep (docs/benchmarks/fewshot_lovo.md): c2..c8, soft prior, raw
 # classifier logits, no end rule. The chosen design is LearnerConfig()'s defaults ("chosen").
 BASE = LearnerConfig(levels=("c2", "c4", "c8"), prior="soft", temperature=1.0,
-                     end_fraction=0.0)
+                     end_fraction=0.0, min_side=256, upsample_below=256)
 DESIGNS: dict[str, LearnerConfig] = {
     "chosen": LearnerConfig(),
     # features (MLP, soft prior)
@@ -25,9 +25,9 @@ DESIGNS: dict[str, LearnerConfig] = {
     "both_mlp_soft": BASE,
     "both16_mlp_soft": replace(BASE, levels=("c2", "c4", "c8", "c16")),
     "both24_mlp_soft": replace(BASE, levels=("c2", "c4")),
-    # trunk input side for small slices (long side < 256: native / 256 (default) / 512)
-    "both_native_mlp_soft": replace(BASE, min_side=32),
-    "both_up512_mlp_soft": replace(BASE, min_side=512),
+    # trunk input side: native / long side < 256 upsampled to 256 (BASE) / < 512 to 512
+    "both_native_mlp_soft": replace(BASE, min_side=32, upsample_below=32),
+    "both_up512_mlp_soft": replace(BASE, min_side=512, upsample_below=512),
     # classifier
     "both_logreg_soft": replace(BASE, classifier="logreg"),
     "both_rf_soft": replace(BASE, classifier="rf"),
