@@ -56,7 +56,7 @@ from .support import check_labels_volume, index_labels, resolve_label_ids
 __all__ = [
     "WINDOW_SAMPLE_SLICES", "PartialWriteError", "PropagationProgress", "check_volume_dtype",
     "check_volume_shape", "processing_order", "propagate", "propagate_volume", "read_slice",
-    "sample_window", "window_slices",
+    "check_inputs", "sample_window", "window_slices", "write_slice",
 ]
 
 
@@ -137,7 +137,12 @@ def check_volume_dtype(volume: object) -> None:
                                 f"dtype {dtype}")
 
 
-def _check_inputs(volume: object, labels: object, out: object | None) -> tuple[int, int, int]:
+def check_inputs(volume: object, labels: object, out: object | None) -> tuple[int, int, int]:
+    """Shapes and dtypes of a propagation's volume, labels and ``out``; its (Z, Y, X).
+
+    Raises:
+        InvalidInputError: naming what does not fit.
+    """
     vshape = tuple(getattr(volume, "shape", ()))
     lshape = tuple(getattr(labels, "shape", ()))
     check_volume_shape(vshape)
@@ -193,7 +198,7 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
         PartialWriteError: while iterating, a failure after slices were written to ``out``
             (e.g. NaN in a slice of a lazy volume); it names the slices written.
     """
-    depth, _, _ = _check_inputs(volume, labels, out)
+    depth, _, _ = check_inputs(volume, labels, out)
     index = index_labels(labels)
     ids = resolve_label_ids(index, label_ids)
     if out is None and len(ids) > 1:
@@ -270,7 +275,7 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
                 if z not in target_set:
                     continue
                 done += 1
-                event = _write(label_id, z, mask, out, labels, done, total, predicted)
+                event = write_slice(label_id, z, mask, out, labels, done, total, predicted)
                 written.setdefault(label_id, []).append(z)
                 yield event
     except Exception as exc:
@@ -283,7 +288,7 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
                       "left empty", UserWarning, stacklevel=2)
 
 
-def _write(label_id: int, z: int, mask: np.ndarray, out, labels, done: int, total: int,
+def write_slice(label_id: int, z: int, mask: np.ndarray, out, labels, done: int, total: int,
            predicted: bool) -> PropagationProgress:
     """Write ``mask`` into ``out[z]`` where nothing is labelled yet; the progress event."""
     if out is None:

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import InvalidInputError
 from .fewshot import FewShotSegmenter
 from .normalize import IntensityWindow
-from .propagation import PropagationProgress, _check_inputs, _write, sample_window
+from .propagation import PropagationProgress, check_inputs, sample_window, write_slice
 from .support import index_labels, resolve_label_ids
 
 
@@ -44,7 +44,7 @@ def transfer(source: object, source_labels: object, target: object, out: object,
         InvalidInputError: raised on the call (before anything is written) for bad shapes,
             an id not present, or a threshold outside (0, 1).
     """
-    _check_inputs(source, source_labels, None)
+    check_inputs(source, source_labels, None)
     tshape = tuple(getattr(target, "shape", ()))
     sshape = tuple(getattr(source, "shape", ()))
     if len(tshape) != len(sshape) or tshape[1:] != sshape[1:]:
@@ -75,4 +75,4 @@ def _run(source, source_labels, target, out, ids, slices_of, segmenter, threshol
         for z in range(depth):
             mask = seg.predict(np.asarray(target[z])) > threshold
             done += 1
-            yield _write(label_id, z, mask, out, out, done, total, True)
+            yield write_slice(label_id, z, mask, out, out, done, total, True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import shutil
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fewshot_resources import peak_rss_mb
+from .fewshot_resources import in_fresh_process, peak_rss_mb
 from .report import command_line, machine_info
 
 SHAPE = (64, 256, 256)
@@ -74,12 +73,7 @@ def _loop_child(folder: str, out: str, threads: int, queue) -> None:
 
 def run_loop(folder: Path, out: Path, threads: int) -> dict:
     """The plain loop in a fresh process."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_loop_child, args=(str(folder), str(out), threads, queue))
-    proc.start()
-    result = queue.get(timeout=7200)
-    proc.join()
+    result = in_fresh_process(_loop_child, (str(folder), str(out), threads), 7200)
     return {"config": "plain loop (no dask)", "workers": 0, "threads": threads,
             "startup_s": 0.0, **result}
 

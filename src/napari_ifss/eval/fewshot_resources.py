@@ -115,17 +115,21 @@ def _worker(depth: int, weights: str | None, click: str | None, queue) -> None:
                "peak_rss_mb": peak_rss_mb()})
 
 
+def in_fresh_process(target: Callable, args: tuple, timeout: float) -> dict:
+    """Run ``target(*args, queue)`` in a newly spawned process (so that its peak memory is its
+    own) and return the dict it puts on ``queue``."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    result = queue.get(timeout=timeout)
+    proc.join()
+    return result
+
+
 def dask_memory(weights: str | None, click: str | None, depths: Sequence[int]) -> list[dict]:
     """Peak RSS (MB) of a dask-streamed propagation per stack depth, each in a new process."""
-    ctx = mp.get_context("spawn")
-    out = []
-    for depth in depths:
-        queue = ctx.Queue()
-        proc = ctx.Process(target=_worker, args=(int(depth), weights, click, queue))
-        proc.start()
-        out.append(queue.get(timeout=900))
-        proc.join()
-    return out
+    return [in_fresh_process(_worker, (int(depth), weights, click), 900) for depth in depths]
 
 
 def learner_speed_256(cfg, trunk=None, depth: int = 24) -> dict:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import shutil
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
-from .fewshot_resources import peak_rss_mb
+from .fewshot_resources import in_fresh_process, peak_rss_mb
 from .report import command_line, machine_info
 
 
@@ -116,12 +115,7 @@ def measure(folder: Path, depth: int, side: int, threads: int = 1) -> dict:
     write_s = time.perf_counter() - t
     print(f"annotating 2 slices and propagating {depth - 2} in a fresh process...",
           file=sys.stderr, flush=True)
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_job, args=(str(image_path), str(labels_path), threads, queue))
-    proc.start()
-    result = queue.get(timeout=3600)
-    proc.join()
+    result = in_fresh_process(_job, (str(image_path), str(labels_path), threads), 3600)
     return {**result, "write_stores_s": write_s}
 
 
