@@ -34,12 +34,15 @@ def test_import_is_light_and_lists_the_api():
 
 
 def test_propagate_matches_the_core_and_keeps_the_support(cells):
-    image, _, support = cells
+    image, truth, support = cells
     result = ifss.propagate(image, support)
     assert np.array_equal(result, propagate_volume(image, support))
     assert np.array_equal(result[[3, 8]], support[[3, 8]])
     filled = [z for z in range(12) if z not in (3, 8) and result[z].any()]
-    assert len(filled) >= 4
+    assert len(filled) >= 3
+    obj = support.max()
+    both = (result == obj) & (truth == obj)
+    assert 2 * both.sum() / ((result == obj).sum() + (truth == obj).sum()) > 0.85
     assert not support[5].any() and result[5].any()  # a slice between the two was filled
 
 

@@ -52,7 +52,7 @@ def test_bench_cli_end_to_end(tmp_path, data_dir):
     pytest.importorskip("sklearn")
     root, click, head = data_dir
     out = tmp_path / "report" / "fewshot.json"
-    code = main(["bench", "fewshot", "--data", str(root), "--json", str(out),
+    code = main(["bench", "fewshot", "--protocol", "dev", "--data", str(root), "--json", str(out),
                  "--weights", str(head), "--click-weights", str(click), "--k", "1", "2",
                  "--rf-trees", "5", "--no-speed", "--no-memory", "--max-queries", "2"])
     assert code == 0
@@ -64,5 +64,6 @@ def test_bench_cli_end_to_end(tmp_path, data_dir):
     assert len(case["methods"]["fewshot"]["dice_per_slice"]) == case["n_eval"]
     assert 0.0 <= case["methods"]["random_forest"]["dice_volume"] <= 1.0
     assert {s["set"] for s in report["sets_2d"]} == {"dsb2018/48x48grey"}
+    assert report["protocol"] == "dev" and report["held_out"].startswith("no")
     md = out.with_suffix(".md").read_text()
-    assert "few-shot" in md and "copy nearest" in md
+    assert "few-shot" in md and "copy nearest" in md and "NOT held out" in md

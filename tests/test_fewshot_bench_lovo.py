@@ -64,7 +64,7 @@ def lovo_root(tmp_path):
 def test_lovo_bench_scores_every_volume(tmp_path, lovo_root):
     pytest.importorskip("sklearn")
     out = tmp_path / "report" / "lovo.json"
-    code = main(["bench", "fewshot", "--protocol", "lovo", "--data", str(lovo_root),
+    code = main(["bench", "fewshot", "--data", str(lovo_root),  # lovo is the default
                  "--json", str(out), "--k", "1", "2", "--rf-trees", "5", "--no-speed",
                  "--learners", "filters_mlp_soft:samples=800",
                  "filters_mlp_soft:samples=800,prior=none"])

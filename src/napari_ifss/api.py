@@ -186,9 +186,13 @@ def _writable_copy(labels: object) -> np.ndarray:
 
 def propagate(image: object, labels: object, label_ids: int | Iterable[int] | None = None,
               slices: Iterable[int] | None = None, *, out: object | None = None,
-              segmenter: object | None = None, threshold: float = 0.5,
-              progress: bool = False) -> Any:
+              method: str | None = None, segmenter: object | None = None,
+              learner: object | None = None, spacing: Sequence[float] | None = None,
+              threshold: float = 0.5, progress: bool = False) -> Any:
     """Propagate the annotated slices of ``labels`` through ``image``.
+
+    By default a per-volume learner is fitted in seconds on the annotated slices (it never saw
+    another volume); ``method="head"`` uses the pretrained few-shot head instead.
 
     Args:
         image: ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)`` volume.
@@ -197,7 +201,15 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
         slices: z indices to fill (default: all); annotated slices are never written.
         out: a writable array (e.g. zarr) for the result, for volumes larger than memory;
             default: a new numpy array.
-        segmenter: a :class:`~napari_ifss.core.fewshot.FewShotSegmenter` (default: shipped).
+        method: ``"learner"`` or ``"head"``; None: ``"head"`` when a ``segmenter`` is given,
+            else ``"learner"``.
+        segmenter: the head, a :class:`~napari_ifss.core.fewshot.FewShotSegmenter` (default:
+            shipped).
+        learner: the learner's design, a
+            :class:`~napari_ifss.core.volume_learner.LearnerConfig` (default: the benchmarked
+            one).
+        spacing: ``(z, y, x)`` voxel size for the learner (default: the image layer's scale
+            when ``image`` is a napari layer or LayerData, else 1, 1, 1).
         progress: show a progress bar on stderr.
 
     Returns:
@@ -214,11 +226,15 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
     from .core.propagation import PartialWriteError
     from .core.propagation import propagate as _propagate
 
-    vol, _ = resolve(image, "image")
+    vol, image_layer = resolve(image, "image")
     lab, layer = resolve(labels, "labels")
+    if spacing is None and method != "head" and segmenter is None:
+        source = image_layer if image_layer is not None else image
+        scale = getattr(source, "scale", None)
+        spacing = tuple(scale)[-3:] if scale is not None and len(scale) >= 3 else None
     target = out if out is not None else _writable_copy(lab)
-    events = _propagate(vol, lab, label_ids, slices, segmenter=segmenter, out=target,
-                        threshold=threshold)
+    events = _propagate(vol, lab, label_ids, slices, method=method, segmenter=segmenter,
+                        learner=learner, spacing=spacing, out=target, threshold=threshold)
     try:
         for _ in _track(events, "propagate", progress):
             pass

@@ -20,16 +20,21 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def load_segmenter(args: argparse.Namespace):
-    """The few-shot model the options name (torch is imported here, not at parse time)."""
+def set_threads(args: argparse.Namespace) -> None:
+    """Apply ``--threads`` (torch is imported here, not at parse time)."""
     import torch
-
-    from .core.fewshot import FewShotSegmenter
 
     if args.threads is not None:
         if args.threads < 1:
             raise InvalidInputError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+
+
+def load_segmenter(args: argparse.Namespace):
+    """The few-shot model the options name (torch is imported here, not at parse time)."""
+    from .core.fewshot import FewShotSegmenter
+
+    set_threads(args)
     if args.weights is None:
         if args.click_weights is not None:
             raise InvalidInputError("--click-weights needs --weights (a head trained on them)")

@@ -17,9 +17,11 @@ from .command_inputs import (
     load_segmenter,
     read_labels_like,
     read_volume,
+    set_threads,
 )
 from .core.errors import InvalidInputError
 from .core.io import LayerData, write_format, write_layer
+from .core.learner_segmenter import DEFAULT_METHOD, METHODS
 
 
 def parse_slices(text: str | None, depth: int) -> list[int] | None:
@@ -49,9 +51,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Register ``ifss propagate``."""
     p = subparsers.add_parser(
         "propagate", help="propagate annotated slices of a labels file through a volume",
-        description="Propagate the objects drawn on a few slices of LABELS through IMAGE with "
-                    "the few-shot model and write the filled labels (with the image's spacing "
-                    "and origin) to OUT. Annotated slices and drawn voxels are never changed.")
+        description="Propagate the objects drawn on a few slices of LABELS through IMAGE and "
+                    "write the filled labels (with the image's spacing and origin) to OUT. By "
+                    "default a per-volume learner is fitted in seconds on your annotated slices "
+                    "(it uses the image's voxel spacing and stops where an object ends); "
+                    "--method head uses the pretrained few-shot head instead. Annotated slices "
+                    "and drawn voxels are never changed.")
     p.add_argument("image", help="image volume (TIFF, NIfTI, MHA/MHD, NRRD, DICOM folder)")
     p.add_argument("--support", required=True, help="labels with the annotated slices")
     p.add_argument("--out", required=True, help="output labels file")
@@ -59,6 +64,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="label ids to propagate (default: all)")
     p.add_argument("--slices", default=None, help="slices to fill: 'FROM:TO' or '3,5,9'")
     p.add_argument("--threshold", type=float, default=0.5, help="object probability threshold")
+    p.add_argument("--method", choices=METHODS, default=None,
+                   help=f"{DEFAULT_METHOD} (default): a classifier fitted on your annotated "
+                        "slices of this image only; head: the pretrained few-shot head (the "
+                        "default when --weights is given)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     add_model_args(p)
     p.set_defaults(func=_run)
@@ -73,9 +82,17 @@ def _run(args: argparse.Namespace) -> int:
     image = read_volume(args.image)
     support = read_labels_like(args.support, image, "--support")
     slices = parse_slices(args.slices, image.spatial_shape[0])
-    result = propagate(image.data, support.data, args.ids, slices,
-                       segmenter=load_segmenter(args), threshold=args.threshold,
-                       progress=not args.quiet)
+    method = args.method or ("head" if args.weights is not None else DEFAULT_METHOD)
+    if method == "head":
+        model = {"segmenter": load_segmenter(args)}
+    else:
+        if args.weights is not None or args.click_weights is not None:
+            raise InvalidInputError("--weights / --click-weights choose the few-shot head: "
+                                    "use --method head")
+        set_threads(args)
+        model = {"spacing": tuple(image.scale[-3:])}
+    result = propagate(image.data, support.data, args.ids, slices, method=method,
+                       threshold=args.threshold, progress=not args.quiet, **model)
     filled = int(np.count_nonzero(np.any(
         (np.asarray(result) != 0) & (np.asarray(support.data) == 0), axis=(1, 2))))
     write_layer(out_path, LayerData(np.asarray(result), "labels", out_path.name.split(".")[0],

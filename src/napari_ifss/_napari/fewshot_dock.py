@@ -1,7 +1,8 @@
 """The "Few-shot propagation" dock: spread annotated objects from a few slices to the stack.
 
-Pick the image, the labels layer holding the annotated (support) slices, the label ids and
-which slices to fill (all, a z range, or only between annotated slices), or another image of
+Pick the image, the labels layer holding the annotated (support) slices, the label ids, the
+method (a per-volume learner fitted on those slices, the default, or the pretrained few-shot
+head; JFS quality scores always use the head) and which slices to fill (all, a z range, or only between annotated slices), or another image of
 the same ``(Y, X)`` size as the target (its result goes into a new labels layer). Slices come
 back one by one from a thread worker and are written as they arrive; slices holding any label
 and other objects' voxels are never overwritten; Cancel keeps what was written; the whole run
@@ -30,6 +31,7 @@ from qtpy.QtCore import QTimer
 
 from ..core.errors import IfssError, InvalidInputError
 from ..core.fewshot import FewShotSegmenter
+from ..core.learner_segmenter import DEFAULT_METHOD, LearnerSegmenter
 from ..core.propagation import PropagationProgress, propagate
 from ..core.provenance import RECORD_KEY, Record, record_states, user_labels
 from ..core.support import LabelsIndex, index_labels, resolve_label_ids
@@ -41,6 +43,11 @@ from .quality_worker import ScoringRequest, reserve_cache
 from .slice_context import spatial_shape
 
 ALL, BETWEEN, RANGE = "all slices", "between annotated slices", "z range"
+METHOD_CHOICES = [("learn from this image", "learner"), ("pretrained few-shot model", "head")]
+METHOD_TIP = ("how the other slices are segmented. 'learn from this image' (recommended): a "
+              "classifier is trained in seconds on the slices you annotated, uses the image's "
+              "voxel size and stops where the object ends. 'pretrained few-shot model': the "
+              "network shipped with the plugin, trained on other images")
 SUPPORT_LINES = 6  # label ids listed one per line; more are summed up in one line
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,8 @@ class FewShotDock(Container):
         self._ids.tooltip = "comma-separated label ids; empty: every id present"
         self._mode = ComboBox(label="slices to fill", choices=[ALL, BETWEEN, RANGE], value=ALL)
         self._mode.tooltip = "which slices get objects: all, a z range, or between annotations"
+        self._method = ComboBox(label="method", choices=METHOD_CHOICES, value=DEFAULT_METHOD)
+        self._method.tooltip = METHOD_TIP
         self._z_from = SpinBox(label="from z", min=0, max=100000)
         self._z_to = SpinBox(label="to z", min=0, max=100000)
         self._target_box = ComboBox(label="segment in another image", choices=self._images,
@@ -92,8 +101,8 @@ class FewShotDock(Container):
         self._status = Label(label="status", value="")
         self.quality = QualityPanel(napari_viewer, propagated_record, self._on_scoring)
         super().__init__(widgets=[
-            self._image_box, self._labels_box, self._ids, self._mode, self._z_from, self._z_to,
-            self._target_box, self._support, self._run_btn, self._cancel_btn, self._status,
+            self._image_box, self._labels_box, self._ids, self._method, self._mode,
+            self._z_from, self._z_to, self._target_box, self._support, self._run_btn, self._cancel_btn, self._status,
             self.quality], scrollable=True)  # scrolls on a small (laptop) screen
         self.root_native_widget.widget().layout().addStretch(1)  # controls stay packed at the top
         # Qt squeezes the lower of two stacked docks to a few pixels on a small screen: keep a
@@ -264,17 +273,36 @@ class FewShotDock(Container):
                                            scale=target.scale, translate=target.translate)
             self._labels_box.reset_choices()
             return (lambda seg: transfer(image.data, support, target.data, out, ids,
-                                         segmenter=seg)), tshape[0] * len(ids), layer, list, None
+                                         segmenter=self._slice_model(seg))
+                    ), tshape[0] * len(ids), layer, list, None
         slices = self._slices(index, ids)
         todo = [z for z in slices if z not in set(index.annotated)]
         if not todo:
             raise InvalidInputError("nothing to fill: every selected slice is annotated")
         redo = sorted(set(stale) & set(slices))
         scoring = ScoringRequest.for_run(image.data, ids)  # same cache keys: features reused
-        return (lambda seg: propagate(
-            image.data, support, ids, slices, segmenter=reserve_cache(seg, index.depth),
-            out=support, cache_prefix=scoring.cache_prefix)), len(todo) * len(ids), labels, (
-            lambda: _clear(labels, redo, ids)), scoring
+        if self.method == "head":
+            def start(seg):
+                return propagate(image.data, support, ids, slices, method="head",
+                                 segmenter=reserve_cache(seg, index.depth), out=support,
+                                 cache_prefix=scoring.cache_prefix)
+        else:
+            spacing = tuple(float(s) for s in image.scale[-3:])
+
+            def start(seg):  # seg: the pretrained model, loaded for the quality scores
+                return propagate(image.data, support, ids, slices, method="learner",
+                                 spacing=spacing, out=support)
+        return start, len(todo) * len(ids), labels, (lambda: _clear(labels, redo, ids)), scoring
+
+    @property
+    def method(self) -> str:
+        """``"learner"`` or ``"head"``: how slices are segmented (the "method" box)."""
+        return self._method.value
+
+    def _slice_model(self, segmenter: FewShotSegmenter):
+        """The model a run on another image uses: ``segmenter`` for the head, else a new
+        per-volume learner."""
+        return segmenter if self.method == "head" else LearnerSegmenter()
 
     def _slices(self, index: LabelsIndex, ids: list[int]) -> list[int]:
         if self._mode.value == BETWEEN:

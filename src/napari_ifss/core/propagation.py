@@ -2,10 +2,18 @@
 
 For each label id the slices that contain it are its support. Fronts run outward from every
 annotated slice, nearest slices first (order: distance to the nearest annotated slice, then z);
-each slice is predicted with the few-shot model (support slices weighted by z distance) plus
-the mask just propagated on the adjacent slice as a prior. Where two fronts meet, the slice has
-both neighbours done and gets the mean of the two masks as its prior: that is how the fronts
-are reconciled. Outside the annotated z-range a front stops once the object has vanished.
+each slice is predicted by a *slice model* given the mask just propagated on the adjacent slice
+as a prior. Two methods (``method=``):
+
+* ``"learner"`` (default): the per-volume learner, a pixel classifier fitted in seconds on the
+  support slices of the object (:class:`~.learner_segmenter.LearnerSegmenter`,
+  :mod:`.volume_learner`); it honours the voxel ``spacing`` and says "not on this slice" beyond
+  an object's end. Held out by construction: it never saw another volume.
+* ``"head"``: the meta-learned few-shot head (:class:`~.fewshot.FewShotSegmenter`, support
+  slices weighted by z distance); also any ``segmenter`` passed in.
+
+Where two fronts meet, the slice has both neighbours done and gets the mean of the two masks as
+its prior (the learner: their union): that is how the fronts are reconciled. Outside the annotated z-range a front stops once the object has vanished.
 
 Guarantees:
 
@@ -15,7 +23,8 @@ Guarantees:
   label keeps it (no overlap). Each label's support comes from the user's labels only.
 * Streaming: ``volume`` and ``labels`` are read one z slice at a time (numpy, dask and zarr
   arrays work alike); results go into ``out`` slice by slice, or only into the events. Memory
-  is bounded by a few slices per annotated slice, never by the number of slices.
+  is bounded by a few slices per annotated slice, never by the number of slices (the
+  learner keeps the features of its last 16 slices).
 
 Driving it from a GUI thread worker: iterate, update the layer from each
 :class:`PropagationProgress` (or let it write into ``out``), and cancel by stopping the
@@ -39,6 +48,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .fewshot import FewShotSegmenter, support_window
+from .learner_segmenter import DEFAULT_METHOD, LearnerSegmenter, check_method, check_spacing
 from .normalize import IntensityWindow
 from .propagation_checks import (
     WINDOW_SAMPLE_SLICES,
@@ -52,11 +62,12 @@ from .propagation_checks import (
     window_slices,
 )
 from .support import check_labels_volume, index_labels, resolve_label_ids
+from .volume_learner import LearnerConfig
 
 __all__ = [
     "WINDOW_SAMPLE_SLICES", "PartialWriteError", "PropagationProgress", "check_volume_dtype",
     "check_volume_shape", "processing_order", "propagate", "propagate_volume", "read_slice",
-    "check_inputs", "sample_window", "window_slices", "write_slice",
+    "check_inputs", "sample_window", "slice_model", "window_slices", "write_slice",
 ]
 
 
@@ -166,10 +177,12 @@ def check_inputs(volume: object, labels: object, out: object | None) -> tuple[in
 
 
 def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | None = None,
-              slices: Iterable[int] | None = None, *, segmenter: FewShotSegmenter | None = None,
-              out: object | None = None, threshold: float = 0.5, use_neighbour: bool = True,
-              stop_when_empty: bool = True, window: IntensityWindow | None = None,
-              cache_prefix: Hashable | None = None) -> Iterator[PropagationProgress]:
+              slices: Iterable[int] | None = None, *, method: str | None = None,
+              segmenter: FewShotSegmenter | None = None, learner: LearnerConfig | None = None,
+              spacing: tuple[float, float, float] | None = None, out: object | None = None,
+              threshold: float = 0.5, use_neighbour: bool = True, stop_when_empty: bool = True,
+              window: IntensityWindow | None = None, cache_prefix: Hashable | None = None
+              ) -> Iterator[PropagationProgress]:
     """Propagate ``label_ids`` from their annotated slices to ``slices`` (a generator).
 
     Args:
@@ -177,8 +190,14 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
         labels: ``(Z, Y, X)`` integer labels; slices containing an id are its support.
         label_ids: one id, several, or None for every id present.
         slices: the z indices to fill (default all); annotated slices are always skipped.
-        segmenter: the few-shot model (default :meth:`FewShotSegmenter.default`); its support
-            is replaced for each label id.
+        method: ``"learner"`` (the per-volume learner) or ``"head"`` (the meta-learned
+            few-shot head); None: ``"head"`` when a ``segmenter`` is given, else ``"learner"``.
+        segmenter: the slice model of method ``"head"`` (default
+            :meth:`FewShotSegmenter.default`, loaded on the first slice), or any object with
+            ``set_support`` / ``predict``; its support is replaced for each label id.
+        learner: the design of method ``"learner"`` (default :class:`LearnerConfig`).
+        spacing: ``(z, y, x)`` voxel spacing for method ``"learner"`` (default 1, 1, 1):
+            thick slices widen its neighbour prior.
         out: writable ``(Z, Y, X)`` integer array-like receiving the results slice by slice
             (it may be ``labels`` itself). None: results only in the events (one label id).
         threshold: probability above which a voxel belongs to the object.
@@ -194,11 +213,13 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
     Raises:
         InvalidInputError: bad shapes/dtypes, an id not in ``labels`` or one that ``out``
             cannot hold, a read-only ``out``, a slice index out of range, several ids without
-            ``out``, NaN/inf in an in-memory volume (raised before anything is written).
+            ``out``, NaN/inf in an in-memory volume, an unknown ``method``, a ``segmenter``
+            with ``method="learner"``, bad ``spacing`` (raised before anything is written).
         PartialWriteError: while iterating, a failure after slices were written to ``out``
             (e.g. NaN in a slice of a lazy volume); it names the slices written.
     """
     depth, _, _ = check_inputs(volume, labels, out)
+    model = slice_model(method, segmenter, learner, spacing, threshold)
     index = index_labels(labels)
     ids = resolve_label_ids(index, label_ids)
     if out is None and len(ids) > 1:
@@ -220,8 +241,31 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
     check_finite_up_front(volume, ids, index.slices_of, targets, window)
     if isinstance(volume, np.ndarray):
         check_not_constant(volume)  # lazy volumes: on the slices _run reads anyway
-    return _run(volume, labels, ids, index, targets, protected, segmenter, out, threshold,
+    return _run(volume, labels, ids, index, targets, protected, model, out, threshold,
                 use_neighbour, stop_when_empty, window, cache_prefix)
+
+
+def slice_model(method: str | None, segmenter: object | None, learner: LearnerConfig | None,
+                spacing: tuple[float, float, float] | None, threshold: float
+                ) -> object | None:
+    """The slice model a run drives: a new :class:`LearnerSegmenter` for ``"learner"``,
+    ``segmenter`` for ``"head"`` (None: the shipped head, loaded when the run starts).
+
+    Raises:
+        InvalidInputError: an unknown method, a ``segmenter`` with ``"learner"``, a ``learner``
+            design with ``"head"``, bad spacing or threshold.
+    """
+    method = check_method(method if method is not None else
+                          "head" if segmenter is not None else DEFAULT_METHOD)
+    if method == "head":
+        if learner is not None:
+            raise InvalidInputError("a learner design needs method='learner'")
+        check_spacing(spacing)
+        return segmenter
+    if segmenter is not None:
+        raise InvalidInputError("method='learner' fits its own model on the annotated slices: "
+                                "leave segmenter out, or use method='head'")
+    return LearnerSegmenter(learner, spacing, threshold)
 
 
 def _run(volume, labels, ids, index, targets, protected, segmenter, out, threshold,

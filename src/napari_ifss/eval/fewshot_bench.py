@@ -1,16 +1,22 @@
 """``ifss bench fewshot``: few-shot propagation vs copy-nearest and random-forest baselines.
 
 Runs on any folder laid out like ``../shared/data`` (see ``core.datasets``): every volume under
-``3d/`` (objects by :func:`~.fewshot_protocol.bench_objects`), K = 1, 2, 3 support slices, and
-the 2D sets of ``2d/dsb2018`` and ``2d/epfl_em``. Also measures propagation speed on a
-synthetic 256x256 stack and peak memory of a dask-streamed propagation for two stack depths.
-Writes a JSON report and a markdown table (``eval.report``).
+``3d/``, K = 1, 2, 3 support slices. Writes a JSON report and a markdown table
+(``eval.report``).
 
-``--protocol lovo`` is the leave-one-volume-out protocol (:func:`run_lovo`): only methods that
-never saw a slice of the volume they segment (copy-nearest, the random forest, the per-volume
-learner designs named by ``--learners``), supports at quantiles of each object's z-extent, Dice
+``--protocol lovo`` (the default) is the leave-one-volume-out protocol (:func:`run_lovo`): only
+methods that never saw a slice of the volume they segment (copy-nearest, the random forest, the
+per-volume learner designs named by ``--learners``; the default design is what ``ifss
+propagate`` and the Few-shot dock run), supports at quantiles of each object's z-extent, Dice
 over the volume and over the object's z-range +- 2, paired bootstrap intervals over objects;
-the shipped meta-learned head only with ``--head``, labelled as not held out.
+the shipped meta-learned head only with ``--head``, labelled as not held out. Default report:
+``docs/benchmarks/fewshot_lovo_run.json`` / ``.md``.
+
+``--protocol dev`` is the older protocol of the meta-learned head, NOT held out (the head was
+trained on slices of the same volumes): objects by :func:`~.fewshot_protocol.bench_objects`,
+evenly spaced supports, the 2D sets of ``2d/dsb2018`` and ``2d/epfl_em``, propagation speed on
+a synthetic 256x256 stack and peak memory of a dask-streamed propagation for two stack depths.
+Default report: ``docs/benchmarks/fewshot.json`` / ``.md``.
 """
 
 from __future__ import annotations
@@ -108,13 +114,22 @@ def run_lovo(args: argparse.Namespace) -> int:
         {n: learner_speed_256(c, trunk) for n, c in learners.items()},
         "peak_rss_mb": peak_rss_mb(), "wall_s": time.time() - t0,
     }
-    json_path, md_path = write_report(args.json, payload, markdown_lovo(payload),
+    json_path, md_path = write_report(report_path(args), payload, markdown_lovo(payload),
                                       args.md if args.md else None)
     print(f"wrote {json_path} and {md_path}")
     return 0
 
 
+REPORTS = {"lovo": "docs/benchmarks/fewshot_lovo_run.json", "dev": "docs/benchmarks/fewshot.json"}
+
+
+def report_path(args: argparse.Namespace) -> str:
+    """``--json``, or the protocol's default report path (:data:`REPORTS`)."""
+    return args.json or REPORTS[args.protocol]
+
+
 def run(args: argparse.Namespace) -> int:
+    """``ifss bench fewshot`` (``--protocol lovo`` by default, see the module docstring)."""
     if args.protocol == "lovo":
         return run_lovo(args)
     torch.set_num_threads(args.threads)
@@ -157,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_memory else None
     payload = {
         "benchmark": "fewshot",
+        "protocol": "dev",
+        "held_out": "no: the head was trained on slices of these volumes",
         "command": command_line(),
         "machine": machine_info(),
         "data": str(root),
@@ -171,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         "peak_rss_mb": peak_rss_mb(),
         "wall_s": time.time() - t0,
     }
-    json_path, md_path = write_report(args.json, payload, markdown(payload),
+    json_path, md_path = write_report(report_path(args), payload, markdown(payload),
                                       args.md if args.md else None)
     print(f"wrote {json_path} and {md_path}")
     return 0
@@ -180,17 +197,23 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``fewshot`` under ``ifss bench``."""
     p = subparsers.add_parser(
-        "fewshot", help="benchmark few-shot propagation against baselines",
-        description="Few-shot propagation on every volume under DATA/3d (K support slices "
-                    "evenly spaced over each object's z-extent) and 2D sets, against "
-                    "copy-nearest-slice and a random forest on filter features.")
+        "fewshot", help="benchmark few-shot propagation against baselines (leave-one-volume-out)",
+        description="Few-shot propagation on every volume under DATA/3d with K = 1, 2, 3 "
+                    "annotated slices, against copy-nearest-slice and a random forest on filter "
+                    "features run in the same call. Default protocol lovo (leave-one-volume-out): "
+                    "only methods that never saw the volume they segment, i.e. the per-volume "
+                    "learner that `ifss propagate` and the Few-shot dock use (fitted on the K "
+                    "slices only), copy-nearest and the random forest; supports at quantiles of "
+                    "each object's z-extent; Dice over the volume and over the object's z-range. "
+                    "--protocol dev: the older benchmark of the pretrained head on the volumes "
+                    "it was trained on (NOT held out), with 2D sets, speed and memory.")
     p.add_argument("--data", default=None, help="data folder (default $IFSS_DATA or "
                                                 "../shared/data)")
-    p.add_argument("--protocol", choices=("dev", "lovo"), default="dev",
-                   help="dev: the shipped head vs baselines on the development volumes it was "
-                        "trained on (2D sets, speed, memory too); lovo: leave-one-volume-out, "
-                        "only methods that never saw the volume (per-volume learner designs, "
-                        "copy-nearest, random forest)")
+    p.add_argument("--protocol", choices=("lovo", "dev"), default="lovo",
+                   help="lovo (default): leave-one-volume-out, only methods that never saw the "
+                        "volume (per-volume learner designs, copy-nearest, random forest); dev: "
+                        "NOT held out, the shipped head vs baselines on the development volumes "
+                        "it was trained on (2D sets, speed, memory too)")
     p.add_argument("--learners", nargs="+", default=None,
                    help="lovo: learner designs, names of eval.fewshot_designs.DESIGNS with "
                         "optional overrides (name:key=value,...); default chosen")
@@ -204,20 +227,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="lovo: method name of the head, e.g. fewshot_head_lovo for a head "
                         "trained with `ifss train fewshot --exclude-volumes V` and run with "
                         "--datasets V (default: fewshot_head_NOT_held_out)")
-    p.add_argument("--json", default="docs/benchmarks/fewshot.json", help="JSON report path")
+    p.add_argument("--json", default=None,
+                   help="JSON report path (default: docs/benchmarks/fewshot_lovo_run.json for "
+                        "lovo, docs/benchmarks/fewshot.json for dev)")
     p.add_argument("--md", default=None, help="markdown path (default: next to the JSON)")
-    p.add_argument("--weights", default=None, help="few-shot head checkpoint (default shipped)")
+    p.add_argument("--weights", default=None, help="few-shot head checkpoint (default shipped): dev, or lovo with --head")
     p.add_argument("--click-weights", default=None,
                    help="click-model checkpoint providing the encoder (default shipped)")
     p.add_argument("--k", type=int, nargs="+", default=[1, 2, 3], help="support counts")
     p.add_argument("--datasets", nargs="+", default=None, help="only these 3d datasets")
-    p.add_argument("--max-queries", type=int, default=8, help="2D queries per set")
+    p.add_argument("--max-queries", type=int, default=8, help="dev: 2D queries per set")
     p.add_argument("--rf-trees", type=int, default=50, help="random-forest trees")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--memory-depths", type=int, nargs="+", default=[32, 128],
-                   help="stack depths of the dask memory check")
-    p.add_argument("--no-2d", action="store_true", help="skip the 2D sets")
+                   help="dev: stack depths of the dask memory check")
+    p.add_argument("--no-2d", action="store_true", help="dev: skip the 2D sets")
     p.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
-    p.add_argument("--no-memory", action="store_true", help="skip the dask memory check")
+    p.add_argument("--no-memory", action="store_true", help="dev: skip the dask memory check")
     p.set_defaults(func=run)
     return p

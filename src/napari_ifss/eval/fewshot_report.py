@@ -43,7 +43,9 @@ def summarize(cases: list[dict], sets: list[dict], ks: Sequence[int]) -> list[di
 def markdown(payload: dict) -> str:
     """The markdown report of a benchmark payload."""
     m = payload["machine"]
-    lines = ["# Few-shot propagation benchmark", "",
+    lines = ["# Few-shot propagation benchmark (dev protocol, NOT held out)", "",
+             "The head was trained on slices of these volumes; held-out numbers: `ifss bench "
+             "fewshot` (leave-one-volume-out, `fewshot_lovo.md`).", "",
              f"Command: `{payload['command']}`  ",
              f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, torch threads "
              f"{m['torch_threads']}, torch {m['torch']}; {m['date_utc']} UTC  ",
