@@ -2,7 +2,8 @@
 
 Pick the image, the labels layer holding the annotated (support) slices, the label ids, the
 method (a per-volume learner fitted on those slices, the default, or the pretrained few-shot
-head; JFS quality scores always use the head) and which slices to fill (all, a z range, or only between annotated slices), or another image of
+head; JFS quality scores always use the head) and which slices to fill (all, a z range, or
+only between annotated slices), or another image of
 the same ``(Y, X)`` size as the target (its result goes into a new labels layer). Slices come
 back one by one from a thread worker and are written as they arrive; slices holding any label
 and other objects' voxels are never overwritten; Cancel keeps what was written; the whole run
@@ -102,7 +103,8 @@ class FewShotDock(Container):
         self.quality = QualityPanel(napari_viewer, propagated_record, self._on_scoring)
         super().__init__(widgets=[
             self._image_box, self._labels_box, self._ids, self._method, self._mode,
-            self._z_from, self._z_to, self._target_box, self._support, self._run_btn, self._cancel_btn, self._status,
+            self._z_from, self._z_to, self._target_box, self._support, self._run_btn,
+            self._cancel_btn, self._status,
             self.quality], scrollable=True)  # scrolls on a small (laptop) screen
         self.root_native_widget.widget().layout().addStretch(1)  # controls stay packed at the top
         # Qt squeezes the lower of two stacked docks to a few pixels on a small screen: keep a
@@ -260,6 +262,7 @@ class FewShotDock(Container):
             raise InvalidInputError(f"no annotated slice in {labels.name!r}: draw the object "
                                     "on at least one slice first")
         ids = parse_ids(self._ids.value, index)
+        method = self.method  # read here, in the UI thread: the run does not follow later edits
         target = self._target_box.value
         if target is not None and target is not image:
             if target.multiscale:
@@ -272,16 +275,17 @@ class FewShotDock(Container):
             layer = self.viewer.add_labels(np.zeros_like(out), name=f"{target.name} few-shot",
                                            scale=target.scale, translate=target.translate)
             self._labels_box.reset_choices()
-            return (lambda seg: transfer(image.data, support, target.data, out, ids,
-                                         segmenter=self._slice_model(seg))
-                    ), tshape[0] * len(ids), layer, list, None
+            return (lambda seg: transfer(
+                image.data, support, target.data, out, ids,
+                segmenter=seg if method == "head" else LearnerSegmenter())
+            ), tshape[0] * len(ids), layer, list, None
         slices = self._slices(index, ids)
         todo = [z for z in slices if z not in set(index.annotated)]
         if not todo:
             raise InvalidInputError("nothing to fill: every selected slice is annotated")
         redo = sorted(set(stale) & set(slices))
         scoring = ScoringRequest.for_run(image.data, ids)  # same cache keys: features reused
-        if self.method == "head":
+        if method == "head":
             def start(seg):
                 return propagate(image.data, support, ids, slices, method="head",
                                  segmenter=reserve_cache(seg, index.depth), out=support,
@@ -299,10 +303,6 @@ class FewShotDock(Container):
         """``"learner"`` or ``"head"``: how slices are segmented (the "method" box)."""
         return self._method.value
 
-    def _slice_model(self, segmenter: FewShotSegmenter):
-        """The model a run on another image uses: ``segmenter`` for the head, else a new
-        per-volume learner."""
-        return segmenter if self.method == "head" else LearnerSegmenter()
 
     def _slices(self, index: LabelsIndex, ids: list[int]) -> list[int]:
         if self._mode.value == BETWEEN:

@@ -56,7 +56,7 @@ def run_propagation(
     try:
         yield "loading the few-shot model..."
         segmenter = load_segmenter()
-        yield "encoding the support slices..."
+        yield "learning from the annotated slices..."
         events = start(segmenter)
         for event in events:
             done, total = event.done, event.total

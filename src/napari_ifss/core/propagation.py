@@ -13,7 +13,8 @@ as a prior. Two methods (``method=``):
   slices weighted by z distance); also any ``segmenter`` passed in.
 
 Where two fronts meet, the slice has both neighbours done and gets the mean of the two masks as
-its prior (the learner: their union): that is how the fronts are reconciled. Outside the annotated z-range a front stops once the object has vanished.
+its prior (the learner: their union): that is how the fronts are reconciled. Outside the
+annotated z-range a front stops once the object has vanished.
 
 Guarantees:
 

@@ -231,7 +231,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="JSON report path (default: docs/benchmarks/fewshot_lovo_run.json for "
                         "lovo, docs/benchmarks/fewshot.json for dev)")
     p.add_argument("--md", default=None, help="markdown path (default: next to the JSON)")
-    p.add_argument("--weights", default=None, help="few-shot head checkpoint (default shipped): dev, or lovo with --head")
+    p.add_argument("--weights", default=None,
+                   help="few-shot head checkpoint (default shipped): dev, or lovo with --head")
     p.add_argument("--click-weights", default=None,
                    help="click-model checkpoint providing the encoder (default shipped)")
     p.add_argument("--k", type=int, nargs="+", default=[1, 2, 3], help="support counts")
