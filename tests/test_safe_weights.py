@@ -41,6 +41,7 @@ from napari_ifss.models.safe_io import (
     CARD_KEY,
     ModelSpec,
     check_card,
+    file_format,
     read_model_dict,
     write_file,
 )
@@ -376,3 +377,22 @@ def test_ship_weights_writes_safetensors_sidecar_and_manifest(tmp_path, monkeypa
         card = json.loads(path.with_suffix(".json").read_text())["model_card"]
         assert card["licence"] and card["meta"] == {"step": 4}
     assert load_click_net(shipped / "click_fcfi.safetensors").meta == {"step": 4}  # verified
+
+
+@pytest.mark.parametrize("header_len", [0x80, 0x6280, 0x1234])
+def test_file_format_safetensors_whose_header_length_starts_like_a_pickle(tmp_path, header_len):
+    # A safetensors header length with low byte 0x80 was once taken for a pickle ("torch").
+    path = tmp_path / "model.safetensors"
+    card = {"napari_ifss": "{}"}
+    save_file({"w": torch.zeros(2)}, str(path), metadata=card)
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = raw[8:8 + n].rstrip(b" ")
+    padded = header + b" " * (header_len - len(header))
+    path.write_bytes(header_len.to_bytes(8, "little") + padded + raw[8 + n:])
+    assert file_format(path) == "safetensors"
+    with safe_open(str(path), "pt") as fh:
+        assert fh.metadata() == card
+    pickled = tmp_path / "model.pt"
+    pickled.write_bytes(pickle.dumps({"w": 1}, protocol=2))
+    assert file_format(pickled) == "torch"

@@ -4,8 +4,10 @@ All methods run on the same evaluation objects (:mod:`.objects`) in one process 
 user of :mod:`.clicker` and the protocol of :mod:`.interactive_protocol`; results go to a JSON
 (per object, per split and method, machine info, command line) and a markdown table.
 
-Methods: ``fcfi`` (the shipped weights), ``concat`` and ``nofeedback`` (ablation checkpoints in
-``benchmarks/weights/``), ``random_walker`` and ``watershed`` (classical baselines), any
+Methods: ``fcfi`` (the shipped weights), ``concat`` (the same net without FCFI modules on the
+same pretrained trunk) and ``scratch-fcfi`` / ``scratch-concat`` / ``scratch-nofeedback`` (the
+models with an encoder learned from scratch that shipped before the pretrained backbone), all
+in ``benchmarks/weights/``; ``random_walker`` and ``watershed`` (classical baselines), any
 ``--checkpoint NAME=PATH``, and ``fcfi-no-correction`` / ``fcfi-no-fusion``: the fcfi net (or
 the ``fcfi=`` checkpoint) with one FCFI module switched off at inference, which shows how much
 the trained net relies on it. Any method name with the suffix ``+clicked`` (e.g.
@@ -48,9 +50,14 @@ from .paired import paired_differences
 from .report import command_line, machine_info, markdown_table, write_report
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# Ablation checkpoints: concat on the same pretrained trunk as the shipped fcfi, and the
+# from-scratch encoder models that shipped before the pretrained backbone (issue #13).
 ABLATION_CHECKPOINTS = {"concat": "benchmarks/weights/click_concat.safetensors",
-                        "nofeedback": "benchmarks/weights/click_nofeedback.safetensors"}
-DEFAULT_METHODS = ("fcfi", "concat", "nofeedback", "random_walker", "watershed")
+                        "scratch-fcfi": "benchmarks/weights/scratch/click_fcfi.safetensors",
+                        "scratch-concat": "benchmarks/weights/scratch/click_concat.safetensors",
+                        "scratch-nofeedback":
+                            "benchmarks/weights/scratch/click_nofeedback.safetensors"}
+DEFAULT_METHODS = ("fcfi", "concat", "scratch-fcfi", "random_walker", "watershed")
 CLASSICAL = ("random_walker", "watershed")
 # Inference-time ablations of the fcfi net: method name -> ClickNet switch turned off.
 MODULE_ABLATIONS = {"fcfi-no-correction": "correction_enabled", "fcfi-no-fusion": "fusion_enabled"}
@@ -332,8 +339,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--splits", help="comma-separated benchmark groups (not the train/val "
                                     "split), e.g. nuclei,natural,em,mri_ct or a dataset name")
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help="comma-separated: fcfi, concat, nofeedback, random_walker, watershed, "
-                        "fcfi-no-correction, fcfi-no-fusion; any of them + '+clicked'")
+                   help="comma-separated: fcfi, concat, scratch-fcfi, scratch-concat, "
+                        "scratch-nofeedback, random_walker, watershed, fcfi-no-correction, "
+                        "fcfi-no-fusion; any of them + '+clicked'")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="extra method from a click-model checkpoint (repeatable)")
     p.add_argument("--rule", choices=("largest_region", "ritm"), default="largest_region",

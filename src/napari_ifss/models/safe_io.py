@@ -106,10 +106,14 @@ def file_format(path: str | os.PathLike) -> str:
     """``"safetensors"``, ``"torch"`` (zip or pickle) or ``"unknown"``, from the first bytes."""
     with open(path, "rb") as fh:
         head = fh.read(9)
+        size = os.fstat(fh.fileno()).st_size
+    # safetensors first: an 8-byte little-endian header length, then the JSON header. The
+    # length's low byte may be 0x80, the first byte of a pickle, so that test must come second.
+    header_len = int.from_bytes(head[:8], "little") if len(head) == 9 else 0
+    if head[8:9] == b"{" and 2 <= header_len <= size - 8:
+        return "safetensors"
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
         return "torch"
-    if len(head) == 9 and head[8:9] == b"{":
-        return "safetensors"
     return "unknown"
 
 

@@ -22,9 +22,49 @@ from ..models.registry import WEIGHTS_DIR, load_click_net, save_click_net
 from ..models.safe_io import read_model_dict
 
 LICENCE = "BSD-3-Clause (the napari-ifss licence)"
-TRAINING_DATA = ("train split of dsb2018 nuclei, coco_mval objects, epfl_em mitochondria and "
-                 "axons, volume slices (cells3d, isbi2012, radiomics, totalseg, prostate) and "
-                 "synthetic shapes; see docs/models/interactive.md")
+# What each training source of ``train.sources`` is, for the model card.
+SOURCE_WORDS = {
+    "dsb2018": "dsb2018 nuclei (train split)",
+    "coco_mval": "coco_mval objects (train split)",
+    "epfl_em": "epfl_em mitochondria and axons (train split)",
+    "volumes": ("slices of the first 80 % of every volume under 3d/ (cells3d, isbi2012, "
+                "radiomics, totalseg, prostate phantom)"),
+    "synthetic": "synthetic shapes",
+}
+ALL_2D = ("dsb2018", "coco_mval", "epfl_em")
+
+
+def training_data(train_config: dict | None) -> str:
+    """The card's ``training_data`` sentence, from the run's own ``sources`` (which datasets it
+    saw and which whole 2D datasets it never saw)."""
+    sources = [k for k, w in ((train_config or {}).get("sources") or {}).items() if w > 0]
+    if not sources:
+        return "not recorded; see docs/models/interactive.md"
+    seen = "; ".join(SOURCE_WORDS.get(k, k) for k in sources)
+    held_out = [k for k in ALL_2D if k not in sources]
+    tail = f"; never saw {', '.join(held_out)} (held out)" if held_out else ""
+    return f"{seen}{tail}; see docs/models/interactive.md"
+
+
+def backbone_record(config: dict) -> dict | None:
+    """Where the pretrained trunk of a click net with ``config`` comes from (source, licence,
+    package and version, sha256 of its weights file); None for a net learned from scratch."""
+    variant = config.get("backbone")
+    if not variant:
+        return None
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..models.backbone_weights import PACKAGED
+
+    info = PACKAGED[variant]
+    try:
+        installed = version(info.package)
+    except PackageNotFoundError:
+        installed = None
+    return {"architecture": f"EfficientNet-{variant.capitalize()} (ImageNet-1k), frozen",
+            "package": info.package, "package_version": installed, "file": info.filename,
+            "sha256": info.sha256, "licence": info.licence, "source": info.source,
+            "note": "not stored in this file: read from the package and checksum-verified at load"}
 
 
 def ship(run_dir: Path, bench_dir: Path, sanity: dict | None = None) -> list[Path]:
@@ -48,8 +88,11 @@ def ship(run_dir: Path, bench_dir: Path, sanity: dict | None = None) -> list[Pat
             "dtype": "float16", "torch": torch.__version__,
             "sanity_eval_val": {k: v for k, v in (sanity or {}).items() if k.startswith(variant + ":")},
         }
-        extra = {"training_data": TRAINING_DATA, "licence": LICENCE,
-                 "source_run": str(export)}
+        extra = {"training_data": training_data(net.meta.get("train_config")),
+                 "licence": LICENCE, "source_run": str(export)}
+        backbone = backbone_record(net.config)
+        if backbone is not None:
+            extra["backbone"] = backbone
         save_click_net(net, dest, net.meta, extra)
         manifest = update_manifest(dest_dir, [dest.name])
         card = {k: v for k, v in read_model_dict(dest).items() if k != "state_dict"}
