@@ -128,3 +128,51 @@ def test_lovo_head_is_labelled_not_held_out(tmp_path, tiny_volume_root, tiny_few
     assert HEAD_NOT_HELD_OUT in report["volumes"][0]["methods"]
     assert HEAD_NOT_HELD_OUT in report["head"]
     assert "Not a held-out number" in out.with_suffix(".md").read_text()
+
+
+def test_summarize_2d_means_wins_and_pairs():
+    from napari_ifss.eval.fewshot_report import summarize_2d
+
+    sets = [{"set": "a", "k": 1, "n_queries": 2, "queries": ["q1", "q2"],
+             "random_forest": 0.5, "random_forest_per_image": [0.4, 0.6],
+             "learner": 0.7, "learner_per_image": [0.6, 0.8]},
+            {"set": "b", "k": 1, "n_queries": 1, "queries": ["q3"],
+             "random_forest": 0.9, "random_forest_per_image": [0.9],
+             "learner": 0.6, "learner_per_image": [0.6]}]
+    summ = summarize_2d(sets, [1], ["random_forest", "learner"])
+    assert summ["means"] == [{"k": 1, "sets": 2, "queries": 3, "random_forest": 0.7,
+                              "learner": pytest.approx(0.65)}]
+    assert summ["wins"] == [{"k": 1, "method": "learner", "sets": 2, "won": 1}]
+    rows = {(r["over"], r["k"]): r for r in summ["paired"]}
+    assert rows[("sets", "1")]["n"] == 2
+    assert rows[("sets", "1")]["mean"] == pytest.approx(-0.05)
+    assert rows[("query images", "all")]["n"] == 3
+    assert rows[("query images", "all")]["mean"] == pytest.approx((0.2 + 0.2 - 0.3) / 3)
+
+
+def test_lovo_2d_table(tmp_path):
+    """``--2d --no-3d``: the learner and the forest on cross-image sets, nothing else."""
+    pytest.importorskip("sklearn")
+    from synthetic_dsb import write_dsb2018
+
+    root = tmp_path / "data"
+    write_dsb2018(root, [f"img{i}" for i in range(40)], 2, 2, 48, 5, 10,
+                  lambda img: (img // 256).astype(np.uint8))
+    out = tmp_path / "lovo2d.json"
+    assert main(["bench", "fewshot", "--data", str(root), "--json", str(out), "--k", "1", "2",
+                 "--rf-trees", "5", "--no-speed", "--2d", "--no-3d",
+                 "--learners", "filters_mlp_soft:samples=500"]) == 0
+    report = json.loads(out.read_text())
+    assert report["volumes"] == []
+    learner = "learner:filters_mlp_soft:samples=500"
+    assert [(s["set"], s["k"]) for s in report["sets_2d"]] == [("dsb2018/48x48grey", 1),
+                                                              ("dsb2018/48x48grey", 2)]
+    for s in report["sets_2d"]:
+        assert s["n_queries"] == len(s["queries"]) == len(s[f"{learner}_per_image"]) == 2
+        assert s[learner] == pytest.approx(np.mean(s[f"{learner}_per_image"]))
+        assert s[learner] > 0.6 and s["random_forest"] > 0.6  # bright synthetic nuclei
+    means = report["summary_2d"]["means"]
+    assert [m["k"] for m in means] == [1, 2] and learner in means[0]
+    assert {r["over"] for r in report["summary_2d"]["paired"]} == {"sets", "query images"}
+    md = out.with_suffix(".md").read_text()
+    assert "2D cross-image" in md and "Per object" not in md

@@ -34,14 +34,18 @@ LEVELS = ("c2", "c4", "c8", "c16", "c32")
 
 class TrunkPyramid(nn.Module):
     """ImageNet normalisation + frozen trunk: ``(B, 3, H, W)`` in [0, 1] (H, W multiples of
-    32) -> ``[c2, c4, c8, c16, c32]`` (strides 2 .. 32; 16/24/40/112/320 channels for lite0)."""
+    32) -> ``[c2, c4, c8, c16, c32]`` (strides 2 .. 32; 16/24/40/112/320 channels for lite0),
+    or only the first ``n_levels`` of them: the blocks after the last one needed are not run
+    (without c32, lite0's stride-32 blocks, about a quarter of its operations)."""
 
-    def __init__(self, variant: str = "lite0") -> None:
+    def __init__(self, variant: str = "lite0", n_levels: int = len(LEVELS)) -> None:
         super().__init__()
         from ..models.backbone_weights import pretrained_trunk
         from ..models.pretrained_encoder import IMAGENET_MEAN, IMAGENET_STD
 
-        self.variant = variant
+        if not 1 <= n_levels <= len(LEVELS):
+            raise InvalidInputError(f"n_levels must be 1..{len(LEVELS)}; got {n_levels}")
+        self.variant, self.n_levels = variant, int(n_levels)
         self.trunk = pretrained_trunk(variant).eval().requires_grad_(False)
         self.channels = tuple(self.trunk.channels)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
@@ -51,7 +55,20 @@ class TrunkPyramid(nn.Module):
 
     @torch.no_grad()
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
-        return self.trunk((image - self.mean) / self.std)
+        x = (image - self.mean) / self.std
+        if self.n_levels == len(LEVELS):
+            return self.trunk(x)
+        # the trunk's own forward (EfficientNetLite.forward), stopped after the last tap needed
+        t = self.trunk
+        x = t.act(t._bn0(t._conv_stem(t.stem_pad(x))))
+        out: list[torch.Tensor] = []
+        for i, block in enumerate(t._blocks):
+            x = block(x)
+            if i in t.taps:
+                out.append(x)
+                if len(out) == self.n_levels:
+                    break
+        return out
 
 
 class TrunkFeatures:
@@ -63,22 +80,27 @@ class TrunkFeatures:
             trunk (``min_side`` > the slice's long side upsamples it).
         variant: EfficientNet-Lite variant (``lite0``, ``lite1``, ``lite2``).
         cache_size: encoded slices kept (LRU by key).
-        pyramid: an already built :class:`TrunkPyramid` to share (default: a new one).
+        pyramid: an already built :class:`TrunkPyramid` to share (default: a new one that
+            computes the levels up to ``deepest``).
+        deepest: the deepest level any call may ask for (default: the deepest of ``levels``);
+            the trunk stops there.
     """
 
     def __init__(self, levels: Sequence[str] = ("c2", "c4", "c8"), min_side: int = 256,
                  max_side: int = 512, variant: str = "lite0", cache_size: int = 512,
-                 pyramid: TrunkPyramid | None = None) -> None:
-        unknown = [lv for lv in levels if lv not in LEVELS]
+                 pyramid: TrunkPyramid | None = None, deepest: str | None = None) -> None:
+        unknown = [lv for lv in [*levels, *([deepest] if deepest else [])] if lv not in LEVELS]
         if unknown or not levels:
             raise InvalidInputError(f"trunk levels must be a non-empty subset of {LEVELS}; "
-                                    f"got {list(levels)}")
+                                    f"got {list(levels)}" + (f", deepest {deepest}"
+                                                             if deepest else ""))
         if not 32 <= min_side <= max_side:
             raise InvalidInputError(f"need 32 <= min_side <= max_side; got {min_side}, "
                                     f"{max_side}")
         self.levels = tuple(levels)
         self.side_range = (int(min_side), int(max_side))
-        self.net = pyramid if pyramid is not None else TrunkPyramid(variant)
+        n_levels = max(LEVELS.index(lv) for lv in [*levels, *([deepest] if deepest else [])]) + 1
+        self.net = pyramid if pyramid is not None else TrunkPyramid(variant, n_levels)
         self.encoder = SliceEncoder(self.net, "cpu", cache_size=cache_size, stage=self.net,
                                     dtype=torch.float16)
 
@@ -100,9 +122,14 @@ class TrunkFeatures:
                  side_range: tuple[int, int] | None = None) -> TrunkMaps:
         """The chosen levels (default: this object's) of ``image``, cropped to the cells that
         cover the slice, with the resizes onto the finest level's grid and the source grid."""
+        chosen = sorted(levels or self.levels, key=LEVELS.index)
+        if LEVELS.index(chosen[-1]) >= self.net.n_levels:
+            raise InvalidInputError(
+                f"level {chosen[-1]} is deeper than this trunk computes "
+                f"({LEVELS[self.net.n_levels - 1]}): build TrunkFeatures with deepest="
+                f"{chosen[-1]!r}")
         enc = self.encode(image, window, key, side_range)
         geo = enc.geometry
-        chosen = sorted(levels or self.levels, key=LEVELS.index)
         base = 2 ** (LEVELS.index(chosen[0]) + 1)
         hb, wb = -(-geo.size[0] // base), -(-geo.size[1] // base)  # cells covering the slice
         maps, ratios = [], []

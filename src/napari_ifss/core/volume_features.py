@@ -24,14 +24,19 @@ if TYPE_CHECKING:
     from .volume_learner import LearnerConfig
 
 
-def filter_features(norm: np.ndarray, sigma_max: float = 16.0) -> np.ndarray:
+def filter_features(norm: np.ndarray, sigma_max: float = 16.0,
+                    workers: int | None = None) -> np.ndarray:
     """``(H, W, F)`` float32 multiscale intensity/edge/texture features of a slice already in
-    [0, 1] (``(H, W)`` grey or ``(H, W, 3)``)."""
+    [0, 1] (``(H, W)`` grey or ``(H, W, 3)``); the scales run on ``workers`` threads (default
+    torch's thread count, so that ``--threads`` bounds them too; the result does not depend
+    on it)."""
     from skimage.feature import multiscale_basic_features
 
     channel_axis = -1 if norm.ndim == 3 else None
     return multiscale_basic_features(norm, sigma_min=1.0, sigma_max=sigma_max,
-                                     channel_axis=channel_axis).astype(np.float32, copy=False)
+                                     channel_axis=channel_axis,
+                                     workers=workers or torch.get_num_threads()
+                                     ).astype(np.float32, copy=False)
 
 
 @dataclass

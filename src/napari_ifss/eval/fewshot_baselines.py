@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import torch
 from skimage.feature import multiscale_basic_features
 from skimage.future import fit_segmenter, predict_segmenter
 
@@ -30,7 +31,8 @@ def copy_nearest(support: Mapping[int, np.ndarray], z: int) -> np.ndarray:
 
 def filter_features(image: np.ndarray, window: IntensityWindow | None = None) -> np.ndarray:
     """``(H, W, F)`` float32 multiscale intensity/edge/texture features (sigma 1..16) of a slice
-    normalised to [0, 1] by ``window`` (default: its own percentiles)."""
+    normalised to [0, 1] by ``window`` (default: its own percentiles); the scales run on torch's
+    thread count of threads (``--threads``; the result does not depend on it)."""
     arr = np.asarray(image)
     window = window or IntensityWindow.from_data(arr)
     norm = window.apply(arr)
@@ -38,7 +40,8 @@ def filter_features(image: np.ndarray, window: IntensityWindow | None = None) ->
     if norm.ndim == 3:
         norm = norm[..., :3]
     feats = multiscale_basic_features(norm, sigma_min=1.0, sigma_max=16.0,
-                                      channel_axis=channel_axis)
+                                      channel_axis=channel_axis,
+                                      workers=torch.get_num_threads())
     return feats.astype(np.float32, copy=False)
 
 

@@ -10,7 +10,10 @@ per-volume learner designs named by ``--learners``; the default design is what `
 propagate`` and the Few-shot dock run), supports at quantiles of each object's z-extent, Dice
 over the volume and over the object's z-range +- 2, paired bootstrap intervals over objects;
 the shipped meta-learned head only with ``--head``, labelled as not held out. Default report:
-``docs/benchmarks/fewshot_lovo_run.json`` / ``.md``.
+``docs/benchmarks/fewshot_lovo_run.json`` / ``.md``. ``--2d`` adds the 2D cross-image sets
+(:func:`run_lovo_2d`: support from the first K train images of a set, queries from its val
+images; the learner designs, queried without position or neighbour, against the random forest,
+paired intervals over sets and over query images); ``--no-3d`` skips the volumes.
 
 ``--protocol dev`` is the older protocol of the meta-learned head, NOT held out (the head was
 trained on slices of the same volumes): objects by :func:`~.fewshot_protocol.bench_objects`,
@@ -54,26 +57,27 @@ def _segmenter(args: argparse.Namespace, cache_size: int) -> FewShotSegmenter:
 
 def run_lovo(args: argparse.Namespace) -> int:
     """The leave-one-volume-out protocol (see the module docstring)."""
-    from ..core.trunk_features import TrunkFeatures
+    from ..core.trunk_features import LEVELS, TrunkFeatures
     from ..core.volume_learner import SliceFeatures
     from .fewshot_designs import DEFAULT_DESIGN, design
     from .fewshot_protocol import HEAD_NOT_HELD_OUT, LovoContext, ending_objects, run_lovo_case
-    from .fewshot_report import markdown_lovo, summaries
-    from .fewshot_resources import learner_speed_256
+    from .fewshot_report import markdown_lovo, summaries, summarize_2d
+    from .fewshot_resources import learner_speeds_256
 
     torch.set_num_threads(args.threads)
     root = Path(args.data or default_data_dir())
     ks = sorted(set(args.k))
     learners = {f"learner:{spec}": design(spec) for spec in (args.learners or [DEFAULT_DESIGN])}
     head = _segmenter(args, cache_size=1024) if args.head else None
-    trunk = TrunkFeatures() if any(c.levels for c in learners.values()) else None
+    used = sorted({lv for c in learners.values() for lv in c.levels}, key=LEVELS.index)
+    trunk = TrunkFeatures(used) if used else None
 
     def forest() -> ForestSegmenter:
         return ForestSegmenter(n_estimators=args.rf_trees)
 
     t0 = time.time()
     cases = []
-    for vol in iter_3d(root, datasets=args.datasets):
+    for vol in ([] if args.no_3d else iter_3d(root, datasets=args.datasets)):
         image, labels, spacing = vol.load()
         window = sample_window(image)
         ctx = LovoContext(VolumeContext(vol.dataset, image, window, {}),
@@ -101,6 +105,9 @@ def run_lovo(args: argparse.Namespace) -> int:
         if head is not None:
             head.clear_cache()
     methods = list(cases[0]["methods"]) if cases else []
+    sets = run_lovo_2d(args, root, ks, learners, forest, trunk) if args.sets_2d else []
+    extra = {"sets_2d": sets,
+             "summary_2d": summarize_2d(sets, ks, ["random_forest", *learners])} if sets else {}
     payload = {
         "benchmark": "fewshot", "protocol": "lovo", "command": command_line(),
         "machine": machine_info(), "data": str(root), "ks": ks,
@@ -109,15 +116,30 @@ def run_lovo(args: argparse.Namespace) -> int:
         f"{args.head_label}: {args.weights}, declared by --head-label" if args.head_label else
         f"{HEAD_NOT_HELD_OUT}: {args.weights or 'shipped head'}, trained on slices of every "
         "development volume",
-        **summaries(cases, ks, methods), "volumes": cases,
+        **summaries(cases, ks, methods), "volumes": cases, **extra,
         "speed": None if args.no_speed else
-        {n: learner_speed_256(c, trunk) for n, c in learners.items()},
+        {n: learner_speeds_256(c, trunk) for n, c in learners.items()},
         "peak_rss_mb": peak_rss_mb(), "wall_s": time.time() - t0,
     }
     json_path, md_path = write_report(report_path(args), payload, markdown_lovo(payload),
                                       args.md if args.md else None)
     print(f"wrote {json_path} and {md_path}")
     return 0
+
+
+def run_lovo_2d(args: argparse.Namespace, root: Path, ks: list[int],
+                learners: dict, forest, trunk) -> list[dict]:
+    """The 2D cross-image sets of the LOVO protocol (``--2d``): per set of
+    :func:`~.fewshot_protocol.sets_2d` and K, the random forest and each learner design
+    fitted on the first K support images, mean Dice over the queries."""
+    sets = []
+    for name, support, queries, cls in sets_2d(root, args.max_queries, max(ks)):
+        for k in ks:
+            res = run_2d_set(support, queries, cls, k, None, forest, learners, trunk)
+            sets.append({"set": name, "k": k, **res})
+            print(f"{name} K={k}: " + ", ".join(
+                f"{m} {res[m]:.3f}" for m in ("random_forest", *learners)), flush=True)
+    return sets
 
 
 REPORTS = {"lovo": "docs/benchmarks/fewshot_lovo_run.json", "dev": "docs/benchmarks/fewshot.json"}
@@ -237,12 +259,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="click-model checkpoint providing the encoder (default shipped)")
     p.add_argument("--k", type=int, nargs="+", default=[1, 2, 3], help="support counts")
     p.add_argument("--datasets", nargs="+", default=None, help="only these 3d datasets")
-    p.add_argument("--max-queries", type=int, default=8, help="dev: 2D queries per set")
+    p.add_argument("--max-queries", type=int, default=8, help="2D queries per set")
     p.add_argument("--rf-trees", type=int, default=50, help="random-forest trees")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--memory-depths", type=int, nargs="+", default=[32, 128],
                    help="dev: stack depths of the dask memory check")
     p.add_argument("--no-2d", action="store_true", help="dev: skip the 2D sets")
+    p.add_argument("--2d", dest="sets_2d", action="store_true",
+                   help="lovo: also run the 2D cross-image sets of DATA/2d (dsb2018 by size "
+                        "and colour, epfl_em per class; supports from the train split, queries "
+                        "from the val split): the learner designs against the random forest")
+    p.add_argument("--no-3d", action="store_true",
+                   help="lovo: skip the volumes (e.g. with --2d for the 2D table alone)")
     p.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     p.add_argument("--no-memory", action="store_true", help="dev: skip the dask memory check")
     p.set_defaults(func=run)

@@ -7,7 +7,10 @@ trained on them. Scores over every non-support slice: volume Dice, per-slice Dic
 volume Dice restricted to the held-out last z block (``split_of_slice == "val"``), which the
 click encoder and the few-shot head never trained on (NaN where the object is absent there).
 
-2D: support images from the train split of a modality set, queries from its val split.
+2D (:func:`run_2d_set`, both protocols): support images from the train split of a set
+(:func:`sets_2d`: dsb2018 by size and colour, epfl_em per class), queries from its val split;
+the LOVO protocol runs the per-volume learner there (slice-independent path) against the
+random forest.
 
 3D leave-one-volume-out (LOVO, :func:`run_lovo_case`): every method fitted only on the support
 slices of the volume it segments (copy-nearest, the random forest, the per-volume learner of
@@ -31,6 +34,7 @@ from ..core.fewshot import FewShotSegmenter, support_window
 from ..core.normalize import IntensityWindow
 from ..core.propagation import propagate_volume
 from ..core.support import evenly_spaced_slices, object_slices
+from ..core.trunk_features import TrunkFeatures
 from ..core.volume_learner import LearnerConfig, SliceFeatures, VolumeLearner
 from .fewshot_baselines import ForestSegmenter, copy_nearest, filter_features
 from .metrics import dice
@@ -172,21 +176,51 @@ def sets_2d(root: Path, max_queries: int, max_k: int) -> Iterator[tuple[str, lis
 
 
 def run_2d_set(support: list[Item2D], queries: list[Item2D], cls: str, k: int,
-               seg: FewShotSegmenter, forest: Callable[[], ForestSegmenter]) -> dict:
-    """Mean Dice over the queries of the model and the forest with the first ``k`` supports."""
+               seg: FewShotSegmenter | None, forest: Callable[[], ForestSegmenter],
+               learners: Mapping[str, LearnerConfig] | None = None,
+               trunk: TrunkFeatures | None = None) -> dict:
+    """Cross-image few-shot on one 2D set: every method fitted on the first ``k`` support
+    images only, mean Dice over the queries (nothing is tuned on them: the intensity window
+    comes from the supports too).
+
+    Methods: the meta-learned head ``seg`` (``fewshot``, when given), the random forest on
+    filter features (``random_forest``) and each per-volume learner design of ``learners``
+    (named by its key), fitted on the support images through
+    :class:`~napari_ifss.core.learner_segmenter.LearnerSegmenter` and queried without z
+    position or neighbour mask (its slice-independent path, no prior), sharing ``trunk``.
+
+    Returns:
+        ``{method: mean Dice, f"{method}_per_image": [Dice per query], "n_queries",
+        "queries": [query ids]}``.
+    """
+    from ..core.learner_segmenter import LearnerSegmenter
+
     s_img = [it.load_image() for it in support[:k]]
     s_msk = [it.load_mask(cls) > 0 for it in support[:k]]
     window = support_window(s_img)
-    seg.set_support(s_img, s_msk, window=window)
+    models: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    if seg is not None:
+        seg.set_support(s_img, s_msk, window=window)
+        models["fewshot"] = lambda img: seg.predict(img) > 0.5
     rf = forest()
     rf.fit([filter_features(im, window) for im in s_img], s_msk)
-    ours, base = [], []
+    models["random_forest"] = lambda img: rf.predict(filter_features(img, window))
+    for name, cfg in (learners or {}).items():
+        learner = LearnerSegmenter(cfg, trunk=trunk)
+        learner.set_support(s_img, s_msk, window=window)
+        models[name] = (lambda ls: lambda img: ls.predict(img) > ls.cfg.threshold)(learner)
+    scores: dict[str, list[float]] = {name: [] for name in models}
     for it in queries:
         img, gt = it.load_image(), it.load_mask(cls) > 0
-        ours.append(dice(seg.predict(img) > 0.5, gt))
-        base.append(dice(rf.predict(filter_features(img, window)), gt))
-    return {"fewshot": float(np.mean(ours)), "random_forest": float(np.mean(base)),
-            "n_queries": len(queries), "fewshot_per_image": ours, "random_forest_per_image": base}
+        for name, predict in models.items():
+            scores[name].append(dice(predict(img), gt))
+        if trunk is not None:
+            trunk.clear()
+    out: dict = {"n_queries": len(queries), "queries": [it.item_id for it in queries]}
+    for name, values in scores.items():
+        out[name] = float(np.mean(values))
+        out[f"{name}_per_image"] = values
+    return out
 
 
 # ------------------------------------------------------------ 3D, leave-one-volume-out

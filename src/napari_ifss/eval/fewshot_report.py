@@ -155,40 +155,62 @@ def markdown_lovo(payload: dict) -> str:
     m, summ = payload["machine"], payload.get("summary_all", payload["summary"])
     methods = [k.split("|")[0] for k in summ["means"][0] if "|dice_volume" in k] \
         if summ["means"] else []
-    lines = ["# Few-shot propagation, leave-one-volume-out protocol", "",
+    title = ("# Few-shot propagation, leave-one-volume-out protocol" if payload["volumes"]
+             else "# Few-shot, cross-image 2D sets (`--protocol lovo --2d`)")
+    lines = [title, "",
              f"Command: `{payload['command']}`  ",
              f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, torch threads "
              f"{m['torch_threads']}, torch {m['torch']}; {m['date_utc']} UTC  ",
              f"Data: `{payload['data']}`", "",
-             *[f"- merged from `{c}`" for c in payload.get("merged_from", [])], "",
-             "Every method is fitted only on the K support slices of the volume it segments "
-             "(supports at quantiles i/(K+1) of the object's z-extent). *vol* = Dice over all "
-             "non-support slices of the volume; *z+-2* = over the non-support slices within the "
-             "object's z-range +- 2."]
+             *[f"- merged from `{c}`" for c in payload.get("merged_from", [])], ""]
+    if payload["volumes"]:
+        lines.append(
+            "Every method is fitted only on the K support slices of the volume it segments "
+            "(supports at quantiles i/(K+1) of the object's z-extent). *vol* = Dice over all "
+            "non-support slices of the volume; *z+-2* = over the non-support slices within "
+            "the object's z-range +- 2.")
     if payload.get("head"):
         lines += ["", f"Meta-learned head: {payload['head']}."
                   + (" Not a held-out number." if HEAD_NOT_HELD_OUT in payload["head"] else "")]
-    for key, title in (("summary", "standard objects"),
-                       ("summary_all", "all objects (standard + ending inside the volume)")):
-        if key in payload:
-            lines += _summary_lines(payload[key], methods, title)
-    lines += ["## Per object (volume Dice / z-range Dice; set: standard or ends)", ""]
-    rows = [{"case": f"{c['dataset']}/{c['object']}", "k": c["k"], "set": c.get("set", "-"),
-             "support": " ".join(map(str, c["support"])),
-             **{meth: f"{c['methods'][meth]['dice_volume']:.3f} / "
-                      f"{c['methods'][meth]['dice_zrange']:.3f}" for meth in methods}}
-            for c in payload["volumes"]]
-    lines.append(markdown_table(rows, [("case", "volume/object"), ("set", "set"), ("k", "K"),
-                                       ("support", "support z"),
-                                       *[(meth, meth) for meth in methods]]))
-    for name, s in (payload.get("speed") or {}).items():
-        lines.append(f"- `{name}` on a synthetic 256x256 stack: encoding (filters + trunk) "
-                     f"{s['encode_ms_per_slice']:.1f} ms/slice, fit {s['fit_s']:.2f} s, "
-                     f"propagation after encoding {s['slices_per_s_after_encoding']:.1f} "
-                     f"slices/s, end to end {s['slices_per_s_end_to_end']:.1f} slices/s")
+    if payload["volumes"]:
+        for key, title in (("summary", "standard objects"),
+                           ("summary_all", "all objects (standard + ending inside the volume)")):
+            if key in payload:
+                lines += _summary_lines(payload[key], methods, title)
+        lines += ["## Per object (volume Dice / z-range Dice; set: standard or ends)", ""]
+        rows = [{"case": f"{c['dataset']}/{c['object']}", "k": c["k"],
+                 "set": c.get("set", "-"), "support": " ".join(map(str, c["support"])),
+                 **{meth: f"{c['methods'][meth]['dice_volume']:.3f} / "
+                          f"{c['methods'][meth]['dice_zrange']:.3f}" for meth in methods}}
+                for c in payload["volumes"]]
+        lines.append(markdown_table(rows, [("case", "volume/object"), ("set", "set"),
+                                           ("k", "K"), ("support", "support z"),
+                                           *[(meth, meth) for meth in methods]]))
+    if payload.get("sets_2d"):
+        lines += markdown_2d(payload)
+    for name, speeds in (payload.get("speed") or {}).items():
+        lines += speed_lines(name, speeds)
     lines.append(f"\nPeak RSS {payload['peak_rss_mb']:.0f} MB; wall time "
                  f"{payload['wall_s']:.0f} s.")
     return "\n".join(lines) + "\n"
+
+
+def speed_lines(name: str, speeds: dict) -> list[str]:
+    """Markdown lines of one learner design's speed (:func:`~.fewshot_resources.
+    learner_speeds_256`: per target; or one older flat record)."""
+    lines = []
+    for target, s in (speeds.items() if "fit_s" not in speeds else [("class", speeds)]):
+        line = (f"- `{name}`, synthetic 256x256 stack ({target}, prior "
+                f"{s.get('prior', '-')}): encoding (filters + trunk) "
+                f"{s['encode_ms_per_slice']:.1f} ms/slice, fit {s['fit_s']:.2f} s, propagation "
+                f"after encoding {s['slices_per_s_after_encoding']:.1f} slices/s, end to end "
+                f"{s['slices_per_s_end_to_end']:.1f} slices/s")
+        if s.get("stages_ms"):
+            line += "; ms per slice: " + ", ".join(
+                f"{k} {v:.2f} s" if k.endswith("_s") else f"{k} {v:.1f}"
+                for k, v in s["stages_ms"].items())
+        lines.append(line)
+    return lines
 
 
 def _summary_lines(summ: dict, methods: Sequence[str], title: str) -> list[str]:
@@ -209,6 +231,65 @@ def _summary_lines(summ: dict, methods: Sequence[str], title: str) -> list[str]:
     return lines
 
 
+def summarize_2d(sets: list[dict], ks: Sequence[int], methods: Sequence[str],
+                 reference: str = "random_forest") -> dict:
+    """The cross-image 2D table of the LOVO protocol.
+
+    Per K: the mean over sets of each method's mean Dice over the set's queries, and sets won
+    (a method's set mean at or above ``reference``'s). Paired differences method -
+    ``reference`` with 95 % bootstrap intervals, by K and over all K: over sets (set means)
+    and over query images (``set/query id``)."""
+    means, wins = [], []
+    for k in ks:
+        sel = [s for s in sets if s["k"] == k]
+        row: dict = {"k": k, "sets": len(sel), "queries": sum(s["n_queries"] for s in sel)}
+        for m in methods:
+            row[m] = _mean([s[m] for s in sel])
+        means.append(row)
+        for m in methods:
+            if m != reference:
+                wins.append({"k": k, "method": m, "sets": len(sel),
+                             "won": sum(s[m] >= s[reference] for s in sel)})
+    by_set = [{"method": m, "uid": s["set"], "k": s["k"], "dice": s[m]}
+              for s in sets for m in methods]
+    by_image = [{"method": m, "uid": f"{s['set']}/{q}", "k": s["k"], "dice": d}
+                for s in sets for m in methods
+                for q, d in zip(s["queries"], s[f"{m}_per_image"], strict=True)]
+    paired = [{**row, "over": over, "reference": reference}
+              for over, units in (("sets", by_set), ("query images", by_image))
+              for row in paired_differences(units, reference, metric="dice", by="k")]
+    return {"means": means, "wins": wins, "paired": paired}
+
+
+def markdown_2d(payload: dict) -> list[str]:
+    """Markdown lines of the 2D part of a LOVO payload (``sets_2d``, ``summary_2d``)."""
+    summ = payload["summary_2d"]
+    methods = [m for m in summ["means"][0] if m not in ("k", "sets", "queries")] \
+        if summ["means"] else []
+    lines = ["", "## 2D cross-image few-shot (support: first K train images of a set, "
+             "queries: its val images)", "",
+             "Mean over sets of the mean Dice over each set's queries; the learner is fitted "
+             "on the K support images and queried without z position or neighbour (no "
+             "prior); the intensity window comes from the supports.", ""]
+    lines.append(markdown_table(summ["means"], [("k", "K"), ("sets", "sets"),
+                                                ("queries", "queries"),
+                                                *[(m, m) for m in methods]], 3))
+    lines += ["### Paired differences (method - random forest), mean and 95 % bootstrap "
+              "interval", ""]
+    rows = [{**r, "ci": f"[{r['lo']:+.3f}, {r['hi']:+.3f}]"} for r in summ["paired"]]
+    lines.append(markdown_table(rows, [("method", "method"), ("over", "over"), ("k", "K"),
+                                       ("n", "n"), ("mean", "mean diff"),
+                                       ("ci", "95 % interval")], 3))
+    lines += ["### Sets won (set mean at or above the random forest)", ""]
+    lines.append(markdown_table(summ["wins"], [("method", "method"), ("k", "K"),
+                                               ("won", "won"), ("sets", "sets")]))
+    lines += ["### Per set (mean Dice over its queries)", ""]
+    lines.append(markdown_table(payload["sets_2d"], [("set", "set"), ("k", "K"),
+                                                     ("n_queries", "queries"),
+                                                     *[(m, m) for m in methods]], 3))
+    return lines
+
+
 def merge_lovo(payloads: Sequence[dict], command: str) -> dict:
     """One LOVO payload from several runs (e.g. one per volume, to keep each run short): the
     cases of all, the methods common to all, the summary recomputed; machine of the first."""
@@ -219,8 +300,14 @@ def merge_lovo(payloads: Sequence[dict], command: str) -> dict:
         c["methods"] = {m: c["methods"][m] for m in methods}
     ks = sorted({k for p in payloads for k in p["ks"]})
     first = payloads[0]
+    sets = [s for p in payloads for s in p.get("sets_2d") or []]
+    common_2d = [m for m in (first.get("summary_2d") or {}).get("means", [{}])[0]
+                 if m not in ("k", "sets", "queries")
+                 and all(m in p.get("summary_2d", {}).get("means", [{}])[0]
+                         for p in payloads if p.get("sets_2d"))]
+    extra = {"sets_2d": sets, "summary_2d": summarize_2d(sets, ks, common_2d)} if sets else {}
     return {**first, "command": command, "ks": ks, "volumes": cases,
-            **summaries(cases, ks, methods),
+            **summaries(cases, ks, methods), **extra,
             "merged_from": [p["command"] for p in payloads],
             "peak_rss_mb": max(p["peak_rss_mb"] for p in payloads),
             "wall_s": sum(p["wall_s"] for p in payloads),

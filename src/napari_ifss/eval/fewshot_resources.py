@@ -132,18 +132,47 @@ def dask_memory(weights: str | None, click: str | None, depths: Sequence[int]) -
     return [in_fresh_process(_worker, (int(depth), weights, click), 900) for depth in depths]
 
 
-def learner_speed_256(cfg, trunk=None, depth: int = 24) -> dict:
-    """Per-volume learner on a synthetic ``(depth, 256, 256)`` cell stack, 2 supports:
-    encoding ms per slice (filter features + trunk pyramid), fit seconds, propagation slices/s
-    with the features cached (after encoding) and end to end (fresh cache)."""
-    from ..core.volume_learner import SliceFeatures, VolumeLearner
+def speed_stack(target: str, depth: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic ``(depth, 256, 256)`` stack and its bool object ``(Z, Y, X)`` for the
+    learner's speed: ``"class"`` = 80 cells as one class (the learner's ``auto`` prior treats
+    it as a class: no neighbour prior), ``"object"`` = one disk on every slice whose radius
+    varies with z (:func:`synthetic_slice`; neighbour prior on every slice)."""
+    if target == "class":
+        image, cells = make_synthetic_cells((depth, SIDE, SIDE), n_cells=80, seed=7)
+        return image, cells > 0
+    if target == "object":
+        image = np.stack([synthetic_slice(z, depth) for z in range(depth)])
+        rr, cc = np.mgrid[0:SIDE, 0:SIDE]
+        gt = np.stack([np.hypot(rr - SIDE / 2, cc - SIDE / 2) <
+                       40 + 30 * np.sin(np.pi * (z + 0.5) / depth) for z in range(depth)])
+        return image, gt
+    raise ValueError(f"target must be 'class' or 'object'; got {target!r}")
 
-    image, cells = make_synthetic_cells((depth, SIDE, SIDE), n_cells=80, seed=7)
-    gt = cells > 0
+
+def learner_speeds_256(cfg, trunk=None, depth: int = 24) -> dict:
+    """:func:`learner_speed_256` for one object (``"object"``) and a class (``"class"``)."""
+    return {t: learner_speed_256(cfg, trunk, depth, t) for t in ("object", "class")}
+
+
+def learner_speed_256(cfg, trunk=None, depth: int = 24, target: str = "class") -> dict:
+    """Per-volume learner on a synthetic ``(depth, 256, 256)`` stack (:func:`speed_stack`),
+    2 supports.
+
+    Returns slices/s of propagation with the features cached (*after encoding*: the
+    propagation minus the fit) and end to end (fresh caches, encoding and fit included), and
+    where the time goes (``stages_ms``, ms per predicted slice unless named ``_s``): the
+    filter features and the trunk pyramid of a slice (what propagation computes, cached as it
+    caches them), the classifier's fit (s, once per object), its logits, the neighbour prior
+    (distance transform) and the rest of a propagation step (sigmoid, threshold, end rule,
+    bookkeeping)."""
+    from ..core.volume_learner import SliceFeatures, VolumeLearner, neighbour_prior
+
+    image, gt = speed_stack(target, depth)
     sup = evenly_spaced_slices(object_slices(gt), 2)
     support = {z: gt[z] for z in sup}
     window = sample_window(image)
     n_pred = depth - len(sup)
+    rest = [z for z in range(depth) if z not in sup]
 
     def fresh() -> SliceFeatures:
         if trunk is not None:
@@ -151,22 +180,43 @@ def learner_speed_256(cfg, trunk=None, depth: int = 24) -> dict:
         return SliceFeatures(image, window, trunk, "speed")
 
     feats = fresh()
-    t = time.perf_counter()
-    for z in range(depth):
-        feats.slice(z, cfg)
-    enc_ms = 1000 * (time.perf_counter() - t) / depth
+    stages: dict[str, float] = {"filter_features": 0.0, "trunk_features": 0.0}
+    if cfg.filters:
+        t = time.perf_counter()
+        for z in range(depth):
+            feats._filters_of(z, image[z], cfg)
+        stages["filter_features"] = 1000 * (time.perf_counter() - t) / depth
+    if cfg.levels:  # the filters are cached by now: this is the trunk
+        t = time.perf_counter()
+        for z in range(depth):
+            feats.parts(z, cfg)
+        stages["trunk_features"] = 1000 * (time.perf_counter() - t) / depth
     learner = VolumeLearner(feats, cfg)
     t = time.perf_counter()
     learner.fit(support)
     fit_s = time.perf_counter() - t
+    stages["fit_s"] = fit_s
+    t = time.perf_counter()
+    for z in rest:
+        learner.logits(z)
+    stages["predict"] = 1000 * (time.perf_counter() - t) / n_pred
+    t = time.perf_counter()
+    for z in rest:
+        neighbour_prior(gt[z - 1] if z > 0 else gt[z + 1], learner.margin, cfg.strength,
+                        cfg.prior == "gate", learner.sampling, cfg.inside)
+    stages["prior"] = 1000 * (time.perf_counter() - t) / n_pred
     t = time.perf_counter()
     learner.segment(support, depth)
     cached_s = time.perf_counter() - t - fit_s
+    stages["rest"] = max(0.0, 1000 * cached_s / n_pred - stages["predict"]
+                         - (stages["prior"] if learner.prior != "none" else 0.0))
     feats = fresh()
     t = time.perf_counter()
     VolumeLearner(feats, cfg).segment(support, depth)
     full_s = time.perf_counter() - t
     return {"slice_shape": [SIDE, SIDE], "depth": depth, "predicted_slices": n_pred,
-            "encode_ms_per_slice": enc_ms, "fit_s": fit_s,
+            "target": target, "prior": learner.prior,
+            "encode_ms_per_slice": stages["filter_features"] + stages["trunk_features"],
+            "fit_s": fit_s, "stages_ms": stages,
             "slices_per_s_after_encoding": n_pred / max(cached_s, 1e-9),
             "slices_per_s_end_to_end": n_pred / full_s}
