@@ -57,3 +57,52 @@ def test_learner_speed_reports_stages():
     assert s["slices_per_s_after_encoding"] > s["slices_per_s_end_to_end"] > 0
     line = speed_lines("learner:x", {"object": s})[0]
     assert "object, prior soft" in line and "predict" in line
+
+
+@pytest.mark.parametrize("kind", ["mlp", "logreg"])
+@pytest.mark.parametrize(("shape", "levels"), [((70, 53), ("c2", "c4", "c8", "c16")),
+                                               ((64, 64), ("c4",)), ((45, 61), ())])
+def test_logits_from_parts_match_the_model_on_full_features(kind, shape, levels):
+    """The fast path (first layer on the trunk's own grids, channels-last resizes, bias on the
+    coarsest level) gives the model's own logits on the full-resolution features."""
+    from dataclasses import replace
+
+    from napari_ifss.core.normalize import IntensityWindow
+    from napari_ifss.core.volume_learner import SliceFeatures, VolumeLearner
+
+    rng = np.random.default_rng(1)
+    rr, cc = np.mgrid[0:shape[0], 0:shape[1]]
+    gt = np.stack([np.hypot(rr - shape[0] / 2, cc - shape[1] / 2) < r for r in (12, 14, 16)])
+    image = (60 + 100 * gt + rng.normal(0, 15, gt.shape)).astype(np.float32)
+    cfg = replace(FAST, levels=levels, classifier=kind, min_side=64, max_side=96,
+                  upsample_below=0, filters=True)
+    trunk = TrunkFeatures(levels, min_side=64, max_side=96) if levels else None
+    feats = SliceFeatures(image, IntensityWindow(0.0, 255.0), trunk)
+    learner = VolumeLearner(feats, cfg).fit({0: gt[0], 2: gt[2]})
+    fast = learner.logits(1)
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(feats.slice(1, cfg).reshape(fast.size, -1)))
+        ref = learner.clf.model(x)[:, 0].reshape(shape).numpy()
+    assert fast.shape == shape and fast.dtype == np.float32
+    assert np.abs(fast - ref).max() < 1e-3 * max(1.0, float(np.abs(ref).max()))
+    assert dice_like(fast > 0, gt[1]) > 0.8
+
+
+def dice_like(a: np.ndarray, b: np.ndarray) -> float:
+    return 2 * float((a & b).sum()) / max(1, int(a.sum() + b.sum()))
+
+
+def test_propagate_without_refitting(monkeypatch):
+    from napari_ifss.core.normalize import IntensityWindow
+    from napari_ifss.core.volume_learner import SliceFeatures, VolumeLearner
+
+    image, gt = speed_stack("object", depth=5)
+    learner = VolumeLearner(SliceFeatures(image, IntensityWindow(0.0, 255.0)), FAST)
+    support = {2: gt[2]}
+    learner.fit(support)
+    calls = []
+    monkeypatch.setattr(learner, "fit", lambda s: calls.append(s) or learner)
+    once = [(z, m.copy()) for z, m, _ in learner.propagate(support, 5, fitted=True)]
+    assert calls == [] and [z for z, _ in once] == [1, 3, 0, 4]
+    list(learner.propagate(support, 5))
+    assert len(calls) == 1

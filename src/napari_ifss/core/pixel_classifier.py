@@ -105,12 +105,14 @@ class PixelClassifier:
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         # draw mini-batches with probability ~ weight: each batch is class-balanced
         probs = torch.from_numpy(w / w.sum())
+        # standardised once, not per batch (elementwise: the same numbers; no parameters)
+        xs = net[0](xt)
         with torch.enable_grad():
             for _ in range(self.steps):
                 idx = torch.multinomial(probs, min(self.batch, len(y) * 4), replacement=True,
                                         generator=gen)
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    net(xt[idx])[:, 0], yt[idx])
+                    body(xs[idx])[:, 0], yt[idx])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -138,32 +140,40 @@ class PixelClassifier:
         (filters ``(H * W, F_f)`` then the trunk levels, the order the model was trained on).
         The standardisation and first linear layer run on each trunk level's own grid, before
         its (linear, weights summing to 1) resizes: the same numbers as on full-resolution
-        features, without building them."""
+        features, without building them. The hidden maps are kept channels-last (pixels x
+        hidden units), where torch's bilinear resize is several times faster than on
+        channel-first maps."""
         if self.kind == "rf" or self.model is None:
             raise InvalidInputError("logits_from_parts needs a fitted mlp / logreg classifier")
         std, body = self.model[0], self.model[1]  # type: ignore[index]
         first = body[0] if isinstance(body, torch.nn.Sequential) else body
         weight = first.weight / std.std  # (hidden, F): standardisation folded in
         bias = first.bias - weight @ std.mean
-        col = 0 if filters is None else filters.shape[1]
+        n_filters = 0 if filters is None else filters.shape[1]
+        col = n_filters
         with torch.inference_mode():
             if trunk is not None:
                 small = None
                 for i, m in enumerate(trunk.maps):
-                    proj = (weight[:, col:col + m.shape[0]] @ m.reshape(m.shape[0], -1))
-                    proj = trunk.on_base(i, proj.reshape(-1, *m.shape[1:]))
-                    small = proj if small is None else small + proj
+                    c, h, w = m.shape
+                    # (h * w, hidden) viewed as a channels-last (1, hidden, h, w) map; the
+                    # bias joins the coarsest level (the resizes keep a constant)
+                    flat = m.reshape(c, -1).T @ weight[:, col:col + c].T
+                    if i == len(trunk.maps) - 1:
+                        flat += bias
+                    proj = trunk.on_base(i, flat.view(1, h, w, -1).permute(0, 3, 1, 2))
+                    small = proj if small is None else small.add_(proj)
                     col += m.shape[0]
-                hidden = trunk.to_source(small).reshape(len(bias), -1)
-                hidden += bias[:, None]
+                # (1, hidden, H, W) channels-last -> (H * W, hidden), a view when not cropped
+                hidden = trunk.to_source(small)[0].permute(1, 2, 0).reshape(-1, len(bias))
                 if filters is not None:
-                    hidden.addmm_(weight[:, :filters.shape[1]], filters.T)
+                    hidden.addmm_(filters, weight[:, :n_filters].T)
             else:
-                hidden = torch.addmm(bias[:, None], weight, filters.T)  # type: ignore[union-attr]
+                hidden = torch.addmm(bias, filters, weight.T)  # type: ignore[arg-type]
             if isinstance(body, torch.nn.Sequential):
                 last = body[2]
-                hidden = torch.addmm(last.bias[:, None], last.weight, hidden.relu_())
-        return hidden[0].reshape(shape).numpy()
+                hidden = torch.addmm(last.bias, hidden.relu_(), last.weight.T)
+        return hidden[:, 0].reshape(shape).numpy()
 
 
 class _Standardise(torch.nn.Module):

@@ -72,7 +72,9 @@ class SliceFeatures:
         key = (z, cfg.sigma_max)
         if key not in self._filters:
             norm = self.window.apply(image[..., :3] if image.ndim == 3 else image)
-            self._filters[key] = filter_features(norm, cfg.sigma_max).astype(np.float16)
+            # torch's float32 -> float16 cast: the same bits as numpy's, several times faster
+            self._filters[key] = torch.from_numpy(filter_features(norm, cfg.sigma_max)
+                                                  ).half().numpy()
         return self._filters[key]
 
     def parts(self, z: int, cfg: LearnerConfig) -> SliceParts:

@@ -222,11 +222,13 @@ class VolumeLearner:
             mask[:] = False
         return mask, p
 
-    def propagate(self, support: Mapping[int, np.ndarray], depth: int
+    def propagate(self, support: Mapping[int, np.ndarray], depth: int, fitted: bool = False
                   ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """Fit on ``support`` and yield ``(z, bool mask (H, W), probability (H, W))`` for every
-        other slice of ``range(depth)``, outward from the supports."""
-        self.fit(support)
+        """Fit on ``support`` (unless ``fitted``: :meth:`fit` already ran on it) and yield
+        ``(z, bool mask (H, W), probability (H, W))`` for every other slice of
+        ``range(depth)``, outward from the supports."""
+        if not fitted or self.clf is None:
+            self.fit(support)
         done: dict[int, np.ndarray] = {z: np.asarray(m, bool) for z, m in support.items()}
         for z, nb in visit_order(depth, list(support)):
             prior = done[nb]

@@ -156,7 +156,8 @@ def markdown_lovo(payload: dict) -> str:
     methods = [k.split("|")[0] for k in summ["means"][0] if "|dice_volume" in k] \
         if summ["means"] else []
     title = ("# Few-shot propagation, leave-one-volume-out protocol" if payload["volumes"]
-             else "# Few-shot, cross-image 2D sets (`--protocol lovo --2d`)")
+             else "# Few-shot, cross-image 2D sets (`--protocol lovo --2d`)"
+             if payload.get("sets_2d") else "# Per-volume learner: speed")
     lines = [title, "",
              f"Command: `{payload['command']}`  ",
              f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, torch threads "
@@ -188,6 +189,9 @@ def markdown_lovo(payload: dict) -> str:
                                            *[(meth, meth) for meth in methods]]))
     if payload.get("sets_2d"):
         lines += markdown_2d(payload)
+    if payload.get("speed"):
+        lines += ["", "## Speed (1 predicted slice = classifier + neighbour prior + threshold; "
+                  "encoding = filter features + trunk pyramid)", ""]
     for name, speeds in (payload.get("speed") or {}).items():
         lines += speed_lines(name, speeds)
     lines.append(f"\nPeak RSS {payload['peak_rss_mb']:.0f} MB; wall time "
