@@ -13,7 +13,10 @@ the shipped meta-learned head only with ``--head``, labelled as not held out. De
 ``docs/benchmarks/fewshot_lovo_run.json`` / ``.md``. ``--2d`` adds the 2D cross-image sets
 (:func:`run_lovo_2d`: support from the first K train images of a set, queries from its val
 images; the learner designs, queried without position or neighbour, against the random forest,
-paired intervals over sets and over query images); ``--no-3d`` skips the volumes.
+paired intervals over sets and over query images); ``--no-3d`` skips the volumes. Unless
+``--no-speed``, the learner's speed on synthetic 256x256 stacks (one object, one class), with
+the time per stage (:func:`~.fewshot_resources.learner_speeds_256`); ``--no-3d`` alone gives
+only that.
 
 ``--protocol dev`` is the older protocol of the meta-learned head, NOT held out (the head was
 trained on slices of the same volumes): objects by :func:`~.fewshot_protocol.bench_objects`,
