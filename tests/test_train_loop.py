@@ -130,6 +130,18 @@ def test_weight_average_is_exported_kept_in_checkpoints_and_resumed(tmp_path):
         assert torch.allclose(ema[k].float(), v.float(), atol=1e-5), k
     exported = read_model_dict(tmp_path / "a" / "click_concat.safetensors")
     assert exported["meta"]["weights"] == "EMA 0.5"
+    # The export: averaged parameters, but the live net's batch-norm statistics (the averaged
+    # ones lag behind frozen statistics and once broke the lite0 export).
+    state = exported["state_dict"]
+    params = dict(straight.emas["concat"].module.named_parameters())
+    buffers = dict(straight.nets["concat"].named_buffers())
+    averaged = dict(straight.emas["concat"].module.named_buffers())
+    running = [k for k in buffers if k.endswith("running_var")]
+    assert running and any(not torch.equal(buffers[k], averaged[k]) for k in running)
+    for k in running:
+        assert torch.allclose(state[k].float(), buffers[k].half().float()), k
+    for k, v in params.items():
+        assert torch.allclose(state[k].float(), v.detach().half().float()), k
 
 
 def test_pretrained_trunk_is_not_optimised(tmp_path):
