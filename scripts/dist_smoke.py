@@ -71,8 +71,9 @@ def check_weights(package: Path) -> Path:
 def check_tamper(folder: Path) -> None:
     """Append one byte to the shipped click weights: loading them must be refused."""
     from napari_ifss.models.manifest import file_sha256, read_manifest
+    from napari_ifss.models.registry import DEFAULT_WEIGHTS
 
-    target = folder / "click_fcfi.safetensors"
+    target = folder / DEFAULT_WEIGHTS
     original = target.read_bytes()
     try:
         target.write_bytes(original + b"\0")

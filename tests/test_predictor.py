@@ -142,9 +142,10 @@ def test_checkpoint_round_trip(tmp_path, net):
 
 
 def test_default_weights_missing_or_loadable(monkeypatch, tmp_path):
-    if default_click_weights().is_file():
-        assert ClickPredictor.default(device="cpu").variant == "fcfi"
     import napari_ifss.models.registry as registry
+
+    if default_click_weights().is_file():
+        assert ClickPredictor.default(device="cpu").variant == registry.DEFAULT_VARIANT
 
     monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="weights are missing"):

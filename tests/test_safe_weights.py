@@ -177,8 +177,8 @@ def test_shipped_weights_are_safetensors_and_match_the_manifest():
         assert embedded["licence"] and embedded["training_data"]
     assert not list(registry.WEIGHTS_DIR.glob("*.pt"))
     head = load_fewshot_head(default_fewshot_weights(), encoder_weights=default_click_weights())
-    assert head.encoder_info["file"] == "click_fcfi.safetensors"
-    assert load_click_net(default_click_weights()).variant == "fcfi"
+    assert head.encoder_info["file"] == registry.DEFAULT_WEIGHTS == "click_concat.safetensors"
+    assert load_click_net(default_click_weights()).variant == registry.DEFAULT_VARIANT
 
 
 @pytest.fixture()
@@ -199,16 +199,16 @@ def _flip_last_bytes(path, n=4):
 
 def test_corrupted_shipped_file_is_a_damaged_installation(fake_install, tmp_path):
     load_click_net(default_click_weights())  # the intact copy verifies
-    _flip_last_bytes(fake_install / "click_fcfi.safetensors")
+    _flip_last_bytes(fake_install / registry.DEFAULT_WEIGHTS)
     _flip_last_bytes(fake_install / "fewshot.safetensors")
-    with pytest.raises(DamagedInstallationError, match="click_fcfi.safetensors.*reinstall"):
+    with pytest.raises(DamagedInstallationError, match="click_concat.safetensors.*reinstall"):
         load_click_net(default_click_weights())
     with pytest.raises(DamagedInstallationError, match="fewshot.safetensors.*damaged"):
         FewShotSegmenter.default()
     # the same bytes elsewhere are an ordinary (user) file: no manifest check
     elsewhere = tmp_path / "mine.safetensors"
-    shutil.copyfile(fake_install / "click_fcfi.safetensors", elsewhere)
-    assert load_click_net(elsewhere).variant == "fcfi"
+    shutil.copyfile(fake_install / registry.DEFAULT_WEIGHTS, elsewhere)
+    assert load_click_net(elsewhere).variant == registry.DEFAULT_VARIANT
     (fake_install / MANIFEST).unlink()
     with pytest.raises(DamagedInstallationError, match="SHA256SUMS.*missing"):
         load_click_net(default_click_weights())
@@ -371,12 +371,14 @@ def test_ship_weights_writes_safetensors_sidecar_and_manifest(tmp_path, monkeypa
                        meta={"step": 4})
         (run / variant / "log.jsonl").write_text(json.dumps({"loss": {variant: 0.5}}) + "\n")
     ship_weights.ship(run, tmp_path / "bench")
-    for folder, name in ((shipped, "click_fcfi"), (tmp_path / "bench", "click_concat")):
+    # the default variant (concat) ships in the package, the other one with the benchmarks
+    for folder, name in ((shipped, "click_concat"), (tmp_path / "bench", "click_fcfi")):
         path = folder / f"{name}.safetensors"
         assert read_manifest(folder) == {path.name: file_sha256(path)}
         card = json.loads(path.with_suffix(".json").read_text())["model_card"]
         assert card["licence"] and card["meta"] == {"step": 4}
-    assert load_click_net(shipped / "click_fcfi.safetensors").meta == {"step": 4}  # verified
+    assert load_click_net(shipped / "click_concat.safetensors").meta == {"step": 4}  # verified
+    assert not (shipped / "click_fcfi.safetensors").exists()
 
 
 @pytest.mark.parametrize("header_len", [0x80, 0x6280, 0x1234])

@@ -21,7 +21,7 @@ _COMMANDS: list[tuple[str, str | None, str, str]] = [
     ("bench", "interactive", "napari_ifss.eval.interactive_bench",
      "interactive-segmentation benchmark (robot user, NoC@85/90, NoF, IoU@k, seconds per click)"),
     ("train", "interactive", "napari_ifss.train.interactive_cli",
-     "train the interactive click models (FCFI and ablations)"),
+     "train the interactive click models (fcfi, concat, nofeedback)"),
     ("bench", "fewshot", "napari_ifss.eval.fewshot_bench",
      "benchmark few-shot propagation against baselines"),
     ("train", "fewshot", "napari_ifss.train.fewshot_cli", "train the few-shot propagation head"),

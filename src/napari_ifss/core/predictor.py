@@ -72,7 +72,7 @@ class ClickPredictor:
 
     @classmethod
     def default(cls, **kwargs) -> ClickPredictor:
-        """The FCFI weights shipped in the package; FileNotFoundError if they are missing."""
+        """The default click weights shipped in the package; FileNotFoundError if they are missing."""
         return cls(None, **kwargs)
 
     @property

@@ -4,8 +4,9 @@ All methods run on the same evaluation objects (:mod:`.objects`) in one process 
 user of :mod:`.clicker` and the protocol of :mod:`.interactive_protocol`; results go to a JSON
 (per object, per split and method, machine info, command line) and a markdown table.
 
-Methods: ``fcfi`` (the shipped weights), ``concat`` (the same net without FCFI modules on the
-same pretrained trunk) and ``scratch-fcfi`` / ``scratch-concat`` / ``scratch-nofeedback`` (the
+Methods: ``concat`` (the shipped default: previous mask concatenated at the input, on the
+pretrained EfficientNet-Lite0 trunk), ``fcfi`` (the same run with the FCFI modules; the
+pre-registered comparison chose concat, see docs/models/interactive.md) and ``scratch-fcfi`` / ``scratch-concat`` / ``scratch-nofeedback`` (the
 models with an encoder learned from scratch that shipped before the pretrained backbone), all
 in ``benchmarks/weights/``; ``random_walker`` and ``watershed`` (classical baselines), any
 ``--checkpoint NAME=PATH``, and ``fcfi-no-correction`` / ``fcfi-no-fusion``: the fcfi net (or
@@ -52,7 +53,11 @@ from .report import command_line, machine_info, markdown_table, write_report
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # Ablation checkpoints: concat on the same pretrained trunk as the shipped fcfi, and the
 # from-scratch encoder models that shipped before the pretrained backbone (issue #13).
-ABLATION_CHECKPOINTS = {"concat": "benchmarks/weights/click_concat.safetensors",
+# ``fcfi`` and ``concat`` are the two nets of the same run on the same pretrained trunk: the one
+# named ``registry.DEFAULT_VARIANT`` is the shipped default (loaded from the package), the other
+# an ablation checkpoint here.
+ABLATION_CHECKPOINTS = {"fcfi": "benchmarks/weights/click_fcfi.safetensors",
+                        "concat": "benchmarks/weights/click_concat.safetensors",
                         "scratch-fcfi": "benchmarks/weights/scratch/click_fcfi.safetensors",
                         "scratch-concat": "benchmarks/weights/scratch/click_concat.safetensors",
                         "scratch-nofeedback":
@@ -92,14 +97,16 @@ def make_segmenter(name: str, checkpoints: dict[str, str]) -> ClickSegmenter:
         net = seg.net  # type: ignore[attr-defined]
         setattr(net, MODULE_ABLATIONS[name], False)
         return seg
+    from ..models.registry import DEFAULT_VARIANT
+
     paths = {**ABLATION_CHECKPOINTS, **checkpoints}
-    if name == "fcfi" and name not in checkpoints:
+    if name == DEFAULT_VARIANT and name not in checkpoints:
         from ..core.predictor import ClickPredictor
 
         try:
             return ClickPredictor.default()
         except FileNotFoundError as exc:
-            raise InvalidInputError(f"method 'fcfi': {exc}") from exc
+            raise InvalidInputError(f"method {name!r}: {exc}") from exc
     if name not in paths:
         known = ", ".join(sorted({"fcfi", *CLASSICAL, *paths}))
         raise InvalidInputError(f"unknown method {name!r}; known methods: {known} "

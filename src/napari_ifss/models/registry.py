@@ -18,7 +18,10 @@ from .manifest import verify_shipped
 from .safe_io import ModelSpec, build_checked, check_card, read_model, save_module
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = "click_fcfi.safetensors"
+# The default click model: the concat net on the ImageNet EfficientNet-Lite0 trunk, chosen by the
+# pre-registered fcfi-vs-concat comparison of issue #13 (docs/models/interactive.md).
+DEFAULT_VARIANT = "concat"
+DEFAULT_WEIGHTS = f"click_{DEFAULT_VARIANT}.safetensors"
 CLICK_SPEC = ModelSpec("click_net", "click-model", VARIANTS, ClickNet,
                        legacy_defaults={"kind": "click_net"})
 
@@ -71,5 +74,5 @@ def load_click_net(path: str | os.PathLike) -> ClickNet:
 
 
 def default_click_weights() -> Path:
-    """Path of the FCFI weights shipped in the package (may not exist in a dev checkout)."""
+    """Path of the default click weights shipped in the package (may not exist in a dev checkout)."""
     return WEIGHTS_DIR / DEFAULT_WEIGHTS

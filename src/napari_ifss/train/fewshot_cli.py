@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from dataclasses import fields
 from pathlib import Path
 
@@ -35,8 +34,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models.fewshot_weights import default_fewshot_weights
-    from ..models.manifest import update_manifest
     from ..models.registry import default_click_weights
 
     click = Path(args.click_weights) if args.click_weights else default_click_weights()
@@ -48,9 +45,39 @@ def run(args: argparse.Namespace) -> int:
     final = train_fewshot(click, data, args.out, cfg)
     print(f"few-shot head written to {final}")
     if args.ship:
-        target = default_fewshot_weights()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(final, target)
-        update_manifest(target.parent, [target.name])
+        target = ship_head(final, click, data is not None)
         print(f"shipped as {target}")
     return 0
+
+
+TRAINING_DATA = ("episodes from the train split of the 3D volumes (first 80 % of the slices of "
+                 "cells3d nuclei, isbi2012, radiomics, totalseg, prostate phantom), the train "
+                 "split of dsb2018 and epfl_em, and synthetic cell volumes; see "
+                 "docs/models/fewshot.md")
+SYNTHETIC_ONLY = "synthetic cell volumes only (--synthetic-only)"
+
+
+def ship_head(final: Path, click: Path, real_data: bool) -> Path:
+    """Write the trained head ``final`` where it ships: the same tensors with the model card's
+    training data and licence added, its ``.json`` sidecar, and its sha256 in ``SHA256SUMS``."""
+    import json
+
+    from ..models.fewshot_weights import (
+        default_fewshot_weights,
+        load_fewshot_head,
+        save_fewshot_head,
+    )
+    from ..models.manifest import update_manifest
+    from ..models.safe_io import read_model_dict
+    from .ship_weights import LICENCE
+
+    head = load_fewshot_head(final, encoder_weights=click)
+    target = default_fewshot_weights()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_fewshot_head(head, target, head.encoder_info, head.meta,
+                      {"training_data": TRAINING_DATA if real_data else SYNTHETIC_ONLY,
+                       "licence": LICENCE})
+    update_manifest(target.parent, [target.name])
+    card = {k: v for k, v in read_model_dict(target).items() if k != "state_dict"}
+    target.with_suffix(".json").write_text(json.dumps({"model_card": card}, indent=1))
+    return target

@@ -3,8 +3,9 @@
     python -m napari_ifss.train.ship_weights runs/iv1 [--sanity sanity.json]
 
 ``<run>/<variant>/click_<variant>.safetensors`` (or an old ``.pt``) ->
-``src/napari_ifss/models/weights/click_fcfi.safetensors`` (the default) and
-``benchmarks/weights/click_<variant>.safetensors`` (ablations), each with a ``.json`` sidecar;
+``src/napari_ifss/models/weights/click_<default>.safetensors`` for the ``--default`` variant
+(``registry.DEFAULT_VARIANT``) and ``benchmarks/weights/click_<variant>.safetensors`` for the
+others (ablations), each with a ``.json`` sidecar;
 the ``SHA256SUMS`` manifest of each destination folder is updated. Each file is loaded, checked
 and written again (same fp16 tensors), with the model card inside.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..models.manifest import update_manifest
-from ..models.registry import WEIGHTS_DIR, load_click_net, save_click_net
+from ..models.registry import DEFAULT_VARIANT, WEIGHTS_DIR, load_click_net, save_click_net
 from ..models.safe_io import read_model_dict
 
 LICENCE = "BSD-3-Clause (the napari-ifss licence)"
@@ -67,7 +68,8 @@ def backbone_record(config: dict) -> dict | None:
             "note": "not stored in this file: read from the package and checksum-verified at load"}
 
 
-def ship(run_dir: Path, bench_dir: Path, sanity: dict | None = None) -> list[Path]:
+def ship(run_dir: Path, bench_dir: Path, sanity: dict | None = None,
+         default: str = DEFAULT_VARIANT) -> list[Path]:
     written = []
     exports = sorted({p.with_suffix("") for p in run_dir.glob("*/click_*.safetensors")} |
                      {p.with_suffix("") for p in run_dir.glob("*/click_*.pt")})
@@ -76,7 +78,7 @@ def ship(run_dir: Path, bench_dir: Path, sanity: dict | None = None) -> list[Pat
                       if p.is_file())
         net = load_click_net(export)
         variant = net.variant
-        dest_dir = WEIGHTS_DIR if variant == "fcfi" else bench_dir
+        dest_dir = WEIGHTS_DIR if variant == default else bench_dir
         dest = dest_dir / f"click_{variant}.safetensors"
         log = [json.loads(x) for x in (export.parent / "log.jsonl").read_text().splitlines()]
         meta = {
@@ -106,9 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--bench-dir", type=Path, default=Path("benchmarks/weights"))
     parser.add_argument("--sanity", type=Path, help="JSON written by train.sanity_eval --json")
+    parser.add_argument("--default", default=DEFAULT_VARIANT,
+                        help=f"variant shipped as the default model (default {DEFAULT_VARIANT})")
     args = parser.parse_args(argv)
     sanity = json.loads(args.sanity.read_text()) if args.sanity else None
-    for path in ship(args.run_dir, args.bench_dir, sanity):
+    for path in ship(args.run_dir, args.bench_dir, sanity, args.default):
         print(path)
     return 0
 

@@ -1,6 +1,6 @@
 """Measure the click model's speed on this machine: encoder ms per slice and ms per click.
 
-    python -m napari_ifss.train.speed [--weights click_fcfi.safetensors] [--size 512] [--repeats 10]
+    python -m napari_ifss.train.speed [--weights click_concat.safetensors] [--size 512] [--repeats 10]
     python -m napari_ifss.train.speed --models shipped,random:fcfi:lite0 --threads 2
 
 With ``--models`` several click models are timed in the same run, round-robin (one slice and one
