@@ -28,6 +28,7 @@ from .encoding import PAD_MULTIPLE, EncodedSlice, NetworkGeometry, SliceEncoder,
 from .encoding import slices_window as support_window
 from .errors import InvalidInputError, NotReadyError
 from .normalize import IntensityWindow, check_slice
+from .support import check_support
 
 __all__ = ["EncodedSlice", "FewShotSegmenter", "network_size", "support_window"]
 
@@ -127,27 +128,7 @@ class FewShotSegmenter:
             InvalidInputError: empty support, count or shape mismatch, NaN, no foreground in
                 any mask, or no background in any mask.
         """
-        imgs = [np.asarray(images)] if np.ndim(images) == 2 else list(images)
-        msks = [np.asarray(masks)] if np.ndim(masks) == 2 else list(masks)
-        if not imgs:
-            raise InvalidInputError("empty support: give at least one annotated slice")
-        if len(imgs) != len(msks):
-            raise InvalidInputError(f"{len(imgs)} support images but {len(msks)} masks")
-        if positions is not None and len(positions) != len(imgs):
-            raise InvalidInputError(f"{len(imgs)} support images but {len(positions)} positions")
-        imgs = [check_slice(im, f"support image {i}", min_side=8) for i, im in enumerate(imgs)]
-        binary = []
-        for i, (im, m) in enumerate(zip(imgs, msks, strict=True)):
-            m = np.asarray(m)
-            if m.shape != im.shape[:2]:
-                raise InvalidInputError(
-                    f"support mask {i} has shape {m.shape}, image {i} has shape {im.shape[:2]}")
-            binary.append(m != 0)
-        if not any(b.any() for b in binary):
-            raise InvalidInputError("every support mask is empty: mark the object on a slice")
-        if all(b.all() for b in binary):
-            raise InvalidInputError(
-                "the support masks cover their whole slices: some background is needed")
+        imgs, binary = check_support(images, masks, positions, min_side=8)
         self.window = window if window is not None else support_window(imgs)
         self._supports = [self.summarize(self.encode(im), b, seed=i)
                           for i, (im, b) in enumerate(zip(imgs, binary, strict=True))]

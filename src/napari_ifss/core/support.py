@@ -121,3 +121,41 @@ def nearest(zs: Sequence[int], z: int) -> int:
     if arr.size == 0:
         raise InvalidInputError("no slices to choose from")
     return int(arr[np.argmin(np.abs(arr - z))])
+
+
+def check_support(images: object, masks: object, positions: Sequence[float] | None = None,
+                  min_side: int = 8) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Validate a support set: ``K >= 1`` slices ``(H, W)`` / ``(H, W, 3|4)`` (a single 2D
+    array counts as K = 1), their masks ``(H, W)`` (nonzero = object) and optional positions.
+
+    Returns:
+        the checked slices and the masks as bool arrays.
+
+    Raises:
+        InvalidInputError: empty support, count or shape mismatch, NaN, no object in any mask
+            or no background in any mask.
+    """
+    from .normalize import check_slice
+
+    imgs = [np.asarray(images)] if np.ndim(images) == 2 else list(images)  # type: ignore[arg-type]
+    msks = [np.asarray(masks)] if np.ndim(masks) == 2 else list(masks)  # type: ignore[arg-type]
+    if not imgs:
+        raise InvalidInputError("empty support: give at least one annotated slice")
+    if len(imgs) != len(msks):
+        raise InvalidInputError(f"{len(imgs)} support images but {len(msks)} masks")
+    if positions is not None and len(positions) != len(imgs):
+        raise InvalidInputError(f"{len(imgs)} support images but {len(positions)} positions")
+    imgs = [check_slice(im, f"support image {i}", min_side=min_side) for i, im in enumerate(imgs)]
+    binary = []
+    for i, (im, m) in enumerate(zip(imgs, msks, strict=True)):
+        m = np.asarray(m)
+        if m.shape != im.shape[:2]:
+            raise InvalidInputError(
+                f"support mask {i} has shape {m.shape}, image {i} has shape {im.shape[:2]}")
+        binary.append(m != 0)
+    if not any(b.any() for b in binary):
+        raise InvalidInputError("every support mask is empty: mark the object on a slice")
+    if all(b.all() for b in binary):
+        raise InvalidInputError(
+            "the support masks cover their whole slices: some background is needed")
+    return imgs, binary
