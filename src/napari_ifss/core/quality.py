@@ -38,11 +38,12 @@ coordinates (row, col); volumes are (z, row, col).
 
 Badges (:data:`GOOD_THRESHOLD`, :data:`REVIEW_THRESHOLD`) come from the calibration benchmark
 ``ifss bench quality`` (``docs/benchmarks/quality.md``; 13 objects of ``../shared/data``,
-K = 1, 2, 3, 818 scored slices, shipped models): "review" below 0.10, the threshold
-maximising Youden's J (0.64) for flagging slices with true Dice < 0.5 (56% of the slices below
-it are bad, against 20% overall); "good" from 0.25, where the share of slices with true
-Dice >= 0.7 peaks (87%, against 60% overall, keeping at least a quarter of the slices); earlier
-runs suggested review < 0.10-0.15 and good from 0.25. Treat badges as a triage aid, not a
+K = 1, 2, 3, 796 scored slices, shipped models on the EfficientNet-Lite0 trunk, 2026-12-07):
+"review" below 0.10, the threshold maximising Youden's J (0.48) for flagging slices with true
+Dice < 0.5 (33% of the slices below it are bad, against 17% overall); "good" from 0.20, where
+the share of slices with true Dice >= 0.7 peaks (88%, against 62% overall, keeping at least a
+quarter of the slices). With the earlier from-scratch encoder the same run gave review < 0.10
+and good from 0.25 and ranked slices better (AUROC 0.91 against 0.77 now). Treat badges as a triage aid, not a
 guarantee. A fourth badge, "empty" (shown as "nothing found"), marks a slice inside an
 object's range where the result holds nothing (volume scoring, see
 :mod:`~napari_ifss.core.quality_volume`); it scores 0.

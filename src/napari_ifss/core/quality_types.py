@@ -21,7 +21,7 @@ BADGE_LABELS: dict[str, str] = {"good": "good", "check": "check", "review": "rev
 # From docs/benchmarks/quality.md (pooled over objects and K, see the module docstring):
 # slices scoring below REVIEW_THRESHOLD are "review"; at or above GOOD_THRESHOLD "good".
 REVIEW_THRESHOLD = 0.10
-GOOD_THRESHOLD = 0.25
+GOOD_THRESHOLD = 0.20
 PROB_THRESHOLD = 0.5
 # Evidence from user slices fades with z distance: score = back_iou / (1 + d / DISTANCE_SCALE).
 DISTANCE_SCALE = 3.0
