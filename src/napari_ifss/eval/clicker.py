@@ -29,6 +29,7 @@ All coordinates are ``(row, col)``.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -37,7 +38,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..core.errors import InvalidInputError
-from ..core.prompts import Click
+from ..core.prompts import Box, Click
 
 ClickRule = Literal["largest_region", "ritm"]
 
@@ -205,6 +206,25 @@ def _check_ignore(ignore: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return ign
 
 
+def robot_box(gt: np.ndarray, seed: int, uid: str = "",
+              jitter: float = 0.1) -> Box:
+    """The box the robot drags around the object ``gt`` ``(H, W)`` as its first prompt: the
+    object's bounding box with each side moved by up to ``jitter`` x the box's size, as in
+    training (:func:`napari_ifss.train.click_sim.jittered_box`); the jitter is fixed by
+    ``seed`` and the object's ``uid`` (the same box for every method and run).
+
+    Raises:
+        InvalidInputError: if ``gt`` is not a non-empty 2D mask.
+    """
+    from ..train.click_sim import jittered_box
+
+    gt_b = np.asarray(gt).astype(bool)
+    if gt_b.ndim != 2 or not gt_b.any():
+        raise InvalidInputError("the ground-truth mask must be a non-empty 2D (H, W) mask")
+    rng = np.random.default_rng([seed, zlib.crc32(uid.encode("utf-8"))])
+    return Box(*jittered_box(gt_b, rng, jitter))
+
+
 class Clicker:
     """A robot user bound to one ground-truth mask ``gt`` ``(H, W)``, remembering its clicks.
 
@@ -226,9 +246,14 @@ class Clicker:
         self.clicks: list[Click] = []
         self._first = first_click(self.gt)  # also validates the mask
 
-    def click(self, pred: np.ndarray | None = None) -> Click | None:
-        """Make (and remember) the next click given the current binary prediction."""
-        new = self._first if not self.clicks else next_click(
+    def click(self, pred: np.ndarray | None = None, after_box: bool = False) -> Click | None:
+        """Make (and remember) the next click given the current binary prediction.
+
+        ``after_box``: a box was the object's first prompt, so even the first click corrects
+        ``pred`` (into its largest error region) instead of going to the object's centre.
+        """
+        first = not self.clicks and not after_box
+        new = self._first if first else next_click(
             self.gt, pred, self.clicks, self.rule, self.ignore)
         if new is not None:
             self.clicks.append(new)

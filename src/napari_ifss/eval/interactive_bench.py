@@ -22,6 +22,10 @@ held-apart ones), ``train``, ``all``, or ``auto`` (default): ``val`` for the ``2
 layout the models were trained on (so that existing numbers stay reproducible), ``all`` for any
 other folder (:mod:`.bench_data`). ``--ignore-value`` (default 255, ``none`` to switch off)
 marks mask pixels that are neither object nor background (:mod:`.label_maps`).
+
+``--first-prompt box``: the robot drags a jittered bounding box as each object's first prompt
+and corrects with clicks (:mod:`.interactive_protocol`); methods that take no box (classical
+baselines, nets trained without a box channel) are skipped and named in the report's notes.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from .bench_data import (
     scored_counts,
     unmatched_note,
 )
-from .interactive_protocol import ObjectResult, run_object
+from .interactive_protocol import ObjectResult, run_object, takes_boxes
 from .objects import Tally, collect_objects
 from .paired import paired_differences
 from .report import command_line, machine_info, markdown_table, write_report
@@ -147,6 +151,13 @@ def aggregate(results: Sequence[ObjectResult], max_clicks: int) -> dict:
     }
 
 
+def box_skips(segmenters: dict[str, ClickSegmenter]) -> dict[str, str]:
+    """Method -> why it is skipped with ``--first-prompt box`` (it takes no box prompt)."""
+    return {name: "skipped: this method takes no box prompt (classical baseline or a net "
+                  "trained without boxes)"
+            for name, seg in segmenters.items() if not takes_boxes(seg)}
+
+
 def run_benchmark(
     objects: dict[str, list], segmenters: dict[str, ClickSegmenter], max_clicks: int = 20,
     progress: Callable[[int], object] | None = None, **protocol_kw,
@@ -208,7 +219,20 @@ def markdown(rows: list[dict], payload: dict) -> str:
         "3 px, the image border seeds the background (the only background seed before the "
         "first negative click; kept free near positive clicks), solved at <= 256 px and "
         "upsampled; they ignore the feedback.", "",
-        *data_section(payload), f"Datasets: {datasets}.", "", *_paired_section(payload)])
+        *_box_section(payload), *data_section(payload), f"Datasets: {datasets}.", "", *_paired_section(payload)])
+
+
+def _box_section(payload: dict) -> list[str]:
+    """With ``--first-prompt box``: how the box was drawn and which methods were skipped."""
+    settings = payload["settings"]
+    if settings.get("first_prompt", "click") != "box":
+        return []
+    lines = ["First prompt: a box instead of the first click: the object's bounding box with "
+             "each side moved by up to 10% of the box size (as in training; fixed by the seed "
+             "and the object), then clicks into the largest error region; the box counts as "
+             "one click in NoC and IoU@k.", ""]
+    lines += [f"{name}: {why}." for name, why in settings["skipped"].items()]
+    return lines + ([""] if settings["skipped"] else [])
 
 
 def _paired_section(payload: dict) -> list[str]:
@@ -245,6 +269,7 @@ def _command(args: argparse.Namespace) -> str:
 
     ignore = "none" if args.ignore_value is None else str(args.ignore_value)
     argv = ["bench", "interactive", "--data", str(args.data), "--methods", args.methods,
+            "--first-prompt", args.first_prompt,
             "--max-clicks", str(args.max_clicks), "--max-objects", count(args.max_objects),
             "--per-image", count(args.per_image), "--seed", str(args.seed), "--rule", args.rule,
             "--split", args.split, "--ignore-value", ignore]
@@ -295,13 +320,21 @@ def main(args: argparse.Namespace) -> int:
             "of the same stem); objects need >= 100 px and <= 90% of the image"
             + ("; try --split all" if subset != "all" else ""))
     segmenters = {m: make_segmenter(m, checkpoints) for m in methods}
+    skipped = box_skips(segmenters) if args.first_prompt == "box" else {}
+    segmenters = {m: s for m, s in segmenters.items() if m not in skipped}
+    for name, why in skipped.items():
+        print(f"{name}: {why}")
+    if not segmenters:
+        raise InvalidInputError("--first-prompt box: none of the methods takes a box prompt "
+                                f"({', '.join(skipped)}); use --first-prompt click")
     for seg in segmenters.values():
         warm_up(seg)
     total = sum(len(v) for v in objects.values()) * len(segmenters)
     t0 = time.perf_counter()
     with tqdm(total=total, desc="interactive bench", unit="run") as bar:
         results = run_benchmark(objects, segmenters, args.max_clicks, bar.update,
-                                rule=args.rule)
+                                rule=args.rule, first_prompt=args.first_prompt,
+                                seed=args.seed)
     rows = summarize(results, args.max_clicks)
     payload = {
         "benchmark": "interactive", "command": _command(args),
@@ -311,6 +344,7 @@ def main(args: argparse.Namespace) -> int:
                      "max_clicks": args.max_clicks,
                      "max_objects": args.max_objects, "per_image": args.per_image,
                      "seed": args.seed, "rule": args.rule, "methods": methods,
+                     "first_prompt": args.first_prompt, "skipped": skipped,
                      "checkpoints": checkpoints, "stop": "IoU >= 0.90 after >= 5 clicks"},
         "datasets": {s: sorted({o.dataset for o in objs}) for s, objs in objects.items()},
         "scored": scored_counts(objects, tally),
@@ -353,6 +387,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="extra method from a click-model checkpoint (repeatable)")
     p.add_argument("--rule", choices=("largest_region", "ritm"), default="largest_region",
                    help="robot click rule")
+    p.add_argument("--first-prompt", choices=("click", "box"), default="click",
+                   help="the robot's first prompt on each object: a click at its centre, or a "
+                        "box dragged around it (jittered, fixed by --seed) then clicks; the box "
+                        "counts as one click; methods without box prompts are skipped")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.set_defaults(func=main)

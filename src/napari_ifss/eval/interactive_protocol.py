@@ -11,6 +11,13 @@ for the remaining clicks (:func:`~.metrics.iou_at` does this). NoC@85/90 and NoF
 affected, since the thresholds were already reached; IoU@k for k after the stop assumes the
 mask stays as it was (a user would stop clicking).
 
+First prompt (``first_prompt``): ``"click"`` (above) or ``"box"``: the robot first drags the
+object's bounding box, jittered as in training (:func:`~.clicker.robot_box`), and the model
+predicts from the box alone; then it corrects with clicks into the largest error region, the box
+passed along with every prediction as the session does. The box counts as prompt 1 (``ious[0]``
+is the IoU after the box; NoC counts it as one click). Only segmenters with ``takes_boxes``
+accept it (:func:`takes_boxes`).
+
 Ignored pixels of the object (``EvalObject.ignore``, a benchmark's ignore band) are never
 clicked and count in neither the intersection nor the union of IoU and boundary IoU.
 """
@@ -19,17 +26,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from ..core.errors import InvalidInputError
 from ..core.prompts import Click
 from ..core.protocols import ClickSegmenter
-from .clicker import Clicker, ClickRule
+from .clicker import Clicker, ClickRule, robot_box
 from .metrics import boundary_iou, iou, iou_at, noc, reached
 from .objects import EvalObject
 
 THRESHOLD = 0.5
+FirstPrompt = Literal["click", "box"]
+
+
+def takes_boxes(segmenter: ClickSegmenter) -> bool:
+    """True when ``segmenter`` accepts a box as the first prompt (a net trained with boxes)."""
+    return bool(getattr(segmenter, "takes_boxes", False))
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,9 @@ class ObjectResult:
         predict_s: wall time of each ``predict`` call.
         max_clicks: the click budget.
         ignored: number of ignored pixels of the slice (left out of IoU, never clicked).
+        box: the box ``(row0, col0, row1, col1)`` (pixel edges) dragged as prompt 1, or None
+            when the first prompt was a click (then ``ious[k-1]`` is after ``k`` clicks;
+            with a box, after the box and ``k - 1`` clicks).
     """
 
     method: str
@@ -63,6 +80,7 @@ class ObjectResult:
     predict_s: tuple[float, ...]
     max_clicks: int
     ignored: int = 0
+    box: tuple[float, float, float, float] | None = None
 
     def noc(self, threshold: float) -> int:
         return noc(self.ious, threshold, self.max_clicks)
@@ -89,12 +107,16 @@ class ObjectResult:
         }
         if self.ignored:
             out["ignored_px"] = self.ignored
+        if self.box is not None:
+            out["first_prompt"] = "box"
+            out["box"] = [round(v, 1) for v in self.box]
         return out
 
 
 def run_object(
     segmenter: ClickSegmenter, obj: EvalObject, method: str = "", max_clicks: int = 20,
     stop_iou: float | None = 0.90, min_clicks: int = 5, rule: ClickRule = "largest_region",
+    first_prompt: FirstPrompt = "click", seed: int = 0,
 ) -> ObjectResult:
     """Simulate a user clicking on ``obj`` with ``segmenter`` (see the module docstring).
 
@@ -106,9 +128,21 @@ def run_object(
         stop_iou: early-stop IoU (None: always make ``max_clicks`` clicks).
         min_clicks: no early stop before this many clicks.
         rule: robot click rule (see :mod:`.clicker`).
+        first_prompt: ``"click"`` or ``"box"`` (see the module docstring); the box counts
+            as one of the ``max_clicks`` prompts.
+        seed: fixes the box's jitter (with the object's uid).
+
+    Raises:
+        InvalidInputError: bad ``max_clicks`` or ``first_prompt``, or a box for a segmenter
+            without box support.
     """
     if max_clicks < 1:
         raise InvalidInputError(f"max_clicks must be >= 1, got {max_clicks}")
+    if first_prompt not in ("click", "box"):
+        raise InvalidInputError(f"first_prompt must be 'click' or 'box', got {first_prompt!r}")
+    if first_prompt == "box" and not takes_boxes(segmenter):
+        raise InvalidInputError(f"method {method or segmenter!r} was not trained for box "
+                                "prompts")
     gt, ignore = obj.mask, obj.ignore
     clicker = Clicker(gt, rule, ignore)
     t0 = time.perf_counter()
@@ -120,12 +154,17 @@ def run_object(
     ious: list[float] = []
     times: list[float] = []
     b_ious: list[float] = []
+    box = robot_box(clicker.gt, seed, obj.uid) if first_prompt == "box" else None
     for k in range(1, max_clicks + 1):
-        click = clicker.click(pred)
-        if click is None:  # prediction already perfect: nothing left to click
-            break
+        if box is None or k > 1:
+            click = clicker.click(pred, after_box=box is not None)
+            if click is None:  # prediction already perfect: nothing left to click
+                break
         t0 = time.perf_counter()
-        prob = segmenter.predict(list(clicker.clicks), prob)
+        if box is None:
+            prob = segmenter.predict(list(clicker.clicks), prob)
+        else:
+            prob = segmenter.predict(list(clicker.clicks), prob, box=box)  # type: ignore[call-arg]
         times.append(time.perf_counter() - t0)
         pred = prob > THRESHOLD
         ious.append(iou(pred, gt, ignore))
@@ -140,7 +179,8 @@ def run_object(
         shape=obj.shape, ious=tuple(ious), boundary_ious=(b_ious[0], b_ious[1]),
         clicks=tuple((c.row, c.col, c.positive) for c in clicker.clicks),
         encode_s=encode_s, predict_s=tuple(times), max_clicks=max_clicks,
-        ignored=0 if ignore is None else int(np.count_nonzero(ignore)))
+        ignored=0 if ignore is None else int(np.count_nonzero(ignore)),
+        box=None if box is None else (box.row0, box.col0, box.row1, box.col1))
 
 
 def clicks_of(result: ObjectResult) -> list[Click]:
