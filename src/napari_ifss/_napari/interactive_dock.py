@@ -22,6 +22,7 @@ from ..core.protocols import ClickSegmenter
 from ..core.session import InteractiveSession, SessionState
 from ..core.session_store import SavedSession
 from . import prompt_layer as pl
+from .box_prompt import BoxPrompt
 from .exemplar_action import ExemplarAction
 from .object_edit import EditTarget, edit_writes, start_edit
 from .prediction_worker import Job, JobResult, PredictionRunner
@@ -92,9 +93,14 @@ class InteractiveDock(Container):
         self.exemplar = ExemplarAction(self.viewer, lambda: self.image,
                                        lambda: self._labels_box.value,
                                        lambda: self.last_committed, self._set_status)
+        self.boxes = BoxPrompt(self.viewer, lambda: self.image, self._current,
+                               self._box_drawn, self._set_status,
+                               lambda: bool(getattr(self.runner.session.segmenter,
+                                                    "takes_boxes", False)))
         super().__init__(
-            widgets=[self._image_box, self._labels_box, self._positive, self._clicked_only,
-                     self._undo_btn, self._reset_btn, self._commit_btn, self._object,
+            widgets=[self._image_box, self._labels_box, self.boxes.button, self._positive,
+                     self._clicked_only, self._undo_btn, self._reset_btn, self._commit_btn,
+                     self._object,
                      self._new_btn, self._through_btn, self._edit_btn,
                      *self.exemplar.widgets, self._restore_btn, self._status],
             labels=True, scrollable=True,  # scrolls on a small (laptop) screen
@@ -186,6 +192,7 @@ class InteractiveDock(Container):
     # -- image / helper layers ---------------------------------------------------------
     def _remove_own_layers(self) -> None:
         self.keeper.detach()
+        self.boxes.remove_layer()
         own, self.prompts, self.preview = (self.prompts, self.preview), None, None
         for layer in own:
             if layer is not None and layer in self.viewer.layers:
@@ -282,11 +289,19 @@ class InteractiveDock(Container):
         contexts[ctx.key] = ctx
         for key, c in contexts.items():
             clicks, outside = clicks_on(c, self.prompts)
-            done = self._states[key][1].clicks if key in self._states else ()
+            box = self.boxes.box_on(c)
+            done = ((self._states[key][1].clicks, self._states[key][1].box)
+                    if key in self._states else ((), None))
             if outside and c is ctx:
                 self._set_status(f"{outside} click(s) outside the image ignored")
-            if tuple(clicks) != done:
-                self.runner.submit(Job(c, tuple(clicks)))
+            if (tuple(clicks), box) != done:
+                self.runner.submit(Job(c, tuple(clicks), box=box))
+
+    def _box_drawn(self) -> None:
+        """A box was drawn or removed: predict from it; the next canvas click corrects it."""
+        self.sync()
+        if self.boxes.layer is not None and len(self.boxes.layer.data):
+            QTimer.singleShot(0, self.native, self._activate_prompts)
 
     def _on_result(self, result: JobResult) -> None:
         ctx, state = result.ctx, result.state
@@ -299,7 +314,8 @@ class InteractiveDock(Container):
         enc = f", encoding {result.encode_ms:.0f} ms" if result.encode_ms is not None else ""
         timing = f"prediction {result.predict_ms:.0f} ms{enc}"
         log.info("%s: %d click(s), %s", ctx.plane.description, n, timing)
-        self._set_status(f"{ctx.plane.description}: {n} click{'s' * (n != 1)}")
+        box = "box + " if state.box is not None else ""
+        self._set_status(f"{ctx.plane.description}: {box}{n} click{'s' * (n != 1)}")
         self._status.tooltip = f"last prediction: {timing}"  # timings for the curious
 
     def _on_error(self, err: Exception) -> None:
@@ -327,18 +343,23 @@ class InteractiveDock(Container):
             self._updating = False
 
     def undo_click(self) -> None:
-        """Remove the newest click on the current slice and re-predict."""
+        """Remove the newest click on the current slice (with none left: its box) and
+        re-predict."""
         ctx = self._current()
         if ctx is not None:
             on_slice = point_indices_on(ctx, self.prompts)
-            self._remove_prompts(on_slice[-1:])
+            if on_slice:
+                self._remove_prompts(on_slice[-1:])
+            else:
+                self.boxes.remove_on(ctx)
             self.sync()
 
     def reset_object(self) -> None:
-        """Remove every click on the current slice (its object preview is cleared)."""
+        """Remove every click and the box on the current slice (its preview is cleared)."""
         ctx = self._current()
         if ctx is not None:
             self._remove_prompts(point_indices_on(ctx, self.prompts))
+            self.boxes.remove_on(ctx)
             self.sync()
 
     def edit_object(self) -> None:
@@ -394,6 +415,8 @@ class InteractiveDock(Container):
     def new_object(self) -> None:
         """Start a new object: the next Commit gets the next free label id (N)."""
         self.current_object = None
+        self.boxes.clear()
+        self.sync()
         self._show_object()
         self._set_status("next commit starts a new object")
 
@@ -423,7 +446,8 @@ class InteractiveDock(Container):
         cur = self.current_object
         if cur is not None:
             for ctx, state in self._states.values():
-                if state.clicks and np.any(labels[ctx.plane.slice_index(labels.ndim)] == cur):
+                drawn = state.clicks or state.box is not None
+                if drawn and np.any(labels[ctx.plane.slice_index(labels.ndim)] == cur):
                     cur = None
                     break
         return cur if cur is not None else next_free_id(labels)
@@ -440,7 +464,8 @@ class InteractiveDock(Container):
             self._commit_when_idle = True
             self._set_status("committing after the running prediction...")
             return
-        parts = [c.plane.volume_indices(s.mask) for c, s in self._states.values() if s.clicks]
+        parts = [c.plane.volume_indices(s.mask) for c, s in self._states.values()
+                 if s.clicks or s.box is not None]
         if not parts:
             self._set_status("nothing to commit: click on the object first")
             return
@@ -468,6 +493,7 @@ class InteractiveDock(Container):
         self._show_object()
         n_slices = len(parts)
         self._remove_prompts(list(range(len(self.prompts.data))))
+        self.boxes.clear()
         self._states.clear()
         self.runner.session.clear()
         self.preview.data[...] = 0

@@ -15,7 +15,7 @@ from time import perf_counter
 import numpy as np
 from napari.qt.threading import create_worker
 
-from ..core.prompts import Click
+from ..core.prompts import Box, Click
 from ..core.session import InteractiveSession, SessionState
 from .slice_context import SliceContext
 
@@ -24,11 +24,13 @@ from .slice_context import SliceContext
 class Job:
     """Make ``ctx``'s slice hold exactly ``clicks`` (oldest first); with a ``seed`` (bool
     ``(H, W)`` mask of an existing object), start the slice from that mask first, so the
-    clicks correct it."""
+    clicks correct it. ``box``: the box dragged as the object's first prompt (None: none; a
+    changed box restarts the slice from it, then the clicks are replayed)."""
 
     ctx: SliceContext
     clicks: tuple[Click, ...]
     seed: np.ndarray | None = field(default=None, compare=False)
+    box: Box | None = None
 
     @property
     def key(self) -> Hashable:
@@ -74,6 +76,11 @@ def run_job(
         if job.seed is not None:
             session.start_from_mask(job.seed)
         t0 = perf_counter()
+        if job.seed is None and job.box != session.snapshot().box:
+            if job.box is None:
+                session.reset()
+            else:
+                session.set_box(job.box)
         session.set_clicks(job.clicks)
         predict_ms = 1000 * (perf_counter() - t0)
     except Exception as err:  # reported in the UI thread
