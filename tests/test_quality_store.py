@@ -132,10 +132,10 @@ def test_suggest_next_is_the_least_trusted_rule():
 
     # label 1 drawn on z=10: doubtful on 11..20, fine below; label 2 drawn on z=0
     table = {1: {**{z: _entry(0.9) for z in range(0, 10)},
-                 **{z: _entry(0.2) for z in range(11, 21)}},
+                 **{z: _entry(0.15) for z in range(11, 21)}},
              2: {z: _entry(0.8) for z in range(1, 6)}}
     row = suggest_next(table, {1: [10], 2: [0]})
-    assert row == least_trusted(table) == ScoreRow(11, 1, 0.2, "check")
+    assert row == least_trusted(table) == ScoreRow(11, 1, 0.15, "check")
     with pytest.raises(InvalidInputError, match="no scored slices"):
         suggest_next({}, {1: [3]})
 

@@ -79,7 +79,7 @@ def test_no_timings_in_the_status_line(docks, monkeypatch):
     ctx = SimpleNamespace(layer=dock.image, key=("z", 0),
                           plane=SimpleNamespace(description="slice 0",
                                                 slicer=lambda: (0, slice(None), slice(None))))
-    state = SimpleNamespace(mask=0, clicks=((1, 1, True),))
+    state = SimpleNamespace(mask=0, clicks=((1, 1, True),), box=None)
     dock._on_result(SimpleNamespace(ctx=ctx, state=state, predict_ms=12.3, encode_ms=45.6))
     assert dock.status == "slice 0: 1 click"
     assert "12 ms" in dock._status.tooltip and "46 ms" in dock._status.tooltip
