@@ -66,6 +66,23 @@ def test_propagate_refuses_to_overwrite_and_bad_arguments(files, capsys):
     assert exc.value.code == 2
 
 
+def test_propagate_checks_the_output_extension_before_any_work(files, capsys, monkeypatch):
+    """#15 (10): a bad --out extension was refused only after the whole propagation."""
+    import napari_ifss.api as api
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("propagation started before the arguments were checked")
+
+    monkeypatch.setattr(api, "propagate", no_work)
+    root, *_ = files
+    image, support = str(root / "image.tif"), str(root / "support_labels.tif")
+    assert main(["propagate", image, "--support", support, "--out",
+                 str(root / "result.xyz")]) == 1
+    err = capsys.readouterr().err
+    assert ".xyz" in err and "Traceback" not in err and "AssertionError" not in err
+    assert not (root / "result.xyz").exists()
+
+
 @pytest.mark.parametrize("command", ["propagate", "score"])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
