@@ -60,17 +60,24 @@ def _timed(step) -> tuple[float, float, object]:
     return time.process_time() - c, time.perf_counter() - w, out
 
 
-def _one_run(image, user, ids, seg) -> list[tuple[float, float, int, int]]:
+def _one_run(image, user, ids, seg, method: str = "head") -> list[tuple[float, float, int, int]]:
     """Propagate, score after it, score on its own: ``(cpu s, wall s, encoder passes,
-    slices)`` each."""
+    slices)`` each. ``method="learner"``: propagation by the per-volume learner (the product's
+    default), which has its own encoder passes (not counted: -1) and leaves nothing in the
+    scoring segmenter's cache."""
     from napari_ifss.core.propagation import propagate
 
     out, prefix = user.copy(), "bench"
     seg.clear_cache()
     calls = seg.encoder_calls
-    cpu, wall, n = _timed(lambda: sum(ev.predicted for ev in propagate(
-        image, user, ids, segmenter=seg, out=out, cache_prefix=prefix)))
-    rows = [(cpu, wall, seg.encoder_calls - calls, n)]
+    if method == "learner":
+        cpu, wall, n = _timed(lambda: sum(ev.predicted for ev in propagate(
+            image, user, ids, method="learner", out=out)))
+        rows = [(cpu, wall, -1, n)]
+    else:
+        cpu, wall, n = _timed(lambda: sum(ev.predicted for ev in propagate(
+            image, user, ids, segmenter=seg, out=out, cache_prefix=prefix)))
+        rows = [(cpu, wall, seg.encoder_calls - calls, n)]
     kept = seg.cache_size
     for pre in (prefix, None):
         if pre is None:  # `ifss score` loads a fresh segmenter: empty cache of the default size
@@ -98,11 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=int, default=32,
                    help="encoded slices the segmenter keeps (the dock reserves up to 32)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", choices=["learner", "head"], default="head",
+                   help="propagation method (learner: the product's default; head: the "
+                        "few-shot head, whose encodings scoring can reuse)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     image, truth = make_synthetic_cells(tuple(args.shape), n_cells=args.cells, seed=args.seed)
     seg = FewShotSegmenter.default(device="cpu", cache_size=args.cache)
-    print(f"volume {tuple(args.shape)}, {args.objects} objects, torch threads {args.threads}, "
+    print(f"volume {tuple(args.shape)}, {args.objects} objects, propagation method "
+          f"{args.method}, torch threads {args.threads}, "
           f"cache {args.cache} slices, medians of {args.repeats} runs; CPU seconds of this "
           "process (wall seconds in brackets)\n")
     print("| K | propagation: s (wall), encoder passes, slices | scoring after it: s (wall), "
@@ -110,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     for k in args.k:
         ids, user = _objects(truth, args.objects, k)
-        runs = [_one_run(image, user, ids, seg) for _ in range(args.repeats)]
+        runs = [_one_run(image, user, ids, seg, args.method) for _ in range(args.repeats)]
         med = [[float(np.median([r[step][c] for r in runs])) for c in range(4)]
                for step in range(3)]
         (pc, pw, pe, pn), (ac, aw, ae, an), (oc, ow, oe, _) = med
