@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install napari-ifss into .venv (first run only), lint, and run the whole test suite headless
-# (pytest-xvfb starts a virtual X display). Slow tests and benchmarks are skipped; pass
-# pytest arguments to change that, e.g. `bash scripts/test.sh -m slow`.
+# (pytest-xvfb starts a virtual X display). Benchmarks (on ../shared/data) are skipped; pass
+# pytest arguments to change that, e.g. `bash scripts/test.sh -m benchmark`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
 .venv/bin/ruff check src tests scripts
 unset QT_QPA_PLATFORM
-if [ $# -eq 0 ]; then set -- -m "not slow and not benchmark"; fi
+if [ $# -eq 0 ]; then set -- -m "not benchmark"; fi
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

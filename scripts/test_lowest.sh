@@ -9,7 +9,7 @@
 # NOT been run there). On Linux, PyPI's torch 2.5 wheel pulls the CUDA libraries (several GB);
 # set TORCH_INDEX_URL to a CPU-only torch package index to avoid that. Run from a checkout:
 #
-#     bash scripts/test_lowest.sh                  # headless, slow tests skipped
+#     bash scripts/test_lowest.sh                  # headless, benchmarks skipped
 #     bash scripts/test_lowest.sh tests/test_api.py -x   # any pytest arguments
 #
 # .github/workflows/lowest.yml runs it on demand (workflow_dispatch).
@@ -49,5 +49,5 @@ extra=()
 "$VENV/bin/python" -m pip list 2>/dev/null | grep -iE "^(torch|numpy|napari|scipy|scikit-image|zarr|dask) "
 
 unset QT_QPA_PLATFORM
-if [ $# -eq 0 ]; then set -- -m "not slow and not benchmark"; fi
+if [ $# -eq 0 ]; then set -- -m "not benchmark"; fi
 exec "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"

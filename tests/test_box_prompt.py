@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from napari_ifss.eval.clicker import jittered_box
 from napari_ifss.models.click_encoding import box_maps
 from napari_ifss.models.registry import build_click_net
-from napari_ifss.train.click_sim import jittered_box
 
 SMALL = {"channels": 8, "low_channels": 8, "encoder_widths": [8, 8, 8, 16, 16],
          "head_widths": [8, 16]}

@@ -9,12 +9,11 @@ import torch
 from napari_ifss.core.errors import InvalidInputError, NotReadyError
 from napari_ifss.core.exemplar import (
     ExemplarSettings,
-    exemplar_slice,
     segment_all_like,
-    segment_all_like_volume,
     split_instances,
     working_scale,
 )
+from napari_ifss.core.exemplar_volume import exemplar_slice, segment_all_like_volume
 from napari_ifss.core.fewshot import FewShotSegmenter
 from napari_ifss.core.sample import make_synthetic_cells
 from napari_ifss.core.session import InteractiveSession

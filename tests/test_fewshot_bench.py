@@ -26,7 +26,6 @@ def test_copy_nearest_picks_the_nearest_support():
 
 
 def test_forest_learns_cells_from_two_slices():
-    pytest.importorskip("sklearn")
     image, labels = make_synthetic_cells((10, 64, 64), n_cells=12, seed=4)
     gt = labels > 0
     rf = ForestSegmenter(n_estimators=10, samples_per_class=1500)
@@ -49,7 +48,6 @@ def data_dir(tiny_volume_root, tiny_fewshot_weights):
 
 
 def test_bench_cli_end_to_end(tmp_path, data_dir):
-    pytest.importorskip("sklearn")
     root, click, head = data_dir
     out = tmp_path / "report" / "fewshot.json"
     code = main(["bench", "fewshot", "--protocol", "dev", "--data", str(root), "--json", str(out),

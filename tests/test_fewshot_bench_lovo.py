@@ -62,7 +62,6 @@ def lovo_root(tmp_path):
 
 
 def test_lovo_bench_scores_every_volume(tmp_path, lovo_root):
-    pytest.importorskip("sklearn")
     out = tmp_path / "report" / "lovo.json"
     code = main(["bench", "fewshot", "--data", str(lovo_root),  # lovo is the default
                  "--json", str(out), "--k", "1", "2", "--rf-trees", "5", "--no-speed",
@@ -117,7 +116,6 @@ def test_exclude_volumes_leaves_a_volume_out_of_the_head_pool(tiny_volume_root):
 
 
 def test_lovo_head_is_labelled_not_held_out(tmp_path, tiny_volume_root, tiny_fewshot_weights):
-    pytest.importorskip("sklearn")
     click, head = tiny_fewshot_weights
     out = tmp_path / "lovo_head.json"
     assert main(["bench", "fewshot", "--protocol", "lovo", "--data", str(tiny_volume_root),
@@ -152,7 +150,6 @@ def test_summarize_2d_means_wins_and_pairs():
 
 def test_lovo_2d_table(tmp_path):
     """``--2d --no-3d``: the learner and the forest on cross-image sets, nothing else."""
-    pytest.importorskip("sklearn")
     from synthetic_dsb import write_dsb2018
 
     root = tmp_path / "data"

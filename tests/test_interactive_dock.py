@@ -223,9 +223,11 @@ def test_keys_on_the_prompt_layer(make_napari_viewer, qtbot):
 
 def test_deep_predictor_in_the_worker(make_napari_viewer, qtbot):
     """The real network (random weights: flow and timing report only) in the thread worker."""
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
+    import torch
+
     from napari_ifss.core.predictor import ClickPredictor
+
+    torch.set_num_threads(1)
     from napari_ifss.models.registry import build_click_net
 
     torch.manual_seed(0)

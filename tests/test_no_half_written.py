@@ -18,6 +18,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import tifffile
+import zarr
 
 import napari_ifss
 from napari_ifss.cli import main
@@ -27,8 +28,6 @@ from napari_ifss.core.propagation import PartialWriteError, propagate, window_sl
 from napari_ifss.core.provenance import RECORD_KEY, record_from_json, user_labels
 from napari_ifss.core.quality import QualityScore
 from napari_ifss.core.quality_volume import read_scores_csv, scores_to_csv
-
-zarr = pytest.importorskip("zarr")
 
 DEPTH = 30
 

@@ -9,7 +9,7 @@ from napari_ifss.core.errors import InvalidInputError, NotReadyError
 from napari_ifss.core.predictor import ClickPredictor, normalize_slice
 from napari_ifss.core.prompts import Click
 from napari_ifss.core.protocols import ClickSegmenter
-from napari_ifss.models.registry import build_click_net, default_click_weights, save_click_net
+from napari_ifss.models.registry import build_click_net, save_click_net
 
 SMALL = dict(channels=16, low_channels=8, encoder_widths=(8, 8, 16, 16, 16), head_widths=(16, 16))
 
@@ -144,15 +144,13 @@ def test_checkpoint_round_trip(tmp_path, net):
 def test_default_weights_missing_or_loadable(monkeypatch, tmp_path):
     import napari_ifss.models.registry as registry
 
-    if default_click_weights().is_file():
-        assert ClickPredictor.default(device="cpu").variant == registry.DEFAULT_VARIANT
+    assert ClickPredictor.default(device="cpu").variant == registry.DEFAULT_VARIANT
 
     monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="weights are missing"):
         ClickPredictor.default()
 
 
-@pytest.mark.skipif(not default_click_weights().is_file(), reason="shipped weights not present")
 def test_shipped_weights_segment_a_bright_disk():
     """Guards against broken weights/preprocessing: a clear object gets found and refined."""
     from skimage.draw import disk

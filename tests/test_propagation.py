@@ -189,7 +189,8 @@ def test_dask_input_streams_single_slices(real_segmenter, cells):
 
 
 def test_zarr_output_receives_results_slice_by_slice(tmp_path):
-    zarr = pytest.importorskip("zarr")
+    import zarr
+
     vol, labels = _squares()
     out = zarr.open_array(str(tmp_path / "out.zarr"), mode="w", shape=labels.shape,
                           chunks=(1, 16, 16), dtype="int32")

@@ -211,7 +211,6 @@ def test_score_volume_events_and_encoder_reuse(seg, vol, tmp_path):
 
 
 def test_bench_quality_cli_end_to_end(tmp_path, tiny_volume_root, tiny_fewshot_weights):
-    pytest.importorskip("sklearn")
     root = tiny_volume_root
     click, head = tiny_fewshot_weights
     out = tmp_path / "report" / "quality.json"

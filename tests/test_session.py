@@ -183,9 +183,11 @@ def test_rgb_slice_is_accepted(rec):
 
 def test_deep_predictor_flow_random_init():
     """The real deep predictor (random weights: shapes and flow only, not quality)."""
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
+    import torch
+
     from napari_ifss.core.predictor import ClickPredictor
+
+    torch.set_num_threads(1)
     from napari_ifss.models.registry import build_click_net
 
     torch.manual_seed(0)

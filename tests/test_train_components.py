@@ -69,6 +69,27 @@ def test_next_click_goes_to_largest_error():
     assert next_click(gt, gt) is None
 
 
+def test_training_clicks_are_the_benchmark_robots():
+    """#17: one robot user: training's next click is eval.clicker's (rule "ritm"), ties
+    included, and a pixel clicked before is never clicked again."""
+    from napari_ifss.core.prompts import Click
+    from napari_ifss.eval import clicker
+    from napari_ifss.train.click_sim import TRAINING_RULE
+
+    gt = np.zeros((30, 30), bool)
+    gt[5:15, 5:15] = True
+    pred = np.zeros_like(gt)
+    pred[20:30, 20:30] = True  # an FP region as deep as the FN one: a tie
+    first = next_click(gt, pred)
+    robot = clicker.next_click(gt, pred, [], rule=TRAINING_RULE)
+    assert first == (int(robot.row), int(robot.col), int(robot.positive))
+    second = next_click(gt, pred, [first])
+    assert second is not None and second[:2] != first[:2]
+    assert second == next_click(gt, pred, [first]) and clicker.next_click(
+        gt, pred, [Click(float(first[0]), float(first[1]), bool(first[2]))],
+        rule=TRAINING_RULE) == Click(float(second[0]), float(second[1]), bool(second[2]))
+
+
 def test_points_tensor_pads_with_minus_one():
     pts = points_tensor([[(1, 2, 1)], [(3, 4, 1), (5, 6, 0)]])
     assert pts.shape == (2, 2, 3) and pts[0, 1, 2] == -1 and pts[1, 1].tolist() == [5, 6, 0]

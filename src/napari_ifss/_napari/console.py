@@ -10,6 +10,7 @@ import numpy as np
 from napari.layers import Labels, Layer
 
 from ..core.errors import InvalidInputError, NotReadyError
+from .labels_history import write_labels
 
 
 def is_layer(obj: object) -> bool:
@@ -57,6 +58,4 @@ def write_back(layer: Labels, new: np.ndarray) -> int:
             f"result of shape {new.shape} does not fit labels layer {layer.name!r} of shape "
             f"{tuple(layer.data.shape)}")
     changed = np.nonzero(np.asarray(layer.data) != new)
-    if changed[0].size:
-        layer.data_setitem(changed, new[changed].astype(layer.data.dtype, copy=False))
-    return int(changed[0].size)
+    return write_labels(layer, changed, new[changed])

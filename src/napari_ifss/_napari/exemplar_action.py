@@ -30,6 +30,7 @@ from ..core.exemplar_volume import segment_all_like_volume
 from ..core.fewshot import FewShotSegmenter
 from ..core.labels_ops import next_free_id
 from ..core.plane import Plane
+from .labels_history import write_labels
 from .slice_context import current_slice, spatial_shape
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,5 @@ class ExemplarAction:
         vals = np.concatenate(values)
         free = np.asarray(layer.data[idx]) == 0
         idx, vals = tuple(a[free] for a in idx), vals[free]
-        if vals.size:
-            layer.data_setitem(idx, vals.astype(layer.data.dtype))
+        write_labels(layer, idx, vals)
         return np.unique(vals)

@@ -38,6 +38,7 @@ from ..core.provenance import RECORD_KEY, Record, record_states, user_labels
 from ..core.support import LabelsIndex, index_labels, resolve_label_ids
 from ..core.transfer import transfer
 from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
+from .labels_history import record_as_one_step
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 from .quality_panel import QualityPanel
 from .quality_worker import ScoringRequest, reserve_cache
@@ -393,16 +394,7 @@ class FewShotDock(Container):
         # cleared voxels come first: their value before the run wins over a later write
         _, first = np.unique(zs * (yx[0] * yx[1]) + flat, return_index=True)
         idx = (zs[first], *np.unravel_index(flat[first], yx))
-        before = before[first]
-        after = np.asarray(layer.data[idx])
-        changed = after != before
-        idx, before, after = tuple(a[changed] for a in idx), before[changed], after[changed]
-        layer.data[idx] = before  # back to the state before the run, not redrawn...
-        with layer.block_history():  # ...then the run again, as one history step
-            for value in np.unique(after):
-                sel = after == value
-                layer.data_setitem(tuple(a[sel] for a in idx), int(value), refresh=False)
-        layer.refresh()
+        record_as_one_step(layer, idx, before[first])
 
     def _on_done(self, result: RunFinished | RunFailed) -> None:
         run, self._run = self._run, None

@@ -24,6 +24,7 @@ from ..core.session_store import SavedSession
 from . import prompt_layer as pl
 from .box_prompt import BoxPrompt
 from .exemplar_action import ExemplarAction
+from .labels_history import write_labels
 from .object_edit import EditTarget, edit_writes, start_edit
 from .prediction_worker import Job, JobResult, PredictionRunner
 from .session_autosave import SessionKeeper
@@ -486,7 +487,7 @@ class InteractiveDock(Container):
         except IfssError as err:
             self._set_status(f"cannot commit: {err}")
             return
-        labels.data_setitem(idx, values)
+        write_labels(labels, idx, values)
         self._editing = None
         self.last_committed = label_id
         self.current_object = label_id

@@ -35,6 +35,7 @@ from ..core.session_store import (
     save_session,
     session_folder_for,
 )
+from .labels_history import write_labels
 from .slice_context import spatial_shape
 
 MAX_LABELS_BYTES = 512 * 2**20
@@ -177,9 +178,7 @@ class SessionKeeper:
                        f"has {tuple(labels.data.shape)}: not restored"
             current = np.asarray(labels.data)
             idx = np.nonzero((saved.labels != 0) & (saved.labels != current))
-            if idx[0].size:
-                labels.data_setitem(idx, saved.labels[idx].astype(current.dtype, copy=False))
-            restored = int(idx[0].size)
+            restored = write_labels(labels, idx, saved.labels[idx])
             kept = {k: v for k, v in saved.metadata.items() if k in KEPT_METADATA}
             if RECORD_KEY in kept:  # JSON turned its int slice keys into strings
                 kept[RECORD_KEY] = record_from_json(kept[RECORD_KEY])

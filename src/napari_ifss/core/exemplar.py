@@ -46,9 +46,10 @@ previous slice (see its docstring).
 
 This module holds the slice API (:class:`ExemplarSettings`, :class:`ExemplarResult`,
 :func:`segment_all_like`), the ridge class map and the input checks. Splitting and filtering
-instances live in :mod:`.instances`, the stack in :mod:`.exemplar_volume`; their public names
-(``split_instances``, ``working_scale``, ``segment_all_like_volume``, ``ExemplarSliceEvent``,
-``exemplar_slice``) stay importable from here, the volume ones lazily (no import cycle).
+instances live in :mod:`.instances` (``split_instances`` and ``working_scale`` stay importable
+from here), the stack in :mod:`.exemplar_volume` (import ``segment_all_like_volume``,
+``ExemplarSliceEvent`` and ``exemplar_slice`` from there: it imports this module, not the
+other way round).
 """
 
 from __future__ import annotations
@@ -62,12 +63,18 @@ import torch.nn.functional as F
 from scipy import ndimage as ndi
 from skimage.segmentation import relabel_sequential
 
-from .._lazy import lazy_exports
 from ..models.fewshot_ridge import normal_equations, pixel_features, ridge_map, solve
 from .encoding import slice_window
 from .errors import InvalidInputError
 from .fewshot import FewShotSegmenter
-from .instances import _area_filter, _instances, _resized, _Shape, split_instances, working_scale
+from .instances import (
+    ObjectShape,
+    area_filter,
+    find_instances,
+    resized,
+    split_instances,
+    working_scale,
+)
 from .labels_ops import next_free_id
 from .normalize import IntensityWindow, check_slice
 
@@ -185,7 +192,7 @@ def ridge_scores(segmenter: FewShotSegmenter, image: np.ndarray, support: np.nda
 
 
 def _class_support(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.ndarray,
-                   blocked: np.ndarray, shape: _Shape, settings: ExemplarSettings,
+                   blocked: np.ndarray, shape: ObjectShape, settings: ExemplarSettings,
                    key: Hashable) -> np.ndarray:
     """``(H, W)`` bool: the exemplar plus the objects the ridge class map finds (steps 2, 4)."""
     ring = ndi.binary_dilation(exemplar, iterations=max(2, int(round(shape.radius))))
@@ -193,7 +200,7 @@ def _class_support(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.
     found = np.zeros_like(exemplar)
     for _ in range(settings.ridge_rounds):
         score = ridge_scores(segmenter, image, support, key)
-        found = _instances(score > 0, blocked, shape, settings)[0] > 0
+        found = find_instances(score > 0, blocked, shape, settings)[0] > 0
         support = np.where(score < -_CLEAR_BACKGROUND, 0.0, _IGNORE).astype(np.float32)
         support[ring & ~exemplar] = 0.0
         support[exemplar | found] = 1.0
@@ -210,21 +217,21 @@ def _check_labels(labels: np.ndarray, shape: tuple[int, ...], what: str = "label
     return lab
 
 
-def _check_id(exemplar_id: int) -> int:
+def check_label_id(exemplar_id: int) -> int:
     if isinstance(exemplar_id, bool) or not isinstance(exemplar_id, int | np.integer) \
             or exemplar_id < 1:
         raise InvalidInputError(f"exemplar_id must be a label id >= 1; got {exemplar_id!r}")
     return int(exemplar_id)
 
 
-def _check_image(image: np.ndarray, what: str) -> np.ndarray:
+def check_exemplar_image(image: np.ndarray, what: str) -> np.ndarray:
     arr = np.asarray(image)
     if arr.size == 0:
         raise InvalidInputError(f"{what} is empty: shape {arr.shape}")
     return check_slice(arr, what, min_side=8)
 
 
-def _default_segmenter() -> FewShotSegmenter:
+def default_exemplar_segmenter() -> FewShotSegmenter:
     return FewShotSegmenter.default(max_side=EXEMPLAR_MAX_SIDE)
 
 
@@ -236,23 +243,23 @@ def _segment_scaled(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np
     all at the slice's own size."""
     h, w = exemplar.shape
     size = (max(8, round(h * scale)), max(8, round(w * scale)))
-    img = _resized(image.astype(np.float32, copy=False), size, 1).astype(np.float32)
-    ex = _resized(exemplar.astype(np.float32), size, 1) >= 0.5
+    img = resized(image.astype(np.float32, copy=False), size, 1).astype(np.float32)
+    ex = resized(exemplar.astype(np.float32), size, 1) >= 0.5
     if not ex.any():
-        ex = _resized(exemplar.astype(np.float32), size, 1) > 0
-    blk = (_resized(blocked.astype(np.float32), size, 1) > 0) & ~ex
-    shape = _Shape.of(ex)
+        ex = resized(exemplar.astype(np.float32), size, 1) > 0
+    blk = (resized(blocked.astype(np.float32), size, 1) > 0) & ~ex
+    shape = ObjectShape.of(ex)
     key = ("exemplar", id(img))
     segmenter.set_support([img], [ex], window=window)
     support = _class_support(segmenter, img, ex, blk | ex, shape, settings, key)
     segmenter.set_support([img], [support], window=window)
     prob = segmenter.predict(img, key=key)
     segmenter.clear_cache()
-    inst, n, _, _ = _instances(prob > settings.threshold, blk | ex, shape, settings)
+    inst, n, _, _ = find_instances(prob > settings.threshold, blk | ex, shape, settings)
     back = (h, w)
-    prob = np.clip(_resized(prob, back, 1), 0, 1).astype(np.float32)
-    inst = _resized(inst, back, 0).astype(np.int32)
-    support = _resized(support.astype(np.float32), back, 1) >= 0.5
+    prob = np.clip(resized(prob, back, 1), 0, 1).astype(np.float32)
+    inst = resized(inst, back, 0).astype(np.int32)
+    support = resized(support.astype(np.float32), back, 1) >= 0.5
     return inst, prob, support, n
 
 
@@ -261,7 +268,7 @@ def _finish(inst: np.ndarray, blocked: np.ndarray, area: float, settings: Exempl
     """Remove ``blocked`` pixels, re-apply the area filter at full size, number the objects
     ``first_id..``; returns (labels, ids, #too small, #too large)."""
     inst = np.where(blocked, 0, inst)
-    inst, small, large = _area_filter(inst, area, settings)
+    inst, small, large = area_filter(inst, area, settings)
     n = len(np.unique(inst[inst > 0]))
     if n and first_id + n - 1 > np.iinfo(dtype).max:
         raise InvalidInputError(f"labels of dtype {dtype} cannot hold {n} more ids after "
@@ -294,9 +301,9 @@ def segment_all_like(
         InvalidInputError: empty or NaN image, labels of another shape or a non-integer
             dtype, ``exemplar_id`` absent from ``labels`` or covering the whole slice.
     """
-    image = _check_image(image, "image")
+    image = check_exemplar_image(image, "image")
     lab = _check_labels(labels, image.shape[:2])
-    exemplar_id = _check_id(exemplar_id)
+    exemplar_id = check_label_id(exemplar_id)
     exemplar = lab == exemplar_id
     if not exemplar.any():
         raise InvalidInputError(f"label {exemplar_id} is not on this slice: segment one object "
@@ -305,7 +312,7 @@ def segment_all_like(
         raise InvalidInputError(f"label {exemplar_id} covers the whole slice: nothing is left "
                                 "to find")
     settings = settings or ExemplarSettings()
-    segmenter = segmenter or _default_segmenter()
+    segmenter = segmenter or default_exemplar_segmenter()
     window = window if window is not None else slice_window(image)
     first = next_free_id(lab) if first_id is None else int(first_id)
     area = float(np.count_nonzero(exemplar))
@@ -322,18 +329,8 @@ def segment_all_like(
 
 
 
-# -------------------------------------------------------------------------- re-exports
-# volume names -> module that defines them (imported lazily: exemplar_volume imports this one)
-_LAZY = {
-    "ExemplarSliceEvent": "napari_ifss.core.exemplar_volume",
-    "exemplar_slice": "napari_ifss.core.exemplar_volume",
-    "segment_all_like_volume": "napari_ifss.core.exemplar_volume",
-}
-
 __all__ = [
     "EXEMPLAR_MAX_SIDE", "ExemplarResult", "ExemplarSettings", "ridge_scores",
-    "segment_all_like", "split_instances", "working_scale", *sorted(_LAZY),
+    "segment_all_like", "split_instances", "working_scale",
 ]
 
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

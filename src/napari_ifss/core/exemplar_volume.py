@@ -19,13 +19,13 @@ from scipy import ndimage as ndi
 from .errors import InvalidInputError
 from .exemplar import (
     ExemplarSettings,
-    _check_id,
-    _check_image,
-    _default_segmenter,
+    check_exemplar_image,
+    check_label_id,
+    default_exemplar_segmenter,
     segment_all_like,
 )
 from .fewshot import FewShotSegmenter
-from .instances import _area_filter, _instances, _resized, _Shape
+from .instances import ObjectShape, area_filter, find_instances, resized
 from .labels_ops import next_free_id
 from .normalize import IntensityWindow
 
@@ -125,12 +125,12 @@ def segment_all_like_volume(
                                 f"{shape[:3]}")
     if not np.issubdtype(np.dtype(labels.dtype), np.integer):
         raise InvalidInputError(f"labels must have an integer dtype; got {labels.dtype}")
-    exemplar_id = _check_id(exemplar_id)
+    exemplar_id = check_label_id(exemplar_id)
     z0 = exemplar_slice(labels, exemplar_id) if z is None else int(z)
     if not 0 <= z0 < shape[0]:
         raise InvalidInputError(f"z = {z0} lies outside the stack of {shape[0]} slices")
     settings = settings or ExemplarSettings()
-    segmenter = segmenter or _default_segmenter()
+    segmenter = segmenter or default_exemplar_segmenter()
     if window is None:
         from .propagation import sample_window
 
@@ -147,22 +147,22 @@ def segment_all_like_volume(
     support = (lab0 == exemplar_id) | (first.labels > 0)
     h, w = support.shape
     size = (max(8, round(h * scale)), max(8, round(w * scale)))
-    img0 = _resized(np.asarray(volume[z0]).astype(np.float32), size, 1).astype(np.float32)
-    segmenter.set_support([img0], [_resized(support.astype(np.float32), size, 1) >= 0.5],
+    img0 = resized(np.asarray(volume[z0]).astype(np.float32), size, 1).astype(np.float32)
+    segmenter.set_support([img0], [resized(support.astype(np.float32), size, 1) >= 0.5],
                           window=window)
-    shape_s = _Shape.of(_resized((lab0 == exemplar_id).astype(np.float32), size, 1) >= 0.5)
+    shape_s = ObjectShape.of(resized((lab0 == exemplar_id).astype(np.float32), size, 1) >= 0.5)
     start = np.where(lab0 != 0, lab0, first.labels).astype(np.int64)
     for order in (range(z0 + 1, shape[0]), range(z0 - 1, -1, -1)):
         previous = start
         for zz in order:
-            image = _check_image(np.asarray(volume[zz]), f"slice {zz}")
+            image = check_exemplar_image(np.asarray(volume[zz]), f"slice {zz}")
             lab = np.asarray(labels[zz])
-            img = _resized(image.astype(np.float32), size, 1).astype(np.float32)
+            img = resized(image.astype(np.float32), size, 1).astype(np.float32)
             prob = segmenter.predict(img)
-            blocked_s = _resized((lab != 0).astype(np.float32), size, 1) > 0
-            inst = _instances(prob > settings.threshold, blocked_s, shape_s, settings)[0]
-            inst = _resized(inst, (h, w), 0).astype(np.int32)
-            inst = _area_filter(np.where(lab != 0, 0, inst), area, settings)[0]
+            blocked_s = resized((lab != 0).astype(np.float32), size, 1) > 0
+            inst = find_instances(prob > settings.threshold, blocked_s, shape_s, settings)[0]
+            inst = resized(inst, (h, w), 0).astype(np.int32)
+            inst = area_filter(np.where(lab != 0, 0, inst), area, settings)[0]
             linked, new, next_id = _link(inst, previous, next_id)
             if new and new[-1] > np.iinfo(dtype).max:
                 raise InvalidInputError(f"labels of dtype {dtype} are full; convert them to a "

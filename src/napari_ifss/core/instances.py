@@ -4,10 +4,10 @@ Generic (no model involved), all on one 2D slice, coordinates (row, col):
 
 * :func:`split_instances`: ``(H, W)`` bool foreground -> ``(H, W)`` int32 instance ids 1..n,
   a watershed of the distance transform seeded by its deep, well separated peaks.
-* :func:`_area_filter` / :func:`_instances`: drop the instances whose area lies outside
+* :func:`area_filter` / :func:`find_instances`: drop the instances whose area lies outside
   ``[min_area_ratio, max_area_ratio]`` x a reference area (in exemplar mode, the exemplar's).
-* :class:`_Shape`: a reference object's area, equivalent and inscribed radius (``_depth``).
-* :func:`working_scale` / :func:`_resized`: the resize factor that gives the reference object
+* :class:`ObjectShape`: a reference object's area, equivalent and inscribed radius (``_depth``).
+* :func:`working_scale` / :func:`resized`: the resize factor that gives the reference object
   a chosen diameter, and resizing ``(H, W)`` / ``(H, W, C)`` arrays to another ``(H, W)``.
 
 The parameters come as an :class:`InstanceSettings` (e.g. :class:`~.exemplar.ExemplarSettings`).
@@ -57,7 +57,7 @@ def _depth(mask: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Shape:
+class ObjectShape:
     """The exemplar's size at the working scale: area (px), equivalent and inscribed radius."""
 
     area: float
@@ -65,7 +65,7 @@ class _Shape:
     depth: float
 
     @classmethod
-    def of(cls, mask: np.ndarray) -> _Shape:
+    def of(cls, mask: np.ndarray) -> ObjectShape:
         area = float(np.count_nonzero(mask))
         return cls(area, float(np.sqrt(area / np.pi)), float(_depth(mask).max()))
 
@@ -80,7 +80,7 @@ def working_scale(shape: tuple[int, int], radius: float, diameter: float, min_si
     return float(min(max(diameter / (2.0 * radius), native), max_side / long))
 
 
-def _resized(arr: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
+def resized(arr: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
     out_shape = tuple(shape) + tuple(arr.shape[2:])
     if tuple(arr.shape) == out_shape:
         return arr
@@ -110,7 +110,7 @@ def split_instances(foreground: np.ndarray, min_distance: float, min_depth: floa
     return watershed(-depth, markers, mask=fg).astype(np.int32)
 
 
-def _area_filter(instances: np.ndarray, area: float, settings: InstanceSettings
+def area_filter(instances: np.ndarray, area: float, settings: InstanceSettings
                  ) -> tuple[np.ndarray, int, int]:
     """Zero the instances whose area is outside the bounds; returns (kept, #small, #large)."""
     areas = np.bincount(instances.ravel())
@@ -123,12 +123,12 @@ def _area_filter(instances: np.ndarray, area: float, settings: InstanceSettings
     return np.where(keep[instances], instances, 0), int(small.sum()), int(large.sum())
 
 
-def _instances(foreground: np.ndarray, blocked: np.ndarray, shape: _Shape,
+def find_instances(foreground: np.ndarray, blocked: np.ndarray, shape: ObjectShape,
                settings: InstanceSettings) -> tuple[np.ndarray, int, int, int]:
     """Split ``foreground`` minus ``blocked`` into instances and apply the area filter;
     returns (instances, #candidates, #too small, #too large)."""
     inst = split_instances(foreground & ~blocked, settings.peak_distance_ratio * shape.radius,
                            settings.min_depth_ratio * shape.depth)
     n = int(inst.max())
-    inst, small, large = _area_filter(inst, shape.area, settings)
+    inst, small, large = area_filter(inst, shape.area, settings)
     return inst, n, small, large

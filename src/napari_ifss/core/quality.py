@@ -72,7 +72,7 @@ from .quality_types import (
     Badge,
     QualityScore,
     SupportEvidence,
-    _size_ratio,
+    area_ratio,
     badge_for,
     badge_label,
     distance_factor,
@@ -209,7 +209,7 @@ def score_encoded(segmenter: FewShotSegmenter, result: EncodedSlice, mask: np.nd
         distance = float(min(abs(float(p) - float(position)) for p in query_positions))
     area = float(np.count_nonzero(mask))
     user_area = float(np.dot(weights, [float(np.count_nonzero(m)) for m in query_masks]))
-    size_ratio = _size_ratio(area, user_area)
+    size_ratio = area_ratio(area, user_area)
     score = back_iou * distance_factor(distance) * size_factor(size_ratio)
     worst = min(evidence, key=lambda e: e.iou)
     where = f"slice {worst.position:g}" if worst.position is not None else f"#{worst.index}"

@@ -105,7 +105,8 @@ def size_factor(ratio: float) -> float:
     return float(np.sqrt(np.clip(ratio, 0.0, 1.0)))
 
 
-def _size_ratio(area: float, user: float) -> float:
+def area_ratio(area: float, user: float) -> float:
+    """``min(area, user) / max(area, user)`` in (0, 1]; 0 when either area is 0."""
     if area <= 0 or user <= 0:
         return 0.0
     return min(area, user) / max(area, user)

@@ -206,18 +206,40 @@ def _check_ignore(ignore: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return ign
 
 
+def jittered_box(mask: np.ndarray, rng: np.random.Generator,
+                 jitter: float = 0.1) -> tuple[float, float, float, float]:
+    """The bounding box ``(row0, col0, row1, col1)`` (end exclusive) of the non-empty bool
+    ``mask`` ``(H, W)``, each side moved by up to ``jitter`` x the box's size, as a user drags
+    a box loosely around an object; clipped to the image. Training draws its boxes with it too.
+
+    Raises:
+        ValueError: an empty mask.
+    """
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        raise ValueError("cannot draw a box around an empty mask")
+    h, w = mask.shape
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    dr, dc = jitter * (r1 - r0), jitter * (c1 - c0)
+    move = rng.uniform(-1.0, 1.0, 4) * np.array([dr, dc, dr, dc])
+    box = np.array([r0, c0, r1, c1], dtype=float) + move
+    box[[0, 2]] = np.clip(box[[0, 2]], 0, h)
+    box[[1, 3]] = np.clip(box[[1, 3]], 0, w)
+    if box[2] - box[0] < 1 or box[3] - box[1] < 1:  # jitter collapsed it: the tight box
+        box = np.array([r0, c0, r1, c1], dtype=float)
+    return tuple(float(v) for v in box)  # type: ignore[return-value]
+
+
 def robot_box(gt: np.ndarray, seed: int, uid: str = "",
               jitter: float = 0.1) -> Box:
     """The box the robot drags around the object ``gt`` ``(H, W)`` as its first prompt: the
     object's bounding box with each side moved by up to ``jitter`` x the box's size, as in
-    training (:func:`napari_ifss.train.click_sim.jittered_box`); the jitter is fixed by
-    ``seed`` and the object's ``uid`` (the same box for every method and run).
+    training (:func:`jittered_box`); the jitter is fixed by ``seed`` and the object's ``uid``
+    (the same box for every method and run).
 
     Raises:
         InvalidInputError: if ``gt`` is not a non-empty 2D mask.
     """
-    from ..train.click_sim import jittered_box
-
     gt_b = np.asarray(gt).astype(bool)
     if gt_b.ndim != 2 or not gt_b.any():
         raise InvalidInputError("the ground-truth mask must be a non-empty 2D (H, W) mask")

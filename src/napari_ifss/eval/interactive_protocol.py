@@ -31,7 +31,6 @@ from typing import Literal
 import numpy as np
 
 from ..core.errors import InvalidInputError
-from ..core.prompts import Click
 from ..core.protocols import ClickSegmenter
 from .clicker import Clicker, ClickRule, robot_box
 from .metrics import boundary_iou, iou, iou_at, noc, reached
@@ -182,7 +181,3 @@ def run_object(
         ignored=0 if ignore is None else int(np.count_nonzero(ignore)),
         box=None if box is None else (box.row0, box.col0, box.row1, box.col1))
 
-
-def clicks_of(result: ObjectResult) -> list[Click]:
-    """The robot's clicks of ``result`` as :class:`~napari_ifss.core.prompts.Click` objects."""
-    return [Click(r, c, p) for r, c, p in result.clicks]

@@ -96,6 +96,23 @@ class EvalObject:
         full[r0:r1, c0:c1] = self.crop
         return full
 
+    @classmethod
+    def of_mask(cls, image: np.ndarray, mask: np.ndarray, *, split: str = "", dataset: str = "",
+                item_id: str = "", label: str = "object", ignore: np.ndarray | None = None
+                ) -> EvalObject:
+        """The object ``mask`` (bool ``(H, W)``, non-empty) on ``image`` (``(H, W)`` or
+        ``(H, W, 3)``), stored as its bounding box and crop.
+
+        Raises:
+            InvalidInputError: an empty mask.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            raise InvalidInputError("the object mask is empty")
+        rows, cols = ndi.find_objects(mask.astype(np.uint8))[0]
+        bbox = (rows.start, cols.start, rows.stop, cols.stop)
+        return cls(split, dataset, item_id, label, image, bbox, mask[rows, cols].copy(), ignore)
+
 
 @dataclass
 class Tally:
@@ -194,11 +211,9 @@ def _objects_on_slice(split: str, dataset: str, item_id: str, image: np.ndarray,
             area = int(np.count_nonzero(mask))
             if area < min_area or area > limit:
                 continue
-            rows, cols = ndi.find_objects(mask.astype(np.uint8))[0]
-            bbox = (rows.start, cols.start, rows.stop, cols.stop)
             label = f"{prefix}:{name}" if prefix else name
-            found.append(EvalObject(split, dataset, item_id, label, image, bbox,
-                                    mask[rows, cols].copy(), ignore))
+            found.append(EvalObject.of_mask(image, mask, split=split, dataset=dataset,
+                                            item_id=item_id, label=label, ignore=ignore))
     if per_image is not None and len(found) > per_image:
         rng = np.random.default_rng(_stable_seed(seed, dataset, item_id))
         keep = sorted(rng.choice(len(found), per_image, replace=False))

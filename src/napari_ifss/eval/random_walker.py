@@ -62,7 +62,7 @@ def click_seeds(
     return seeds
 
 
-class _Downscaled:
+class Downscaled:
     """Shared ``set_image`` logic: normalise to [0, 1] and downscale to ``max_side``."""
 
     def __init__(self, max_side: int = 256, seed_radius: float = 3.0) -> None:
@@ -111,7 +111,7 @@ class _Downscaled:
         return np.clip(prob, 0.0, 1.0).astype(np.float32)
 
 
-class RandomWalkerSegmenter(_Downscaled):
+class RandomWalkerSegmenter(Downscaled):
     """Random walker (Grady 2006, ``skimage.segmentation.random_walker``) seeded by clicks.
 
     A :class:`~napari_ifss.core.protocols.ClickSegmenter`. ``predict`` returns the random

@@ -14,10 +14,10 @@ from skimage.filters import sobel
 from skimage.segmentation import watershed
 
 from ..core.prompts import Click
-from .random_walker import BACKGROUND, FOREGROUND, _Downscaled
+from .random_walker import BACKGROUND, FOREGROUND, Downscaled
 
 
-class WatershedSegmenter(_Downscaled):
+class WatershedSegmenter(Downscaled):
     """Marker-controlled watershed on the Sobel gradient magnitude, seeded by clicks.
 
     A :class:`~napari_ifss.core.protocols.ClickSegmenter`; for RGB slices the gradient is the

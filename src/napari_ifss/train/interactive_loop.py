@@ -20,11 +20,12 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..core.errors import InvalidInputError
+from ..eval.clicker import jittered_box
 from ..models.click_net import ClickNet
 from ..models.encoder import EncoderFeatures
 from ..models.registry import build_click_net, save_click_net
 from ..models.safe_io import TRAINING_KIND, read_tree, write_tree
-from .click_sim import first_click, jittered_box, next_click, points_tensor
+from .click_sim import first_click, next_click, points_tensor
 from .config import InteractiveTrainConfig
 from .losses import click_net_loss
 from .sources import SampleSource, load_real_pool
@@ -178,7 +179,7 @@ class InteractiveTrainer:
                 prob = torch.sigmoid(out.logits.float())
                 pred = (prob[:, 0] > 0.5).cpu().numpy()
                 for i, cl in enumerate(clicks):
-                    new = next_click(masks[i], pred[i])
+                    new = next_click(masks[i], pred[i], cl)
                     if new is not None:
                         cl.append(new)
                 prev = prob

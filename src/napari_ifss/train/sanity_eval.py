@@ -1,8 +1,9 @@
 """Quick sanity evaluation of click-model checkpoints on a handful of VAL items.
 
-Robot user (RITM protocol): the first click at the object's interior point farthest from its
-border, each next click at the interior of the largest error region. Reports mean IoU after
-1/3/5 clicks per data set. This is a training check only; the benchmark is ``ifss bench
+The benchmark's robot user and protocol (:func:`napari_ifss.eval.interactive_protocol.run_object`,
+rule ``largest_region``, no early stop): the first click at the object's interior point
+farthest from its border, each next click at the interior of the largest error region. Reports
+mean IoU after 1/3/5 clicks per data set. This is a training check only; the benchmark is ``ifss bench
 interactive``.
 
     python -m napari_ifss.train.sanity_eval runs/x/click_fcfi.safetensors [more.safetensors ...] --per-source 8
@@ -19,8 +20,8 @@ from skimage.measure import label as cc_label
 
 from ..core.datasets import default_data_dir, iter_2d, iter_3d, split_of_slice
 from ..core.predictor import ClickPredictor
-from ..core.prompts import Click
-from .click_sim import next_click
+from ..eval.interactive_protocol import run_object
+from ..eval.objects import EvalObject
 
 CLICKS = (1, 3, 5)
 
@@ -54,22 +55,12 @@ def val_objects(root: Path, per_source: int, seed: int = 0) -> list[tuple[str, n
 
 def robot_ious(predictor: ClickPredictor, image: np.ndarray, gt: np.ndarray,
                n_clicks: int = 5) -> list[float]:
-    """IoU after each of ``n_clicks`` robot clicks."""
-    predictor.set_image(image)
-    clicks: list[Click] = []
-    prob = None
-    ious = []
-    pred = np.zeros_like(gt)
-    for _ in range(n_clicks):
-        nxt = next_click(gt, pred)
-        if nxt is None:
-            ious.append(ious[-1] if ious else 1.0)
-            continue
-        clicks.append(Click(nxt[0], nxt[1], bool(nxt[2])))
-        prob = predictor.predict(clicks, prob)
-        pred = prob > 0.5
-        ious.append(float((pred & gt).sum() / max(1, (pred | gt).sum())))
-    return ious
+    """IoU after each of ``n_clicks`` robot clicks on the object ``gt`` (bool ``(H, W)``) of
+    ``image``; once the mask is perfect the last IoU repeats."""
+    result = run_object(predictor, EvalObject.of_mask(image, gt), max_clicks=n_clicks,
+                        stop_iou=None)
+    ious = list(result.ious)
+    return ious + [ious[-1]] * (n_clicks - len(ious))
 
 
 def evaluate(weights: list[Path], root: Path, per_source: int) -> dict:
