@@ -40,3 +40,11 @@ def test_unknown_subcommand_is_a_usage_error(capsys):
         main(["bench", "nope"])
     assert exc.value.code == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sub", ["check", "ship", "speed"])
+def test_training_tools_are_ifss_train_subcommands(sub, capsys):
+    """#17: the training scripts are `ifss train` subcommands."""
+    with pytest.raises(SystemExit) as exc:
+        main(["train", sub, "--help"])
+    assert exc.value.code == 0 and f"ifss train {sub}" in capsys.readouterr().out

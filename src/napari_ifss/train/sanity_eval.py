@@ -6,7 +6,7 @@ farthest from its border, each next click at the interior of the largest error r
 mean IoU after 1/3/5 clicks per data set. This is a training check only; the benchmark is ``ifss bench
 interactive``.
 
-    python -m napari_ifss.train.sanity_eval runs/x/click_fcfi.safetensors [more.safetensors ...] --per-source 8
+    ifss train check runs/x/click_fcfi.safetensors [more.safetensors ...] --per-source 8
 """
 
 from __future__ import annotations
@@ -80,13 +80,30 @@ def evaluate(weights: list[Path], root: Path, per_source: int) -> dict:
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("weights", nargs="+", type=Path)
-    parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--per-source", type=int, default=8)
+def _arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("weights", nargs="+", type=Path, help="click-model weights files")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="data folder laid out like ../shared/data (default $IFSS_DATA)")
+    parser.add_argument("--per-source", type=int, default=8, help="val objects per data set")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``check`` under ``ifss train``."""
+    help_text = __doc__.splitlines()[0]
+    return _arguments(subparsers.add_parser("check", help=help_text, description=help_text))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m napari_ifss.train.sanity_eval`` (the same as ``ifss train check``)."""
+    return run(_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+               .parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate ``args.weights``; prints IoU@1/3/5 per data set."""
     res = evaluate(args.weights, args.data or default_data_dir(), args.per_source)
     for name, table in res.items():
         print(name)

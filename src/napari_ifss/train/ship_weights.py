@@ -1,6 +1,6 @@
 """Copy trained click-model exports to where they ship, with a JSON of their metadata.
 
-    python -m napari_ifss.train.ship_weights runs/iv1 [--sanity sanity.json]
+    ifss train ship runs/iv1 [--sanity sanity.json]   # or: python -m napari_ifss.train.ship_weights
 
 ``<run>/<variant>/click_<variant>.safetensors`` (or an old ``.pt``) ->
 ``src/napari_ifss/models/weights/click_<default>.safetensors`` for the ``--default`` variant
@@ -103,14 +103,31 @@ def ship(run_dir: Path, bench_dir: Path, sanity: dict | None = None,
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--bench-dir", type=Path, default=Path("benchmarks/weights"))
-    parser.add_argument("--sanity", type=Path, help="JSON written by train.sanity_eval --json")
+def _arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("run_dir", type=Path, help="training run folder (ifss train interactive --out)")
+    parser.add_argument("--bench-dir", type=Path, default=Path("benchmarks/weights"),
+                        help="where the variants that are not shipped go")
+    parser.add_argument("--sanity", type=Path, help="JSON written by ifss train check --json")
     parser.add_argument("--default", default=DEFAULT_VARIANT,
                         help=f"variant shipped as the default model (default {DEFAULT_VARIANT})")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``ship`` under ``ifss train``."""
+    help_text = __doc__.splitlines()[0]
+    return _arguments(subparsers.add_parser("ship", help=help_text, description=help_text))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m napari_ifss.train.ship_weights`` (the same as ``ifss train ship``)."""
+    return run(_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+               .parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Ship the exports of ``args.run_dir``; prints the files written."""
     sanity = json.loads(args.sanity.read_text()) if args.sanity else None
     for path in ship(args.run_dir, args.bench_dir, sanity, args.default):
         print(path)

@@ -1,7 +1,7 @@
 """Measure the click model's speed on this machine: encoder ms per slice and ms per click.
 
-    python -m napari_ifss.train.speed [--weights click_concat.safetensors] [--size 512] [--repeats 10]
-    python -m napari_ifss.train.speed --models shipped,random:fcfi:lite0 --threads 2
+    ifss train speed [--weights click_concat.safetensors] [--size 512] [--repeats 10]
+    ifss train speed --models shipped,random:fcfi:lite0 --threads 2
 
 With ``--models`` several click models are timed in the same run, round-robin (one slice and one
 click of each model per round, so load from other programs hits all alike), and each median is
@@ -82,16 +82,34 @@ def compare(specs: list[str], size: int = 512, repeats: int = 10) -> dict[str, d
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="click-model speed on this machine")
-    parser.add_argument("--weights", type=Path, default=None)
+HELP = "click-model speed on this machine (encoder and per-click ms, ratios in one run)"
+
+
+def _arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="click-model weights (default: the shipped ones)")
     parser.add_argument("--variant", default="fcfi", help="random-init variant if no weights")
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--size", type=int, default=512, help="side of the square test slice")
+    parser.add_argument("--repeats", type=int, default=10, help="timed runs (medians)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's)")
     parser.add_argument("--models", help="comma-separated models to time in the same run "
                                          "(shipped, a weights file, random:<variant>[:<backbone>])")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``speed`` under ``ifss train``."""
+    return _arguments(subparsers.add_parser("speed", help=HELP, description=HELP))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m napari_ifss.train.speed`` (the same as ``ifss train speed``)."""
+    return run(_arguments(argparse.ArgumentParser(description=HELP)).parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Time the models ``args`` names; prints JSON."""
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.models:
