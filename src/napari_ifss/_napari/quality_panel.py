@@ -28,13 +28,14 @@ from ..core.quality import badge_label, format_score
 from ..core.quality_next import NEXT_RULE
 from ..core.quality_store import (
     ScoreRow,
-    ScoreTable,
+    StoredTable,
     as_progress,
     current_scores,
     is_user_slice,
     least_trusted,
     replace_labels,
     score_rows,
+    stored_table,
 )
 from ..core.quality_volume import scores_to_csv
 from .quality_table import (  # noqa: F401 (re-exported: the panel's public names)
@@ -45,7 +46,7 @@ from .quality_table import (  # noqa: F401 (re-exported: the panel's public name
     slice_text,
     text_overlay,
 )
-from .quality_worker import QualityScorer, ScoringRequest, stored_table
+from .quality_worker import QualityScorer, ScoringRequest
 from .slice_context import show_slice
 
 
@@ -85,7 +86,7 @@ class QualityPanel(Container):
         self.scorer = QualityScorer(self._set_status, self._on_score, self._on_scored)
         self.progress_bar: progress | None = None
         self._layer: Labels | None = None
-        self._scores: ScoreTable = {}
+        self._scores: StoredTable = {}
         self._closed = False
         self._timer = QTimer(self.native)  # refresh shortly after the labels change
         self._timer.setSingleShot(True)
@@ -105,7 +106,7 @@ class QualityPanel(Container):
         return list(self.table.rows)
 
     @property
-    def scores(self) -> ScoreTable:
+    def scores(self) -> StoredTable:
         """The listed scores, ``{label_id: {z: StoredScore}}``."""
         return {i: dict(e) for i, e in self._scores.items()}
 

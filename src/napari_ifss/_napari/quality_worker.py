@@ -1,7 +1,7 @@
 """JFS scoring of a finished propagation run, in a napari thread worker, cancellable.
 
 After a run, every slice of each propagated label id's range is scored with
-:func:`~napari_ifss.core.quality_volume.score_plan` against the user's own slices (an empty
+:func:`~napari_ifss.core.quality_scan.score_plan` against the user's own slices (an empty
 slice inside the range is listed as "nothing found"), with the same :class:`FewShotSegmenter`
 and the same ``cache_prefix`` as the propagation, so the encoder features of the propagated
 slices are reused: the slices propagation encoded last are scored first, while the LRU cache
@@ -24,17 +24,16 @@ from napari.layers import Labels
 from ..core.errors import InvalidInputError
 from ..core.fewshot import FewShotSegmenter
 from ..core.provenance import Record, user_labels
+from ..core.quality_next import ScoreRow
+from ..core.quality_scan import QualityProgress, plan_drawn, score_plan
 from ..core.quality_store import (
     QUALITY_KEY,
-    ScoreRow,
-    ScoreTable,
-    from_metadata,
+    StoredTable,
     replace_labels,
     stored_score,
+    stored_table,
     to_metadata,
 )
-from ..core.quality_volume import QualityProgress, ScoringPlan, plan_scoring, score_plan
-from ..core.support import index_labels
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 
 # At most this many encoded slices are kept for reuse between propagation and scoring (one
@@ -69,25 +68,6 @@ class ScoringRequest:
                    ("napari-ifss-propagation", next(_RUN_NUMBERS)))
 
 
-def scoring_plan(volume: object, labels_after: np.ndarray, user: np.ndarray,
-                 label_ids: Sequence[int]) -> ScoringPlan:
-    """What :meth:`QualityScorer.start` scores: for each of ``label_ids`` the user drew in
-    ``user`` ``(Z, Y, X)``, the slices of its range in ``labels_after`` ``(Z, Y, X)``
-    (:func:`~napari_ifss.core.quality_volume.plan_scoring`); ids the user did not draw are
-    left out."""
-    drawn = index_labels(user).slices_of
-    ids = [int(i) for i in label_ids if int(i) in drawn]
-    if not ids:
-        return ScoringPlan({}, {}, {})
-    return plan_scoring(volume, labels_after, user, ids)
-
-
-def stored_table(layer: Labels) -> ScoreTable:
-    """The score table in ``layer.metadata`` (empty when absent; InvalidInputError when
-    malformed)."""
-    return from_metadata(layer.metadata.get(QUALITY_KEY))
-
-
 class QualityScorer:
     """Runs one scoring job at a time.
 
@@ -111,7 +91,7 @@ class QualityScorer:
         return self.runner.busy
 
     @property
-    def pending(self) -> tuple[Labels, tuple[int, ...], ScoreTable] | None:
+    def pending(self) -> tuple[Labels, tuple[int, ...], StoredTable] | None:
         """The running job's layer, label ids and the scores it has so far (None when
         idle)."""
         job = self._job
@@ -131,7 +111,7 @@ class QualityScorer:
             raise RuntimeError("a quality scoring is already running")
         labels_after = np.array(layer.data, copy=True)  # the worker's private snapshots
         user, _ = user_labels(record, labels_after)
-        plan = scoring_plan(request.volume, labels_after, user, request.label_ids)
+        plan = plan_drawn(request.volume, labels_after, user, request.label_ids)
         total = plan.total
         if total == 0:
             return 0

@@ -42,7 +42,9 @@ from .propagation import check_volume_dtype, check_volume_shape, sample_window
 from .quality import EMPTY_BADGE, QualityScore, score_encoded, unusable_score
 from .support import index_labels
 
-__all__ = ["QualityProgress", "ScoringPlan", "plan_scoring", "score_labels", "score_plan"]
+__all__ = [
+    "QualityProgress", "ScoringPlan", "plan_drawn", "plan_scoring", "score_labels", "score_plan",
+]
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,18 @@ def plan_scoring(volume: object, labels_after: object, user_labels: object,
         empty = {z for z in range(lo, hi + 1) if z not in annotated} if in_range else set()
         targets[i] = tuple(sorted(set(found[i]) | empty))
     return ScoringPlan(user, targets, span)
+
+
+def plan_drawn(volume: object, labels_after: object, user_labels: object,
+               label_ids: Iterable[int]) -> ScoringPlan:
+    """:func:`plan_scoring` (each object's range) for those of ``label_ids`` the user drew in
+    ``user_labels`` ``(Z, Y, X)``; ids the user did not draw are left out (an empty plan when
+    none is drawn). What the dock scores after a propagation run."""
+    drawn = index_labels(user_labels).slices_of
+    ids = [int(i) for i in label_ids if int(i) in drawn]
+    if not ids:
+        return ScoringPlan({}, {}, {})
+    return plan_scoring(volume, labels_after, user_labels, ids)
 
 
 def score_labels(volume: object, labels_after: object, user_labels: object,

@@ -28,9 +28,10 @@ from .quality_types import Badge, QualityScore
 from .quality_volume import QualityProgress
 
 __all__ = [
-    "BADGES", "QUALITY_KEY", "ScoreRow", "ScoreTable", "StoredScore", "as_progress",
+    "BADGES", "QUALITY_KEY", "ScoreRow", "StoredScore", "StoredTable", "as_progress",
     "current_scores", "from_metadata", "is_user_slice", "least_trusted", "mask_checksum",
-    "replace_labels", "score_rows", "stored_score", "suggest_next", "to_metadata",
+    "replace_labels", "score_rows", "stored_score", "stored_table", "suggest_next",
+    "to_metadata",
 ]
 
 QUALITY_KEY = "napari_ifss_quality"  # labels layer metadata: the stored score table
@@ -47,7 +48,7 @@ class StoredScore:
     mask: str | None = None
 
 
-ScoreTable = dict[int, dict[int, StoredScore]]  # {label_id: {z: StoredScore}}
+StoredTable = dict[int, dict[int, StoredScore]]  # {label_id: {z: StoredScore}}
 
 
 def mask_checksum(labels_slice: np.ndarray, label_id: int) -> str:
@@ -103,7 +104,7 @@ def _entry(value: object, where: str) -> StoredScore:
     return StoredScore(float(score), cast(Badge, badge), mask)
 
 
-def from_metadata(data: object) -> ScoreTable:
+def from_metadata(data: object) -> StoredTable:
     """Read a table written by :func:`to_metadata` (int or string keys; None: empty).
 
     Raises:
@@ -114,7 +115,7 @@ def from_metadata(data: object) -> ScoreTable:
         return {}
     if not isinstance(data, Mapping):
         raise InvalidInputError(f"quality scores must be a mapping, got {type(data).__name__}")
-    table: ScoreTable = {}
+    table: StoredTable = {}
     for raw_id, slices in data.items():
         label_id = _key(raw_id, "label id")
         if not isinstance(slices, Mapping):
@@ -124,11 +125,22 @@ def from_metadata(data: object) -> ScoreTable:
     return table
 
 
+def stored_table(layer: object) -> StoredTable:
+    """The table kept in ``layer.metadata`` under :data:`QUALITY_KEY` (a napari Labels layer,
+    or anything with a ``metadata`` mapping); empty when absent.
+
+    Raises:
+        InvalidInputError: the stored data is malformed (see :func:`from_metadata`).
+    """
+    metadata = getattr(layer, "metadata", None) or {}
+    return from_metadata(metadata.get(QUALITY_KEY))
+
+
 def replace_labels(table: Mapping[int, Mapping[int, StoredScore]], label_ids: Iterable[int],
-                   new: Mapping[int, Mapping[int, StoredScore]]) -> ScoreTable:
+                   new: Mapping[int, Mapping[int, StoredScore]]) -> StoredTable:
     """A copy of ``table`` where every score of ``label_ids`` is replaced by ``new``'s."""
     ids = {int(i) for i in label_ids}
-    out: ScoreTable = {int(i): dict(e) for i, e in table.items() if int(i) not in ids}
+    out: StoredTable = {int(i): dict(e) for i, e in table.items() if int(i) not in ids}
     for label_id, entries in new.items():
         out.setdefault(int(label_id), {}).update({int(z): s for z, s in entries.items()})
     return {i: e for i, e in out.items() if e}
@@ -142,12 +154,12 @@ def is_user_slice(labels_slice: np.ndarray, z: int, record: Record) -> bool:
 
 
 def current_scores(table: Mapping[int, Mapping[int, StoredScore]], labels: object,
-                   record: Record) -> ScoreTable:
+                   record: Record) -> StoredTable:
     """The entries that still describe ``labels`` ``(Z, Y, X)``: slice in range, not a user
     slice (``record`` of propagated slices), and the mask unchanged (when its checksum is
     known)."""
     depth = int(getattr(labels, "shape", (0,))[0])
-    out: ScoreTable = {}
+    out: StoredTable = {}
     user: dict[int, bool] = {}
     for label_id, entries in table.items():
         for z, entry in entries.items():
