@@ -12,6 +12,25 @@ from pathlib import Path
 os.environ.setdefault("IFSS_SESSION_DIR", tempfile.mkdtemp(prefix="ifss_shot_sessions_"))
 
 
+PLUGIN = "napari-ifss"
+
+
+def sample_viewer(width: int = 1270, height: int = 880):
+    """A shown napari viewer of ``width`` x ``height`` (the default fits xvfb-run's 1280 x 1024
+    screen) with the plugin's synthetic sample opened, one torch thread; returns ``(viewer,
+    image layer, ground truth (Z, Y, X) array)``."""
+    import napari
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(width, height)
+    viewer.open_sample(PLUGIN, "synthetic_cells")
+    truth = np.asarray(viewer.layers["synthetic cells ground truth"].data)
+    return viewer, viewer.layers["synthetic cells"], truth
+
+
 def wait_idle(dock, app, timeout: float = 300.0) -> None:
     """Process Qt events until ``dock.busy`` is False (or ``timeout`` seconds pass)."""
     t0 = time.perf_counter()

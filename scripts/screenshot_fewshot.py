@@ -16,27 +16,17 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from _viewer_shot import save_window, wait_idle
+from _viewer_shot import sample_viewer, save_window, wait_idle
 
 from napari_ifss._napari.fewshot_dock import FewShotDock
 from napari_ifss.core.support import evenly_spaced_slices, object_slices
-
-PLUGIN = "napari-ifss"
-
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).parents[1] / "docs/images/fewshot.png"))
     args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(1)
-    viewer = napari.Viewer(show=True)
-    viewer.window.resize(1270, 880)  # xvfb-run's default screen is 1280 x 1024
-    viewer.open_sample(PLUGIN, "synthetic_cells")
-    image = viewer.layers["synthetic cells"]
-    truth = np.asarray(viewer.layers["synthetic cells ground truth"].data)
+    viewer, image, truth = sample_viewer()
     depth = truth.shape[0]
     ids, counts = np.unique(truth[truth > 0], return_counts=True)
     first = int(ids[np.argmax(counts)])  # the biggest cell, drawn on two slices of its extent

@@ -24,11 +24,9 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from _viewer_shot import wait_idle
+from _viewer_shot import sample_viewer, wait_idle
 
 from napari_ifss._napari.interactive_dock import InteractiveDock
-
-PLUGIN = "napari-ifss"
 
 
 def _shot(viewer, app, path: Path) -> None:
@@ -70,14 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    import torch
-
-    torch.set_num_threads(1)
-    viewer = napari.Viewer(show=True)
-    viewer.window.resize(1270, 880)  # xvfb-run's default screen is 1280 x 1024
-    viewer.open_sample(PLUGIN, "synthetic_cells")
-    image = viewer.layers["synthetic cells"]
-    truth = np.asarray(viewer.layers["synthetic cells ground truth"].data)
+    viewer, image, truth = sample_viewer()
     dock = InteractiveDock(viewer)
     viewer.window.add_dock_widget(dock, name="Interactive segmentation", area="right")
     app = napari.qt.get_qapp()
