@@ -4,8 +4,8 @@ The exemplar is the object the dock committed last, if it is on the current slic
 the labels layer's selected label, if that is on the current slice. Exemplar mode
 (:mod:`napari_ifss.core.exemplar`) then searches the current slice, or with "all slices"
 checked and a ``(Z, Y, X)`` image viewed along z, every slice of the stack (objects that
-continue over neighbouring slices keep one id). It runs in a napari thread worker with a
-progress bar; when it ends, every new object is written in one step of the labels layer's
+continue over neighbouring slices keep one id). It runs in a napari thread worker
+(:class:`~.generator_runner.GeneratorRunner` over :func:`run_exemplar`) with a progress bar; when it ends, every new object is written in one step of the labels layer's
 undo history (one Ctrl+Z removes them all), only into voxels that are still 0 at that moment,
 and the status line says how many objects were found.
 """
@@ -13,6 +13,7 @@ and the status line says how many objects were found.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from time import perf_counter
@@ -20,7 +21,6 @@ from time import perf_counter
 import numpy as np
 from magicgui.widgets import CheckBox, PushButton
 from napari.layers import Image, Labels
-from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.viewer import Viewer
 
@@ -30,6 +30,7 @@ from ..core.exemplar_volume import segment_all_like_volume
 from ..core.fewshot import FewShotSegmenter
 from ..core.labels_ops import next_free_id
 from ..core.plane import Plane
+from .generator_runner import GeneratorRunner
 from .labels_history import write_labels
 from .slice_context import current_slice, spatial_shape
 
@@ -79,13 +80,15 @@ class Plan:
 
 
 def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
-                 labels: np.ndarray, settings: ExemplarSettings | None = None,
+                 labels: np.ndarray, settings: ExemplarSettings | None = None, *,
+                 cancel: threading.Event | None = None,
                  ) -> Generator[str | Found, None, Finished | Failed]:
-    """The worker's body: yields status lines and :class:`Found` planes.
+    """The worker's body: yields status lines and :class:`Found` planes (runs without Qt).
 
-    ``labels`` is a snapshot of the labels layer's data taken when the run started.
-    Exceptions are returned as :class:`Failed` (superqt drops the error signal of a generator
-    worker raising RuntimeError).
+    ``labels`` is a ``(Z, Y, X)`` (or ``(Y, X)``) snapshot of the labels layer's data taken
+    when the run started. Once ``cancel`` is set, a stack run stops after the slice it is on
+    (the planes found so far stay valid). Exceptions are returned as :class:`Failed` (superqt
+    drops the error signal of a generator worker raising RuntimeError).
     """
     t0 = perf_counter()
     try:
@@ -98,6 +101,8 @@ def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
                                                  segmenter=segmenter, settings=settings):
                 yield Found(Plane(3, (1, 2), ((0, event.z),)), event.labels, event.done,
                             event.total)
+                if cancel is not None and cancel.is_set():
+                    break
         else:
             sl = plan.plane.slicer()
             result = segment_all_like(np.asarray(plan.image.data[sl]), labels[sl],
@@ -137,15 +142,16 @@ class ExemplarAction:
         self.widgets = [self.button, self.all_slices]
         self.button.changed.connect(self.run)
         self.progress_bar: progress | None = None
-        self._worker = None
+        self.runner: GeneratorRunner[Found, Finished | Failed] = GeneratorRunner(
+            self._on_status, self._on_found, self._on_done, failed=Failed,
+            stopped_message="the worker stopped")
         self._parts: list[Found] = []
-        self._result: Finished | Failed | None = None
         self._plan: Plan | None = None
 
     @property
     def busy(self) -> bool:
         """True from the start of a run until its objects are written."""
-        return self._worker is not None
+        return self.runner.busy
 
     def _load_segmenter(self) -> FewShotSegmenter:
         """Runs in the worker thread (the model is kept for the next run)."""
@@ -189,39 +195,24 @@ class ExemplarAction:
         except IfssError as err:
             self._on_status(f"cannot segment all like this: {err}")
             return
-        self._plan, self._parts, self._result = plan, [], None
+        self._plan, self._parts = plan, []
         self.progress_bar = progress(total=plan.total, desc="segment all like this")
         self.button.enabled = False
-        worker = create_worker(run_exemplar, plan, self._load_segmenter,
-                               np.array(plan.labels.data), _ignore_errors=True)
-        worker.yielded.connect(self._yielded)
-        worker.returned.connect(self._returned)
-        worker.errored.connect(lambda err: self._returned(Failed(err)))
-        worker.finished.connect(self._finished)
-        self._worker = worker
-        worker.start()
+        self.runner.start(run_exemplar, plan, self._load_segmenter, np.array(plan.labels.data))
 
-    def _yielded(self, item: str | Found) -> None:
-        if isinstance(item, str):
-            self._on_status(item)
-            return
+    def _on_found(self, item: Found) -> None:
         self._parts.append(item)
         self._on_status(f"segment all like this: {item.done}/{item.total} slices...")
         if self.progress_bar is not None:
             self.progress_bar.update(1)
 
-    def _returned(self, result: object) -> None:
-        self._result = result if isinstance(result, Finished | Failed) else Failed(
-            result if isinstance(result, Exception) else RuntimeError(str(result)))
-
-    def _finished(self) -> None:
-        plan, result = self._plan, self._result
-        self._worker, self._plan = None, None
+    def _on_done(self, result: Finished | Failed) -> None:
+        plan, self._plan = self._plan, None
         if self.progress_bar is not None:
             self.progress_bar.close()
             self.progress_bar = None
         self.button.enabled = True
-        if isinstance(result, Failed) or result is None or plan is None:
+        if isinstance(result, Failed) or plan is None:
             error = result.error if isinstance(result, Failed) else "the worker stopped"
             self._on_status(f"segment all like this failed: {error}")
             return

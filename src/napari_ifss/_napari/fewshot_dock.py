@@ -21,7 +21,6 @@ quality panel (:mod:`.quality_panel`); Cancel also stops that scoring.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, SpinBox
@@ -37,8 +36,8 @@ from ..core.propagation import PropagationProgress, propagate
 from ..core.provenance import RECORD_KEY, Record, record_states, user_labels
 from ..core.support import LabelsIndex, index_labels, resolve_label_ids
 from ..core.transfer import transfer
+from .fewshot_run import RunPlan, RunState, clear_slices
 from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
-from .labels_history import record_as_one_step
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 from .quality_panel import QualityPanel
 from .quality_worker import ScoringRequest, reserve_cache
@@ -115,7 +114,7 @@ class FewShotDock(Container):
             label.native.setWordWrap(True)  # long lists and messages wrap, not widen the dock
         self.runner = PropagationRunner(self._set_status, self._on_event, self._on_done)
         self.progress_bar: progress | None = None
-        self._run: dict | None = None
+        self._run: RunState | None = None
         self._watched: Labels | None = None
         self._timer = QTimer(self.native)
         self._timer.setSingleShot(True)
@@ -236,13 +235,8 @@ class FewShotDock(Container):
         self._support.value = "\n".join(lines)
 
     # -- starting a run ----------------------------------------------------------------
-    def _plan(self) -> tuple[Callable, int, Labels, Callable[[], list], ScoringRequest | None]:
-        """Validate the selection.
-
-        Returns the propagation starter, its total, the target layer, a function that clears
-        the earlier propagated results this run recomputes (returns what it cleared), and what
-        JFS scores after the run (None for another target).
-        """
+    def _plan(self) -> RunPlan:
+        """Validate the selection and say what the run does (see :class:`RunPlan`)."""
         image, labels = self._image_box.value, self._labels_box.value
         if image is None:
             raise InvalidInputError("choose an image layer")
@@ -276,10 +270,10 @@ class FewShotDock(Container):
             layer = self.viewer.add_labels(np.zeros_like(out), name=f"{target.name} few-shot",
                                            scale=target.scale, translate=target.translate)
             self._labels_box.reset_choices()
-            return (lambda seg: transfer(
+            return RunPlan(lambda seg: transfer(
                 image.data, support, target.data, out, ids,
-                segmenter=seg if method == "head" else LearnerSegmenter())
-            ), tshape[0] * len(ids), layer, list, None
+                segmenter=seg if method == "head" else LearnerSegmenter()),
+                tshape[0] * len(ids), layer, list, None)
         slices = self._slices(index, ids)
         todo = [z for z in slices if z not in set(index.annotated)]
         if not todo:
@@ -297,7 +291,8 @@ class FewShotDock(Container):
             def start(seg):  # seg: the pretrained model, loaded for the quality scores
                 return propagate(image.data, support, ids, slices, method="learner",
                                  spacing=spacing, out=support)
-        return start, len(todo) * len(ids), labels, (lambda: _clear(labels, redo, ids)), scoring
+        return RunPlan(start, len(todo) * len(ids), labels,
+                       lambda: clear_slices(labels, redo, ids), scoring)
 
     @property
     def method(self) -> str:
@@ -341,16 +336,16 @@ class FewShotDock(Container):
             self._set_status("a propagation or its quality scoring is already running")
             return
         try:
-            start, total, layer, clear, scoring = self._plan()
+            plan = self._plan()
         except IfssError as err:
             self._set_status(f"cannot propagate: {err}")
             return
-        self._run = {"layer": layer, "written": [], "cleared": clear(), "total": total,
-                     "scoring": scoring}
+        total = plan.total
+        self._run = RunState(plan.layer, total, plan.scoring, plan.clear())
         self.progress_bar = progress(total=total, desc="few-shot propagation")
         self._run_btn.enabled, self._cancel_btn.enabled = False, True
         self._set_status(f"propagating 0/{total} slices...")
-        self.runner.start(self._load_segmenter, start)
+        self.runner.run(self._load_segmenter, plan.start)
 
     def cancel(self) -> None:
         """Stop after the slice being computed; slices already written stay. Stops JFS
@@ -365,14 +360,14 @@ class FewShotDock(Container):
         run = self._run
         if run is None:
             return
-        layer = run["layer"]
+        layer = run.layer
         current = np.array(layer.data[event.z])
         gained = event.mask & (current == 0)  # the user may have painted meanwhile
         if gained.any():
             current[gained] = event.label_id
             layer.data[event.z] = current
-            run["written"].append((event.z, np.flatnonzero(gained), event.label_id))
-        run["done"] = event.done
+            run.written.append((event.z, np.flatnonzero(gained), event.label_id))
+        run.done = event.done
         if not self.runner.cancelling:
             self._set_status(f"propagating {event.done}/{event.total} slices...")
         # last: redrawing may process queued signals (even the end of the run) re-entrantly
@@ -381,58 +376,27 @@ class FewShotDock(Container):
         if self.progress_bar is not None:
             self.progress_bar.update(1)
 
-    def _commit_history(self, layer: Labels, run: dict) -> None:
-        """Turn the run's direct writes (and clearings) into one undo step of ``layer``."""
-        parts = [(z, flat, old) for z, flat, old in run["cleared"]] + [
-            (z, flat, np.zeros(flat.size, layer.data.dtype)) for z, flat, _ in run["written"]]
-        if not parts:
-            return
-        yx = layer.data.shape[1:]
-        zs = np.concatenate([np.full(flat.size, z) for z, flat, _ in parts])
-        flat = np.concatenate([f for _, f, _ in parts])
-        before = np.concatenate([old for _, _, old in parts])
-        # cleared voxels come first: their value before the run wins over a later write
-        _, first = np.unique(zs * (yx[0] * yx[1]) + flat, return_index=True)
-        idx = (zs[first], *np.unravel_index(flat[first], yx))
-        record_as_one_step(layer, idx, before[first])
-
     def _on_done(self, result: RunFinished | RunFailed) -> None:
         run, self._run = self._run, None
         if self.progress_bar is not None:
             self.progress_bar.close()
             self.progress_bar = None
-        layer = run["layer"]
-        self._commit_history(layer, run)
-        touched = {z for z, _, _ in run["written"]} | {z for z, _, _ in run["cleared"]}
+        layer = run.layer
+        run.record_undo()
         layer.metadata = {**layer.metadata, RECORD_KEY: record_states(
-            propagated_record(layer), layer.data, touched)}
+            propagated_record(layer), layer.data, run.touched)}
         self._run_btn.enabled, self._cancel_btn.enabled = True, False
-        done, total = run.get("done", 0), run["total"]
+        done, total = run.done, run.total
         if isinstance(result, RunFailed):
             self._set_status(f"error after {done}/{total} slices: {result.error}")
         elif result.cancelled:
             self._set_status(f"cancelled after {done}/{total} slices")
         else:
             log.info("propagation: %d/%d slices in %.1f s", done, total, result.seconds)
-            self._set_status(f"done: {done}/{total} slices into {run['layer'].name!r} "
+            self._set_status(f"done: {done}/{total} slices into {layer.name!r} "
                              "(Ctrl+Z undoes the run)")
         self.refresh_support()
-        scoring = run["scoring"]
+        scoring = run.scoring
         if isinstance(result, RunFinished) and not result.cancelled and scoring is not None:
             self.quality.score(scoring, layer, self.segmenter)
 
-
-def _clear(layer: Labels, zs: list[int], ids: list[int]) -> list:
-    """Zero the voxels of ``ids`` on slices ``zs`` of ``layer`` (earlier propagated results
-    that this run recomputes); returns ``[(z, flat indices, old values), ...]`` for the undo."""
-    cleared = []
-    for z in zs:
-        current = np.array(layer.data[z])
-        flat = np.flatnonzero(np.isin(current, ids))
-        if flat.size:
-            cleared.append((z, flat, current.reshape(-1)[flat].copy()))
-            current.reshape(-1)[flat] = 0
-            layer.data[z] = current
-    if cleared:
-        layer.refresh()
-    return cleared

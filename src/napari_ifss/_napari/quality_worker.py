@@ -8,15 +8,16 @@ slices are reused: the slices propagation encoded last are scored first, while t
 still holds them (see :func:`reserve_cache`), and no slice is encoded twice. The worker reads only the volume and private snapshots of the labels;
 scores come back to the UI thread one by one and are written into the labels layer's metadata
 (:data:`~napari_ifss.core.quality_store.QUALITY_KEY`) when the job ends, also after Cancel
-(what was scored is kept). The worker runs in a :class:`PropagationRunner`, which is not
-specific to propagation: it loads the model, iterates a generator and stops on cancel.
+(what was scored is kept). The worker runs :func:`~.propagation_worker.run_propagation`, which
+is not specific to propagation: it loads the model, iterates a generator (here
+:meth:`ScoringWork.events`) and stops on cancel; both run without Qt.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from napari.layers import Labels
@@ -25,7 +26,7 @@ from ..core.errors import InvalidInputError
 from ..core.fewshot import FewShotSegmenter
 from ..core.provenance import Record, user_labels
 from ..core.quality_next import ScoreRow
-from ..core.quality_scan import QualityProgress, plan_drawn, score_plan
+from ..core.quality_scan import QualityProgress, ScoringPlan, plan_drawn, score_plan
 from ..core.quality_store import (
     QUALITY_KEY,
     StoredTable,
@@ -68,6 +69,60 @@ class ScoringRequest:
                    ("napari-ifss-propagation", next(_RUN_NUMBERS)))
 
 
+@dataclass(frozen=True)
+class ScoringWork:
+    """What the worker of one scoring job reads: private snapshots taken when it starts.
+
+    Attributes:
+        request: the volume, label ids and cache prefix of the propagation run.
+        labels: ``(Z, Y, X)`` the labels layer's data when the job started (what is scored).
+        user: ``(Z, Y, X)`` the user's own slices of ``labels`` (propagated slices zeroed).
+        plan: the (slice, label id) pairs to score.
+    """
+
+    request: ScoringRequest
+    labels: np.ndarray
+    user: np.ndarray
+    plan: ScoringPlan
+
+    @classmethod
+    def snapshot(cls, request: ScoringRequest, data: object, record: Record) -> ScoringWork:
+        """Copy ``data`` ``(Z, Y, X)`` (a labels layer's data) and plan the slices of
+        ``request``'s label ids the user drew; ``record`` tells the propagated slices from
+        the user's."""
+        labels_after = np.array(data, copy=True)
+        user, _ = user_labels(record, labels_after)
+        return cls(request, labels_after, user,
+                   plan_drawn(request.volume, labels_after, user, request.label_ids))
+
+    def events(self, segmenter: FewShotSegmenter) -> Iterator[QualityProgress]:
+        """The scores, one :class:`QualityProgress` per planned (slice, label id), the slices
+        the propagation encoded last first (their features are still cached)."""
+        return score_plan(self.request.volume, self.labels, self.user, self.plan, segmenter,
+                          cache_prefix=self.request.cache_prefix, recent_first=True)
+
+
+@dataclass
+class ScoringJob:
+    """A running scoring job, as the UI thread sees it.
+
+    Attributes:
+        layer: the labels layer scored; its metadata receives the scores when the job ends.
+        label_ids: the label ids scored (their earlier stored scores are replaced).
+        labels: ``(Z, Y, X)`` the snapshot that is scored (:attr:`ScoringWork.labels`).
+        total: the number of (slice, label id) pairs to score.
+        scores: the scores so far, ``{label_id: {z: StoredScore}}``.
+        done: the number of pairs scored so far.
+    """
+
+    layer: Labels
+    label_ids: tuple[int, ...]
+    labels: np.ndarray
+    total: int
+    scores: StoredTable = field(default_factory=dict)
+    done: int = 0
+
+
 class QualityScorer:
     """Runs one scoring job at a time.
 
@@ -83,7 +138,7 @@ class QualityScorer:
                  on_done: Callable[[str], None]) -> None:
         self._on_status, self._on_score, self._on_done = on_status, on_score, on_done
         self.runner = PropagationRunner(self._status, self._event, self._finished)
-        self._job: dict | None = None
+        self._job: ScoringJob | None = None
 
     @property
     def busy(self) -> bool:
@@ -95,7 +150,7 @@ class QualityScorer:
         """The running job's layer, label ids and the scores it has so far (None when
         idle)."""
         job = self._job
-        return None if job is None else (job["layer"], job["ids"], job["scores"])
+        return None if job is None else (job.layer, job.label_ids, job.scores)
 
     def cancel(self) -> None:
         """Stop after the slice being scored; its score and the earlier ones are kept."""
@@ -109,17 +164,12 @@ class QualityScorer:
         started). Raises RuntimeError when a job is running."""
         if self.runner.busy:
             raise RuntimeError("a quality scoring is already running")
-        labels_after = np.array(layer.data, copy=True)  # the worker's private snapshots
-        user, _ = user_labels(record, labels_after)
-        plan = plan_drawn(request.volume, labels_after, user, request.label_ids)
-        total = plan.total
+        work = ScoringWork.snapshot(request, layer.data, record)  # the worker's snapshots
+        total = work.plan.total
         if total == 0:
             return 0
-        self._job = {"layer": layer, "ids": request.label_ids, "labels": labels_after,
-                     "scores": {}, "done": 0, "total": total}
-        self.runner.start(lambda: segmenter, lambda seg: score_plan(
-            request.volume, labels_after, user, plan, seg, cache_prefix=request.cache_prefix,
-            recent_first=True))
+        self._job = ScoringJob(layer, request.label_ids, work.labels, total)
+        self.runner.run(lambda: segmenter, work.events)
         return total
 
     def _status(self, text: str) -> None:
@@ -129,9 +179,9 @@ class QualityScorer:
         job = self._job
         if job is None:
             return
-        entry = stored_score(event.score, job["labels"][event.z], event.label_id)
-        job["scores"].setdefault(event.label_id, {})[event.z] = entry
-        job["done"] = event.done
+        entry = stored_score(event.score, job.labels[event.z], event.label_id)
+        job.scores.setdefault(event.label_id, {})[event.z] = entry
+        job.done = event.done
         self._on_score(ScoreRow(event.z, event.label_id, entry.score, entry.badge), event.done,
                        event.total)
 
@@ -139,14 +189,14 @@ class QualityScorer:
         job, self._job = self._job, None
         if job is None:
             return
-        layer: Labels = job["layer"]
+        layer = job.layer
         try:
             old = stored_table(layer)
         except InvalidInputError:
             old = {}  # unreadable scores are replaced
-        table = replace_labels(old, job["ids"], job["scores"])
+        table = replace_labels(old, job.label_ids, job.scores)
         layer.metadata = {**layer.metadata, QUALITY_KEY: to_metadata(table)}
-        done, total = job["done"], job["total"]
+        done, total = job.done, job.total
         if isinstance(result, RunFailed):
             message = f"quality check failed after {done}/{total} slices: {result.error}"
         elif result.cancelled:

@@ -1,0 +1,101 @@
+"""The state of one few-shot propagation run of the Few-shot dock, typed.
+
+:class:`RunPlan` is what the dock's validated selection runs; :class:`RunState` is what the UI
+thread keeps while the run writes its slices (what it cleared and wrote, for the one undo
+step that ends it). :func:`clear_slices` zeroes earlier propagated results a run recomputes.
+All of it runs in the UI thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from napari.layers import Labels
+
+from .labels_history import record_as_one_step
+from .propagation_worker import Starter
+from .quality_worker import ScoringRequest
+
+# (z, flat indices into the (Y, X) slice, the values they held before): voxels a run zeroed
+Cleared = tuple[int, np.ndarray, np.ndarray]
+# (z, flat indices into the (Y, X) slice, the label id written there; they held 0 before)
+Written = tuple[int, np.ndarray, int]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a validated selection runs.
+
+    Attributes:
+        start: ``start(segmenter)`` returns the propagation's generator of progress events.
+        total: the number of (slice, label id) steps it yields.
+        layer: the labels layer written (``(Z, Y, X)``; a new one for another target image).
+        clear: zeroes the earlier propagated results the run recomputes; returns them.
+        scoring: what JFS scores after the run (None: no scoring, for another target).
+    """
+
+    start: Starter
+    total: int
+    layer: Labels
+    clear: Callable[[], list[Cleared]]
+    scoring: ScoringRequest | None
+
+
+@dataclass
+class RunState:
+    """A running propagation, as the UI thread sees it.
+
+    Attributes:
+        layer: the labels layer the run writes into.
+        total: the number of steps the run yields.
+        scoring: what JFS scores after a finished run (None: nothing).
+        cleared: the voxels the run zeroed before it started (earlier propagated results).
+        written: the voxels the run wrote, slice by slice, in order.
+        done: the number of steps come back so far.
+    """
+
+    layer: Labels
+    total: int
+    scoring: ScoringRequest | None
+    cleared: list[Cleared]
+    written: list[Written] = field(default_factory=list)
+    done: int = 0
+
+    @property
+    def touched(self) -> set[int]:
+        """The z indices of the slices the run cleared or wrote."""
+        return {z for z, _, _ in self.written} | {z for z, _, _ in self.cleared}
+
+    def record_undo(self) -> None:
+        """Turn the run's direct writes (and clearings) into one undo step of its layer."""
+        layer = self.layer
+        parts = [(z, flat, old) for z, flat, old in self.cleared] + [
+            (z, flat, np.zeros(flat.size, layer.data.dtype)) for z, flat, _ in self.written]
+        if not parts:
+            return
+        yx = layer.data.shape[1:]
+        zs = np.concatenate([np.full(flat.size, z) for z, flat, _ in parts])
+        flat = np.concatenate([f for _, f, _ in parts])
+        before = np.concatenate([old for _, _, old in parts])
+        # cleared voxels come first: their value before the run wins over a later write
+        _, first = np.unique(zs * (yx[0] * yx[1]) + flat, return_index=True)
+        idx = (zs[first], *np.unravel_index(flat[first], yx))
+        record_as_one_step(layer, idx, before[first])
+
+
+def clear_slices(layer: Labels, zs: list[int], ids: list[int]) -> list[Cleared]:
+    """Zero the voxels of ``ids`` on slices ``zs`` of ``layer`` ``(Z, Y, X)`` (earlier
+    propagated results that a run recomputes); returns what was zeroed, for the undo."""
+    cleared: list[Cleared] = []
+    for z in zs:
+        current = np.array(layer.data[z])
+        flat = np.flatnonzero(np.isin(current, ids))
+        if flat.size:
+            cleared.append((z, flat, current.reshape(-1)[flat].copy()))
+            current.reshape(-1)[flat] = 0
+            layer.data[z] = current
+    if cleared:
+        layer.refresh()
+    return cleared
