@@ -14,7 +14,6 @@ from napari_ifss.core.quality_store import (
     QUALITY_KEY,
     ScoreRow,
     StoredScore,
-    as_progress,
     current_scores,
     from_metadata,
     is_user_slice,
@@ -25,6 +24,7 @@ from napari_ifss.core.quality_store import (
     stored_score,
     to_metadata,
 )
+from napari_ifss.core.quality_table import ScoreTable
 from napari_ifss.core.quality_volume import read_scores_csv, scores_to_csv
 
 
@@ -107,15 +107,14 @@ def test_mask_checksum_follows_only_its_label():
     assert mask_checksum(a, 1) != mask_checksum(b, 1)
 
 
-def test_rows_progress_csv_and_least_trusted(tmp_path):
+def test_rows_table_csv_and_least_trusted(tmp_path):
     table = {1: {3: _entry(0.9), 5: _entry(0.2)}, 2: {3: _entry(0.1), 0: _entry(0.7)}}
     rows = score_rows(table)
     assert [(r.z, r.label_id) for r in rows] == [(0, 2), (3, 1), (3, 2), (5, 1)]
-    events = as_progress(table)
-    assert [(e.z, e.label_id, e.score.score, e.done, e.total) for e in events] == [
-        (r.z, r.label_id, r.score, n, 4) for n, r in enumerate(rows, start=1)]
+    scores = ScoreTable.from_labels(table)  # #17: no fake QualityScore events any more
+    assert list(scores) == rows
     path = tmp_path / "q.csv"
-    scores_to_csv(events, path)
+    scores_to_csv(scores, path)
     assert read_scores_csv(path) == [(r.z, r.label_id, r.score, r.badge) for r in rows]
 
     # slice 3 is the least trusted (its label 2 scores 0.1, although its label 1 is good)
@@ -170,5 +169,5 @@ def test_nothing_found_rows_come_first_and_round_trip(tmp_path):
     assert least_trusted(table) == ScoreRow(7, 1, 0.0, "empty")
     assert from_metadata(json.loads(json.dumps(to_metadata(table)))) == table
     path = tmp_path / "q.csv"
-    scores_to_csv(as_progress(table), path)
+    scores_to_csv(ScoreTable.from_labels(table), path)
     assert (7, 1, 0.0, "empty") in read_scores_csv(path)

@@ -322,29 +322,30 @@ def _user_part(labels: object, layer: object) -> np.ndarray:
 def annotate_next(scores: Scores, support: object | None = None) -> tuple[int, int] | None:
     """``(label_id, z)``: where to annotate next, or None when nothing was scored.
 
-    The one rule of the dock's *Annotate next* and ``ifss score``
-    (:data:`~napari_ifss.core.quality_next.NEXT_RULE`): the least trusted slice, i.e. a slice
-    where nothing was found inside the object's range first, else the lowest JFS score (the
-    number its badge shows); ties go to the lower slice, then the lower label id.
+    ``ScoreTable.from_labels(scores).least_trusted()``
+    (:class:`~napari_ifss.core.quality_table.ScoreTable`): the one rule of the dock's
+    *Annotate next* and ``ifss score`` (:data:`~napari_ifss.core.quality_next.NEXT_RULE`),
+    the least trusted slice, i.e. a slice where nothing was found inside the object's range
+    first, else the lowest JFS score (the number its badge shows); ties go to the lower slice,
+    then the lower label id.
 
     Args:
         scores: what :func:`score` returned.
         support: accepted for older scripts; the rule does not need it.
     """
-    from .core.quality_next import least_trusted_row, rows_of_table
+    from .core.quality_table import ScoreTable
 
-    rows = rows_of_table(scores)
-    if not rows:
+    table = ScoreTable.from_labels(scores)
+    if not table:
         return None
-    row = least_trusted_row(rows)
+    row = table.least_trusted()
     return row.label_id, row.z
 
 
 def save_scores_csv(scores: Scores, path: str | os.PathLike) -> Path:
     """Write ``slice, label_id, score, badge`` rows (one per scored slice) to ``path``."""
-    from .core.quality_volume import QualityProgress, scores_to_csv
+    from .core.quality_table import ScoreTable
+    from .core.quality_volume import scores_to_csv
 
-    events = [QualityProgress(z, label_id, s, 0, 0)
-              for label_id, table in scores.items() for z, s in table.items()]
-    scores_to_csv(events, path)
+    scores_to_csv(ScoreTable.from_labels(scores), path)
     return Path(path)

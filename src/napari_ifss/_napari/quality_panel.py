@@ -29,14 +29,12 @@ from ..core.quality_next import NEXT_RULE
 from ..core.quality_store import (
     ScoreRow,
     StoredTable,
-    as_progress,
     current_scores,
     is_user_slice,
-    least_trusted,
     replace_labels,
-    score_rows,
     stored_table,
 )
+from ..core.quality_table import ScoreTable
 from ..core.quality_volume import scores_to_csv
 from .quality_table import (  # noqa: F401 (re-exported: the panel's public names)
     BADGE_COLOURS,
@@ -158,7 +156,7 @@ class QualityPanel(Container):
                 stored = replace_labels(stored, pending[1], pending[2])
             table = current_scores(stored, layer.data, self._record_of(layer))
         self._scores = table
-        self.table.fill(score_rows(table))
+        self.table.fill(list(ScoreTable.from_labels(table)))
         self.update_overlay()
 
     def _jump_to_row(self, row: int) -> None:
@@ -253,14 +251,15 @@ class QualityPanel(Container):
 
     # -- actions -----------------------------------------------------------------------
     def annotate_next(self) -> ScoreRow | None:
-        """Go to the least trusted listed slice (core ``least_trusted``, see
-        :data:`~napari_ifss.core.quality_next.NEXT_RULE`: nothing found inside the range first,
-        else the lowest score), select its label for painting and say so; returns its row."""
-        try:
-            row = least_trusted(self._scores)
-        except InvalidInputError:
+        """Go to the least trusted listed slice (:meth:`ScoreTable.least_trusted` of the listed
+        scores, the one rule of :data:`~napari_ifss.core.quality_next.NEXT_RULE`: nothing found
+        inside the range first, else the lowest score), select its label for painting and say
+        so; returns its row."""
+        listed = ScoreTable.from_labels(self._scores)
+        if not listed:
             self._set_status("no scored slice yet: propagate first")
             return None
+        row = listed.least_trusted()
         self.jump_to(row.z)
         self.table.select(row.z, row.label_id)
         if self._layer is not None:
@@ -275,7 +274,7 @@ class QualityPanel(Container):
         returns the number of rows. Raises NotReadyError when nothing is scored."""
         if not self.table.rows:
             raise NotReadyError("no scored slice to export: propagate first")
-        scores_to_csv(as_progress(self._scores), path)
+        scores_to_csv(ScoreTable.from_labels(self._scores), path)
         n = len(self.table.rows)
         self._set_status(f"exported {n} scores to {os.fspath(path)}")
         return n

@@ -12,7 +12,9 @@ badges are read from:
 Badges are thresholds on that score (:func:`~napari_ifss.core.quality.badge_for`), so the pick
 never wears a better badge than another listed slice: while a slice is "review" or "check", no
 "good" slice is picked. Rows are ``(z, label_id, score, badge)`` (:class:`ScoreRow`); z is the
-index along the volume's axis 0.
+index along the volume's axis 0. Scores of any shape become rows in
+:class:`~napari_ifss.core.quality_table.ScoreTable`, whose ``least_trusted()`` is this rule:
+every picker of the package calls it.
 """
 
 from __future__ import annotations

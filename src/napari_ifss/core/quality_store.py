@@ -9,7 +9,8 @@ The table maps ``label_id -> z -> StoredScore``. In a labels layer's ``metadata`
 (``labels[z] == label_id``, ``(Y, X)`` bool): once the slice no longer holds that mask (the
 user painted, undid the run, a new run rewrote it) the score no longer describes the labels
 and :func:`current_scores` drops it. Labels are ``(Z, Y, X)`` integer arrays; z is the index
-along axis 0.
+along axis 0. For rows, the next slice and CSV files the table becomes a
+:class:`~napari_ifss.core.quality_table.ScoreTable` (``ScoreTable.from_labels(table)``).
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .provenance import Record, slice_checksum
-from .quality_next import ScoreRow, least_trusted_row, rows_of_table
+from .quality_next import ScoreRow
+from .quality_table import ScoreTable
 from .quality_types import Badge, QualityScore
-from .quality_volume import QualityProgress
 
 __all__ = [
-    "BADGES", "QUALITY_KEY", "ScoreRow", "StoredScore", "StoredTable", "as_progress",
-    "current_scores", "from_metadata", "is_user_slice", "least_trusted", "mask_checksum",
-    "replace_labels", "score_rows", "stored_score", "stored_table", "suggest_next",
-    "to_metadata",
+    "BADGES", "QUALITY_KEY", "ScoreRow", "StoredScore", "StoredTable", "current_scores",
+    "from_metadata", "is_user_slice", "least_trusted", "mask_checksum", "replace_labels",
+    "score_rows", "stored_score", "stored_table", "suggest_next", "to_metadata",
 ]
 
 QUALITY_KEY = "napari_ifss_quality"  # labels layer metadata: the stored score table
@@ -176,29 +176,21 @@ def current_scores(table: Mapping[int, Mapping[int, StoredScore]], labels: objec
 
 
 def score_rows(table: Mapping[int, Mapping[int, StoredScore]]) -> list[ScoreRow]:
-    """Every entry as a :class:`ScoreRow`, in (z, label id) order."""
-    return rows_of_table(table)
-
-
-def as_progress(table: Mapping[int, Mapping[int, StoredScore]]) -> list[QualityProgress]:
-    """The entries as :class:`QualityProgress` events (z order), e.g. for
-    :func:`~napari_ifss.core.quality_volume.scores_to_csv`. Their scores carry no evidence."""
-    rows = score_rows(table)
-    return [QualityProgress(r.z, r.label_id,
-                            QualityScore(r.score, r.badge, (), "stored score", float(r.z)),
-                            n, len(rows)) for n, r in enumerate(rows, start=1)]
+    """Every entry as a :class:`ScoreRow`, in (z, label id) order:
+    ``ScoreTable.from_labels(table).rows`` (the :class:`ScoreTable` also writes the CSV)."""
+    return list(ScoreTable.from_labels(table).rows)
 
 
 def least_trusted(table: Mapping[int, Mapping[int, StoredScore]]) -> ScoreRow:
-    """The row to annotate next, under the one rule of
-    :func:`~napari_ifss.core.quality_next.least_trusted_row`: nothing found inside an object's
-    range first, else the lowest score (the number its badge shows); ties: lower z, then lower
-    label id.
+    """The row to annotate next: ``ScoreTable.from_labels(table).least_trusted()``, the one
+    rule (:data:`~napari_ifss.core.quality_next.NEXT_RULE`: nothing found inside an object's
+    range first, else the lowest score, the number its badge shows; ties: lower z, then lower
+    label id).
 
     Raises:
         InvalidInputError: the table is empty.
     """
-    return least_trusted_row(score_rows(table))
+    return ScoreTable.from_labels(table).least_trusted()
 
 
 def suggest_next(table: Mapping[int, Mapping[int, StoredScore]],
@@ -209,4 +201,4 @@ def suggest_next(table: Mapping[int, Mapping[int, StoredScore]],
     Raises:
         InvalidInputError: the table is empty.
     """
-    return least_trusted(table)
+    return ScoreTable.from_labels(table).least_trusted()

@@ -3,15 +3,17 @@
 Usage::
 
     events = list(score_labels(volume, labels_after, user_labels))  # every drawn label id
-    z = worst_slice(events)        # the one "annotate next" rule (core.quality_next)
+    z = worst_slice(events)        # ScoreTable.from_events(events).next_slice(): the one rule
     scores_to_csv(events, "quality.csv")
 
 ``volume`` is ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)``; ``labels_after`` (the labels after
 propagation) and ``user_labels`` (what the user drew) are ``(Z, Y, X)`` integer, read one z
 slice at a time. Which slices are listed and what scoring costs:
 :mod:`napari_ifss.core.quality_scan` (each object's range, an empty slice inside it listed as
-"empty" / "nothing found"; each slice encoded at most once per run). CSV rows are
-``slice, label_id, score, badge``, written atomically and read back checked.
+"empty" / "nothing found"; each slice encoded at most once per run). Every shape of scores
+given here becomes a :class:`~napari_ifss.core.quality_table.ScoreTable`, which picks the next
+slice and gives the CSV rows ``slice, label_id, score, badge`` (written atomically, read back
+checked).
 """
 
 from __future__ import annotations
@@ -21,20 +23,22 @@ import math
 import os
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import get_args
+from typing import cast, get_args
 
 from .errors import InvalidInputError, ReadError
 from .fewshot import FewShotSegmenter
 from .io.atomic import atomic_write
 from .normalize import IntensityWindow
 from .quality import Badge, QualityScore
-from .quality_next import ScoreRow, least_trusted_row, rows_of_slices
+from .quality_next import ScoreRow
 from .quality_scan import QualityProgress, ScoringPlan, plan_scoring, score_labels, score_plan
+from .quality_table import ScoreTable
 
 __all__ = [
-    "BADGES", "CSV_FIELDS", "MAX_CSV_BYTES", "QualityProgress", "ScoringPlan", "annotate_next",
-    "next_slice", "plan_scoring", "read_scores_csv", "score_labels", "score_plan",
-    "score_volume", "scored_slices", "scores_to_csv", "worst_slice",
+    "BADGES", "CSV_FIELDS", "MAX_CSV_BYTES", "QualityProgress", "ScoreTable", "ScoringPlan",
+    "SlicesOrEvents", "annotate_next", "as_table", "next_slice", "plan_scoring",
+    "read_scores_csv", "read_scores_table", "score_labels", "score_plan", "score_volume",
+    "scored_slices", "scores_to_csv", "worst_slice",
 ]
 
 CSV_FIELDS = ("slice", "label_id", "score", "badge")
@@ -62,39 +66,47 @@ def score_volume(volume: object, labels_after: object, user_labels: object, labe
                         cache_prefix=cache_prefix)
 
 
-def _rows(scores: Mapping[int, QualityScore] | Iterable[QualityProgress]) -> list[ScoreRow]:
+SlicesOrEvents = Mapping[int, QualityScore] | Iterable[QualityProgress]  # {z: score}, events
+
+
+def as_table(scores: SlicesOrEvents | ScoreTable, label_id: int = 0) -> ScoreTable:
+    """``scores`` as a :class:`ScoreTable`: ``{z: QualityScore}`` of ``label_id``, scoring
+    events (each with its own label id), or a table (returned as is)."""
+    if isinstance(scores, ScoreTable):
+        return scores
     if isinstance(scores, Mapping):
-        return rows_of_slices(scores)
-    return [ScoreRow(e.z, e.label_id, e.score.score, e.score.badge) for e in scores]
+        return ScoreTable.from_slices(scores, label_id)
+    return ScoreTable.from_events(scores)
 
 
-def worst_slice(scores: Mapping[int, QualityScore] | Iterable[QualityProgress]) -> int:
-    """The z to annotate next under the one rule (:data:`~.quality_next.NEXT_RULE`: nothing
-    found inside the range first, else the lowest score; ties: the lower z).
+def worst_slice(scores: SlicesOrEvents) -> int:
+    """The z to annotate next: ``as_table(scores).next_slice()``, the one rule
+    (:data:`~.quality_next.NEXT_RULE`: nothing found inside the range first, else the lowest
+    score; ties: the lower z).
 
     Raises:
         InvalidInputError: no scores."""
-    return least_trusted_row(_rows(scores)).z
+    return as_table(scores).next_slice()
 
 
-def next_slice(scores: Mapping[int, QualityScore] | Iterable[QualityProgress],
-               annotated: Sequence[int] | None = None) -> int:
-    """The slice to annotate next: :func:`worst_slice` (one rule everywhere). ``annotated``
-    is accepted for older scripts and not used.
+def next_slice(scores: SlicesOrEvents, annotated: Sequence[int] | None = None) -> int:
+    """The slice to annotate next: ``as_table(scores).next_slice()``, as :func:`worst_slice`
+    (one rule everywhere). ``annotated`` is accepted for older scripts and not used.
 
     Raises:
         InvalidInputError: no scores.
     """
-    return worst_slice(scores)
+    return as_table(scores).next_slice()
 
 
 def annotate_next(volume: object, labels_after: object, user_labels: object, label_id: int,
                   segmenter: FewShotSegmenter | None = None, **kwargs) -> int | None:
     """Score ``label_id`` over its range (:func:`score_labels`; ``kwargs`` go there) and return
-    the slice to annotate next (:func:`worst_slice`), or None when there is nothing to score."""
-    events = list(score_labels(volume, labels_after, user_labels, [int(label_id)], segmenter,
-                               **kwargs))
-    return worst_slice(events) if events else None
+    the slice to annotate next (``ScoreTable.from_events(events).next_slice()``), or None when
+    there is nothing to score."""
+    table = ScoreTable.from_events(score_labels(volume, labels_after, user_labels,
+                                                [int(label_id)], segmenter, **kwargs))
+    return table.next_slice() if table else None
 
 
 def scored_slices(events: Sequence[QualityProgress]) -> dict[int, QualityScore]:
@@ -102,10 +114,11 @@ def scored_slices(events: Sequence[QualityProgress]) -> dict[int, QualityScore]:
     return {e.z: e.score for e in events}
 
 
-def scores_to_csv(scores: Mapping[int, QualityScore] | Iterable[QualityProgress],
-                  path: str | os.PathLike, label_id: int | None = None) -> None:
-    """Write rows ``slice, label_id, score, badge`` (z order). ``label_id`` is required for a
-    mapping ``{z: QualityScore}``; events carry their own.
+def scores_to_csv(scores: SlicesOrEvents | ScoreTable, path: str | os.PathLike,
+                  label_id: int | None = None) -> None:
+    """Write the rows ``slice, label_id, score, badge`` of ``as_table(scores)`` (z order).
+    ``label_id`` is required for a mapping ``{z: QualityScore}``; events and a
+    :class:`ScoreTable` carry their own.
 
     The file appears whole or not at all (:func:`~napari_ifss.core.io.atomic.atomic_write`).
 
@@ -113,26 +126,23 @@ def scores_to_csv(scores: Mapping[int, QualityScore] | Iterable[QualityProgress]
         InvalidInputError: a mapping without ``label_id``.
         WriteError: the folder does not exist or the file cannot be written.
     """
-    rows: list[tuple[int, int, float, str]] = []
-    if isinstance(scores, Mapping):
-        if label_id is None:
-            raise InvalidInputError("scores_to_csv needs label_id for a {z: score} mapping")
-        rows = [(int(z), int(label_id), s.score, s.badge) for z, s in scores.items()]
-    else:
-        rows = [(e.z, e.label_id, e.score.score, e.score.badge) for e in scores]
+    if isinstance(scores, Mapping) and label_id is None:
+        raise InvalidInputError("scores_to_csv needs label_id for a {z: score} mapping")
+    table = as_table(scores, 0 if label_id is None else int(label_id))
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(CSV_FIELDS)
-            for z, i, s, b in sorted(rows):
-                writer.writerow([z, i, f"{s:.6f}", b])
+            for row in table:
+                writer.writerow([row.z, row.label_id, f"{row.score:.6f}", row.badge])
 
     atomic_write(path, write)
 
 
 def read_scores_csv(path: str | os.PathLike) -> list[tuple[int, int, float, str]]:
-    """Rows ``(slice, label_id, score, badge)`` of a file written by :func:`scores_to_csv`.
+    """Rows ``(slice, label_id, score, badge)`` of a file written by :func:`scores_to_csv`, in
+    file order (:func:`read_scores_table` gives them as a :class:`ScoreTable`).
 
     Every value is checked: slice >= 0, label id >= 1, score a number in [0, 1], badge one
     of good/check/review; blank lines are skipped.
@@ -159,6 +169,13 @@ def read_scores_csv(path: str | os.PathLike) -> list[tuple[int, int, float, str]
         raise ReadError(f"{p}: no such file") from None
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise ReadError(f"{p}: not a readable scores CSV ({err})") from err
+
+
+def read_scores_table(path: str | os.PathLike) -> ScoreTable:
+    """The rows of a scores CSV file (:func:`read_scores_csv`, same checks) as a
+    :class:`ScoreTable`."""
+    return ScoreTable(tuple(ScoreRow(z, i, s, cast(Badge, b))
+                            for z, i, s, b in read_scores_csv(path)))
 
 
 def _csv_row(row: Sequence[str], where: str) -> tuple[int, int, float, str]:
