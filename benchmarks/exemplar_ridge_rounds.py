@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_ifss.core.datasets import default_data_dir, iter_2d
-from napari_ifss.core.exemplar import EXEMPLAR_MAX_SIDE, ExemplarSettings, segment_all_like
-from napari_ifss.core.fewshot import FewShotSegmenter
+from napari_ifss.core.data.datasets import default_data_dir, iter_2d
+from napari_ifss.core.exemplar.exemplar import EXEMPLAR_MAX_SIDE, ExemplarSettings, segment_all_like
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
 from napari_ifss.eval.exemplar_protocol import choose_exemplar, match_instances
 
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
-from napari_ifss.core.predictor import normalize_slice
+from napari_ifss.core.interactive.predictor import normalize_slice
 from napari_ifss.eval.clicker import Clicker
 from napari_ifss.eval.objects import collect_objects
 from napari_ifss.models.backbone_weights import pretrained_trunk

@@ -42,7 +42,7 @@ def _objects(truth: np.ndarray, n: int, k: int) -> tuple[list[int], np.ndarray]:
 
 def _score(image, result, user, ids, seg, prefix) -> int:
     """Score every id; returns the number of (slice, id) rows."""
-    from napari_ifss.core import quality_volume as qv
+    from napari_ifss.core.quality import quality_volume as qv
 
     if hasattr(qv, "score_labels"):  # this version: one pass over z, each object's range
         events = qv.score_labels(image, result, user, ids, seg, cache_prefix=prefix,
@@ -65,7 +65,7 @@ def _one_run(image, user, ids, seg, method: str = "head") -> list[tuple[float, f
     slices)`` each. ``method="learner"``: propagation by the per-volume learner (the product's
     default), which has its own encoder passes (not counted: -1) and leaves nothing in the
     scoring segmenter's cache."""
-    from napari_ifss.core.propagation import propagate
+    from napari_ifss.core.fewshot.propagation import propagate
 
     out, prefix = user.copy(), "bench"
     seg.clear_cache()
@@ -92,8 +92,8 @@ def _one_run(image, user, ids, seg, method: str = "head") -> list[tuple[float, f
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a markdown table."""
-    from napari_ifss.core.fewshot import FewShotSegmenter
-    from napari_ifss.core.sample import make_synthetic_cells
+    from napari_ifss.core.data.sample import make_synthetic_cells
+    from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shape", type=int, nargs=3, default=(40, 256, 256))

@@ -19,7 +19,7 @@ import numpy as np
 from _viewer_shot import sample_viewer, save_window, wait_idle
 
 from napari_ifss._napari.fewshot_dock import FewShotDock
-from napari_ifss.core.support import evenly_spaced_slices, object_slices
+from napari_ifss.core.fewshot.support import evenly_spaced_slices, object_slices
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ def _private_session_dir(tmp_path, monkeypatch):
 def tiny_volume_root(tmp_path):
     """A data folder laid out like ``../shared/data`` holding one small synthetic volume
     (``3d/cells3d_tiny``, 10 x 48 x 48 with 8 cells)."""
-    from napari_ifss.core.sample import make_synthetic_cells
+    from napari_ifss.core.data.sample import make_synthetic_cells
 
     root = tmp_path / "data"
     vol = root / "3d" / "cells3d_tiny"

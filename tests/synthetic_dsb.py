@@ -9,8 +9,8 @@ import numpy as np
 import tifffile
 from skimage.io import imsave
 
-from napari_ifss.core.datasets import split_of
-from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.core.data.datasets import split_of
+from napari_ifss.core.data.sample import make_synthetic_cells
 
 
 def write_dsb2018(root: Path, ids: list[str], n_train: int, n_val: int, side: int,

@@ -10,7 +10,7 @@ import pytest
 
 import napari_ifss as ifss
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.propagation import propagate_volume
+from napari_ifss.core.fewshot.propagation import propagate_volume
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +57,12 @@ def test_score_and_annotate_next(cells, tmp_path):
     worst = ifss.annotate_next(scores)  # without the user's labels: the lowest score
     assert worst[0] == label_id
     assert scores[label_id][worst[1]].score == min(s.score for s in scores[label_id].values())
-    from napari_ifss.core.quality_volume import next_slice
+    from napari_ifss.core.quality.quality_volume import next_slice
 
     assert ifss.annotate_next(scores, support=support) == (
         label_id, next_slice(scores[label_id], [3, 8]))  # the dock's rule
     assert ifss.annotate_next({}) is None and ifss.annotate_next({label_id: {}}) is None
-    from napari_ifss.core.quality_volume import read_scores_csv
+    from napari_ifss.core.quality.quality_volume import read_scores_csv
 
     rows = read_scores_csv(ifss.save_scores_csv(scores, tmp_path / "q.csv"))
     assert [(z, i) for z, i, _, _ in rows] == [(z, label_id) for z in sorted(expected)]

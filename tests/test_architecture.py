@@ -41,6 +41,8 @@ def test_guard_detects_a_gui_import():
 
 
 def test_architecture_folders_exist():
-    for sub in ("core", "models", "eval", "train", "_napari"):
+    for sub in ("core", "models", "eval", "train", "_napari", "cli"):
         assert (PACKAGE / sub / "__init__.py").is_file(), sub
-    assert (PACKAGE / "cli.py").is_file()
+    # the core is grouped by feature (#17); shared pieces stay at its top level
+    for feature in ("interactive", "fewshot", "quality", "exemplar", "batch", "data", "io"):
+        assert (PACKAGE / "core" / feature / "__init__.py").is_file(), feature

@@ -30,7 +30,7 @@ def _session() -> ifss.InteractiveSession:
 
 @functools.lru_cache(maxsize=1)
 def _fewshot():
-    from napari_ifss.core.fewshot import FewShotSegmenter
+    from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
 
     return FewShotSegmenter.default()
 

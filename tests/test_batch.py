@@ -20,12 +20,12 @@ import zarr
 
 import napari_ifss as ifss
 from napari_ifss.cli import main
-from napari_ifss.core.batch_engine import batch
-from napari_ifss.core.batch_summary import read_summary
-from napari_ifss.core.batch_task import process_input
-from napari_ifss.core.batch_volume import open_volume
+from napari_ifss.core.batch.batch_engine import batch
+from napari_ifss.core.batch.batch_summary import read_summary
+from napari_ifss.core.batch.batch_task import process_input
+from napari_ifss.core.batch.batch_volume import open_volume
 from napari_ifss.core.io import LayerData
-from napari_ifss.core.quality_volume import read_scores_csv
+from napari_ifss.core.quality.quality_volume import read_scores_csv
 
 SPACING = {"a": (2.0, 0.5, 0.5), "b": (1.5, 0.4, 0.4), "c": (3.0, 0.25, 0.25)}
 ORIGIN_B = (5.0, -2.0, 7.5)
@@ -86,7 +86,7 @@ def client():
     """A 2-worker LocalCluster (processes, one thread each), shared by this module."""
     from distributed import Client
 
-    from napari_ifss.core.batch_cluster import start_local_cluster
+    from napari_ifss.core.batch.batch_cluster import start_local_cluster
 
     cluster = start_local_cluster(2)  # as `ifss batch --workers 2` starts it
     c = Client(cluster)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_ifss.core.batch_inputs import find_inputs, find_labels, input_stem, output_names
-from napari_ifss.core.batch_manifest import Outputs, completed, finish, start
-from napari_ifss.core.batch_settings import BatchSettings, InputJob, ModelSpec
-from napari_ifss.core.batch_task import process_input
+from napari_ifss.core.batch.batch_inputs import find_inputs, find_labels, input_stem, output_names
+from napari_ifss.core.batch.batch_manifest import Outputs, completed, finish, start
+from napari_ifss.core.batch.batch_settings import BatchSettings, InputJob, ModelSpec
+from napari_ifss.core.batch.batch_task import process_input
 from napari_ifss.core.errors import InvalidInputError, UnsupportedFormatError, WriteError
 
 

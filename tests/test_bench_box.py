@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from napari_ifss.cli import main
-from napari_ifss.core.data_layout import detect_layout
+from napari_ifss.core.data.data_layout import detect_layout
 from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.eval.clicker import Clicker, robot_box
 from napari_ifss.eval.interactive_protocol import run_object

@@ -14,7 +14,7 @@ from skimage.draw import disk
 from skimage.io import imsave
 
 from napari_ifss.cli import main
-from napari_ifss.core.data_layout import detect_layout
+from napari_ifss.core.data.data_layout import detect_layout
 from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.eval.clicker import Clicker, next_click
 from napari_ifss.eval.interactive_protocol import run_object
@@ -253,7 +253,7 @@ def test_palette_png_masks_give_indices_and_shape_is_checked(tmp_path: Path):
 
 def test_cli_options_parse_and_empty_split_is_explained(tmp_path: Path, capsys):
     folder = _write_folder(tmp_path / "mine", {"img1": _disk().astype(np.uint8)})
-    from napari_ifss.core.datasets import split_of
+    from napari_ifss.core.data.datasets import split_of
 
     assert split_of("mine", "img1") == "train"  # so --split val finds nothing
     assert main(["bench", "interactive", "--data", str(folder), "--methods", "random_walker",

@@ -55,7 +55,7 @@ def test_net_without_box_training_refuses_a_box():
 
 
 def test_box_from_a_drag_and_clipping():
-    from napari_ifss.core.prompts import Box
+    from napari_ifss.core.interactive.prompts import Box
 
     assert Box.from_corners((10, 20), (2, 3)) == Box(1.5, 2.5, 10.5, 20.5)
     assert Box(-5, -5, 8, 100).clipped((10, 50)) == Box(0.0, 0.0, 8.0, 50.0)
@@ -64,8 +64,8 @@ def test_box_from_a_drag_and_clipping():
 
 def test_predictor_takes_a_box_then_clicks_on_box_nets_only():
     from napari_ifss.core.errors import InvalidInputError
-    from napari_ifss.core.predictor import ClickPredictor
-    from napari_ifss.core.prompts import Box, Click
+    from napari_ifss.core.interactive.predictor import ClickPredictor
+    from napari_ifss.core.interactive.prompts import Box, Click
 
     image = np.random.default_rng(0).random((40, 50)).astype(np.float32)
     pred = ClickPredictor(build_click_net("fcfi", box_prompt=True, **SMALL), device="cpu",
@@ -90,9 +90,9 @@ def test_predictor_takes_a_box_then_clicks_on_box_nets_only():
 
 def test_session_starts_from_a_box_then_corrects_with_clicks():
     from napari_ifss.core.errors import InvalidInputError
-    from napari_ifss.core.predictor import ClickPredictor
-    from napari_ifss.core.prompts import Box
-    from napari_ifss.core.session import InteractiveSession
+    from napari_ifss.core.interactive.predictor import ClickPredictor
+    from napari_ifss.core.interactive.prompts import Box
+    from napari_ifss.core.interactive.session import InteractiveSession
 
     image = np.random.default_rng(1).random((40, 50)).astype(np.float32)
     session = InteractiveSession(ClickPredictor(build_click_net("concat", box_prompt=True,

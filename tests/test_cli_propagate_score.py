@@ -7,10 +7,10 @@ import pytest
 import tifffile
 
 from napari_ifss.cli import main
+from napari_ifss.core.data.sample import make_synthetic_cells
+from napari_ifss.core.fewshot.propagation import propagate_volume
 from napari_ifss.core.io import read_layer
-from napari_ifss.core.propagation import propagate_volume
-from napari_ifss.core.quality_volume import read_scores_csv
-from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.core.quality.quality_volume import read_scores_csv
 
 
 @pytest.fixture()
@@ -101,8 +101,8 @@ def test_score_writes_csv_and_names_the_slice_to_annotate_next(files, capsys):
     assert rows and {i for _, i, _, _ in rows} == {label_id}
     assert not {z for z, *_ in rows} & {2, 7}  # the user's slices are evidence, not scored
     err = capsys.readouterr().err
-    from napari_ifss.core.quality import QualityScore
-    from napari_ifss.core.quality_volume import next_slice
+    from napari_ifss.core.quality.quality import QualityScore
+    from napari_ifss.core.quality.quality_volume import next_slice
 
     table = {z: QualityScore(s, b, (), "", float(z)) for z, _, s, b in rows}
     assert f"annotate next: slice {next_slice(table, [2, 7])} (label {label_id}" in err
@@ -151,7 +151,7 @@ class _InterruptingSegmenter:
 def test_score_interrupted_keeps_the_rows_scored_so_far(files, capsys, monkeypatch):
     """#15 (11): Ctrl+C during ``ifss score`` writes the rows so far (atomically) and says
     how many slices were scored."""
-    import napari_ifss.score_command as score_command
+    import napari_ifss.cli.score as score_command
 
     root, image, support, label_id = files
     truth = make_synthetic_cells((10, 48, 48), n_cells=5, seed=4)[1]
@@ -171,7 +171,7 @@ def test_score_interrupted_keeps_the_rows_scored_so_far(files, capsys, monkeypat
     zs = [z for z, *_ in rows]
     assert zs == sorted(zs) and not set(zs) & {2, 7}
     err = capsys.readouterr().err
-    from napari_ifss.core.quality_volume import plan_scoring
+    from napari_ifss.core.quality.quality_volume import plan_scoring
 
     total = plan_scoring(image, result, support).total
     assert total > len(rows)

@@ -1,14 +1,14 @@
-"""Keeping only the clicked regions of a prediction (core/clicked_regions.py)."""
+"""Keeping only the clicked regions of a prediction (core/interactive/clicked_regions.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from napari_ifss.core.clicked_regions import ClickedRegions, keep_clicked_regions
-from napari_ifss.core.prompts import Click
+from napari_ifss.core.interactive.clicked_regions import ClickedRegions, keep_clicked_regions
+from napari_ifss.core.interactive.prompts import Click
+from napari_ifss.core.interactive.session import InteractiveSession
 from napari_ifss.core.protocols import ClickSegmenter
-from napari_ifss.core.session import InteractiveSession
 
 
 def _two_blobs() -> np.ndarray:

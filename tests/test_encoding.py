@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.encoding import (
     MAX_CROPS,
     NetworkGeometry,
@@ -19,12 +20,11 @@ from napari_ifss.core.encoding import (
     slices_window,
 )
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.fewshot import FewShotSegmenter
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
+from napari_ifss.core.interactive.predictor import ClickPredictor
+from napari_ifss.core.interactive.prompts import Click
 from napari_ifss.core.normalize import IntensityWindow
-from napari_ifss.core.predictor import ClickPredictor
-from napari_ifss.core.prompts import Click
-from napari_ifss.core.quality import jfs_score
-from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.core.quality.quality import jfs_score
 from napari_ifss.models.encoder import EncoderFeatures, ImageEncoder
 from napari_ifss.models.fewshot_head import FewShotHead
 from napari_ifss.models.registry import build_click_net

@@ -109,7 +109,7 @@ def test_module_ablation_methods_switch_the_shipped_fcfi():
 
 
 def test_clicked_suffix_wraps_any_method():
-    from napari_ifss.core.clicked_regions import ClickedRegions
+    from napari_ifss.core.interactive.clicked_regions import ClickedRegions
     from napari_ifss.eval.interactive_bench import make_segmenter
     from napari_ifss.eval.random_walker import RandomWalkerSegmenter
 

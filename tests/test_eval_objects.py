@@ -10,7 +10,7 @@ import tifffile
 from skimage.draw import disk
 from skimage.io import imsave
 
-from napari_ifss.core.datasets import split_of
+from napari_ifss.core.data.datasets import split_of
 from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.eval.objects import collect_objects, object_masks, split_of_dataset
 

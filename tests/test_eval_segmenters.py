@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_ifss.core.errors import InvalidInputError, NotReadyError
-from napari_ifss.core.prompts import Click
+from napari_ifss.core.interactive.prompts import Click
 from napari_ifss.core.protocols import ClickSegmenter
 from napari_ifss.eval.interactive_protocol import run_object
 from napari_ifss.eval.metrics import iou

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from napari_ifss.core.interactive.session_store import load_session
 from napari_ifss.core.io import read_layer
-from napari_ifss.core.quality_volume import read_scores_csv
-from napari_ifss.core.session_store import load_session
+from napari_ifss.core.quality.quality_volume import read_scores_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "scripted_session.py"

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 import torch
 
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError, NotReadyError
-from napari_ifss.core.exemplar import (
+from napari_ifss.core.exemplar.exemplar import (
     ExemplarSettings,
     segment_all_like,
     split_instances,
     working_scale,
 )
-from napari_ifss.core.exemplar_volume import exemplar_slice, segment_all_like_volume
-from napari_ifss.core.fewshot import FewShotSegmenter
-from napari_ifss.core.sample import make_synthetic_cells
-from napari_ifss.core.session import InteractiveSession
+from napari_ifss.core.exemplar.exemplar_volume import exemplar_slice, segment_all_like_volume
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
+from napari_ifss.core.interactive.session import InteractiveSession
 from napari_ifss.eval.exemplar_protocol import choose_exemplar, match_instances
 from napari_ifss.eval.random_walker import RandomWalkerSegmenter
 
@@ -57,7 +57,7 @@ def test_finds_most_other_cells_with_new_ids_and_keeps_user_labels(segmenter):
         others += len(np.unique(hidden)) - 1
     # measured 0.48 (20 of 42) with the shipped EfficientNet-Lite0 models and the default one
     # ridge fit (0.64 with two fits, 0.73 with the earlier from-scratch models; see
-    # core/exemplar.py); an exemplar-only or empty result gives 0
+    # core/exemplar/exemplar.py); an exemplar-only or empty result gives 0
     assert matched / others >= 0.4
 
 
@@ -98,7 +98,7 @@ def test_volume_ids_are_unique_and_continue_over_slices(segmenter):
         labels[4][truth[4] == choose_exemplar(truth[4])] = 3
         labels[0, :10, :10] = 50  # a user object on another slice
         assert exemplar_slice(labels, 3) == 4
-        # two ridge fits: what suits these synthetic cells (core/exemplar.py, step 2)
+        # two ridge fits: what suits these synthetic cells (core/exemplar/exemplar.py, step 2)
         events = list(segment_all_like_volume(image, labels, 3, segmenter=segmenter,
                                               settings=ExemplarSettings(ridge_rounds=2)))
         assert [e.z for e in events] == [4, 5, 6, 7, 3, 2, 1, 0]

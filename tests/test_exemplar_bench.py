@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from napari_ifss.cli import main
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.sample import make_synthetic_cells
-from napari_ifss.core.session import InteractiveSession
+from napari_ifss.core.interactive.session import InteractiveSession
 from napari_ifss.eval.exemplar_protocol import choose_exemplar, match_instances, robot_clicks
 from napari_ifss.eval.random_walker import RandomWalkerSegmenter
 from synthetic_dsb import write_dsb2018

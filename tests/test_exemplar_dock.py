@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from napari_ifss._napari.interactive_dock import InteractiveDock
-from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.eval.clicker import first_click
 from napari_ifss.eval.exemplar_protocol import choose_exemplar
 from napari_ifss.eval.random_walker import RandomWalkerSegmenter

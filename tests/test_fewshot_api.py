@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError, NotReadyError
-from napari_ifss.core.fewshot import FewShotSegmenter, network_size
-from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter, network_size
 from napari_ifss.models.fewshot_head import FewShotHead, distance_weights
 from napari_ifss.models.fewshot_prototypes import kmeans, masked_average_pool
 from napari_ifss.models.fewshot_weights import (

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from napari_ifss.cli import main
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.sample import make_synthetic_cells
 from napari_ifss.eval.fewshot_baselines import ForestSegmenter, copy_nearest, filter_features
 from napari_ifss.eval.metrics import dice
 from synthetic_dsb import write_dsb2018

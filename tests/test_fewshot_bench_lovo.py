@@ -9,8 +9,8 @@ import pytest
 import tifffile
 
 from napari_ifss.cli import main
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.sample import make_synthetic_cells
 from napari_ifss.eval.fewshot_designs import DESIGNS, design
 from napari_ifss.eval.fewshot_protocol import HEAD_NOT_HELD_OUT, ending_objects, quantile_slices
 from napari_ifss.eval.fewshot_report import main as merge_main
@@ -98,7 +98,7 @@ def test_lovo_bench_scores_every_volume(tmp_path, lovo_root):
 def test_exclude_volumes_leaves_a_volume_out_of_the_head_pool(tiny_volume_root):
     import torch
 
-    from napari_ifss.core.fewshot import FewShotSegmenter
+    from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
     from napari_ifss.models.fewshot_head import FewShotHead
     from napari_ifss.models.registry import build_click_net
     from napari_ifss.train.fewshot_pool import build_pool

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from napari_ifss._napari.fewshot_dock import FewShotDock
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.fewshot import FewShotSegmenter
-from napari_ifss.core.sample import make_synthetic_cells
-from napari_ifss.core.transfer import transfer
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
+from napari_ifss.core.fewshot.transfer import transfer
 
 pytestmark = pytest.mark.gui
 torch.set_num_threads(1)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from napari_ifss.cli import main
-from napari_ifss.core.fewshot import FewShotSegmenter
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
 from napari_ifss.models.fewshot_head import FewShotHead
 from napari_ifss.models.fewshot_weights import load_fewshot_head
 from napari_ifss.models.registry import build_click_net, load_click_net, save_click_net

@@ -29,11 +29,11 @@ import tifffile
 import napari_ifss
 from napari_ifss._napari.readers import get_reader
 from napari_ifss.cli import main
-from napari_ifss.core import session_record
 from napari_ifss.core.errors import IfssError, InvalidInputError, ReadError
+from napari_ifss.core.interactive import session_record
+from napari_ifss.core.interactive.session_store import LABELS_FILE, SESSION_FILE, save_session
 from napari_ifss.core.io import guards
-from napari_ifss.core.quality_volume import read_scores_csv
-from napari_ifss.core.session_store import LABELS_FILE, SESSION_FILE, save_session
+from napari_ifss.core.quality.quality_volume import read_scores_csv
 from test_io_dicom import write_dicom_series
 
 VOLUME = (np.arange(4 * 16 * 16) % 251).astype(np.uint16).reshape(4, 16, 16)
@@ -598,7 +598,7 @@ def test_score_csv_that_is_missing_a_folder_or_oversized(tmp_path, monkeypatch):
     with pytest.raises(ReadError, match="not a readable"):
         read_scores_csv(tmp_path)
     (tmp_path / "big.csv").write_text(HEADER + "1,1,0.5,good\n" * 20)
-    monkeypatch.setattr("napari_ifss.core.quality_volume.MAX_CSV_BYTES", 100)
+    monkeypatch.setattr("napari_ifss.core.quality.quality_volume.MAX_CSV_BYTES", 100)
     with pytest.raises(ReadError, match="too large"):
         read_scores_csv(tmp_path / "big.csv")
 

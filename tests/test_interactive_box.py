@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from napari_ifss._napari.box_prompt import BOX_NAME, TOOLTIP
-from napari_ifss.core.prompts import Box
+from napari_ifss.core.interactive.prompts import Box
 from test_interactive_dock import SCALE, TRANSLATE, _click, _docked, _stack, _wait
 
 pytestmark = pytest.mark.gui
@@ -35,7 +35,7 @@ def _drag(dock, image, corner_a, corner_b) -> None:
 def shipped():
     import torch
 
-    from napari_ifss.core.predictor import ClickPredictor
+    from napari_ifss.core.interactive.predictor import ClickPredictor
 
     torch.set_num_threads(1)
 

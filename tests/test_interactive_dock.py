@@ -225,7 +225,7 @@ def test_deep_predictor_in_the_worker(make_napari_viewer, qtbot):
     """The real network (random weights: flow and timing report only) in the thread worker."""
     import torch
 
-    from napari_ifss.core.predictor import ClickPredictor
+    from napari_ifss.core.interactive.predictor import ClickPredictor
 
     torch.set_num_threads(1)
     from napari_ifss.models.registry import build_click_net
@@ -319,7 +319,7 @@ def test_one_object_across_slices_until_new_object(make_napari_viewer, qtbot):
 def test_segment_the_current_object_through_all_slices(make_napari_viewer, qtbot):
     """#15: from the Interactive dock, the current object fills the other slices through the
     Few-shot dock's run (progress, cancel) and one Ctrl+Z takes it back."""
-    from napari_ifss.core.fewshot import FewShotSegmenter
+    from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
 
     viewer, image, dock = _setup(make_napari_viewer, _stack())
     assert dock.segment_through_volume() is None and "commit" in dock.status

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_ifss.core.datasets import default_data_dir, iter_3d
+from napari_ifss.core.data.datasets import default_data_dir, iter_3d
 from napari_ifss.core.io import check_labels_match, read_layer
 
 VOLUMES = list(iter_3d(default_data_dir()))

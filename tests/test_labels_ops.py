@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from napari_ifss.core.errors import InvalidInputError
+from napari_ifss.core.interactive.plane import Plane
 from napari_ifss.core.labels_ops import commit_mask, free_indices, next_free_id
-from napari_ifss.core.plane import Plane
 
 
 def test_next_free_id():

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.trunk_features import TrunkFeatures, TrunkPyramid
-from napari_ifss.core.volume_learner import LearnerConfig
+from napari_ifss.core.fewshot.trunk_features import TrunkFeatures, TrunkPyramid
+from napari_ifss.core.fewshot.volume_learner import LearnerConfig
 from napari_ifss.eval.fewshot_report import speed_lines
 from napari_ifss.eval.fewshot_resources import learner_speed_256, speed_stack
 
@@ -67,8 +67,8 @@ def test_logits_from_parts_match_the_model_on_full_features(kind, shape, levels)
     coarsest level) gives the model's own logits on the full-resolution features."""
     from dataclasses import replace
 
+    from napari_ifss.core.fewshot.volume_learner import SliceFeatures, VolumeLearner
     from napari_ifss.core.normalize import IntensityWindow
-    from napari_ifss.core.volume_learner import SliceFeatures, VolumeLearner
 
     rng = np.random.default_rng(1)
     rr, cc = np.mgrid[0:shape[0], 0:shape[1]]
@@ -93,8 +93,8 @@ def dice_like(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_propagate_without_refitting(monkeypatch):
+    from napari_ifss.core.fewshot.volume_learner import SliceFeatures, VolumeLearner
     from napari_ifss.core.normalize import IntensityWindow
-    from napari_ifss.core.volume_learner import SliceFeatures, VolumeLearner
 
     image, gt = speed_stack("object", depth=5)
     learner = VolumeLearner(SliceFeatures(image, IntensityWindow(0.0, 255.0)), FAST)

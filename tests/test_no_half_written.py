@@ -23,11 +23,11 @@ import zarr
 import napari_ifss
 from napari_ifss.cli import main
 from napari_ifss.core.errors import InvalidInputError, WriteError
+from napari_ifss.core.fewshot.propagation import PartialWriteError, propagate, window_slices
 from napari_ifss.core.io import LayerData, write_layer
-from napari_ifss.core.propagation import PartialWriteError, propagate, window_slices
 from napari_ifss.core.provenance import RECORD_KEY, record_from_json, user_labels
-from napari_ifss.core.quality import QualityScore
-from napari_ifss.core.quality_volume import read_scores_csv, scores_to_csv
+from napari_ifss.core.quality.quality import QualityScore
+from napari_ifss.core.quality.quality_volume import read_scores_csv, scores_to_csv
 
 DEPTH = 30
 
@@ -218,7 +218,7 @@ def test_scores_csv_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
             if self.n == 3:
                 raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("napari_ifss.core.quality_volume.csv.writer", Broken)
+    monkeypatch.setattr("napari_ifss.core.quality.quality_volume.csv.writer", Broken)
     with pytest.raises(WriteError, match="No space left"):
         scores_to_csv(rows, path)
     assert path.read_text() == "old\n"
@@ -239,9 +239,9 @@ def inputs(tmp_path, monkeypatch):
     tifffile.imwrite(tmp_path / "image.tif", image, photometric="minisblack")
     tifffile.imwrite(tmp_path / "support_labels.tif", support, photometric="minisblack")
     calls = []
-    monkeypatch.setattr("napari_ifss.propagate_command.load_segmenter",
+    monkeypatch.setattr("napari_ifss.cli.propagate.load_segmenter",
                         lambda args: calls.append("model"))
-    monkeypatch.setattr("napari_ifss.score_command.load_segmenter",
+    monkeypatch.setattr("napari_ifss.cli.score.load_segmenter",
                         lambda args: calls.append("model"))
     monkeypatch.setattr("napari_ifss.api.propagate", lambda image, labels, *a, **k: (
         calls.append("propagate"), np.asarray(labels) * 1)[1])
@@ -332,7 +332,7 @@ def test_score_failing_while_writing_keeps_the_old_csv(inputs, capsys, monkeypat
                     raise OSError(errno.ENOSPC, "No space left on device")
         return W()
 
-    monkeypatch.setattr("napari_ifss.core.quality_volume.csv.writer", broken_writer)
+    monkeypatch.setattr("napari_ifss.core.quality.quality_volume.csv.writer", broken_writer)
     err = _run([*_score_args(root, csv_path), "--overwrite"], capsys)
     assert "No space left on device" in err and "score" in calls
     assert csv_path.read_text() == "previous scores\n"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from napari_ifss.core.errors import InvalidInputError, NotReadyError
-from napari_ifss.core.predictor import ClickPredictor, normalize_slice
-from napari_ifss.core.prompts import Click
+from napari_ifss.core.interactive.predictor import ClickPredictor, normalize_slice
+from napari_ifss.core.interactive.prompts import Click
 from napari_ifss.core.protocols import ClickSegmenter
 from napari_ifss.models.registry import build_click_net, save_click_net
 

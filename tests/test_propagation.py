@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.fewshot import FewShotSegmenter
-from napari_ifss.core.propagation import processing_order, propagate, propagate_volume
-from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
+from napari_ifss.core.fewshot.propagation import processing_order, propagate, propagate_volume
 from napari_ifss.models.fewshot_head import FewShotHead
 from napari_ifss.models.registry import build_click_net
 

@@ -10,9 +10,10 @@ import torch
 from scipy import ndimage as ndi
 
 from napari_ifss.cli import main
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.fewshot import FewShotSegmenter
-from napari_ifss.core.quality import (
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
+from napari_ifss.core.quality.quality import (
     EMPTY_BADGE,
     GOOD_THRESHOLD,
     REVIEW_THRESHOLD,
@@ -24,7 +25,7 @@ from napari_ifss.core.quality import (
     jfs_score,
     size_factor,
 )
-from napari_ifss.core.quality_volume import (
+from napari_ifss.core.quality.quality_volume import (
     annotate_next,
     next_slice,
     read_scores_csv,
@@ -33,7 +34,6 @@ from napari_ifss.core.quality_volume import (
     scores_to_csv,
     worst_slice,
 )
-from napari_ifss.core.sample import make_synthetic_cells
 
 SUP = [2, 7]
 
@@ -233,7 +233,7 @@ def test_bench_quality_cli_end_to_end(tmp_path, tiny_volume_root, tiny_fewshot_w
 
 
 def _fixed(scores: dict[int, float]) -> dict:
-    from napari_ifss.core.quality import QualityScore
+    from napari_ifss.core.quality.quality import QualityScore
 
     return {z: QualityScore(v, badge_for(v), (), "test", float(z)) for z, v in scores.items()}
 

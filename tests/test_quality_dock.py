@@ -14,12 +14,12 @@ import torch
 from qtpy.QtCore import Qt
 
 from napari_ifss._napari.quality_panel import BADGE_COLOURS, text_overlay
-from napari_ifss.core.fewshot import FewShotSegmenter
-from napari_ifss.core.quality import badge_label, format_score
-from napari_ifss.core.quality_next import NEXT_RULE
-from napari_ifss.core.quality_store import QUALITY_KEY, from_metadata
-from napari_ifss.core.quality_volume import read_scores_csv, score_labels
-from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.core.data.sample import make_synthetic_cells
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
+from napari_ifss.core.quality.quality import badge_label, format_score
+from napari_ifss.core.quality.quality_next import NEXT_RULE
+from napari_ifss.core.quality.quality_store import QUALITY_KEY, from_metadata
+from napari_ifss.core.quality.quality_volume import read_scores_csv, score_labels
 
 pytestmark = pytest.mark.gui
 torch.set_num_threads(1)

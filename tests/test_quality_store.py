@@ -9,8 +9,8 @@ import pytest
 
 from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.core.provenance import record_states
-from napari_ifss.core.quality import QualityScore, badge_for
-from napari_ifss.core.quality_store import (
+from napari_ifss.core.quality.quality import QualityScore, badge_for
+from napari_ifss.core.quality.quality_store import (
     QUALITY_KEY,
     ScoreRow,
     StoredScore,
@@ -24,8 +24,8 @@ from napari_ifss.core.quality_store import (
     stored_score,
     to_metadata,
 )
-from napari_ifss.core.quality_table import ScoreTable
-from napari_ifss.core.quality_volume import read_scores_csv, scores_to_csv
+from napari_ifss.core.quality.quality_table import ScoreTable
+from napari_ifss.core.quality.quality_volume import read_scores_csv, scores_to_csv
 
 
 def _entry(score: float, mask: str | None = None) -> StoredScore:
@@ -127,7 +127,7 @@ def test_rows_table_csv_and_least_trusted(tmp_path):
 
 def test_suggest_next_is_the_least_trusted_rule():
     """#15 (6) / #17: one rule; the gain rule picked a "good" slice between "review" ones."""
-    from napari_ifss.core.quality_store import suggest_next
+    from napari_ifss.core.quality.quality_store import suggest_next
 
     # label 1 drawn on z=10: doubtful on 11..20, fine below; label 2 drawn on z=0
     table = {1: {**{z: _entry(0.9) for z in range(0, 10)},
@@ -141,8 +141,8 @@ def test_suggest_next_is_the_least_trusted_rule():
 
 def test_next_never_picks_a_good_slice_while_review_slices_are_listed():
     """The situation of #15 (6): a "good" slice between "review" neighbours."""
-    from napari_ifss.core.quality_next import NEXT_RULE, least_trusted_row, rows_of_table
-    from napari_ifss.core.quality_store import suggest_next
+    from napari_ifss.core.quality.quality_next import NEXT_RULE, least_trusted_row, rows_of_table
+    from napari_ifss.core.quality.quality_store import suggest_next
 
     table = {1: {4: _entry(0.05), 5: _entry(0.6), 6: _entry(0.07), 20: _entry(0.3)}}
     assert [r.badge for r in score_rows(table)] == ["review", "good", "review", "good"]

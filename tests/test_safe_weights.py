@@ -16,9 +16,9 @@ from safetensors.torch import save_file
 import napari_ifss.models.fewshot_weights as fewshot_weights
 import napari_ifss.models.registry as registry
 from napari_ifss.cli import main
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.fewshot import FewShotSegmenter
-from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
 from napari_ifss.models.fewshot_head import FewShotHead
 from napari_ifss.models.fewshot_weights import (
     default_fewshot_weights,

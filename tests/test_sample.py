@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.sample import make_synthetic_cells
 
 
 @pytest.fixture(scope="module")

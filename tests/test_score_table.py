@@ -10,10 +10,10 @@ import pytest
 
 import napari_ifss as ifss
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.quality import QualityScore, badge_for
-from napari_ifss.core.quality_next import ScoreRow, least_trusted_row
-from napari_ifss.core.quality_scan import QualityProgress
-from napari_ifss.core.quality_store import (
+from napari_ifss.core.quality.quality import QualityScore, badge_for
+from napari_ifss.core.quality.quality_next import ScoreRow, least_trusted_row
+from napari_ifss.core.quality.quality_scan import QualityProgress
+from napari_ifss.core.quality.quality_store import (
     StoredScore,
     from_metadata,
     least_trusted,
@@ -21,8 +21,8 @@ from napari_ifss.core.quality_store import (
     suggest_next,
     to_metadata,
 )
-from napari_ifss.core.quality_table import ScoreTable
-from napari_ifss.core.quality_volume import (
+from napari_ifss.core.quality.quality_table import ScoreTable
+from napari_ifss.core.quality.quality_volume import (
     as_table,
     next_slice,
     read_scores_csv,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from napari_ifss.core.errors import InvalidInputError, NotReadyError
-from napari_ifss.core.prompts import Click
+from napari_ifss.core.interactive.prompts import Click
+from napari_ifss.core.interactive.session import InteractiveSession, SessionState
 from napari_ifss.core.protocols import ClickSegmenter
-from napari_ifss.core.session import InteractiveSession, SessionState
 from napari_ifss.eval.random_walker import RandomWalkerSegmenter
 
 
@@ -185,7 +185,7 @@ def test_deep_predictor_flow_random_init():
     """The real deep predictor (random weights: shapes and flow only, not quality)."""
     import torch
 
-    from napari_ifss.core.predictor import ClickPredictor
+    from napari_ifss.core.interactive.predictor import ClickPredictor
 
     torch.set_num_threads(1)
     from napari_ifss.models.registry import build_click_net

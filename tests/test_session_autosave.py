@@ -7,8 +7,8 @@ import pytest
 
 from napari_ifss._napari.prompt_layer import make_prompt_layer
 from napari_ifss._napari.session_autosave import SESSION_DIR_ENV, SessionKeeper, session_folder
+from napari_ifss.core.interactive.session_store import load_session
 from napari_ifss.core.provenance import RECORD_KEY
-from napari_ifss.core.session_store import load_session
 
 pytestmark = pytest.mark.gui
 

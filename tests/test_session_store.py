@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from napari_ifss.core.errors import InvalidInputError, ReadError
-from napari_ifss.core.prompts import Click
-from napari_ifss.core.session import InteractiveSession
-from napari_ifss.core.session_store import (
+from napari_ifss.core.interactive.prompts import Click
+from napari_ifss.core.interactive.session import InteractiveSession
+from napari_ifss.core.interactive.session_store import (
     LABELS_FILE,
     SESSION_FILE,
     has_session,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.support import (
+from napari_ifss.core.fewshot.support import (
     evenly_spaced_slices,
     index_labels,
     nearest,

@@ -8,7 +8,7 @@ import tifffile
 import torch
 from skimage.io import imsave
 
-from napari_ifss.core.datasets import split_of
+from napari_ifss.core.data.datasets import split_of
 from napari_ifss.models.click_net import ClickOutput
 from napari_ifss.train.augment import crop_around, flip_rotate, intensity_jitter
 from napari_ifss.train.click_sim import first_click, next_click, points_tensor
@@ -72,7 +72,7 @@ def test_next_click_goes_to_largest_error():
 def test_training_clicks_are_the_benchmark_robots():
     """#17: one robot user: training's next click is eval.clicker's (rule "ritm"), ties
     included, and a pixel clicked before is never clicked again."""
-    from napari_ifss.core.prompts import Click
+    from napari_ifss.core.interactive.prompts import Click
     from napari_ifss.eval import clicker
     from napari_ifss.train.click_sim import TRAINING_RULE
 

@@ -11,8 +11,8 @@ import yaml
 
 from napari_ifss.cli import main
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.predictor import ClickPredictor
-from napari_ifss.core.prompts import Click
+from napari_ifss.core.interactive.predictor import ClickPredictor
+from napari_ifss.core.interactive.prompts import Click
 from napari_ifss.models.safe_io import read_model_dict
 from napari_ifss.train.config import InteractiveTrainConfig
 from napari_ifss.train.interactive_loop import InteractiveTrainer, read_checkpoint

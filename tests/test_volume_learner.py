@@ -7,10 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.normalize import IntensityWindow
-from napari_ifss.core.sample import make_synthetic_cells
-from napari_ifss.core.volume_learner import (
+from napari_ifss.core.fewshot.volume_learner import (
     LearnerConfig,
     SliceFeatures,
     VolumeLearner,
@@ -18,6 +17,7 @@ from napari_ifss.core.volume_learner import (
     segment_labels,
     visit_order,
 )
+from napari_ifss.core.normalize import IntensityWindow
 from napari_ifss.eval.metrics import dice
 
 FAST = LearnerConfig(levels=(), samples=1500)  # filters only: no trunk, fast

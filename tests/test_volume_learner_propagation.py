@@ -11,11 +11,11 @@ import tifffile
 
 import napari_ifss as ifss
 from napari_ifss.cli import main
-from napari_ifss.core import propagation
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.learner_segmenter import LearnerSegmenter
-from napari_ifss.core.propagation import propagate, propagate_volume, slice_model
-from napari_ifss.core.volume_learner import LearnerConfig
+from napari_ifss.core.fewshot import propagation
+from napari_ifss.core.fewshot.learner_segmenter import LearnerSegmenter
+from napari_ifss.core.fewshot.propagation import propagate, propagate_volume, slice_model
+from napari_ifss.core.fewshot.volume_learner import LearnerConfig
 
 FAST = LearnerConfig(levels=(), samples=1500)  # filters only: no trunk
 SIDE = 64
@@ -216,7 +216,7 @@ def test_cli_uses_the_learner_with_the_image_spacing(files, capsys):
 
 
 def test_cli_method_head_runs_the_given_head(files, tiny_fewshot_weights):
-    from napari_ifss.core.fewshot import FewShotSegmenter
+    from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
     from napari_ifss.core.io import read_layer
 
     root, image, support = files

@@ -18,14 +18,14 @@ from napari.layers import Image, Labels
 from napari_ifss._napari.exemplar_action import Failed, Finished, Found, Plan, run_exemplar
 from napari_ifss._napari.propagation_worker import RunFailed, RunFinished, run_propagation
 from napari_ifss._napari.quality_worker import ScoringRequest, ScoringWork
+from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.exemplar import EXEMPLAR_MAX_SIDE
-from napari_ifss.core.fewshot import FewShotSegmenter
-from napari_ifss.core.plane import Plane
-from napari_ifss.core.propagation import PropagationProgress, propagate
+from napari_ifss.core.exemplar.exemplar import EXEMPLAR_MAX_SIDE
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
+from napari_ifss.core.fewshot.propagation import PropagationProgress, propagate
+from napari_ifss.core.interactive.plane import Plane
 from napari_ifss.core.provenance import record_states
-from napari_ifss.core.quality_scan import QualityProgress
-from napari_ifss.core.sample import make_synthetic_cells
+from napari_ifss.core.quality.quality_scan import QualityProgress
 
 CELL, USER_ZS, DEPTH = 2, (3, 6), 8  # cell 2 of the stack lies on slices 2..7
 LOADING = ["loading the few-shot model...", "learning from the annotated slices..."]

@@ -37,11 +37,11 @@ _PUBLIC = {
     "save_scores_csv": "napari_ifss.api",
     "score": "napari_ifss.api",
     "segment_clicks": "napari_ifss.api",
-    "make_synthetic_cells": "napari_ifss.core.sample",
-    "load_session": "napari_ifss.core.session_store",
-    "restore_clicks": "napari_ifss.core.session_store",
-    "save_session": "napari_ifss.core.session_store",
-    "session_folder_for": "napari_ifss.core.session_store",
+    "make_synthetic_cells": "napari_ifss.core.data.sample",
+    "load_session": "napari_ifss.core.interactive.session_store",
+    "restore_clicks": "napari_ifss.core.interactive.session_store",
+    "save_session": "napari_ifss.core.interactive.session_store",
+    "session_folder_for": "napari_ifss.core.interactive.session_store",
 }
 
 __all__ = ["__version__", *sorted(_PUBLIC)]

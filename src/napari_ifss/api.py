@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from .core.batch_engine import batch
+from .core.batch.batch_engine import batch
 from .core.errors import InvalidInputError
+from .core.interactive.prompts import Click
+from .core.interactive.session import InteractiveSession
 from .core.io import LayerData, read_layer, write_layer
-from .core.prompts import Click
-from .core.session import InteractiveSession
 
 __all__ = [
     "Click", "InteractiveSession", "LayerData", "annotate_next", "batch", "open_image",
@@ -203,10 +203,10 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
             default: a new numpy array.
         method: ``"learner"`` or ``"head"``; None: ``"head"`` when a ``segmenter`` is given,
             else ``"learner"``.
-        segmenter: the head, a :class:`~napari_ifss.core.fewshot.FewShotSegmenter` (default:
+        segmenter: the head, a :class:`~napari_ifss.core.fewshot.fewshot.FewShotSegmenter` (default:
             shipped).
         learner: the learner's design, a
-            :class:`~napari_ifss.core.volume_learner.LearnerConfig` (default: the benchmarked
+            :class:`~napari_ifss.core.fewshot.volume_learner.LearnerConfig` (default: the benchmarked
             one).
         spacing: ``(z, y, x)`` voxel size for the learner (default: the image layer's scale
             when ``image`` is a napari layer or LayerData, else 1, 1, 1).
@@ -223,8 +223,8 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
             ``out``: the message names both; with ``out=None`` nothing is ever changed. A
             zarr ``out`` also keeps the written slices' provenance record in its ``attrs``.
     """
-    from .core.propagation import PartialWriteError
-    from .core.propagation import propagate as _propagate
+    from .core.fewshot.propagation import PartialWriteError
+    from .core.fewshot.propagation import propagate as _propagate
 
     vol, image_layer = resolve(image, "image")
     lab, layer = resolve(labels, "labels")
@@ -285,11 +285,11 @@ def score(image: object, labels: object, support: object | None = None,
         out: a dict filled as slices are scored, so that it keeps them when the run is
             interrupted (KeyboardInterrupt); returned.
         cache_prefix: the ``cache_prefix`` a core
-            :func:`~napari_ifss.core.propagation.propagate` run used with the same
+            :func:`~napari_ifss.core.fewshot.propagation.propagate` run used with the same
             ``segmenter``: its cached encodings are reused (default: private to this call).
     """
-    from .core.quality_volume import score_labels
-    from .core.support import index_labels, resolve_label_ids
+    from .core.fewshot.support import index_labels, resolve_label_ids
+    from .core.quality.quality_volume import score_labels
 
     vol, _ = resolve(image, "image")
     after, layer = resolve(labels, "labels")
@@ -323,8 +323,8 @@ def annotate_next(scores: Scores, support: object | None = None) -> tuple[int, i
     """``(label_id, z)``: where to annotate next, or None when nothing was scored.
 
     ``ScoreTable.from_labels(scores).least_trusted()``
-    (:class:`~napari_ifss.core.quality_table.ScoreTable`): the one rule of the dock's
-    *Annotate next* and ``ifss score`` (:data:`~napari_ifss.core.quality_next.NEXT_RULE`),
+    (:class:`~napari_ifss.core.quality.quality_table.ScoreTable`): the one rule of the dock's
+    *Annotate next* and ``ifss score`` (:data:`~napari_ifss.core.quality.quality_next.NEXT_RULE`),
     the least trusted slice, i.e. a slice where nothing was found inside the object's range
     first, else the lowest JFS score (the number its badge shows); ties go to the lower slice,
     then the lower label id.
@@ -333,7 +333,7 @@ def annotate_next(scores: Scores, support: object | None = None) -> tuple[int, i
         scores: what :func:`score` returned.
         support: accepted for older scripts; the rule does not need it.
     """
-    from .core.quality_table import ScoreTable
+    from .core.quality.quality_table import ScoreTable
 
     table = ScoreTable.from_labels(scores)
     if not table:
@@ -344,8 +344,8 @@ def annotate_next(scores: Scores, support: object | None = None) -> tuple[int, i
 
 def save_scores_csv(scores: Scores, path: str | os.PathLike) -> Path:
     """Write ``slice, label_id, score, badge`` rows (one per scored slice) to ``path``."""
-    from .core.quality_table import ScoreTable
-    from .core.quality_volume import scores_to_csv
+    from .core.quality.quality_table import ScoreTable
+    from .core.quality.quality_volume import scores_to_csv
 
     scores_to_csv(ScoreTable.from_labels(scores), path)
     return Path(path)

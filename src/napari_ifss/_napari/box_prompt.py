@@ -3,7 +3,7 @@
 "Draw box" puts an "ifss box" Shapes layer (same scale and translate as the image) in
 rectangle mode. A rectangle lies on the slice it was drawn on; each slice keeps at most one
 (drawing another replaces it). Its corners are mapped world -> image data like the point
-prompts (:mod:`.slice_context`) and become a :class:`~napari_ifss.core.prompts.Box` in the
+prompts (:mod:`.slice_context`) and become a :class:`~napari_ifss.core.interactive.prompts.Box` in the
 slice's ``(row, col)`` pixel-edge coordinates: napari puts pixel ``r`` at ``r - 0.5 .. r + 0.5``,
 a Box at ``r .. r + 1``, so each corner moves by half a pixel.
 """
@@ -18,7 +18,7 @@ from napari.layers import Image, Shapes
 from napari.utils.events import Event
 from napari.viewer import Viewer
 
-from ..core.prompts import Box
+from ..core.interactive.prompts import Box
 from .slice_context import SliceContext
 
 BOX_NAME = "ifss box"

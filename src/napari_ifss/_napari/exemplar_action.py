@@ -2,7 +2,7 @@
 
 The exemplar is the object the dock committed last, if it is on the current slice; otherwise
 the labels layer's selected label, if that is on the current slice. Exemplar mode
-(:mod:`napari_ifss.core.exemplar`) then searches the current slice, or with "all slices"
+(:mod:`napari_ifss.core.exemplar.exemplar`) then searches the current slice, or with "all slices"
 checked and a ``(Z, Y, X)`` image viewed along z, every slice of the stack (objects that
 continue over neighbouring slices keep one id). It runs in a napari thread worker
 (:class:`~.generator_runner.GeneratorRunner` over :func:`run_exemplar`) with a progress bar; when it ends, every new object is written in one step of the labels layer's
@@ -25,11 +25,11 @@ from napari.utils import progress
 from napari.viewer import Viewer
 
 from ..core.errors import IfssError, InvalidInputError
-from ..core.exemplar import EXEMPLAR_MAX_SIDE, ExemplarSettings, segment_all_like
-from ..core.exemplar_volume import segment_all_like_volume
-from ..core.fewshot import FewShotSegmenter
+from ..core.exemplar.exemplar import EXEMPLAR_MAX_SIDE, ExemplarSettings, segment_all_like
+from ..core.exemplar.exemplar_volume import segment_all_like_volume
+from ..core.fewshot.fewshot import FewShotSegmenter
+from ..core.interactive.plane import Plane
 from ..core.labels_ops import next_free_id
-from ..core.plane import Plane
 from .generator_runner import GeneratorRunner
 from .labels_history import write_labels
 from .slice_context import current_slice, spatial_shape

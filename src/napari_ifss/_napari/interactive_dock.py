@@ -17,10 +17,10 @@ from napari.viewer import Viewer
 from qtpy.QtCore import QTimer
 
 from ..core.errors import IfssError
+from ..core.interactive.session import InteractiveSession, SessionState
+from ..core.interactive.session_store import SavedSession
 from ..core.labels_ops import free_indices, next_free_id
 from ..core.protocols import ClickSegmenter
-from ..core.session import InteractiveSession, SessionState
-from ..core.session_store import SavedSession
 from . import prompt_layer as pl
 from .box_prompt import BoxPrompt
 from .exemplar_action import ExemplarAction

@@ -1,7 +1,7 @@
 """Correcting an existing object with clicks (the Interactive dock's "Edit selected label").
 
 The object's mask on the current slice becomes the session's starting mask (previous-mask
-feedback, see :meth:`~napari_ifss.core.session.InteractiveSession.start_from_mask`); clicks
+feedback, see :meth:`~napari_ifss.core.interactive.session.InteractiveSession.start_from_mask`); clicks
 correct it; committing replaces the object's voxels on that slice by the corrected mask, in one
 undo step, without touching other objects (:func:`~napari_ifss.core.labels_ops.replacement_writes`).
 """

@@ -15,8 +15,8 @@ from time import perf_counter
 import numpy as np
 from napari.qt.threading import create_worker
 
-from ..core.prompts import Box, Click
-from ..core.session import InteractiveSession, SessionState
+from ..core.interactive.prompts import Box, Click
+from ..core.interactive.session import InteractiveSession, SessionState
 from .slice_context import SliceContext
 
 

@@ -2,7 +2,7 @@
 
 The worker thread only reads: the volume, a private snapshot of the labels (the support) and
 the model. Every propagated slice comes back to the UI thread as a
-:class:`~napari_ifss.core.propagation.PropagationProgress` event (``yielded`` signal), where
+:class:`~napari_ifss.core.fewshot.propagation.PropagationProgress` event (``yielded`` signal), where
 the dock writes it into the labels layer; the run ends with a :class:`RunFinished` or a
 :class:`RunFailed` (``returned`` signal). Exceptions are returned, never raised (see
 :mod:`.generator_runner`, which runs the worker).
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Protocol
 
-from ..core.fewshot import FewShotSegmenter
+from ..core.fewshot.fewshot import FewShotSegmenter
 from .generator_runner import GeneratorRunner
 
 
@@ -40,8 +40,8 @@ class RunFailed:
 
 class Progress(Protocol):
     """A progress event: ``done`` of ``total`` steps (``done`` counts this one), e.g. a
-    :class:`~napari_ifss.core.propagation.PropagationProgress` or a
-    :class:`~napari_ifss.core.quality_scan.QualityProgress`."""
+    :class:`~napari_ifss.core.fewshot.propagation.PropagationProgress` or a
+    :class:`~napari_ifss.core.quality.quality_scan.QualityProgress`."""
 
     @property
     def done(self) -> int: ...
@@ -59,7 +59,7 @@ def run_propagation(
     """The worker's body: load the model, iterate the propagation, stop when ``cancel`` is set.
 
     Yields status lines (str) and progress events. ``start(segmenter)`` returns the
-    propagation generator (e.g. a :func:`~napari_ifss.core.propagation.propagate` call) or
+    propagation generator (e.g. a :func:`~napari_ifss.core.fewshot.propagation.propagate` call) or
     any other generator of progress events (JFS scoring runs in it too). Runs without Qt:
     iterate it directly to test it.
     """
@@ -91,7 +91,7 @@ class PropagationRunner(GeneratorRunner[Progress, RunFinished | RunFailed]):
     Args:
         on_status: UI-thread callback for status lines.
         on_event: UI-thread callback for each progress event (e.g. a
-            :class:`~napari_ifss.core.propagation.PropagationProgress`).
+            :class:`~napari_ifss.core.fewshot.propagation.PropagationProgress`).
         on_done: UI-thread callback with the :class:`RunFinished` / :class:`RunFailed`.
     """
 

@@ -4,7 +4,7 @@ The panel follows one labels layer (the dock's). Its table (:mod:`.quality_table
 scored object's range as far as it still holds what was scored, "nothing found" where the
 range is empty; clicking a row moves the viewer to that slice. The canvas overlay shows the
 badges of the current slice ("annotated" on the user's own slices) and follows the slider.
-"Annotate next" goes to the least trusted listed slice (:mod:`napari_ifss.core.quality_next`);
+"Annotate next" goes to the least trusted listed slice (:mod:`napari_ifss.core.quality.quality_next`);
 "Export CSV..." writes the scores. Scores live in the layer's metadata (they travel with the
 labels); scoring runs in :class:`~.quality_worker.QualityScorer`.
 """
@@ -22,11 +22,11 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog
 
 from ..core.errors import IfssError, InvalidInputError, NotReadyError
-from ..core.fewshot import FewShotSegmenter
+from ..core.fewshot.fewshot import FewShotSegmenter
 from ..core.provenance import Record
-from ..core.quality import badge_label, format_score
-from ..core.quality_next import NEXT_RULE
-from ..core.quality_store import (
+from ..core.quality.quality import badge_label, format_score
+from ..core.quality.quality_next import NEXT_RULE
+from ..core.quality.quality_store import (
     ScoreRow,
     StoredTable,
     current_scores,
@@ -34,8 +34,8 @@ from ..core.quality_store import (
     replace_labels,
     stored_table,
 )
-from ..core.quality_table import ScoreTable
-from ..core.quality_volume import scores_to_csv
+from ..core.quality.quality_table import ScoreTable
+from ..core.quality.quality_volume import scores_to_csv
 from .quality_table import (  # noqa: F401 (re-exported: the panel's public names)
     BADGE_COLOURS,
     COLUMNS,
@@ -252,7 +252,7 @@ class QualityPanel(Container):
     # -- actions -----------------------------------------------------------------------
     def annotate_next(self) -> ScoreRow | None:
         """Go to the least trusted listed slice (:meth:`ScoreTable.least_trusted` of the listed
-        scores, the one rule of :data:`~napari_ifss.core.quality_next.NEXT_RULE`: nothing found
+        scores, the one rule of :data:`~napari_ifss.core.quality.quality_next.NEXT_RULE`: nothing found
         inside the range first, else the lowest score), select its label for painting and say
         so; returns its row."""
         listed = ScoreTable.from_labels(self._scores)

@@ -17,8 +17,8 @@ from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget
 from qtpy.QtWidgets import QTableWidgetItem as Item
 
-from ..core.quality import badge_label, format_score
-from ..core.quality_store import ScoreRow, StoredScore
+from ..core.quality.quality import badge_label, format_score
+from ..core.quality.quality_store import ScoreRow, StoredScore
 
 BADGE_COLOURS = {"good": "#2e9e44", "check": "#f0a30a", "review": "#d62728",
                  "empty": "#7b3294"}

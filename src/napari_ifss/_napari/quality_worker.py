@@ -1,13 +1,13 @@
 """JFS scoring of a finished propagation run, in a napari thread worker, cancellable.
 
 After a run, every slice of each propagated label id's range is scored with
-:func:`~napari_ifss.core.quality_scan.score_plan` against the user's own slices (an empty
+:func:`~napari_ifss.core.quality.quality_scan.score_plan` against the user's own slices (an empty
 slice inside the range is listed as "nothing found"), with the same :class:`FewShotSegmenter`
 and the same ``cache_prefix`` as the propagation, so the encoder features of the propagated
 slices are reused: the slices propagation encoded last are scored first, while the LRU cache
 still holds them (see :func:`reserve_cache`), and no slice is encoded twice. The worker reads only the volume and private snapshots of the labels;
 scores come back to the UI thread one by one and are written into the labels layer's metadata
-(:data:`~napari_ifss.core.quality_store.QUALITY_KEY`) when the job ends, also after Cancel
+(:data:`~napari_ifss.core.quality.quality_store.QUALITY_KEY`) when the job ends, also after Cancel
 (what was scored is kept). The worker runs :func:`~.propagation_worker.run_propagation`, which
 is not specific to propagation: it loads the model, iterates a generator (here
 :meth:`ScoringWork.events`) and stops on cancel; both run without Qt.
@@ -23,11 +23,11 @@ import numpy as np
 from napari.layers import Labels
 
 from ..core.errors import InvalidInputError
-from ..core.fewshot import FewShotSegmenter
+from ..core.fewshot.fewshot import FewShotSegmenter
 from ..core.provenance import Record, user_labels
-from ..core.quality_next import ScoreRow
-from ..core.quality_scan import QualityProgress, ScoringPlan, plan_drawn, score_plan
-from ..core.quality_store import (
+from ..core.quality.quality_next import ScoreRow
+from ..core.quality.quality_scan import QualityProgress, ScoringPlan, plan_drawn, score_plan
+from ..core.quality.quality_store import (
     QUALITY_KEY,
     StoredTable,
     replace_labels,

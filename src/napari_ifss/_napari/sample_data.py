@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.sample import SAMPLE_SPACING, make_synthetic_cells
+from ..core.data.sample import SAMPLE_SPACING, make_synthetic_cells
 
 IMAGE_NAME = "synthetic cells"
 LABELS_NAME = "synthetic cells ground truth"

@@ -1,7 +1,7 @@
 """Keep the Interactive dock's work on disk, and bring it back after napari closed or crashed.
 
 :class:`SessionKeeper` watches the prompts (Points) layer and the labels layer of one image.
-A second after the last change it saves, with :mod:`napari_ifss.core.session_store`:
+A second after the last change it saves, with :mod:`napari_ifss.core.interactive.session_store`:
 
 * the prompts (data coordinates and polarity),
 * the labels (when in memory and at most :data:`MAX_LABELS_BYTES`; lazily loaded labels such as
@@ -26,15 +26,15 @@ from napari.layers import Image, Labels, Points
 from qtpy.QtCore import QTimer
 
 from ..core.errors import IfssError
-from ..core.provenance import RECORD_KEY, record_from_json
-from ..core.quality_store import QUALITY_KEY
-from ..core.session_store import (
+from ..core.interactive.session_store import (
     SavedSession,
     has_session,
     load_session,
     save_session,
     session_folder_for,
 )
+from ..core.provenance import RECORD_KEY, record_from_json
+from ..core.quality.quality_store import QUALITY_KEY
 from .labels_history import write_labels
 from .slice_context import spatial_shape
 

@@ -2,7 +2,7 @@
 
 napari shows the two *displayed* world axes of ``viewer.dims`` (any order the user picks) at
 the world position ``viewer.dims.point``. Here that view is turned into a core
-:class:`~napari_ifss.core.plane.Plane` of the image layer's data, and point prompts (stored in
+:class:`~napari_ifss.core.interactive.plane.Plane` of the image layer's data, and point prompts (stored in
 their own layer's data coordinates) are mapped world -> image data through the layers'
 transforms (``data_to_world`` / ``world_to_data``: scale, translate, axis-aligned affines).
 """
@@ -17,8 +17,8 @@ from napari.layers import Image, Layer, Points
 from napari.viewer import Viewer
 
 from ..core.errors import InvalidInputError, NotReadyError
-from ..core.plane import Plane
-from ..core.prompts import Click
+from ..core.interactive.plane import Plane
+from ..core.interactive.prompts import Click
 
 
 def spatial_shape(layer: Image) -> tuple[int, ...]:

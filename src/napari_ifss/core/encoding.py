@@ -301,3 +301,24 @@ class SliceEncoder:
                 entry.crops.popitem(last=False)
         entry.crops.move_to_end(crop_key)
         return entry.crops[crop_key]
+
+
+class UsesSliceEncoder:
+    """For models that encode slices through a :class:`SliceEncoder` held as ``self.slices``:
+    its pass count and cache size as properties of the model."""
+
+    slices: SliceEncoder
+
+    @property
+    def encoder_calls(self) -> int:
+        """Number of encoder passes so far (for tests and profiling)."""
+        return self.slices.calls
+
+    @property
+    def cache_size(self) -> int:
+        """Encoded slices kept (LRU, by ``key``)."""
+        return self.slices.cache_size
+
+    @cache_size.setter
+    def cache_size(self, value: int) -> None:
+        self.slices.cache_size = value

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .prompts import Click
+from .interactive.prompts import Click
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ Run (not a test; it takes minutes)::
    cells) are written as TIFF, each with a labels file annotating its 4 largest cells on two
    slices each (at 1/3 and 2/3 of the cell's z-extent): propagate mode.
 2. The same inputs are run three ways with the shipped model, each into a fresh output
-   folder: a plain loop calling :func:`~napari_ifss.core.batch_task.process_input` in one
+   folder: a plain loop calling :func:`~napari_ifss.core.batch.batch_task.process_input` in one
    fresh process, then ``napari_ifss.batch`` on a LocalCluster of 1 and of 2 worker
    processes. Torch uses ``--threads`` threads (default 1) in every process, so the runs
    compare processes, not threads. Wall time includes loading the model; the cluster's
@@ -43,8 +43,8 @@ def make_inputs(folder: Path, n: int, shape: tuple[int, int, int] = SHAPE, objec
                 ) -> None:
     """``v00.tif`` ... with ``v00_labels.tif`` ...: ``objects`` cells annotated on 2 slices."""
     import napari_ifss as ifss
+    from napari_ifss.core.data.sample import SAMPLE_SPACING
     from napari_ifss.core.io import LayerData
-    from napari_ifss.core.sample import SAMPLE_SPACING
 
     folder.mkdir(parents=True, exist_ok=True)
     for k in range(n):
@@ -60,9 +60,9 @@ def make_inputs(folder: Path, n: int, shape: tuple[int, int, int] = SHAPE, objec
 
 
 def _loop_child(folder: str, out: str, threads: int, queue) -> None:
-    from napari_ifss.core.batch_engine import plan
-    from napari_ifss.core.batch_settings import BatchSettings, ModelSpec
-    from napari_ifss.core.batch_task import process_input
+    from napari_ifss.core.batch.batch_engine import plan
+    from napari_ifss.core.batch.batch_settings import BatchSettings, ModelSpec
+    from napari_ifss.core.batch.batch_task import process_input
 
     t0 = time.perf_counter()
     jobs, _ = plan(folder, BatchSettings("propagate", Path(out), model=ModelSpec(threads=threads)))
@@ -83,8 +83,8 @@ def run_dask(inputs: Path, out: Path, workers: int, threads: int, **kwargs) -> d
     started as ``ifss batch`` starts it (:func:`start_local_cluster`)."""
     from distributed import Client
 
-    from napari_ifss.core.batch_cluster import start_local_cluster
-    from napari_ifss.core.batch_engine import batch
+    from napari_ifss.core.batch.batch_cluster import start_local_cluster
+    from napari_ifss.core.batch.batch_engine import batch
 
     t0 = time.perf_counter()
     cluster = start_local_cluster(workers)  # what ifss batch starts
@@ -148,7 +148,7 @@ def _markdown(report: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from napari_ifss.core.batch_cluster import available_cores
+    from napari_ifss.core.batch.batch_cluster import available_cores
 
     base = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="ifss_batch_"))
     cores = available_cores()

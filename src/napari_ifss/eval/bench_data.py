@@ -2,7 +2,7 @@
 item subset ``--split auto`` resolves to, and the report's paragraph on the data scored.
 
 ``--split`` picks the items: ``val`` (held apart by the fixed hash split of
-:mod:`napari_ifss.core.datasets`), ``train``, ``all``, or ``auto``: ``val`` for the ``2d``/``3d``
+:mod:`napari_ifss.core.data.datasets`), ``train``, ``all``, or ``auto``: ``val`` for the ``2d``/``3d``
 layout the models were trained on (so that published numbers stay reproducible) and ``all``
 for any other folder (nobody tuned on it, so every item counts).
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.data_layout import DataLayout
-from ..core.datasets import default_data_dir
+from ..core.data.data_layout import DataLayout
+from ..core.data.datasets import default_data_dir
 from .label_maps import DEFAULT_IGNORE_VALUE
 from .objects import EvalObject, Subset, Tally
 
 SUBSETS = ("auto", "val", "train", "all")
 SUBSET_TEXT = {"val": "held-apart items and slices only (the fixed hash split of "
-                      "core/datasets.py; last fifth of each volume's slices)",
+                      "core/data/datasets.py; last fifth of each volume's slices)",
                "train": "training items and slices only",
                "all": "every item and slice"}
 

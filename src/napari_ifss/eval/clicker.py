@@ -38,7 +38,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..core.errors import InvalidInputError
-from ..core.prompts import Box, Click
+from ..core.interactive.prompts import Box, Click
 
 ClickRule = Literal["largest_region", "ritm"]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.datasets import default_data_dir, iter_2d
+from ..core.data.datasets import default_data_dir, iter_2d
 from ..core.errors import InvalidInputError
-from ..core.exemplar import EXEMPLAR_MAX_SIDE, ExemplarSettings
+from ..core.exemplar.exemplar import EXEMPLAR_MAX_SIDE, ExemplarSettings
 from .exemplar_protocol import DONE_IOU, MATCH_IOU, ImageResult, run_image
 from .report import command_line, machine_info, markdown_table, write_report
 
@@ -104,7 +104,7 @@ def markdown(payload: dict) -> str:
                                           "clicks_with": 1, "exemplar_s": 2}),
         "## Protocol", "",
         "Exemplar = the nucleus whose area is closest to the image's median nucleus area; "
-        "exemplar mode (`napari_ifss.core.exemplar.segment_all_like`, shipped few-shot head "
+        "exemplar mode (`napari_ifss.core.exemplar.exemplar.segment_all_like`, shipped few-shot head "
         f"on the shipped click encoder, long side up to {cfg['max_side']} px, default "
         "settings) gets its ground-truth mask as the only label. Found instances are matched "
         f"one-to-one to the other nuclei (Hungarian on IoU, IoU >= {MATCH_IOU}); recall and "
@@ -148,9 +148,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark described by parsed ``args``; writes JSON and markdown."""
     import torch
 
-    from ..core.fewshot import FewShotSegmenter
-    from ..core.predictor import ClickPredictor
-    from ..core.session import InteractiveSession
+    from ..core.fewshot.fewshot import FewShotSegmenter
+    from ..core.interactive.predictor import ClickPredictor
+    from ..core.interactive.session import InteractiveSession
 
     if args.max_images < 1 or args.click_objects < 1 or args.max_clicks < 1:
         raise InvalidInputError("--max-images, --click-objects and --max-clicks must be >= 1")

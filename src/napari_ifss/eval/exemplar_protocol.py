@@ -8,7 +8,7 @@ Per image (a ``(H, W)`` label map of instance ids, one per object):
   matching on IoU, pairs with IoU >= 0.5 count): recall = matched / other objects,
   precision = matched / found instances.
 * Clicks, with the robot user of :mod:`.clicker` and a click model in an
-  :class:`~napari_ifss.core.session.InteractiveSession` (NoC at IoU 0.85, at most
+  :class:`~napari_ifss.core.interactive.session.InteractiveSession` (NoC at IoU 0.85, at most
   ``max_clicks`` per object; an object never reaching it costs ``max_clicks``):
 
   - alone: NoC of the exemplar + NoC of every other object, each from scratch;
@@ -32,9 +32,9 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..core.errors import InvalidInputError
-from ..core.exemplar import ExemplarSettings, segment_all_like
-from ..core.fewshot import FewShotSegmenter
-from ..core.session import InteractiveSession
+from ..core.exemplar.exemplar import ExemplarSettings, segment_all_like
+from ..core.fewshot.fewshot import FewShotSegmenter
+from ..core.interactive.session import InteractiveSession
 from .clicker import first_click, next_click
 from .metrics import iou
 
@@ -82,7 +82,7 @@ def robot_clicks(session: InteractiveSession, gt: np.ndarray, start: np.ndarray 
 
     The session must hold the image. Without ``start`` the object starts empty (first click
     at the object's interior point); with ``start`` ``(H, W)`` bool the session starts from it
-    (:meth:`~napari_ifss.core.session.InteractiveSession.start_from_mask`) and costs 0 clicks
+    (:meth:`~napari_ifss.core.interactive.session.InteractiveSession.start_from_mask`) and costs 0 clicks
     if it already reaches ``target``. Returns ``max_clicks`` when ``target`` is never reached.
     """
     gt = np.asarray(gt, dtype=bool)

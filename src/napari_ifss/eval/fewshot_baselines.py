@@ -18,8 +18,8 @@ from skimage.feature import multiscale_basic_features
 from skimage.future import fit_segmenter, predict_segmenter
 
 from ..core.errors import InvalidInputError
+from ..core.fewshot.support import nearest
 from ..core.normalize import IntensityWindow
-from ..core.support import nearest
 
 
 def copy_nearest(support: Mapping[int, np.ndarray], z: int) -> np.ndarray:

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import torch
 
-from ..core.datasets import default_data_dir, iter_3d
-from ..core.fewshot import FewShotSegmenter
-from ..core.propagation import sample_window
+from ..core.data.datasets import default_data_dir, iter_3d
+from ..core.fewshot.fewshot import FewShotSegmenter
+from ..core.fewshot.propagation import sample_window
 from .fewshot_baselines import ForestSegmenter
 from .fewshot_protocol import (
     METHODS,
@@ -60,8 +60,8 @@ def _segmenter(args: argparse.Namespace, cache_size: int) -> FewShotSegmenter:
 
 def run_lovo(args: argparse.Namespace) -> int:
     """The leave-one-volume-out protocol (see the module docstring)."""
-    from ..core.trunk_features import LEVELS, TrunkFeatures
-    from ..core.volume_learner import SliceFeatures
+    from ..core.fewshot.trunk_features import LEVELS, TrunkFeatures
+    from ..core.fewshot.volume_learner import SliceFeatures
     from .fewshot_designs import DEFAULT_DESIGN, design
     from .fewshot_protocol import HEAD_NOT_HELD_OUT, LovoContext, ending_objects, run_lovo_case
     from .fewshot_report import markdown_lovo, summaries, summarize_2d

@@ -1,6 +1,6 @@
 """Named designs of the per-volume learner compared by ``ifss bench fewshot --protocol lovo``.
 
-Each name maps to a :class:`~napari_ifss.core.volume_learner.LearnerConfig`; a design name can
+Each name maps to a :class:`~napari_ifss.core.fewshot.volume_learner.LearnerConfig`; a design name can
 be extended with ``key=value`` overrides, e.g. ``both_mlp_soft:margin=5,end_fraction=0.2`` (see
 :func:`design`). The axes: feature set (filters / trunk levels / both), trunk input side for
 small slices, classifier, neighbour prior, end rule.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 
 from ..core.errors import InvalidInputError
-from ..core.volume_learner import LearnerConfig
+from ..core.fewshot.volume_learner import LearnerConfig
 
 # The base of the design sweep (docs/benchmarks/fewshot_lovo.md): c2..c8, soft prior, raw
 # classifier logits, no end rule. The chosen design is LearnerConfig()'s defaults ("chosen").

@@ -1,7 +1,7 @@
 """Few-shot benchmark protocols: volumes (propagation) and 2D image sets, model vs baselines.
 
 3D: for each object of a volume and each K, the K support slices are chosen by the fixed rule
-(:func:`~napari_ifss.core.support.evenly_spaced_slices` over the object's z-extent); the model
+(:func:`~napari_ifss.core.fewshot.support.evenly_spaced_slices` over the object's z-extent); the model
 propagates from them, the baselines copy the nearest support mask / run the random forest
 trained on them. Scores over every non-support slice: volume Dice, per-slice Dice, and the
 volume Dice restricted to the held-out last z block (``split_of_slice == "val"``), which the
@@ -14,7 +14,7 @@ random forest.
 
 3D leave-one-volume-out (LOVO, :func:`run_lovo_case`): every method fitted only on the support
 slices of the volume it segments (copy-nearest, the random forest, the per-volume learner of
-:mod:`~napari_ifss.core.volume_learner`); supports at quantiles ``i / (K + 1)`` of the object's
+:mod:`~napari_ifss.core.fewshot.volume_learner`); supports at quantiles ``i / (K + 1)`` of the object's
 z-extent (:func:`quantile_slices`); Dice over every non-support slice of the volume and over the
 non-support slices within the object's z-range +- 2. The shipped meta-learned head saw slices of
 every development volume in training, so it appears only as :data:`HEAD_NOT_HELD_OUT`.
@@ -29,13 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.datasets import Item2D, iter_2d, split_of_slice
-from ..core.fewshot import FewShotSegmenter, support_window
+from ..core.data.datasets import Item2D, iter_2d, split_of_slice
+from ..core.fewshot.fewshot import FewShotSegmenter, support_window
+from ..core.fewshot.propagation import propagate_volume
+from ..core.fewshot.support import evenly_spaced_slices, object_slices
+from ..core.fewshot.trunk_features import TrunkFeatures
+from ..core.fewshot.volume_learner import LearnerConfig, SliceFeatures, VolumeLearner
 from ..core.normalize import IntensityWindow
-from ..core.propagation import propagate_volume
-from ..core.support import evenly_spaced_slices, object_slices
-from ..core.trunk_features import TrunkFeatures
-from ..core.volume_learner import LearnerConfig, SliceFeatures, VolumeLearner
 from .fewshot_baselines import ForestSegmenter, copy_nearest, filter_features
 from .metrics import dice
 
@@ -186,14 +186,14 @@ def run_2d_set(support: list[Item2D], queries: list[Item2D], cls: str, k: int,
     Methods: the meta-learned head ``seg`` (``fewshot``, when given), the random forest on
     filter features (``random_forest``) and each per-volume learner design of ``learners``
     (named by its key), fitted on the support images through
-    :class:`~napari_ifss.core.learner_segmenter.LearnerSegmenter` and queried without z
+    :class:`~napari_ifss.core.fewshot.learner_segmenter.LearnerSegmenter` and queried without z
     position or neighbour mask (its slice-independent path, no prior), sharing ``trunk``.
 
     Returns:
         ``{method: mean Dice, f"{method}_per_image": [Dice per query], "n_queries",
         "queries": [query ids]}``.
     """
-    from ..core.learner_segmenter import LearnerSegmenter
+    from ..core.fewshot.learner_segmenter import LearnerSegmenter
 
     s_img = [it.load_image() for it in support[:k]]
     s_msk = [it.load_mask(cls) > 0 for it in support[:k]]

@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..core.fewshot import FewShotSegmenter
-from ..core.propagation import propagate_volume, sample_window
-from ..core.sample import make_synthetic_cells
-from ..core.support import evenly_spaced_slices, object_slices
+from ..core.data.sample import make_synthetic_cells
+from ..core.fewshot.fewshot import FewShotSegmenter
+from ..core.fewshot.propagation import propagate_volume, sample_window
+from ..core.fewshot.support import evenly_spaced_slices, object_slices
 from .fewshot_baselines import ForestSegmenter, filter_features
 
 SIDE = 256
@@ -101,7 +101,7 @@ def _worker(depth: int, weights: str | None, click: str | None, queue) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from ..core.propagation import propagate
+    from ..core.fewshot.propagation import propagate
     from ..models.fewshot_weights import default_fewshot_weights
 
     seg = FewShotSegmenter.from_checkpoint(weights or default_fewshot_weights(), click)
@@ -152,7 +152,7 @@ def speed_stack(target: str, depth: int = 24) -> tuple[np.ndarray, np.ndarray]:
 def learner_speeds_256(cfg, trunk=None, depth: int = 24) -> dict:
     """:func:`learner_speed_256` for one object (``"object"``) and a class (``"class"``),
     after a tiny warm-up fit (torch imports parts of itself on the first optimiser step)."""
-    from ..core.pixel_classifier import PixelClassifier
+    from ..core.fewshot.pixel_classifier import PixelClassifier
 
     rng = np.random.default_rng(0)
     PixelClassifier(steps=2).fit(rng.random((64, 4), dtype=np.float32),
@@ -172,7 +172,7 @@ def learner_speed_256(cfg, trunk=None, depth: int = 24, target: str = "class") -
     caches them), the classifier's fit (s, once per object), its logits, the neighbour prior
     (distance transform) and the rest of a propagation step (sigmoid, threshold, end rule,
     bookkeeping)."""
-    from ..core.volume_learner import SliceFeatures, VolumeLearner, neighbour_prior
+    from ..core.fewshot.volume_learner import SliceFeatures, VolumeLearner, neighbour_prior
 
     image, gt = speed_stack(target, depth)
     sup = evenly_spaced_slices(object_slices(gt), 2)

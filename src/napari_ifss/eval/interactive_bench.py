@@ -12,12 +12,12 @@ in ``benchmarks/weights/``; ``random_walker`` and ``watershed`` (classical basel
 ``--checkpoint NAME=PATH``, and ``fcfi-no-correction`` / ``fcfi-no-fusion``: the fcfi net (or
 the ``fcfi=`` checkpoint) with one FCFI module switched off at inference, which shows how much
 the trained net relies on it. Any method name with the suffix ``+clicked`` (e.g.
-``fcfi+clicked``) is that method with :func:`~napari_ifss.core.clicked_regions.keep_clicked_regions`
+``fcfi+clicked``) is that method with :func:`~napari_ifss.core.interactive.clicked_regions.keep_clicked_regions`
 applied to every prediction.
 
 Data (``--data``): the ``../shared/data`` layout, one dataset folder (``images/`` + ``masks/``,
 e.g. a user's own folder or a public benchmark), one volume folder or a folder of dataset
-folders (:mod:`napari_ifss.core.data_layout`). ``--split`` chooses the items: ``val`` (the
+folders (:mod:`napari_ifss.core.data.data_layout`). ``--split`` chooses the items: ``val`` (the
 held-apart ones), ``train``, ``all``, or ``auto`` (default): ``val`` for the ``2d``/``3d``
 layout the models were trained on (so that existing numbers stay reproducible), ``all`` for any
 other folder (:mod:`.bench_data`). ``--ignore-value`` (default 255, ``none`` to switch off)
@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.data_layout import detect_layout
+from ..core.data.data_layout import detect_layout
 from ..core.errors import InvalidInputError
-from ..core.prompts import Click
+from ..core.interactive.prompts import Click
 from ..core.protocols import ClickSegmenter
 from .bench_data import (
     add_data_arguments,
@@ -93,7 +93,7 @@ def make_segmenter(name: str, checkpoints: dict[str, str]) -> ClickSegmenter:
 
         return WatershedSegmenter()
     if name.endswith(CLICKED_SUFFIX):
-        from ..core.clicked_regions import ClickedRegions
+        from ..core.interactive.clicked_regions import ClickedRegions
 
         return ClickedRegions(make_segmenter(name.removesuffix(CLICKED_SUFFIX), checkpoints))
     if name in MODULE_ABLATIONS:
@@ -105,7 +105,7 @@ def make_segmenter(name: str, checkpoints: dict[str, str]) -> ClickSegmenter:
 
     paths = {**ABLATION_CHECKPOINTS, **checkpoints}
     if name == DEFAULT_VARIANT and name not in checkpoints:
-        from ..core.predictor import ClickPredictor
+        from ..core.interactive.predictor import ClickPredictor
 
         try:
             return ClickPredictor.default()
@@ -118,7 +118,7 @@ def make_segmenter(name: str, checkpoints: dict[str, str]) -> ClickSegmenter:
     path = _resolve(paths[name])
     if not path.is_file():
         raise InvalidInputError(f"method {name!r}: checkpoint {path} not found")
-    from ..core.predictor import ClickPredictor
+    from ..core.interactive.predictor import ClickPredictor
 
     return ClickPredictor.from_checkpoint(path)
 

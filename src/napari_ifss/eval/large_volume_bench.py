@@ -6,7 +6,7 @@ process per volume size (so the peak resident memory is that of this job alone):
 
 1. the image is opened lazily with ``dask.array.from_zarr``;
 2. one object (a tube whose radius changes with z) is annotated on two slices with one click
-   each through :class:`~napari_ifss.core.session.InteractiveSession`, written into the zarr
+   each through :class:`~napari_ifss.core.interactive.session.InteractiveSession`, written into the zarr
    labels;
 3. :func:`napari_ifss.api.propagate` fills every slice between and around them, writing into
    the same zarr labels store (``out=labels``);
@@ -75,8 +75,8 @@ def _job(image_path: str, labels_path: str, threads: int, queue) -> None:
 
     torch.set_num_threads(threads)
     from ..api import propagate
-    from ..core.fewshot import FewShotSegmenter
-    from ..core.session import InteractiveSession
+    from ..core.fewshot.fewshot import FewShotSegmenter
+    from ..core.interactive.session import InteractiveSession
 
     volume = da.from_zarr(image_path)
     labels = zarr.open_array(labels_path, mode="r+")

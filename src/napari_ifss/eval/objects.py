@@ -1,6 +1,6 @@
 """Evaluation objects: single objects on 2D slices, drawn from a data folder's items.
 
-A data folder in one of the layouts of :mod:`napari_ifss.core.data_layout` (``../shared/data``,
+A data folder in one of the layouts of :mod:`napari_ifss.core.data.data_layout` (``../shared/data``,
 one ``images/`` + ``masks/`` folder, ...) is turned into objects grouped by *split* (a
 benchmark group, not train/val):
 
@@ -35,8 +35,8 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..core.data_layout import DataLayout, detect_layout
-from ..core.datasets import Item2D, split_of_slice
+from ..core.data.data_layout import DataLayout, detect_layout
+from ..core.data.datasets import Item2D, split_of_slice
 from ..core.errors import InvalidInputError
 from .label_maps import DEFAULT_IGNORE_VALUE, ignore_region, is_binary
 

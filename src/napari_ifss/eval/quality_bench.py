@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.datasets import default_data_dir, iter_3d
-from ..core.fewshot import FewShotSegmenter
-from ..core.propagation import sample_window
-from ..core.quality import GOOD_THRESHOLD, REVIEW_THRESHOLD, distance_factor, size_factor
+from ..core.data.datasets import default_data_dir, iter_3d
+from ..core.fewshot.fewshot import FewShotSegmenter
+from ..core.fewshot.propagation import sample_window
+from ..core.quality.quality import GOOD_THRESHOLD, REVIEW_THRESHOLD, distance_factor, size_factor
 from .fewshot_protocol import VolumeContext, bench_objects
 from .quality_protocol import DEGRADATIONS, run_annotate_next, run_quality_case
 from .report import command_line, machine_info, markdown_table, write_report

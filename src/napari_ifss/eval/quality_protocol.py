@@ -1,7 +1,7 @@
 """JFS calibration protocol on volumes: score vs true Dice, arbitration, "annotate next".
 
 Objects and support slices are the few-shot benchmark's (:func:`.fewshot_protocol.bench_objects`,
-:func:`~napari_ifss.core.support.evenly_spaced_slices`). Per object and K: propagate with the
+:func:`~napari_ifss.core.fewshot.support.evenly_spaced_slices`). Per object and K: propagate with the
 few-shot model, score every propagated slice that holds a mask with JFS, and pair each score
 with the slice's true Dice. Arbitration: on a few of those slices, the true mask competes with a
 degraded one (eroded, shifted by 10% of the object's extent, or another object's mask) and JFS
@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..core.fewshot import FewShotSegmenter
-from ..core.propagation import propagate
-from ..core.quality import arbitrate
-from ..core.quality_volume import next_slice, score_volume
-from ..core.support import evenly_spaced_slices, object_slices
+from ..core.fewshot.fewshot import FewShotSegmenter
+from ..core.fewshot.propagation import propagate
+from ..core.fewshot.support import evenly_spaced_slices, object_slices
+from ..core.quality.quality import arbitrate
+from ..core.quality.quality_volume import next_slice, score_volume
 from .fewshot_protocol import VolumeContext
 from .metrics import dice
 

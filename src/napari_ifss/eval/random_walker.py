@@ -22,8 +22,8 @@ from skimage.segmentation import random_walker
 from skimage.transform import resize
 
 from ..core.errors import InvalidInputError, NotReadyError
+from ..core.interactive.prompts import Click
 from ..core.normalize import normalize_intensity
-from ..core.prompts import Click
 
 FOREGROUND, BACKGROUND = 1, 2
 

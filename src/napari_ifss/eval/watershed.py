@@ -13,7 +13,7 @@ import numpy as np
 from skimage.filters import sobel
 from skimage.segmentation import watershed
 
-from ..core.prompts import Click
+from ..core.interactive.prompts import Click
 from .random_walker import BACKGROUND, FOREGROUND, Downscaled
 
 

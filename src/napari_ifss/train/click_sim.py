@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..core.prompts import Click
+from ..core.interactive.prompts import Click
 from ..eval.clicker import ClickRule, interior_distance
 from ..eval.clicker import next_click as robot_next_click
 

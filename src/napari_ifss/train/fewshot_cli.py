@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from ..core.datasets import default_data_dir
+from ..core.data.datasets import default_data_dir
 from .fewshot_loop import FewShotTrainConfig, train_fewshot
 
 

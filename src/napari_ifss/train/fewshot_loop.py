@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.fewshot import FewShotSegmenter
+from ..core.fewshot.fewshot import FewShotSegmenter
 from ..models.fewshot_head import FewShotHead
 from ..models.fewshot_weights import save_fewshot_head
 from ..models.registry import load_click_net

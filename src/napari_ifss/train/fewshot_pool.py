@@ -24,11 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.datasets import iter_2d, iter_3d, split_of_slice
-from ..core.fewshot import FewShotSegmenter, support_window
+from ..core.data.datasets import iter_2d, iter_3d, split_of_slice
+from ..core.data.sample import make_synthetic_cells
+from ..core.fewshot.fewshot import FewShotSegmenter, support_window
+from ..core.fewshot.propagation import sample_window
 from ..core.normalize import IntensityWindow
-from ..core.propagation import sample_window
-from ..core.sample import make_synthetic_cells
 
 MAX_OBJECTS = 8
 MIN_OBJECT_PIXELS = 30

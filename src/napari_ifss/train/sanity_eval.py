@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from skimage.measure import label as cc_label
 
-from ..core.datasets import default_data_dir, iter_2d, iter_3d, split_of_slice
-from ..core.predictor import ClickPredictor
+from ..core.data.datasets import default_data_dir, iter_2d, iter_3d, split_of_slice
+from ..core.interactive.predictor import ClickPredictor
 from ..eval.interactive_protocol import run_object
 from ..eval.objects import EvalObject
 

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import label as cc_label
 
-from ..core.datasets import iter_2d, iter_3d, split_of_slice
+from ..core.data.datasets import iter_2d, iter_3d, split_of_slice
 from ..core.encoding import prepare_slice
 from .augment import crop_around, flip_rotate, intensity_jitter
 from .synthetic import synthetic_sample

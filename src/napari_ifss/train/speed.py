@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.predictor import ClickPredictor
-from ..core.prompts import Click
+from ..core.interactive.predictor import ClickPredictor
+from ..core.interactive.prompts import Click
 from ..models.registry import build_click_net, default_click_weights
 
 

@@ -1,0 +1,75 @@
+"""What the ``propagate`` and ``score`` commands share: model options and reading inputs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..core.errors import InvalidInputError, WriteError
+from ..core.io import LayerData, read_layer
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """``--weights``, ``--click-weights`` and ``--threads``."""
+    p.add_argument("--weights", default=None, help="few-shot head checkpoint (default: shipped)")
+    p.add_argument("--click-weights", default=None,
+                   help="click-model checkpoint the head was trained on (default: shipped)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    """Apply ``--threads`` (torch is imported here, not at parse time)."""
+    import torch
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InvalidInputError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+
+
+def load_segmenter(args: argparse.Namespace):
+    """The few-shot model the options name (torch is imported here, not at parse time)."""
+    from ..core.fewshot.fewshot import FewShotSegmenter
+
+    set_threads(args)
+    if args.weights is None:
+        if args.click_weights is not None:
+            raise InvalidInputError("--click-weights needs --weights (a head trained on them)")
+        return FewShotSegmenter.default()
+    return FewShotSegmenter.from_checkpoint(args.weights, args.click_weights)
+
+
+def read_volume(path: str) -> LayerData:
+    """An image volume ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)``."""
+    image = read_layer(path)
+    if image.spatial_ndim != 3:
+        raise InvalidInputError(f"{path}: expected a 3D volume (Z, Y, X); got shape "
+                                f"{image.data.shape}")
+    return image
+
+
+def read_labels_like(path: str, image: LayerData, what: str) -> LayerData:
+    """Labels at ``path`` with the same ``(Z, Y, X)`` shape as ``image``."""
+    labels = read_layer(path, as_labels=True)
+    if labels.spatial_shape != image.spatial_shape:
+        raise InvalidInputError(f"{what} {path} has shape {labels.spatial_shape}; the image "
+                                f"has {image.spatial_shape} (Z, Y, X)")
+    return labels
+
+
+def check_new_file(path: str, overwrite: bool) -> Path:
+    """``path`` as a Path, checked before any work starts: not an existing file unless
+    ``overwrite``, not a folder, in an existing folder this process may write to."""
+    p = Path(path)
+    if p.is_dir():
+        raise WriteError(f"{p} is a folder; give a file name")
+    if p.exists() and not overwrite:
+        raise WriteError(f"{p} exists; pass --overwrite to replace it")
+    if not p.parent.is_dir():
+        raise WriteError(f"{p}: folder {p.parent} does not exist")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise WriteError(f"{p}: no permission to write in folder {p.parent}")
+    return p

@@ -1,0 +1,202 @@
+"""The per-volume learner behind the slice interface of the propagation engine.
+
+:func:`~napari_ifss.core.fewshot.propagation.propagate` (and :func:`~napari_ifss.core.fewshot.transfer.transfer`)
+drive a *slice model*: ``set_support(images, masks, positions, window)`` once per object, then
+``predict(image, position, neighbour, key)`` per slice, nearest slices first, with the mask just
+found on the adjacent slice as ``neighbour``. :class:`~napari_ifss.core.fewshot.fewshot.FewShotSegmenter`
+(the meta-learned head, method ``"head"``) is one; :class:`LearnerSegmenter` (method
+``"learner"``, the default) is the other: it fits a
+:class:`~napari_ifss.core.fewshot.volume_learner.VolumeLearner` on the support slices and answers each
+query with :meth:`~napari_ifss.core.fewshot.volume_learner.VolumeLearner.segment_slice`, so the
+neighbour prior, the end of an object (an empty neighbour gives an empty slice) and the
+spacing-dependent prior margin are the learner's own.
+
+Importing this module does not import torch (the command line reads :data:`METHODS` from it).
+Memory stays flat in the number of slices: the features of at most ``cache_size`` slices are
+kept (filters and trunk pyramids, oldest dropped first). Slices are ``(H, W)`` or
+``(H, W, 3|4)`` (row, col); spacing is ``(z, y, x)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import InvalidInputError, NotReadyError
+from ..normalize import IntensityWindow, check_slice
+from .support import check_support
+
+if TYPE_CHECKING:  # torch is imported when a learner is built, not with this module
+    from .trunk_features import TrunkFeatures
+    from .volume_features import SliceFeatures
+    from .volume_learner import LearnerConfig, VolumeLearner
+
+__all__ = ["DEFAULT_METHOD", "METHODS", "LearnerSegmenter", "check_method", "check_spacing"]
+
+METHODS = ("learner", "head")
+DEFAULT_METHOD = "learner"
+CACHE_SLICES = 16  # slices whose features are kept (filters + trunk pyramid)
+
+
+def check_method(method: str) -> str:
+    """``method`` if it is one of :data:`METHODS`.
+
+    Raises:
+        InvalidInputError: naming the choices.
+    """
+    if method not in METHODS:
+        raise InvalidInputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    return method
+
+
+def check_spacing(spacing: Sequence[float] | None) -> tuple[float, float, float]:
+    """``(z, y, x)`` voxel spacing as floats, ``(1, 1, 1)`` for None.
+
+    Raises:
+        InvalidInputError: not three positive finite numbers.
+    """
+    if spacing is None:
+        return 1.0, 1.0, 1.0
+    try:
+        values = tuple(float(s) for s in spacing)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"spacing must be three numbers (z, y, x); got {spacing!r}"
+                                ) from None
+    if len(values) != 3 or not all(np.isfinite(v) and v > 0 for v in values):
+        raise InvalidInputError(f"spacing must be three positive numbers (z, y, x); got "
+                                f"{spacing!r}")
+    return values  # type: ignore[return-value]
+
+
+class LearnerSegmenter:
+    """A per-volume learner that answers the propagation engine slice by slice.
+
+    One instance serves one volume: cached features are keyed by slice position.
+
+    Args:
+        cfg: the learner's design (default :class:`LearnerConfig`, the benchmarked one).
+        spacing: ``(z, y, x)`` voxel spacing (only ratios matter: thick slices widen the
+            neighbour prior's margin).
+        threshold: probability above which a pixel is the object (the learner's end rule
+            compares areas of masks at this threshold).
+        trunk: a shared :class:`TrunkFeatures` (default: one built on first use, keeping
+            ``cache_size`` slices).
+        cache_size: slices whose features are kept.
+    """
+
+    def __init__(self, cfg: LearnerConfig | None = None,
+                 spacing: Sequence[float] | None = None, threshold: float | None = None,
+                 trunk: TrunkFeatures | None = None, cache_size: int = CACHE_SLICES) -> None:
+        from .volume_learner import LearnerConfig
+
+        cfg = cfg if cfg is not None else LearnerConfig()
+        if threshold is not None:
+            if not 0.0 < threshold < 1.0:
+                raise InvalidInputError(f"threshold must lie in (0, 1), got {threshold}")
+            cfg = replace(cfg, threshold=float(threshold))
+        self.cfg = cfg
+        self.spacing = check_spacing(spacing)
+        self.cache_size = max(1, int(cache_size))
+        self._trunk = trunk
+        self._view: dict[Hashable, np.ndarray] = {}  # what SliceFeatures reads, one at a time
+        self._features: SliceFeatures | None = None
+        self._learner: VolumeLearner | None = None
+        self._n_support = 0
+        self._ids = itertools.count()
+        self.window: IntensityWindow | None = None
+
+    @property
+    def support_count(self) -> int:
+        """Number of support slices of the current fit (0 before :meth:`set_support`)."""
+        return self._n_support if self._learner is not None else 0
+
+    def set_support(self, images: Sequence[np.ndarray] | np.ndarray,
+                    masks: Sequence[np.ndarray] | np.ndarray,
+                    positions: Sequence[int] | None = None,
+                    window: IntensityWindow | None = None) -> None:
+        """Fit the learner on ``K >= 1`` support slices ``(H, W)`` / ``(H, W, 3|4)`` and their
+        masks ``(H, W)`` (nonzero = object) at z ``positions`` (None: slices of another stack,
+        queried without position).
+
+        Raises:
+            InvalidInputError: empty support, count or shape mismatch, NaN, no object or no
+                background in the masks.
+        """
+        from ..encoding import slices_window
+        from .volume_features import SliceFeatures
+        from .volume_learner import VolumeLearner
+
+        imgs, binary = check_support(images, masks, positions, min_side=2)
+        window = window if window is not None else slices_window(imgs)
+        if self._features is None or window != self.window:
+            self._features = SliceFeatures(self._view, window, self._get_trunk(), name=id(self))
+        self.window = window
+        keys: list[Hashable] = ([int(p) for p in positions] if positions is not None
+                                else [("support", next(self._ids)) for _ in imgs])
+        if len(set(keys)) != len(keys):
+            raise InvalidInputError(f"support positions repeat: {list(positions or [])}")
+        self._view.update(zip(keys, imgs, strict=True))
+        try:
+            learner = VolumeLearner(self._features, self.cfg, self.spacing)
+            learner.fit(dict(zip(keys, binary, strict=True)))
+        finally:
+            for k in keys:
+                self._view.pop(k, None)
+            self._trim()
+        self._learner, self._n_support = learner, len(imgs)
+
+    def predict(self, image: np.ndarray, position: int | None = None,
+                neighbour: np.ndarray | None = None, key: Hashable | None = None) -> np.ndarray:
+        """Object probability ``(H, W)`` float32 in [0, 1] of the slice ``image`` at z
+        ``position``; ``neighbour``: the object's mask (or mean of masks) ``(H, W)`` on the
+        adjacent slice(s), the prior; an empty one ends the front (all zeros). Above
+        ``cfg.threshold`` exactly where the learner's mask is (its end rule included).
+        ``key`` is accepted for the engine's interface; features are cached by position.
+
+        Raises:
+            NotReadyError: no support set yet.
+            InvalidInputError: a bad slice or a neighbour of another shape.
+        """
+        if self._learner is None:
+            raise NotReadyError("no support set: call set_support(images, masks) first")
+        image = check_slice(image, "query image", min_side=2)
+        nb = None
+        if neighbour is not None:
+            nb = np.asarray(neighbour) > 0
+            if nb.shape != image.shape[:2]:
+                raise InvalidInputError(f"neighbour mask has shape {nb.shape}, the image has "
+                                        f"shape {image.shape[:2]}")
+        z: Hashable = int(position) if position is not None else ("query", next(self._ids))
+        self._view[z] = image
+        try:
+            mask, prob = self._learner.segment_slice(z, nb)
+        finally:
+            self._view.pop(z, None)
+            self._trim()
+        return np.where(mask, prob, np.minimum(prob, self.cfg.threshold)).astype(np.float32)
+
+    def clear_cache(self) -> None:
+        """Forget all cached slice features."""
+        if self._features is not None:
+            self._features._filters.clear()
+        if self._trunk is not None:
+            self._trunk.clear()
+
+    def _get_trunk(self) -> TrunkFeatures | None:
+        if self._trunk is None and self.cfg.levels:
+            from .trunk_features import TrunkFeatures
+
+            self._trunk = TrunkFeatures(self.cfg.levels, self.cfg.min_side, self.cfg.max_side,
+                                        cache_size=self.cache_size)
+        return self._trunk
+
+    def _trim(self) -> None:
+        """Keep the filter features of the last ``cache_size`` slices (the trunk's own LRU
+        keeps as many pyramids)."""
+        cache = self._features._filters if self._features is not None else {}
+        while len(cache) > self.cache_size:
+            cache.pop(next(iter(cache)))

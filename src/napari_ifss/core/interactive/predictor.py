@@ -1,0 +1,222 @@
+"""ClickPredictor: the interactive click model behind the session, the robot and the CLI.
+
+Usage follows segment-anything: ``set_image`` encodes a 2D slice once (cached per ``key`` in an
+LRU), ``predict`` runs the light click head per click. Coordinates are (row, col) pixels of the
+slice as given; the network sees the slice resized so its long side is ``max_side`` and
+padded to a multiple of 32 (``core.encoding``, which also holds the encoder cache);
+probabilities come back at the slice's full resolution.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..encoding import (
+    PAD_MULTIPLE,
+    EncodedSlice,
+    SliceEncoder,
+    UsesSliceEncoder,
+    autocast,
+    prepare_slice,
+)
+from ..errors import InvalidInputError, NotReadyError
+from .prompts import Box, Click
+
+if TYPE_CHECKING:
+    from ...models.click_net import ClickNet
+
+ZOOM_AFTER_CLICKS = 3
+ZOOM_EXPANSION = 1.4
+ZOOM_MIN_SIZE = 64
+# Long side of the zoomed crop as the network sees it: the object then spans roughly the sizes
+# seen in training (256-px crops), instead of being blown up to max_side.
+ZOOM_SIDE = 256
+
+# The slice -> (3, H, W) float32 rule under its earlier name (see core.encoding.prepare_slice).
+normalize_slice = prepare_slice
+
+
+class ClickPredictor(UsesSliceEncoder):
+    """Interactive click segmentation of 2D slices (satisfies ``core.protocols.ClickSegmenter``)."""
+
+    def __init__(self, net: ClickNet | None = None, *, device: str | None = None,
+                 max_side: int = 512, zoom_in: bool = True, refine: bool = False,
+                 cache_size: int = 16) -> None:
+        if net is None:
+            from ...models.registry import default_click_weights, load_click_net
+
+            path = default_click_weights()
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"the shipped click-model weights are missing ({path}); train them with "
+                    "`ifss train interactive` or pass a network / checkpoint")
+            net = load_click_net(path)
+        if max_side < PAD_MULTIPLE:
+            raise InvalidInputError(f"max_side must be >= {PAD_MULTIPLE}, got {max_side}")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.net = net.to(self.device).eval()
+        if self.device.type == "cpu":
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.max_side = int(max_side)
+        self.zoom_in = zoom_in
+        self.refine = refine
+        self.zoom_side = min(ZOOM_SIDE, self.max_side)
+        self.slices = SliceEncoder(self.net, self.device, cache_size=cache_size, keep_source=True)
+        self._current: EncodedSlice | None = None
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> ClickPredictor:
+        """A predictor for the network saved at ``path`` (see ``models.registry``)."""
+        from ...models.registry import load_click_net
+
+        return cls(load_click_net(path), **kwargs)
+
+    @classmethod
+    def default(cls, **kwargs) -> ClickPredictor:
+        """The default click weights shipped in the package; FileNotFoundError if they are missing."""
+        return cls(None, **kwargs)
+
+    @property
+    def is_image_set(self) -> bool:
+        return self._current is not None
+
+    @property
+    def variant(self) -> str:
+        return self.net.variant
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(H, W)`` of the current slice."""
+        if self._current is None:
+            raise NotReadyError("no image set: call set_image(image) first")
+        return self._current.geometry.source
+
+    def set_image(self, image: np.ndarray, key: Hashable | None = None) -> None:
+        """Set (and encode, unless cached under ``key``) the slice ``(H, W)`` or ``(H, W, 3)``;
+        each slice gets its own intensity window (``core.encoding.slice_window``)."""
+        side = (self.max_side, self.max_side)
+        self._current = self.slices.encode_slice(image, side, key=key)
+
+    def clear_cache(self) -> None:
+        """Forget all cached slices (the current slice stays set)."""
+        self.slices.clear()
+
+    @property
+    def takes_boxes(self) -> bool:
+        """True when the network was trained with box prompts (``predict(..., box=...)``)."""
+        return bool(getattr(self.net, "box_prompt", False))
+
+    def predict(self, clicks: Sequence[Click], prev_mask: np.ndarray | None = None,
+                box: Box | None = None) -> np.ndarray:
+        """Object probability ``(H, W)`` float32 in [0, 1] for ``clicks`` (newest last) and an
+        optional ``box`` drawn as the object's first prompt (networks with
+        :attr:`takes_boxes` only)."""
+        if self._current is None:
+            raise NotReadyError("no image set: call set_image(image) before predict()")
+        entry = self._current
+        h, w = entry.geometry.source
+        clicks = list(clicks)
+        for click in clicks:
+            if not click.inside((h, w)):
+                raise InvalidInputError(
+                    f"click {click} at pixel {click.pixel} lies outside the image of shape {(h, w)}")
+        box = self._check_box(box, (h, w))
+        prev = self._check_prev(prev_mask, (h, w))
+        if not clicks and box is None:
+            return np.zeros((h, w), dtype=np.float32)
+        zoom = self._zoom_box(clicks, prev, (h, w))
+        if zoom is None:
+            return self._predict_region(entry, clicks, prev, (0, 0), box)
+        r0, r1, c0, c1 = zoom
+        crop = self.slices.crop(entry, zoom, self.zoom_side)
+        crop_prev = None if prev is None else prev[r0:r1, c0:c1]
+        # Negative clicks outside the box only matter outside it, where the output is 0.
+        inside = [c for c in clicks if r0 <= c.pixel[0] < r1 and c0 <= c.pixel[1] < c1]
+        out = np.zeros((h, w), dtype=np.float32)
+        out[r0:r1, c0:c1] = self._predict_region(crop, inside, crop_prev, (r0, c0), box)
+        return out
+
+    def _check_box(self, box: Box | None, shape: tuple[int, int]) -> Box | None:
+        if box is None:
+            return None
+        if not self.takes_boxes:
+            raise InvalidInputError(
+                "this click model was not trained for box prompts; start with a click instead")
+        clipped = box.clipped(shape)
+        if clipped is None:
+            raise InvalidInputError(f"box {box} does not cover a pixel of the image of shape "
+                                    f"{shape}")
+        return clipped
+
+    # ----------------------------------------------------------------- internals
+    def _predict_region(self, enc: EncodedSlice, clicks: list[Click], prev: np.ndarray | None,
+                        origin: tuple[int, int], box: Box | None = None) -> np.ndarray:
+        """Run the head on ``enc``, the region at ``origin`` (row, col); ``(h, w)`` probs."""
+        geo = enc.geometry
+        rows = [[*geo.point_to_network(c.row - origin[0], c.col - origin[1]),
+                 float(c.positive)] for c in clicks] or [[-1.0, -1.0, -1.0]]
+        pts = torch.tensor(rows, dtype=torch.float32, device=self.device)[None]
+        boxes = None
+        if box is not None:  # pixel-edge corners -> network pixel edges
+            sr, sc = geo.scale
+            boxes = torch.tensor([[(box.row0 - origin[0]) * sr, (box.col0 - origin[1]) * sc,
+                                   (box.row1 - origin[0]) * sr, (box.col1 - origin[1]) * sc]],
+                                 dtype=torch.float32, device=self.device)
+        prev_t = None
+        if prev is not None and self.net.uses_feedback:
+            prev_t = geo.map_to_network(prev, self.device, pad=0.0, antialias=False)
+        feats = enc.feats
+        cast = partial(autocast, self.device)
+        if self.refine:
+            from ...models.refine import refine_features
+
+            feats = refine_features(self.net, feats, pts, prev_t, cast, boxes=boxes)
+        with torch.inference_mode(), cast():
+            logits = self.net.decode(feats, pts, prev_t, boxes).logits
+        probs = geo.from_network(logits.float(), torch.sigmoid)
+        return probs[0, 0].clamp(0, 1).cpu().numpy().astype(np.float32)
+
+    def _zoom_box(self, clicks: list[Click], prev: np.ndarray | None,
+                  shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """RITM zoom-in box ``(r0, r1, c0, c1)`` around the object, or None (use the full slice)."""
+        if not self.zoom_in or len(clicks) < ZOOM_AFTER_CLICKS or prev is None:
+            return None
+        fg = prev > 0.5
+        if not fg.any():
+            return None
+        rows, cols = np.nonzero(fg)
+        pos = [c.pixel for c in clicks if c.positive]
+        r_lo = min([rows.min()] + [p[0] for p in pos])
+        r_hi = max([rows.max()] + [p[0] for p in pos])
+        c_lo = min([cols.min()] + [p[1] for p in pos])
+        c_hi = max([cols.max()] + [p[1] for p in pos])
+        box = []
+        for lo, hi, n in ((r_lo, r_hi, shape[0]), (c_lo, c_hi, shape[1])):
+            centre, half = (lo + hi + 1) / 2.0, max((hi - lo + 1) * ZOOM_EXPANSION,
+                                                    min(ZOOM_MIN_SIZE, n)) / 2.0
+            a, b = int(np.floor(centre - half)), int(np.ceil(centre + half))
+            a, b = max(0, a), min(n, b)
+            box += [a, b]
+        r0, r1, c0, c1 = box
+        if (r1 - r0) * (c1 - c0) >= 0.8 * shape[0] * shape[1]:
+            return None
+        return r0, r1, c0, c1
+
+    @staticmethod
+    def _check_prev(prev_mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
+        if prev_mask is None:
+            return None
+        prev = np.asarray(prev_mask)
+        if prev.shape != shape:
+            raise InvalidInputError(
+                f"prev_mask has shape {prev.shape}, expected the image's shape {shape}")
+        prev = prev.astype(np.float32)
+        if not np.all(np.isfinite(prev)):
+            raise InvalidInputError("prev_mask contains NaN or infinite values")
+        return np.clip(prev, 0.0, 1.0)
