@@ -23,7 +23,8 @@ import zarr
 import napari_ifss
 from napari_ifss.cli import main
 from napari_ifss.core.errors import InvalidInputError, WriteError
-from napari_ifss.core.fewshot.propagation import PartialWriteError, propagate, window_slices
+from napari_ifss.core.fewshot.propagation import propagate
+from napari_ifss.core.fewshot.volume_io import PartialWriteError, window_slices
 from napari_ifss.core.io import LayerData, write_layer
 from napari_ifss.core.provenance import RECORD_KEY, record_from_json, user_labels
 from napari_ifss.core.quality.quality import QualityScore

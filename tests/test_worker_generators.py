@@ -22,7 +22,8 @@ from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.core.exemplar.exemplar import EXEMPLAR_MAX_SIDE
 from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
-from napari_ifss.core.fewshot.propagation import PropagationProgress, propagate
+from napari_ifss.core.fewshot.propagation import propagate
+from napari_ifss.core.fewshot.volume_io import PropagationProgress
 from napari_ifss.core.interactive.plane import Plane
 from napari_ifss.core.provenance import record_states
 from napari_ifss.core.quality.quality_scan import QualityProgress

@@ -223,8 +223,8 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
             ``out``: the message names both; with ``out=None`` nothing is ever changed. A
             zarr ``out`` also keeps the written slices' provenance record in its ``attrs``.
     """
-    from .core.fewshot.propagation import PartialWriteError
     from .core.fewshot.propagation import propagate as _propagate
+    from .core.fewshot.volume_io import PartialWriteError
 
     vol, image_layer = resolve(image, "image")
     lab, layer = resolve(labels, "labels")

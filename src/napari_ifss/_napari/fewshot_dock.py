@@ -32,9 +32,10 @@ from qtpy.QtCore import QTimer
 from ..core.errors import IfssError, InvalidInputError
 from ..core.fewshot.fewshot import FewShotSegmenter
 from ..core.fewshot.learner_segmenter import DEFAULT_METHOD, LearnerSegmenter
-from ..core.fewshot.propagation import PropagationProgress, propagate
+from ..core.fewshot.propagation import propagate
 from ..core.fewshot.support import LabelsIndex, index_labels, resolve_label_ids
 from ..core.fewshot.transfer import transfer
+from ..core.fewshot.volume_io import PropagationProgress
 from ..core.provenance import RECORD_KEY, Record, record_states, user_labels
 from .fewshot_run import RunPlan, RunState, clear_slices
 from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME

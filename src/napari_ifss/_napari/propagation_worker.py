@@ -2,7 +2,7 @@
 
 The worker thread only reads: the volume, a private snapshot of the labels (the support) and
 the model. Every propagated slice comes back to the UI thread as a
-:class:`~napari_ifss.core.fewshot.propagation.PropagationProgress` event (``yielded`` signal), where
+:class:`~napari_ifss.core.fewshot.volume_io.PropagationProgress` event (``yielded`` signal), where
 the dock writes it into the labels layer; the run ends with a :class:`RunFinished` or a
 :class:`RunFailed` (``returned`` signal). Exceptions are returned, never raised (see
 :mod:`.generator_runner`, which runs the worker).
@@ -40,7 +40,7 @@ class RunFailed:
 
 class Progress(Protocol):
     """A progress event: ``done`` of ``total`` steps (``done`` counts this one), e.g. a
-    :class:`~napari_ifss.core.fewshot.propagation.PropagationProgress` or a
+    :class:`~napari_ifss.core.fewshot.volume_io.PropagationProgress` or a
     :class:`~napari_ifss.core.quality.quality_scan.QualityProgress`."""
 
     @property
@@ -91,7 +91,7 @@ class PropagationRunner(GeneratorRunner[Progress, RunFinished | RunFailed]):
     Args:
         on_status: UI-thread callback for status lines.
         on_event: UI-thread callback for each progress event (e.g. a
-            :class:`~napari_ifss.core.fewshot.propagation.PropagationProgress`).
+            :class:`~napari_ifss.core.fewshot.volume_io.PropagationProgress`).
         on_done: UI-thread callback with the :class:`RunFinished` / :class:`RunFailed`.
     """
 

@@ -36,7 +36,7 @@ import torch
 
 from ..core.data.datasets import default_data_dir, iter_3d
 from ..core.fewshot.fewshot import FewShotSegmenter
-from ..core.fewshot.propagation import sample_window
+from ..core.fewshot.volume_io import sample_window
 from .fewshot_baselines import ForestSegmenter
 from .fewshot_protocol import (
     METHODS,

@@ -18,8 +18,9 @@ import numpy as np
 
 from ..core.data.sample import make_synthetic_cells
 from ..core.fewshot.fewshot import FewShotSegmenter
-from ..core.fewshot.propagation import propagate_volume, sample_window
+from ..core.fewshot.propagation import propagate_volume
 from ..core.fewshot.support import evenly_spaced_slices, object_slices
+from ..core.fewshot.volume_io import sample_window
 from .fewshot_baselines import ForestSegmenter, filter_features
 
 SIDE = 256

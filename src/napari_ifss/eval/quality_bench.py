@@ -18,7 +18,7 @@ import torch
 
 from ..core.data.datasets import default_data_dir, iter_3d
 from ..core.fewshot.fewshot import FewShotSegmenter
-from ..core.fewshot.propagation import sample_window
+from ..core.fewshot.volume_io import sample_window
 from ..core.quality.quality import GOOD_THRESHOLD, REVIEW_THRESHOLD, distance_factor, size_factor
 from .fewshot_protocol import VolumeContext, bench_objects
 from .quality_protocol import DEGRADATIONS, run_annotate_next, run_quality_case

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from ..core.data.datasets import iter_2d, iter_3d, split_of_slice
 from ..core.data.sample import make_synthetic_cells
 from ..core.fewshot.fewshot import FewShotSegmenter, support_window
-from ..core.fewshot.propagation import sample_window
+from ..core.fewshot.volume_io import sample_window
 from ..core.normalize import IntensityWindow
 
 MAX_OBJECTS = 8

@@ -63,8 +63,8 @@ def read_support(image: Path, labels: Path, label_ids: tuple[int, ...] | None) -
         ReadError, InvalidInputError: unreadable files, no annotation, an id drawn over whole
             slices (no background), an id not drawn.
     """
-    from ..fewshot.propagation import read_slice, sample_window
     from ..fewshot.support import index_labels, resolve_label_ids
+    from ..fewshot.volume_io import read_slice, sample_window
     from .batch_volume import open_labels, open_volume, tree_sha256
 
     volume = open_volume(image)
@@ -132,7 +132,7 @@ def apply_volume(segmenter: Any, support: dict[int, EncodedSupport], volume: Any
     """Segment every slice of ``volume`` into ``out`` (slice by slice) and score each label
     id on each slice where it was found: ``{label_id: {z: QualityScore}}``."""
     from ...models.fewshot_head import distance_weights
-    from ..fewshot.propagation import read_slice, sample_window
+    from ..fewshot.volume_io import read_slice, sample_window
 
     window = sample_window(volume)
     weights = {i: distance_weights(None, None, len(s.summaries)) for i, s in support.items()}

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import IfssError, InvalidInputError, ReadError
-from ..fewshot.propagation import check_volume_shape
 from ..fewshot.support import check_labels_volume
+from ..fewshot.volume_io import check_volume_shape
 from ..io.atomic import atomic_write
 from .batch_inputs import is_zarr
 

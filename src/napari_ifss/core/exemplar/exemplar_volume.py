@@ -132,7 +132,7 @@ def segment_all_like_volume(
     settings = settings or ExemplarSettings()
     segmenter = segmenter or default_exemplar_segmenter()
     if window is None:
-        from ..fewshot.propagation import sample_window
+        from ..fewshot.volume_io import sample_window
 
         window = sample_window(volume)
     dtype = np.dtype(labels.dtype)

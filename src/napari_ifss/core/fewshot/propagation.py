@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable, Iterable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,52 +50,22 @@ from ..errors import InvalidInputError
 from ..normalize import IntensityWindow
 from .fewshot import FewShotSegmenter, support_window
 from .learner_segmenter import DEFAULT_METHOD, LearnerSegmenter, check_method, check_spacing
-from .propagation_checks import (
-    WINDOW_SAMPLE_SLICES,
-    PartialWriteError,
+from .support import index_labels, resolve_label_ids
+from .volume_io import (
+    PropagationProgress,
     check_finite_up_front,
     check_ids_fit,
+    check_inputs,
     check_not_constant,
     is_constant,
     partial_write_error,
     read_slice,
     window_slices,
+    write_slice,
 )
-from .support import check_labels_volume, index_labels, resolve_label_ids
 from .volume_learner import LearnerConfig
 
-__all__ = [
-    "WINDOW_SAMPLE_SLICES", "PartialWriteError", "PropagationProgress", "check_volume_dtype",
-    "check_volume_shape", "processing_order", "propagate", "propagate_volume", "read_slice",
-    "check_inputs", "sample_window", "slice_model", "window_slices", "write_slice",
-]
-
-
-@dataclass(frozen=True)
-class PropagationProgress:
-    """One propagated slice.
-
-    Attributes:
-        label_id: the object propagated.
-        z: slice index.
-        labels: ``(Y, X)`` the slice's labels after this step (what ``out[z]`` now holds).
-        mask: ``(Y, X)`` bool, the voxels this step gave to ``label_id``.
-        done, total: progress over all label ids (``done`` counts this slice).
-        predicted: False when the front had already stopped (object ended) and the network
-            was skipped.
-    """
-
-    label_id: int
-    z: int
-    labels: np.ndarray
-    mask: np.ndarray
-    done: int
-    total: int
-    predicted: bool = True
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 1.0
+__all__ = ["processing_order", "propagate", "propagate_volume", "slice_model"]
 
 
 def processing_order(annotated: Iterable[int], lo: int, hi: int) -> list[int]:
@@ -110,71 +79,6 @@ def processing_order(annotated: Iterable[int], lo: int, hi: int) -> list[int]:
         return []
     dist = np.abs(zs[:, None] - ann[None, :]).min(axis=1)
     return [int(z) for z in zs[np.lexsort((zs, dist))]]
-
-
-def sample_window(volume: object, n: int = WINDOW_SAMPLE_SLICES) -> IntensityWindow:
-    """Intensity window of a volume from ``n`` evenly spaced slices (bounded reads)."""
-    return support_window([read_slice(volume, z) for z in window_slices(volume, n)])
-
-
-def check_volume_shape(shape: tuple[int, ...]) -> None:
-    """Refuse anything but ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)``, saying how to fix channel data.
-
-    Raises:
-        InvalidInputError: another number of axes, or a 4th axis that is not RGB(A).
-    """
-    if len(shape) == 3 or (len(shape) == 4 and shape[-1] in (3, 4)):
-        return
-    hint = ""
-    if len(shape) == 4:
-        ch = 1 if shape[1] <= 8 else 0
-        hint = (f"; it looks like {'(Z, C, Y, X)' if ch else '(C, Z, Y, X)'} with "
-                f"{shape[ch]} channels: pass one channel, e.g. "
-                f"{'volume[:, 0]' if ch else 'volume[0]'}")
-    elif len(shape) > 4:
-        hint = "; pass one time point and one channel, e.g. volume[0, :, 0]"
-    raise InvalidInputError(f"volume must be (Z, Y, X) or (Z, Y, X, 3|4); got shape {shape}"
-                            + hint)
-
-
-def check_volume_dtype(volume: object) -> None:
-    """Refuse volumes whose values are not real intensities (complex, object, structured).
-
-    Raises:
-        InvalidInputError: naming the dtype.
-    """
-    dtype = np.dtype(getattr(volume, "dtype", object))
-    if dtype.kind not in "biuf" or dtype.fields is not None:
-        raise InvalidInputError(f"volume must hold integer, float or boolean intensities; got "
-                                f"dtype {dtype}")
-
-
-def check_inputs(volume: object, labels: object, out: object | None) -> tuple[int, int, int]:
-    """Shapes and dtypes of a propagation's volume, labels and ``out``; its (Z, Y, X).
-
-    Raises:
-        InvalidInputError: naming what does not fit.
-    """
-    vshape = tuple(getattr(volume, "shape", ()))
-    lshape = tuple(getattr(labels, "shape", ()))
-    check_volume_shape(vshape)
-    check_volume_dtype(volume)
-    check_labels_volume(labels)
-    if lshape != vshape[:3]:
-        raise InvalidInputError(
-            f"labels shape {lshape} does not match the volume's (Z, Y, X) {vshape[:3]}")
-    if out is not None:
-        oshape = tuple(getattr(out, "shape", ()))
-        if oshape != lshape:
-            raise InvalidInputError(f"out has shape {oshape}, expected {lshape}")
-        if not np.issubdtype(np.dtype(out.dtype), np.integer):  # type: ignore[attr-defined]
-            raise InvalidInputError(f"out must have an integer dtype, got {out.dtype}")  # type: ignore[attr-defined]
-        flags = getattr(out, "flags", None)
-        if getattr(out, "read_only", False) or (flags is not None
-                                                and not getattr(flags, "writeable", True)):
-            raise InvalidInputError("out is read-only; pass a writable array (e.g. a copy, or "
-                                    "a zarr array opened with mode='r+')")
-    return lshape  # type: ignore[return-value]
 
 
 def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | None = None,
@@ -331,21 +235,6 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
         warnings.warn(f"{len(blank)} slice(s) hold a single value everywhere (blank): "
                       f"{sorted(blank)[:10]}{' ...' if len(blank) > 10 else ''}; they were "
                       "left empty", UserWarning, stacklevel=2)
-
-
-def write_slice(label_id: int, z: int, mask: np.ndarray, out, labels, done: int, total: int,
-           predicted: bool) -> PropagationProgress:
-    """Write ``mask`` into ``out[z]`` where nothing is labelled yet; the progress event."""
-    if out is None:
-        dtype = np.dtype(labels.dtype)
-        current = np.zeros(mask.shape, dtype=dtype)
-    else:
-        current = np.array(out[z])
-    gained = mask & (current == 0)
-    current[gained] = label_id
-    if out is not None and gained.any():
-        out[z] = current
-    return PropagationProgress(label_id, z, current, gained, done, total, predicted)
 
 
 def propagate_volume(volume: object, labels: np.ndarray,

@@ -16,8 +16,8 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..normalize import IntensityWindow
 from .fewshot import FewShotSegmenter
-from .propagation import PropagationProgress, check_inputs, sample_window, write_slice
 from .support import index_labels, resolve_label_ids
+from .volume_io import PropagationProgress, check_inputs, sample_window, write_slice
 
 
 def transfer(source: object, source_labels: object, target: object, out: object,

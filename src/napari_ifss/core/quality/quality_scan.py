@@ -19,7 +19,7 @@ slices holding the id unless ``in_range=True``.
 
 **Cost**: within a run each slice is encoded at most once, whatever the number of label ids.
 User slices are encoded once and held; result slices are encoded under the keys
-``(cache_prefix, z)`` and the window of :func:`~napari_ifss.core.fewshot.propagation.sample_window`,
+``(cache_prefix, z)`` and the window of :func:`~napari_ifss.core.fewshot.volume_io.sample_window`,
 the keys and window :func:`~napari_ifss.core.fewshot.propagation.propagate` uses with the same
 ``cache_prefix``, so what propagation left in the segmenter's cache is reused
 (``recent_first=True`` scores those slices first, before anything can evict them). A scored
@@ -37,8 +37,8 @@ import numpy as np
 from ..encoding import EncodedSlice
 from ..errors import InvalidInputError
 from ..fewshot.fewshot import FewShotSegmenter
-from ..fewshot.propagation import check_volume_dtype, check_volume_shape, sample_window
 from ..fewshot.support import index_labels
+from ..fewshot.volume_io import check_volume_dtype, check_volume_shape, sample_window
 from ..normalize import IntensityWindow
 from .quality import EMPTY_BADGE, QualityScore, score_encoded, unusable_score
 
