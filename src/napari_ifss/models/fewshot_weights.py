@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ..core.errors import InvalidInputError
 from .fewshot_head import FewShotHead
-from .manifest import file_sha256, verify_shipped
-from .safe_io import ModelSpec, build_checked, check_card, read_model, save_module
+from .manifest import file_sha256
+from .safe_io import ModelSpec, build_checked, read_verified_model, save_module
 
 __all__ = ["EncoderMismatchError", "default_fewshot_weights", "file_sha256", "load_fewshot_head",
            "save_fewshot_head"]
@@ -87,11 +87,8 @@ def load_fewshot_head(path: str | os.PathLike,
         EncoderMismatchError: if ``encoder_weights`` differs from the recorded encoder.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"few-shot head checkpoint not found: {path}")
-    verify_shipped(path, WEIGHTS_DIR)
-    tensors, card = read_model(path, FEWSHOT_SPEC)
-    _, config = check_card(card, path, FEWSHOT_SPEC)
+    tensors, card, _, config = read_verified_model(path, WEIGHTS_DIR, FEWSHOT_SPEC,
+                                                   "few-shot head")
     recorded = _check_encoder_record(card.get("encoder"), path)
     if encoder_weights is not None:
         recorded = recorded or {}

@@ -14,8 +14,7 @@ from typing import Any
 
 from ..core.errors import InvalidInputError
 from .click_net import VARIANTS, ClickNet
-from .manifest import verify_shipped
-from .safe_io import ModelSpec, build_checked, check_card, read_model, save_module
+from .safe_io import ModelSpec, build_checked, read_verified_model, save_module
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # The default click model: the concat net on the ImageNet EfficientNet-Lite0 trunk, chosen by the
@@ -59,11 +58,8 @@ def load_click_net(path: str | os.PathLike) -> ClickNet:
         InvalidInputError: if the file is not a valid click-model file (or holds pickled code).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"click-model checkpoint not found: {path}")
-    verify_shipped(path, WEIGHTS_DIR)
-    tensors, card = read_model(path, CLICK_SPEC)
-    variant, config = check_card(card, path, CLICK_SPEC)
+    tensors, card, variant, config = read_verified_model(path, WEIGHTS_DIR, CLICK_SPEC,
+                                                         "click-model")
     if variant == "fcfi":  # options added later default to what older nets were
         config.setdefault("input_feedback", False)
         config.setdefault("correction_features", False)

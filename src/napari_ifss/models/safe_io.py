@@ -357,3 +357,24 @@ def read_tree(path: str | os.PathLike, kind: str) -> dict:
         raise InvalidInputError(f"{path} is not a napari-ifss {kind} checkpoint (its card names "
                                 f"{card.get('kind')!r})")
     return _decode(card["tree"], tensors, path)
+
+
+def read_verified_model(path: str | os.PathLike, shipped_dir: str | os.PathLike, spec: ModelSpec,
+                        what: str) -> tuple[dict[str, torch.Tensor], dict, str, dict]:
+    """The loading steps every model file goes through: it must exist, a file in
+    ``shipped_dir`` must match that folder's checksum manifest, then its tensors and card are
+    read (no pickle) and the card checked. Returns ``(tensors, card, variant, config)``.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist (``what`` names the kind of file).
+        InvalidInputError: a changed shipped file, or not a valid ``spec`` file.
+    """
+    from .manifest import verify_shipped
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} checkpoint not found: {path}")
+    verify_shipped(path, shipped_dir)
+    tensors, card = read_model(path, spec)
+    variant, config = check_card(card, path, spec)
+    return tensors, card, variant, config
