@@ -40,6 +40,7 @@ from .core.errors import InvalidInputError
 from .core.interactive.prompts import Click
 from .core.interactive.session import InteractiveSession
 from .core.io import LayerData, read_layer, write_layer
+from .core.normalize import WindowLike, as_window
 
 __all__ = [
     "Click", "InteractiveSession", "LayerData", "annotate_next", "batch", "open_image",
@@ -160,7 +161,8 @@ def save(path: str | os.PathLike, data: object, *, like: LayerData | None = None
 
 # -- clicks -------------------------------------------------------------------------------
 def segment_clicks(image: object, clicks: Sequence[ClickLike], *,
-                   session: InteractiveSession | None = None) -> np.ndarray:
+                   session: InteractiveSession | None = None,
+                   window: WindowLike = None) -> np.ndarray:
     """Segment one object on a 2D slice from clicks; returns a bool ``(H, W)`` mask.
 
     Args:
@@ -168,12 +170,16 @@ def segment_clicks(image: object, clicks: Sequence[ClickLike], *,
         clicks: oldest first; ``(row, col)`` is a positive click, ``(row, col, False)`` a
             negative one, or :class:`Click` objects.
         session: reuse a session (and its cached model); default: a new one.
+        window: the intensity range the model sees: ``(low, high)`` in the image's units
+            (e.g. ``(-160, 240)`` HU), a CT preset name ("soft tissue", "bone", "lung",
+            "brain"), or None (the slice's own 0.5-99.5 percentiles).
     """
     arr, _ = resolve(image, "image")
     if not clicks:
         raise InvalidInputError("segment_clicks needs at least one click")
+    win = as_window(window)
     session = session if session is not None else InteractiveSession()
-    session.set_image(np.asarray(arr))
+    session.set_image(np.asarray(arr), window=win)
     return session.set_clicks([_as_click(c) for c in clicks])
 
 
@@ -188,7 +194,8 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
               slices: Iterable[int] | None = None, *, out: object | None = None,
               method: str | None = None, segmenter: object | None = None,
               learner: object | None = None, spacing: Sequence[float] | None = None,
-              threshold: float = 0.5, progress: bool = False) -> Any:
+              threshold: float = 0.5, progress: bool = False,
+              window: WindowLike = None) -> Any:
     """Propagate the annotated slices of ``labels`` through ``image``.
 
     By default a per-volume learner is fitted in seconds on the annotated slices (it never saw
@@ -211,6 +218,9 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
         spacing: ``(z, y, x)`` voxel size for the learner (default: the image layer's scale
             when ``image`` is a napari layer or LayerData, else 1, 1, 1).
         progress: show a progress bar on stderr.
+        window: the intensity range the models see, for the whole volume: ``(low, high)``
+            in the image's units (e.g. HU), a CT preset name (``core.normalize.CT_PRESETS``),
+            or None (percentiles of a few evenly spaced slices).
 
     Returns:
         The propagated labels (``out`` when given). When ``labels`` is a napari Labels layer
@@ -234,7 +244,8 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
         spacing = tuple(scale)[-3:] if scale is not None and len(scale) >= 3 else None
     target = out if out is not None else _writable_copy(lab)
     events = _propagate(vol, lab, label_ids, slices, method=method, segmenter=segmenter,
-                        learner=learner, spacing=spacing, out=target, threshold=threshold)
+                        learner=learner, spacing=spacing, out=target, threshold=threshold,
+                        window=as_window(window))
     try:
         for _ in _track(events, "propagate", progress):
             pass
@@ -266,7 +277,7 @@ def _keep_record(out: object, record: dict[int, list[str]]) -> None:
 def score(image: object, labels: object, support: object | None = None,
           label_ids: int | Iterable[int] | None = None, *, segmenter: object | None = None,
           progress: bool = False, out: Scores | None = None,
-          cache_prefix: Hashable | None = None) -> Scores:
+          cache_prefix: Hashable | None = None, window: WindowLike = None) -> Scores:
     """JFS quality of each object's slices: ``{label_id: {z: QualityScore}}`` (z order).
 
     Every slice of an object's range is listed (from the lowest to the highest slice where
@@ -287,6 +298,7 @@ def score(image: object, labels: object, support: object | None = None,
         cache_prefix: the ``cache_prefix`` a core
             :func:`~napari_ifss.core.fewshot.propagation.propagate` run used with the same
             ``segmenter``: its cached encodings are reused (default: private to this call).
+        window: the intensity range, as for :func:`propagate` (use the same one).
     """
     from .core.fewshot.support import index_labels, resolve_label_ids
     from .core.quality.quality_volume import score_labels
@@ -301,7 +313,8 @@ def score(image: object, labels: object, support: object | None = None,
     result: Scores = out if out is not None else {}
     for label_id in ids:
         result[label_id] = {}
-    events = score_labels(vol, after, user, ids, segmenter, cache_prefix=cache_prefix)
+    events = score_labels(vol, after, user, ids, segmenter, cache_prefix=cache_prefix,
+                          window=as_window(window))
     for e in _track(events, "score", progress):
         result[e.label_id][e.z] = e.score
     return result

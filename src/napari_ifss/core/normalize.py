@@ -58,6 +58,45 @@ class IntensityWindow:
         return np.clip(out, 0.0, 1.0, out=out)
 
 
+# CT display windows in Hounsfield units, (low, high) = level -/+ width / 2: the usual
+# radiology presets (soft tissue W400 L40, bone W1800 L400, lung W1500 L-600, brain W80 L40).
+CT_PRESETS: dict[str, tuple[float, float]] = {
+    "soft tissue": (-160.0, 240.0),
+    "bone": (-500.0, 1300.0),
+    "lung": (-1350.0, 150.0),
+    "brain": (0.0, 80.0),
+}
+
+WindowLike = IntensityWindow | tuple[float, float] | str | None
+
+
+def as_window(window: WindowLike) -> IntensityWindow | None:
+    """A user's intensity window: None (each image's own percentiles), an
+    :class:`IntensityWindow`, ``(low, high)`` in the image's units (e.g. HU), or the name of a
+    CT preset (:data:`CT_PRESETS`).
+
+    Raises:
+        InvalidInputError: an unknown preset, a pair that is not two finite numbers with
+            ``low < high``, or another type.
+    """
+    if window is None or isinstance(window, IntensityWindow):
+        return window
+    if isinstance(window, str):
+        key = window.strip().lower()
+        if key not in CT_PRESETS:
+            raise InvalidInputError(f"unknown window preset {window!r}; choose one of "
+                                    f"{', '.join(CT_PRESETS)} or give (low, high)")
+        return IntensityWindow(*CT_PRESETS[key])
+    try:
+        low, high = (float(v) for v in window)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"window must be (low, high), a preset name or None; got "
+                                f"{window!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise InvalidInputError(f"window needs finite low < high; got ({low}, {high})")
+    return IntensityWindow(low, high)
+
+
 def check_slice(image: np.ndarray, what: str = "image", min_side: int = 2) -> np.ndarray:
     """``image`` as an array of shape ``(H, W)`` or ``(H, W, 3|4)`` with finite numeric values.
 

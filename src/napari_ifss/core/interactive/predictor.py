@@ -44,6 +44,7 @@ from ..encoding import (
     prepare_slice,
 )
 from ..errors import InvalidInputError, NotReadyError
+from ..normalize import IntensityWindow
 from .prompts import Box, Click
 
 if TYPE_CHECKING:
@@ -121,11 +122,13 @@ class ClickPredictor(UsesSliceEncoder):
             raise NotReadyError("no image set: call set_image(image) first")
         return self._current.geometry.source
 
-    def set_image(self, image: np.ndarray, key: Hashable | None = None) -> None:
-        """Set (and encode, unless cached under ``key``) the slice ``(H, W)`` or ``(H, W, 3)``;
-        each slice gets its own intensity window (``core.encoding.slice_window``)."""
+    def set_image(self, image: np.ndarray, key: Hashable | None = None,
+                  window: IntensityWindow | None = None) -> None:
+        """Set (and encode, unless cached under ``key`` and ``window``) the slice ``(H, W)``
+        or ``(H, W, 3)`` under ``window`` (e.g. a CT window in HU; None: the slice's own
+        percentiles, ``core.encoding.slice_window``)."""
         side = (self.max_side, self.max_side)
-        self._current = self.slices.encode_slice(image, side, key=key)
+        self._current = self.slices.encode_slice(image, side, key=key, window=window)
 
     def clear_cache(self) -> None:
         """Forget all cached slices (the current slice stays set)."""

@@ -20,6 +20,7 @@ thread-safe: drive it from one thread at a time.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InvalidInputError, NotReadyError
+from ..normalize import IntensityWindow
 from ..protocols import ClickSegmenter
 from . import clicked_regions
 from .prompts import Box, Click
@@ -127,8 +129,11 @@ class InteractiveSession:
         self._threshold = value
 
     # -- image ---------------------------------------------------------------------------
-    def set_image(self, image: np.ndarray, key: Hashable | None = None) -> None:
-        """Make ``image`` the current slice: ``(H, W)`` grey or ``(H, W, 3|4)`` colour.
+    def set_image(self, image: np.ndarray, key: Hashable | None = None,
+                  window: IntensityWindow | None = None) -> None:
+        """Make ``image`` the current slice: ``(H, W)`` grey or ``(H, W, 3|4)`` colour, seen
+        by the model under ``window`` (None: the slice's own intensity range; models without
+        windows, e.g. the classical baselines, refuse one).
 
         With a ``key`` seen before (and the same slice shape) that slice's clicks, mask and undo
         history come back; with ``key=None`` the state always starts empty.
@@ -145,7 +150,13 @@ class InteractiveSession:
             raise InvalidInputError(f"image slice is empty: shape {arr.shape}")
         if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
             raise InvalidInputError("image slice contains NaN or infinite values")
-        self.segmenter.set_image(arr, key=key)
+        if window is None:
+            self.segmenter.set_image(arr, key=key)
+        elif "window" in inspect.signature(self.segmenter.set_image).parameters:
+            self.segmenter.set_image(arr, key=key, window=window)
+        else:
+            raise InvalidInputError(f"{type(self.segmenter).__name__} takes no intensity "
+                                    "window; leave window=None")
         shape = (int(arr.shape[0]), int(arr.shape[1]))
         state = self._states.get(key) if key is not None else None
         if state is None or state.shape != shape:
