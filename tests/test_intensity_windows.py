@@ -82,3 +82,19 @@ def test_propagate_and_score_pass_the_window_on(monkeypatch):
     napari_ifss.score(volume, labels, labels, window="lung")
     assert seen == {"propagate": IntensityWindow(-160.0, 240.0),
                     "score": IntensityWindow(*CT_PRESETS["lung"])}
+
+
+def test_a_slice_keeps_its_clicks_and_is_predicted_again_under_a_new_window():
+    image, organ = _ct_slice()
+    session = InteractiveSession()
+    session.set_image(image, key=0)
+    session.add_click(230, 300)
+    session.add_click(230, 250, positive=False)
+    plain = session.mask.copy()
+    session.set_image(image, key=0, window=as_window("soft tissue"))  # same slice, new window
+    assert len(session.snapshot().clicks) == 2 and session.window == as_window("soft tissue")
+    assert not np.array_equal(session.mask, plain)
+    session.set_image(image, key=0)  # back to automatic: the same masks as before
+    np.testing.assert_array_equal(session.mask, plain)
+    session.undo()
+    assert len(session.snapshot().clicks) == 1

@@ -7,6 +7,7 @@ object (all slices with clicks) into the target Labels layer.
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 import numpy as np
@@ -24,6 +25,7 @@ from ..core.protocols import ClickSegmenter
 from . import prompt_layer as pl
 from .box_prompt import BoxPrompt
 from .exemplar_action import ExemplarAction
+from .intensity_choice import IntensityChoice
 from .labels_history import write_labels
 from .object_edit import EditTarget, edit_writes, start_edit
 from .prediction_worker import Job, JobResult, PredictionRunner
@@ -98,8 +100,12 @@ class InteractiveDock(Container):
                                self._box_drawn, self._set_status,
                                lambda: bool(getattr(self.runner.session.segmenter,
                                                     "takes_boxes", False)))
+        takes_window = segmenter is None or "window" in inspect.signature(
+            segmenter.set_image).parameters
+        self.intensity = IntensityChoice(self._rewindow, enabled=takes_window)
         super().__init__(
-            widgets=[self._image_box, self._labels_box, self.boxes.button, self._positive,
+            widgets=[self._image_box, self._labels_box, self.intensity.combo,
+                     self.boxes.button, self._positive,
                      self._clicked_only, self._undo_btn, self._reset_btn, self._commit_btn,
                      self._object,
                      self._new_btn, self._through_btn, self._edit_btn,
@@ -296,7 +302,15 @@ class InteractiveDock(Container):
             if outside and c is ctx:
                 self._set_status(f"{outside} click(s) outside the image ignored")
             if (tuple(clicks), box) != done:
-                self.runner.submit(Job(c, tuple(clicks), box=box))
+                self.runner.submit(Job(c, tuple(clicks), box=box,
+                                       window=self.intensity.window(self.image)))
+
+    def _rewindow(self) -> None:
+        """Another intensity choice: predict every slice with prompts again under it."""
+        window = self.intensity.window(self.image)
+        for c, state in list(self._states.values()):
+            if state.clicks or state.box is not None:
+                self.runner.submit(Job(c, tuple(state.clicks), box=state.box, window=window))
 
     def _box_drawn(self) -> None:
         """A box was drawn or removed: predict from it; the next canvas click corrects it."""

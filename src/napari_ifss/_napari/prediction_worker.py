@@ -17,6 +17,7 @@ from napari.qt.threading import create_worker
 
 from ..core.interactive.prompts import Box, Click
 from ..core.interactive.session import InteractiveSession, SessionState
+from ..core.normalize import IntensityWindow
 from .slice_context import SliceContext
 
 
@@ -31,6 +32,7 @@ class Job:
     clicks: tuple[Click, ...]
     seed: np.ndarray | None = field(default=None, compare=False)
     box: Box | None = None
+    window: IntensityWindow | None = None  # the grey values the model sees (None: automatic)
 
     @property
     def key(self) -> Hashable:
@@ -68,10 +70,10 @@ def run_job(
         if not session.segmenter_loaded:
             yield "loading the model..."
             _ = session.segmenter
-        if session.key != job.key:
+        if session.key != job.key or session.window != job.window:
             yield f"encoding {job.ctx.plane.description}..."
             t0 = perf_counter()
-            session.set_image(job.ctx.read(), key=job.key)
+            session.set_image(job.ctx.read(), key=job.key, window=job.window)
             encode_ms = 1000 * (perf_counter() - t0)
         if job.seed is not None:
             session.start_from_mask(job.seed)

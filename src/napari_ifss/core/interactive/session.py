@@ -68,6 +68,7 @@ class _SliceState:
     prob: np.ndarray | None = None
     history: list[np.ndarray | None] = field(default_factory=list)
     box: Box | None = None
+    window: IntensityWindow | None = None  # the intensity window its masks were made under
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:
@@ -100,6 +101,8 @@ class InteractiveSession:
         self._current: _SliceState | None = None
         self.threshold = threshold
         self.keep_clicked_regions = bool(keep_clicked_regions)
+        # the intensity window of the current slice (None: its own range)
+        self.window: IntensityWindow | None = None
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -152,18 +155,36 @@ class InteractiveSession:
             raise InvalidInputError("image slice contains NaN or infinite values")
         if window is None:
             self.segmenter.set_image(arr, key=key)
+            self.window = None
         elif "window" in inspect.signature(self.segmenter.set_image).parameters:
             self.segmenter.set_image(arr, key=key, window=window)
+            self.window = window
         else:
             raise InvalidInputError(f"{type(self.segmenter).__name__} takes no intensity "
                                     "window; leave window=None")
         shape = (int(arr.shape[0]), int(arr.shape[1]))
         state = self._states.get(key) if key is not None else None
         if state is None or state.shape != shape:
-            state = _SliceState(shape)
+            state = _SliceState(shape, window=window)
             if key is not None:
                 self._states[key] = state
         self._key, self._current = key, state
+        if state.window != window:
+            self._replay(state, window)
+
+    def _replay(self, state: _SliceState, window: IntensityWindow | None) -> None:
+        """The slice's prompts predicted again under another intensity ``window``: the box
+        (or a starting mask, which is kept), then every click in order."""
+        clicks, box = list(state.clicks), state.box
+        start = None if box is not None else (state.history[0] if state.history else state.prob)
+        self.reset()
+        state.window = window
+        if box is not None:
+            self.set_box(box)
+        elif start is not None:
+            state.prob = start
+        for click in clicks:
+            self._predict(state, click)
 
     def _state(self) -> _SliceState:
         if self._current is None:
