@@ -186,3 +186,34 @@ def test_score_interrupted_keeps_the_rows_scored_so_far(files, capsys, monkeypat
     out = capsys.readouterr()
     assert rc == 130 and "interrupted: " in out.err
     assert out.out.splitlines()[0] == "slice,label_id,score,badge"
+
+
+def test_window_option_is_checked_first_and_reaches_the_models(files, capsys, monkeypatch):
+    """#20 (7): --window LOW,HIGH or a CT preset for ifss propagate and ifss score."""
+    import napari_ifss.api as api
+    from napari_ifss.core.normalize import CT_PRESETS, IntensityWindow
+
+    root, *_ = files
+    image, support = str(root / "image.tif"), str(root / "support_labels.tif")
+    for bad, message in (("5,1", "low < high"), ("a,b", "LOW,HIGH"), ("liver", "preset")):
+        assert main(["propagate", image, "--support", support, "--out",
+                     str(root / "x.tif"), "--window", bad]) == 1
+        assert message in capsys.readouterr().err
+    assert not (root / "x.tif").exists()
+    seen = {}
+
+    def fake_propagate(*args, window=None, **kwargs):
+        seen["propagate"] = window
+        return np.asarray(args[1])
+
+    def fake_score(*args, window=None, **kwargs):
+        seen["score"] = window
+        return {}
+
+    monkeypatch.setattr(api, "propagate", fake_propagate)
+    monkeypatch.setattr(api, "score", fake_score)
+    assert main(["propagate", image, "--support", support, "--out", str(root / "y.tif"),
+                 "--window=-160,240", "-q"]) == 0
+    main(["score", image, "--labels", support, "--support", support, "--window", "lung", "-q"])
+    assert seen == {"propagate": IntensityWindow(-160.0, 240.0),
+                    "score": IntensityWindow(*CT_PRESETS["lung"])}

@@ -20,6 +20,35 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def add_window_arg(p: argparse.ArgumentParser) -> None:
+    """``--window`` (read back with :func:`window_of`)."""
+    p.add_argument("--window", default=None,
+                   help="intensity range the models see: LOW,HIGH in the image's units (write "
+                        "--window=-160,240 when LOW is negative, e.g. HU) or a CT preset: 'soft "
+                        "tissue', 'bone', 'lung', 'brain' (default: percentiles of a few slices)")
+
+
+def window_of(args: argparse.Namespace):
+    """``--window`` as an :class:`~napari_ifss.core.normalize.IntensityWindow` (or None),
+    checked before any work.
+
+    Raises:
+        InvalidInputError: a pair that is not two numbers with LOW < HIGH, or an unknown preset.
+    """
+    from ..core.normalize import as_window
+
+    text = args.window
+    if text is None:
+        return None
+    if "," in text:
+        try:
+            pair = tuple(float(v) for v in text.split(","))
+        except ValueError:
+            raise InvalidInputError(f"--window {text!r}: expected LOW,HIGH numbers") from None
+        return as_window(pair)
+    return as_window(text)
+
+
 def set_threads(args: argparse.Namespace) -> None:
     """Apply ``--threads`` (torch is imported here, not at parse time)."""
     import torch

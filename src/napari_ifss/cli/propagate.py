@@ -16,11 +16,13 @@ from ..core.fewshot.learner_segmenter import DEFAULT_METHOD, METHODS
 from ..core.io import LayerData, write_format, write_layer
 from .inputs import (
     add_model_args,
+    add_window_arg,
     check_new_file,
     load_segmenter,
     read_labels_like,
     read_volume,
     set_threads,
+    window_of,
 )
 
 
@@ -70,6 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "default when --weights is given)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     add_model_args(p)
+    add_window_arg(p)
     p.set_defaults(func=_run)
     return p
 
@@ -79,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
 
     out_path = check_new_file(args.out, args.overwrite)
     write_format(out_path)  # a bad extension is refused before the work, not after
+    window = window_of(args)
     image = read_volume(args.image)
     support = read_labels_like(args.support, image, "--support")
     slices = parse_slices(args.slices, image.spatial_shape[0])
@@ -92,7 +96,8 @@ def _run(args: argparse.Namespace) -> int:
         set_threads(args)
         model = {"spacing": tuple(image.scale[-3:])}
     result = propagate(image.data, support.data, args.ids, slices, method=method,
-                       threshold=args.threshold, progress=not args.quiet, **model)
+                       threshold=args.threshold, progress=not args.quiet, window=window,
+                       **model)
     filled = int(np.count_nonzero(np.any(
         (np.asarray(result) != 0) & (np.asarray(support.data) == 0), axis=(1, 2))))
     write_layer(out_path, LayerData(np.asarray(result), "labels", out_path.name.split(".")[0],

@@ -15,10 +15,12 @@ from collections import Counter
 from ..core.quality.quality_types import BADGE_LABELS, badge_label, format_score
 from .inputs import (
     add_model_args,
+    add_window_arg,
     check_new_file,
     load_segmenter,
     read_labels_like,
     read_volume,
+    window_of,
 )
 
 
@@ -39,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--csv", default=None, help="CSV file to write (default: standard output)")
     p.add_argument("--overwrite", action="store_true", help="replace the CSV if it exists")
     add_model_args(p)
+    add_window_arg(p)
     p.set_defaults(func=_run)
     return p
 
@@ -49,6 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..core.quality.quality_volume import plan_scoring
 
     csv_path = check_new_file(args.csv, args.overwrite) if args.csv else None
+    window = window_of(args)
     image = read_volume(args.image)
     result = read_labels_like(args.labels, image, "--labels")
     support = read_labels_like(args.support, image, "--support")
@@ -56,7 +60,8 @@ def _run(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         scores = score(image.data, result.data, support.data, args.ids,
-                       segmenter=load_segmenter(args), progress=not args.quiet, out=partial)
+                       segmenter=load_segmenter(args), progress=not args.quiet, out=partial,
+                       window=window)
     except KeyboardInterrupt:
         scores, interrupted = partial, True
     done = sum(len(t) for t in scores.values())
