@@ -7,7 +7,6 @@ object (all slices with clicks) into the target Labels layer.
 
 from __future__ import annotations
 
-import inspect
 import logging
 
 import numpy as np
@@ -18,7 +17,7 @@ from napari.viewer import Viewer
 from qtpy.QtCore import QTimer
 
 from ..core.errors import IfssError
-from ..core.interactive.session import InteractiveSession, SessionState
+from ..core.interactive.session import InteractiveSession, SessionState, takes_window
 from ..core.interactive.session_store import SavedSession
 from ..core.labels_ops import free_indices, next_free_id
 from ..core.protocols import ClickSegmenter
@@ -100,9 +99,8 @@ class InteractiveDock(Container):
                                self._box_drawn, self._set_status,
                                lambda: bool(getattr(self.runner.session.segmenter,
                                                     "takes_boxes", False)))
-        takes_window = segmenter is None or "window" in inspect.signature(
-            segmenter.set_image).parameters
-        self.intensity = IntensityChoice(self._rewindow, enabled=takes_window)
+        self.intensity = IntensityChoice(
+            self._rewindow, enabled=segmenter is None or takes_window(segmenter))
         super().__init__(
             widgets=[self._image_box, self._labels_box, self.intensity.combo,
                      self.boxes.button, self._positive,

@@ -20,6 +20,15 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def finish_volume_command(p: argparse.ArgumentParser, func) -> argparse.ArgumentParser:
+    """The options ``propagate`` and ``score`` share (model, threads, ``--window``) and the
+    function that runs ``p``'s command; returns ``p``."""
+    add_model_args(p)
+    add_window_arg(p)
+    p.set_defaults(func=func)
+    return p
+
+
 def add_window_arg(p: argparse.ArgumentParser) -> None:
     """``--window`` (read back with :func:`window_of`)."""
     p.add_argument("--window", default=None,

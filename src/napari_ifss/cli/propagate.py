@@ -15,9 +15,8 @@ from ..core.errors import InvalidInputError
 from ..core.fewshot.learner_segmenter import DEFAULT_METHOD, METHODS
 from ..core.io import LayerData, write_format, write_layer
 from .inputs import (
-    add_model_args,
-    add_window_arg,
     check_new_file,
+    finish_volume_command,
     load_segmenter,
     read_labels_like,
     read_volume,
@@ -71,10 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "slices of this image only; head: the pretrained few-shot head (the "
                         "default when --weights is given)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    add_model_args(p)
-    add_window_arg(p)
-    p.set_defaults(func=_run)
-    return p
+    return finish_volume_command(p, _run)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -14,9 +14,8 @@ from collections import Counter
 
 from ..core.quality.quality_types import BADGE_LABELS, badge_label, format_score
 from .inputs import (
-    add_model_args,
-    add_window_arg,
     check_new_file,
+    finish_volume_command,
     load_segmenter,
     read_labels_like,
     read_volume,
@@ -40,10 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="label ids to score (default: every id drawn in SUPPORT)")
     p.add_argument("--csv", default=None, help="CSV file to write (default: standard output)")
     p.add_argument("--overwrite", action="store_true", help="replace the CSV if it exists")
-    add_model_args(p)
-    add_window_arg(p)
-    p.set_defaults(func=_run)
-    return p
+    return finish_volume_command(p, _run)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from ..core.data.datasets import default_data_dir, iter_2d, iter_3d, split_of_sl
 from ..core.interactive.predictor import ClickPredictor
 from ..eval.interactive_protocol import run_object
 from ..eval.objects import EvalObject
+from .tool_command import register, run_standalone
 
 CLICKS = (1, 3, 5)
 
@@ -92,14 +93,12 @@ def _arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``check`` under ``ifss train``."""
-    help_text = __doc__.splitlines()[0]
-    return _arguments(subparsers.add_parser("check", help=help_text, description=help_text))
+    return register(subparsers, "check", __doc__.splitlines()[0], _arguments)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m napari_ifss.train.sanity_eval`` (the same as ``ifss train check``)."""
-    return run(_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-               .parse_args(argv))
+    return run_standalone(_arguments, __doc__.splitlines()[0], argv)
 
 
 def run(args: argparse.Namespace) -> int:

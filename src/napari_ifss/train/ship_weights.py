@@ -21,6 +21,7 @@ import torch
 from ..models.manifest import update_manifest
 from ..models.registry import DEFAULT_VARIANT, WEIGHTS_DIR, load_click_net, save_click_net
 from ..models.safe_io import read_model_dict
+from .tool_command import register, run_standalone
 
 LICENCE = "BSD-3-Clause (the napari-ifss licence)"
 # What each training source of ``train.sources`` is, for the model card.
@@ -116,14 +117,12 @@ def _arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``ship`` under ``ifss train``."""
-    help_text = __doc__.splitlines()[0]
-    return _arguments(subparsers.add_parser("ship", help=help_text, description=help_text))
+    return register(subparsers, "ship", __doc__.splitlines()[0], _arguments)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m napari_ifss.train.ship_weights`` (the same as ``ifss train ship``)."""
-    return run(_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-               .parse_args(argv))
+    return run_standalone(_arguments, __doc__.splitlines()[0], argv)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ import torch
 from ..core.interactive.predictor import ClickPredictor
 from ..core.interactive.prompts import Click
 from ..models.registry import build_click_net, default_click_weights
+from .tool_command import register, run_standalone
 
 
 def measure(predictor: ClickPredictor, size: int = 512, repeats: int = 10) -> dict[str, float]:
@@ -100,12 +101,12 @@ def _arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``speed`` under ``ifss train``."""
-    return _arguments(subparsers.add_parser("speed", help=HELP, description=HELP))
+    return register(subparsers, "speed", HELP, _arguments)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m napari_ifss.train.speed`` (the same as ``ifss train speed``)."""
-    return run(_arguments(argparse.ArgumentParser(description=HELP)).parse_args(argv))
+    return run_standalone(_arguments, HELP, argv)
 
 
 def run(args: argparse.Namespace) -> int:

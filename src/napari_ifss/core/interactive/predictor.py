@@ -234,21 +234,8 @@ class ClickPredictor(UsesSliceEncoder):
             cols += [int(c.min()), int(c.max())]
         if not rows:  # negative clicks only: around them
             rows, cols = [c.pixel[0] for c in clicks], [c.pixel[1] for c in clicks]
-        window = []
-        for lo, hi, n in ((min(rows), max(rows), shape[0]), (min(cols), max(cols), shape[1])):
-            centre = (lo + hi + 1) / 2.0
-            half = max((hi - lo + 1) * FOCUS_EXPANSION, min(FOCUS_MIN_SIZE, n)) / 2.0
-            a = int(np.floor((centre - half) / FOCUS_GRID)) * FOCUS_GRID
-            b = int(np.ceil((centre + half) / FOCUS_GRID)) * FOCUS_GRID
-            if a < 0:
-                a, b = 0, min(n, b - a)
-            if b > n:
-                a, b = max(0, a - (b - n)), n
-            window += [a, b]
-        r0, r1, c0, c1 = window
-        if (r1 - r0) * (c1 - c0) >= 0.8 * shape[0] * shape[1]:
-            return None
-        return r0, r1, c0, c1
+        return _window((min(rows), max(rows)), (min(cols), max(cols)), shape,
+                       FOCUS_EXPANSION, FOCUS_MIN_SIZE, grid=FOCUS_GRID, shift=True)
 
     def _zoom_box(self, clicks: list[Click], prev: np.ndarray | None,
                   shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -264,17 +251,7 @@ class ClickPredictor(UsesSliceEncoder):
         r_hi = max([rows.max()] + [p[0] for p in pos])
         c_lo = min([cols.min()] + [p[1] for p in pos])
         c_hi = max([cols.max()] + [p[1] for p in pos])
-        box = []
-        for lo, hi, n in ((r_lo, r_hi, shape[0]), (c_lo, c_hi, shape[1])):
-            centre, half = (lo + hi + 1) / 2.0, max((hi - lo + 1) * ZOOM_EXPANSION,
-                                                    min(ZOOM_MIN_SIZE, n)) / 2.0
-            a, b = int(np.floor(centre - half)), int(np.ceil(centre + half))
-            a, b = max(0, a), min(n, b)
-            box += [a, b]
-        r0, r1, c0, c1 = box
-        if (r1 - r0) * (c1 - c0) >= 0.8 * shape[0] * shape[1]:
-            return None
-        return r0, r1, c0, c1
+        return _window((r_lo, r_hi), (c_lo, c_hi), shape, ZOOM_EXPANSION, ZOOM_MIN_SIZE)
 
     @staticmethod
     def _check_prev(prev_mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
@@ -288,3 +265,30 @@ class ClickPredictor(UsesSliceEncoder):
         if not np.all(np.isfinite(prev)):
             raise InvalidInputError("prev_mask contains NaN or infinite values")
         return np.clip(prev, 0.0, 1.0)
+
+
+def _window(rows: tuple[int, int], cols: tuple[int, int], shape: tuple[int, int],
+            expansion: float, min_size: int, *, grid: int = 1, shift: bool = False
+            ) -> tuple[int, int, int, int] | None:
+    """The crop ``(r0, r1, c0, c1)`` around the pixel ranges ``rows`` and ``cols`` (inclusive)
+    of a slice of ``shape``: each side grown by ``expansion``, at least ``min_size`` (or the
+    slice), its edges on a ``grid``; at the slice's border it is cut (``shift`` False: the
+    zoom-in) or moved inside (True: focus windows keep their size). None when it would cover
+    most of the slice (then the whole slice is used)."""
+    window = []
+    for (lo, hi), n in ((rows, shape[0]), (cols, shape[1])):
+        centre = (lo + hi + 1) / 2.0
+        half = max((hi - lo + 1) * expansion, min(min_size, n)) / 2.0
+        a = int(np.floor((centre - half) / grid)) * grid
+        b = int(np.ceil((centre + half) / grid)) * grid
+        if not shift:
+            a, b = max(0, a), min(n, b)
+        if a < 0:
+            a, b = 0, min(n, b - a)
+        if b > n:
+            a, b = max(0, a - (b - n)), n
+        window += [a, b]
+    r0, r1, c0, c1 = window
+    if (r1 - r0) * (c1 - c0) >= 0.8 * shape[0] * shape[1]:
+        return None
+    return r0, r1, c0, c1

@@ -59,6 +59,12 @@ class SessionState:
         return self.probabilities > self.threshold
 
 
+def takes_window(segmenter: object) -> bool:
+    """Whether ``segmenter.set_image`` accepts an intensity ``window`` (the click model does;
+    the classical baselines do not)."""
+    return "window" in inspect.signature(segmenter.set_image).parameters  # type: ignore[attr-defined]
+
+
 @dataclass
 class _SliceState:
     """Mutable per-key state; ``history[i]`` is the probability map before click ``i``."""
@@ -156,7 +162,7 @@ class InteractiveSession:
         if window is None:
             self.segmenter.set_image(arr, key=key)
             self.window = None
-        elif "window" in inspect.signature(self.segmenter.set_image).parameters:
+        elif takes_window(self.segmenter):
             self.segmenter.set_image(arr, key=key, window=window)
             self.window = window
         else:
