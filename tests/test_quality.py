@@ -23,6 +23,7 @@ from napari_ifss.core.quality.quality import (
     distance_factor,
     format_score,
     jfs_score,
+    object_widths,
     size_factor,
 )
 from napari_ifss.core.quality.quality_volume import (
@@ -61,10 +62,12 @@ def test_true_mask_beats_degraded_ones(seg, vol, z):
     true = _score(seg, vol, z, gt[z])
     assert 0.0 <= true.back_iou <= 1.0 and true.back_iou > 0.8
     assert true.distance == 2.0  # nearest user slice
-    assert true.score == pytest.approx(
-        true.back_iou * distance_factor(2.0) * size_factor(true.size_ratio))
     w = np.array([e.weight for e in true.evidence])
     user_area = float(w @ [gt[s].sum() for s in SUP])
+    width = 2 * np.sqrt(user_area / np.pi)  # the user's object, in pixels
+    assert true.widths == pytest.approx(2.0 / width)
+    assert true.score == pytest.approx(
+        true.back_iou * distance_factor(2.0 / width) * size_factor(true.size_ratio))
     area = float(gt[z].sum())
     assert true.size_ratio == pytest.approx(min(area, user_area) / max(area, user_area))
     assert len(true.evidence) == 2 and sum(e.weight for e in true.evidence) == pytest.approx(1)
@@ -105,8 +108,32 @@ def test_nearer_user_slices_weigh_more(seg, vol):
 
 def test_evidence_fades_with_distance_from_the_user_slices():
     assert distance_factor(None) == 1.0 and distance_factor(0) == 1.0
-    assert 1.0 > distance_factor(1) > distance_factor(3) > distance_factor(9) > 0.0
-    assert distance_factor(3) == pytest.approx(0.5)
+    assert 1.0 > distance_factor(0.5) > distance_factor(1) > distance_factor(3) > 0.0
+    assert distance_factor(1) == pytest.approx(0.5)  # one object width away
+
+
+def test_distance_counts_in_object_widths_with_the_voxel_size():
+    # 10 slices from a 20-pixel-wide object (area pi * 10**2): half a width...
+    area = np.pi * 10.0**2
+    assert object_widths(10, area) == pytest.approx(0.5)
+    # ... 2.5 widths when slices are 5x thicker than pixels, and no unit change matters
+    assert object_widths(10, area, (5.0, 1.0, 1.0)) == pytest.approx(2.5)
+    assert object_widths(10, area, (2.5, 0.5, 0.5)) == pytest.approx(2.5)
+    # the same 10 slices are near for an object 10x wider
+    assert object_widths(10, 100 * area) == pytest.approx(0.05)
+    assert object_widths(0, 0.0) == 0.0
+
+
+def test_thick_slices_lower_the_score_and_the_reason_says_how_far(seg, vol):
+    image, gt = vol
+    kw = dict(support_positions=SUP, result_position=5)
+    sup_img, sup_msk = [image[s] for s in SUP], [gt[s] for s in SUP]
+    thin = jfs_score(seg, image[5], gt[5], sup_img, sup_msk, **kw)
+    thick = jfs_score(seg, image[5], gt[5], sup_img, sup_msk, spacing=(8.0, 1.0, 1.0), **kw)
+    assert thin.back_iou == thick.back_iou and thin.distance == thick.distance == 2.0
+    assert thick.widths == pytest.approx(8 * thin.widths)
+    assert thick.score < thin.score
+    assert "object widths" in thick.reason
 
 
 def test_badges_follow_thresholds():
@@ -215,17 +242,18 @@ def test_bench_quality_cli_end_to_end(tmp_path, tiny_volume_root, tiny_fewshot_w
     click, head = tiny_fewshot_weights
     out = tmp_path / "report" / "quality.json"
     code = main(["bench", "quality", "--data", str(root), "--json", str(out), "--weights",
-                 str(head), "--click-weights", str(click), "--k", "1", "2", "--annotate-next"])
+                 str(head), "--click-weights", str(click), "--k", "1", "2", "--annotate-next",
+                 "--propagation", "learner"])
     assert code == 0
     report = json.loads(out.read_text())
-    assert set(report["summary"]) == {"1", "2", "all"}
+    assert set(report["summary"]) == {"1", "2", "all"} and report["propagation"] == "learner"
     assert len(report["objects"]) == 2
     case = report["objects"][0]
     assert case["scored_slices"] == len(case["slices"])
     assert all(0 <= s["score"] <= 1 and 0 <= s["dice"] <= 1 for s in case["slices"])
     for s in case["slices"]:  # the stored factors give back the score
         assert s["score"] == pytest.approx(
-            s["back_iou"] * distance_factor(s["distance"]) * size_factor(s["size_ratio"]))
+            s["back_iou"] * distance_factor(s["widths"]) * size_factor(s["size_ratio"]))
     assert {"spearman_without_size", "auroc_size_only"} <= set(report["summary"]["all"])
     assert len(report["annotate_next"]) == 1
     md = out.with_suffix(".md").read_text()

@@ -248,3 +248,20 @@ def test_a_slice_left_empty_inside_the_range_is_listed_and_picked(fewshot_docked
     assert viewer.dims.current_step[0] == row.z
     assert panel.status.startswith(f"annotate next: slice z={row.z} (label {i}: 0.00 nothing "
                                    "found), the least trusted listed slice")
+
+
+def test_dock_scores_count_distance_with_the_layers_voxel_size(fewshot_docked, qtbot, cells,
+                                                               segmenter):
+    """#20 (8): slices 4x thicker than pixels are farther from the user's slice; the dock
+    scores with the image layer's scale, as the API does with ``spacing=``."""
+    image, truth, ids = cells
+    user = _user_labels(truth, ids, {USER_Z: ids})
+    viewer, layer, dock = _setup(fewshot_docked, image, user.copy(), segmenter)
+    viewer.layers["cells"].scale = layer.scale = (4.0, 1.0, 1.0)
+    _propagate(qtbot, dock)
+    seg = FewShotSegmenter.default(device="cpu")
+    thick = {(e.z, e.label_id): e.score for e in score_labels(
+        image, layer.data, user, ids, seg, spacing=(4.0, 1.0, 1.0))}
+    _check_against_headless(dock.quality, layer, thick)
+    thin = _headless(image, layer.data, user, ids)
+    assert all(thick[k].score < thin[k].score for k in thick if thin[k].score > 0)

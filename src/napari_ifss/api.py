@@ -70,29 +70,50 @@ def resolve(obj: object, what: str = "input") -> tuple[Any, Any]:
     Raises:
         InvalidInputError: nothing of that name, or an object without array data.
     """
+    arr, layer, _ = resolve_volume(obj, what)
+    return arr, layer
+
+
+def resolve_volume(obj: object, what: str = "image") -> tuple[Any, Any, tuple[float, ...] | None]:
+    """``(array, layer, spacing)``: as :func:`resolve`, plus the ``(z, y, x)`` voxel size that
+    comes with ``obj`` (a napari layer's or LayerData's scale, a file's spacing), or None for
+    a bare array or a 2D input.
+
+    Raises:
+        InvalidInputError: as :func:`resolve`.
+    """
     console = _napari_console()
     if isinstance(obj, str | os.PathLike):
         if console is not None and isinstance(obj, str):
             layer = console.find_layer(obj)
             if layer is not None:
-                return resolve(layer, what)
+                return resolve_volume(layer, what)
         if Path(obj).exists():
-            return read_layer(obj).data, None
+            read = read_layer(obj)
+            return read.data, None, _spacing_of(read.scale)
         names = console.layer_names() if console is not None else []
         hint = f" (layers: {', '.join(map(repr, names))})" if names else ""
         raise InvalidInputError(f"{what}: no layer or file named {str(obj)!r}{hint}")
     if isinstance(obj, LayerData):
-        return obj.data, None
+        return obj.data, None, _spacing_of(obj.scale)
     if console is not None and console.is_layer(obj):
         if getattr(obj, "multiscale", False):
             raise InvalidInputError(f"{what}: multiscale layer {obj.name!r} is not supported; "
                                     "pass one level, e.g. layer.data[0]")
-        return obj.data, obj
+        return obj.data, obj, _spacing_of(getattr(obj, "scale", None))
     if not hasattr(obj, "shape") or not hasattr(obj, "dtype"):
         raise InvalidInputError(
             f"{what}: expected an array, LayerData, napari layer, layer name or file path; "
             f"got {type(obj).__name__}")
-    return obj, None
+    return obj, None, None
+
+
+def _spacing_of(scale: object) -> tuple[float, ...] | None:
+    """The last three entries of a scale (z, y, x), or None for fewer than three."""
+    if scale is None:
+        return None
+    values = tuple(float(s) for s in scale)  # type: ignore[attr-defined]
+    return values[-3:] if len(values) >= 3 else None
 
 
 def _as_click(c: ClickLike) -> Click:
@@ -124,12 +145,16 @@ def _track(events: Iterator, desc: str, enabled: bool) -> Iterator:
 
 
 # -- files --------------------------------------------------------------------------------
-def open_image(path: str | os.PathLike, *, as_labels: bool = False) -> LayerData:
+def open_image(path: str | os.PathLike, *, as_labels: bool = False,
+               channel: int | None = None, time: int | None = None) -> LayerData:
     """Read an image or labels file (TIFF/OME-TIFF, NIfTI, MHA/MHD, NRRD, DICOM folder).
 
     Returns :class:`LayerData` (``.data`` in ``(Z, Y, X)``, ``(Y, X)`` or ``(Y, X, 3|4)``
-    order, ``.scale``/``.translate`` from the file's spacing/origin)."""
-    return read_layer(path, as_labels=as_labels)
+    order as ``.axes`` says, ``.scale``/``.translate`` from the file's spacing/origin). A TIFF
+    with several channels or time points opens the one chosen with ``channel=`` / ``time=``
+    (the error names the file's axes when the choice is missing);
+    ``.metadata["file_axes"]`` keeps the file's own axes, e.g. ``"TCZYX"``."""
+    return read_layer(path, as_labels=as_labels, channel=channel, time=time)
 
 
 def save(path: str | os.PathLike, data: object, *, like: LayerData | None = None,
@@ -236,12 +261,10 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
     from .core.fewshot.propagation import propagate as _propagate
     from .core.fewshot.volume_io import PartialWriteError
 
-    vol, image_layer = resolve(image, "image")
+    vol, _, image_spacing = resolve_volume(image, "image")
     lab, layer = resolve(labels, "labels")
     if spacing is None and method != "head" and segmenter is None:
-        source = image_layer if image_layer is not None else image
-        scale = getattr(source, "scale", None)
-        spacing = tuple(scale)[-3:] if scale is not None and len(scale) >= 3 else None
+        spacing = image_spacing
     target = out if out is not None else _writable_copy(lab)
     events = _propagate(vol, lab, label_ids, slices, method=method, segmenter=segmenter,
                         learner=learner, spacing=spacing, out=target, threshold=threshold,
@@ -277,7 +300,8 @@ def _keep_record(out: object, record: dict[int, list[str]]) -> None:
 def score(image: object, labels: object, support: object | None = None,
           label_ids: int | Iterable[int] | None = None, *, segmenter: object | None = None,
           progress: bool = False, out: Scores | None = None,
-          cache_prefix: Hashable | None = None, window: WindowLike = None) -> Scores:
+          cache_prefix: Hashable | None = None, window: WindowLike = None,
+          spacing: Sequence[float] | None = None) -> Scores:
     """JFS quality of each object's slices: ``{label_id: {z: QualityScore}}`` (z order).
 
     Every slice of an object's range is listed (from the lowest to the highest slice where
@@ -299,11 +323,15 @@ def score(image: object, labels: object, support: object | None = None,
             :func:`~napari_ifss.core.fewshot.propagation.propagate` run used with the same
             ``segmenter``: its cached encodings are reused (default: private to this call).
         window: the intensity range, as for :func:`propagate` (use the same one).
+        spacing: ``(z, y, x)`` voxel size (default: the image layer's scale or the file's
+            spacing, else 1, 1, 1): the distance to your slices counts in object widths, so a
+            slice 10 thick slices away is trusted less than one 10 thin slices away.
     """
     from .core.fewshot.support import index_labels, resolve_label_ids
     from .core.quality.quality_volume import score_labels
 
-    vol, _ = resolve(image, "image")
+    vol, _, image_spacing = resolve_volume(image, "image")
+    spacing = spacing if spacing is not None else image_spacing
     after, layer = resolve(labels, "labels")
     if support is not None:
         user, _ = resolve(support, "support")
@@ -314,7 +342,7 @@ def score(image: object, labels: object, support: object | None = None,
     for label_id in ids:
         result[label_id] = {}
     events = score_labels(vol, after, user, ids, segmenter, cache_prefix=cache_prefix,
-                          window=as_window(window))
+                          window=as_window(window), spacing=spacing)
     for e in _track(events, "score", progress):
         result[e.label_id][e.z] = e.score
     return result

@@ -24,6 +24,8 @@ from napari.layers import Labels
 
 from ..core.errors import InvalidInputError
 from ..core.fewshot.fewshot import FewShotSegmenter
+from ..core.fewshot.learner_segmenter import check_spacing
+from ..core.normalize import IntensityWindow
 from ..core.provenance import Record, user_labels
 from ..core.quality.quality_next import ScoreRow
 from ..core.quality.quality_scan import QualityProgress, ScoringPlan, plan_drawn, score_plan
@@ -56,17 +58,27 @@ def reserve_cache(segmenter: FewShotSegmenter, n_slices: int) -> FewShotSegmente
 @dataclass(frozen=True)
 class ScoringRequest:
     """What a propagation run hands to scoring: the ``(Z, Y, X[, 3|4])`` volume it read, the
-    label ids it propagated and the cache prefix it encoded slices under."""
+    label ids it propagated, the cache prefix it encoded slices under and the layer's
+    ``(z, y, x)`` voxel size (distances to the user's slices count in object widths) and the
+    intensity window the run used (None: the automatic one)."""
 
     volume: object
     label_ids: tuple[int, ...]
     cache_prefix: Hashable
+    spacing: tuple[float, float, float] | None = None
+    window: IntensityWindow | None = None
 
     @classmethod
-    def for_run(cls, volume: object, label_ids: Sequence[int]) -> ScoringRequest:
-        """A request with a cache prefix of its own (one per propagation run)."""
+    def for_run(cls, volume: object, label_ids: Sequence[int],
+                spacing: Sequence[float] | None = None,
+                window: IntensityWindow | None = None) -> ScoringRequest:
+        """A request with a cache prefix of its own (one per propagation run).
+
+        Raises:
+            InvalidInputError: ``spacing`` not three positive numbers."""
         return cls(volume, tuple(int(i) for i in label_ids),
-                   ("napari-ifss-propagation", next(_RUN_NUMBERS)))
+                   ("napari-ifss-propagation", next(_RUN_NUMBERS)), check_spacing(spacing),
+                   window)
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,8 @@ class ScoringWork:
         """The scores, one :class:`QualityProgress` per planned (slice, label id), the slices
         the propagation encoded last first (their features are still cached)."""
         return score_plan(self.request.volume, self.labels, self.user, self.plan, segmenter,
-                          cache_prefix=self.request.cache_prefix, recent_first=True)
+                          cache_prefix=self.request.cache_prefix, recent_first=True,
+                          spacing=self.request.spacing, window=self.request.window)
 
 
 @dataclass

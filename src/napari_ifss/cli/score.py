@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
 
     csv_path = check_new_file(args.csv, args.overwrite) if args.csv else None
     window = window_of(args)
-    image = read_volume(args.image)
+    image = read_volume(args.image, args)
     result = read_labels_like(args.labels, image, "--labels")
     support = read_labels_like(args.support, image, "--support")
     partial: dict = {}  # filled slice by slice: what Ctrl+C leaves
@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         scores = score(image.data, result.data, support.data, args.ids,
                        segmenter=load_segmenter(args), progress=not args.quiet, out=partial,
-                       window=window)
+                       window=window, spacing=tuple(image.scale[-3:]))
     except KeyboardInterrupt:
         scores, interrupted = partial, True
     done = sum(len(t) for t in scores.values())

@@ -21,7 +21,7 @@ from ..core.fewshot.fewshot import FewShotSegmenter
 from ..core.fewshot.volume_io import sample_window
 from ..core.quality.quality import GOOD_THRESHOLD, REVIEW_THRESHOLD, distance_factor, size_factor
 from .fewshot_protocol import VolumeContext, bench_objects
-from .quality_protocol import DEGRADATIONS, run_annotate_next, run_quality_case
+from .quality_protocol import DEGRADATIONS, QualitySetup, run_annotate_next, run_quality_case
 from .report import command_line, machine_info, markdown_table, write_report
 
 FLAG_DICE = 0.5
@@ -76,7 +76,7 @@ def suggest_thresholds(scores: list[float], dices: list[float]) -> dict:
 
 # The score's factors, for the ablation columns: each row drops factors from the full score.
 ABLATIONS = {
-    "without_size": lambda s: s["back_iou"] * distance_factor(s["distance"]),
+    "without_size": lambda s: s["back_iou"] * distance_factor(s["widths"]),
     "back_iou_only": lambda s: s["back_iou"],
     "size_only": lambda s: size_factor(s["size_ratio"]),
 }
@@ -198,14 +198,15 @@ def run(args: argparse.Namespace) -> int:
                                            args.click_weights, cache_size=1024)
     t0, cases, nexts = time.time(), [], []
     for vol in iter_3d(root, datasets=args.datasets):
-        image, labels, _ = vol.load()
+        image, labels, spacing = vol.load()
+        setup = QualitySetup(args.propagation, spacing)
         ctx = VolumeContext(vol.dataset, image, sample_window(image), {})
         objects = bench_objects(vol.dataset, labels)[:args.max_objects]
         for obj, gt in objects:
             ids = np.unique(labels[gt])
             others = np.where(np.isin(labels, ids), 0, labels) if len(objects) > 1 else None
             for k in ks:
-                res = run_quality_case(ctx, gt, others, k, seg)
+                res = run_quality_case(ctx, gt, others, k, seg, setup)
                 if res is None:
                     continue
                 sc = [s["score"] for s in res["slices"]]
@@ -215,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{vol.dataset}/{obj} K={k}: {len(sc)} slices, rho "
                       f"{cases[-1]['spearman']:.2f} ({time.time() - t0:.0f} s)", flush=True)
             if args.annotate_next:
-                a = run_annotate_next(ctx, gt, seg, extra=2)
+                a = run_annotate_next(ctx, gt, seg, extra=2, setup=setup)
                 if a is not None:
                     nexts.append({"dataset": vol.dataset, "object": obj, **a})
         seg.clear_cache()
@@ -223,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
     summary["all"] = _stats(cases)
     payload = {"benchmark": "quality", "command": command_line(), "machine": machine_info(),
                "data": str(root), "weights": str(args.weights or "shipped"), "ks": ks,
+               "propagation": args.propagation,
                "thresholds_at_run": {"review": REVIEW_THRESHOLD, "good": GOOD_THRESHOLD},
                "summary": summary, "objects": cases, "annotate_next": nexts,
                "wall_s": time.time() - t0}
@@ -246,5 +248,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--max-objects", type=int, default=5, help="objects per volume")
     p.add_argument("--annotate-next", action="store_true", help="also run 'annotate next'")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--propagation", choices=("learner", "head"), default="learner",
+                   help="what produces the results to score: the per-volume learner (the "
+                        "default of the docks, API and CLI) or the few-shot head")
     p.set_defaults(func=run)
     return p

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -60,22 +61,34 @@ def other_object(gt: np.ndarray, others: np.ndarray | None, z: int) -> np.ndarra
     return gt[min(far, key=lambda w: (abs(w - z), w))]
 
 
-def _propagate(ctx: VolumeContext, labels: np.ndarray, seg: FewShotSegmenter
-               ) -> tuple[np.ndarray, float, int]:
+@dataclass(frozen=True)
+class QualitySetup:
+    """How the protocol propagates and scores: ``method`` ``"learner"`` (the product's
+    default) or ``"head"``, and the volume's ``(z, y, x)`` voxel ``spacing`` (used by the
+    learner and by the score's distance in object widths)."""
+
+    method: str = "learner"
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+def _propagate(ctx: VolumeContext, labels: np.ndarray, seg: FewShotSegmenter,
+               setup: QualitySetup) -> tuple[np.ndarray, float, int]:
     """Propagated object mask (bool), seconds, number of network-predicted slices."""
     out = labels.copy()
     t, n = time.perf_counter(), 0
-    for ev in propagate(ctx.image, labels, 1, segmenter=seg, out=out, window=ctx.window,
-                        cache_prefix=ctx.name):
+    model = ({"method": "head", "segmenter": seg, "cache_prefix": ctx.name}
+             if setup.method == "head" else {"method": "learner", "spacing": setup.spacing})
+    for ev in propagate(ctx.image, labels, 1, out=out, window=ctx.window, **model):
         n += ev.predicted
     return out == 1, time.perf_counter() - t, n
 
 
-def _score(ctx: VolumeContext, pred: np.ndarray, labels: np.ndarray, seg: FewShotSegmenter
-           ) -> tuple[dict, float]:
+def _score(ctx: VolumeContext, pred: np.ndarray, labels: np.ndarray, seg: FewShotSegmenter,
+           setup: QualitySetup) -> tuple[dict, float]:
     t = time.perf_counter()
     events = list(score_volume(ctx.image, pred.astype(np.int32), labels, 1, seg,
-                               window=ctx.window, cache_prefix=ctx.name))
+                               window=ctx.window, cache_prefix=ctx.name,
+                               spacing=setup.spacing))
     return {e.z: e.score for e in events}, time.perf_counter() - t
 
 
@@ -86,7 +99,8 @@ def _support_labels(gt: np.ndarray, sup: list[int]) -> np.ndarray:
 
 
 def run_quality_case(ctx: VolumeContext, gt: np.ndarray, others: np.ndarray | None, k: int,
-                     seg: FewShotSegmenter) -> dict | None:
+                     seg: FewShotSegmenter, setup: QualitySetup = QualitySetup()
+                     ) -> dict | None:
     """Propagate ``gt`` from ``k`` evenly spaced slices, JFS-score the result, arbitrate.
     None when no slice outside the support shows the object."""
     present = object_slices(gt)
@@ -95,16 +109,17 @@ def run_quality_case(ctx: VolumeContext, gt: np.ndarray, others: np.ndarray | No
         return None
     labels = _support_labels(gt, sup)
     calls0 = seg.encoder_calls
-    pred, t_prop, n_prop = _propagate(ctx, labels, seg)
+    pred, t_prop, n_prop = _propagate(ctx, labels, seg, setup)
     calls1 = seg.encoder_calls
-    scores, t_score = _score(ctx, pred, labels, seg)  # warm: propagation's encodings
+    scores, t_score = _score(ctx, pred, labels, seg, setup)  # warm: cached encodings
     calls2 = seg.encoder_calls
     seg.clear_cache()
-    _, t_cold = _score(ctx, pred, labels, seg)  # cold: every slice encoded again
+    _, t_cold = _score(ctx, pred, labels, seg, setup)  # cold: every slice encoded again
     calls3 = seg.encoder_calls
     zs = sorted(scores)
     slices = [{"z": z, "score": scores[z].score, "badge": scores[z].badge,
                "back_iou": scores[z].back_iou, "distance": scores[z].distance,
+               "widths": scores[z].widths,
                "size_ratio": scores[z].size_ratio, "dice": dice(pred[z], gt[z])} for z in zs]
     missed = [z for z in present if z not in sup and not pred[z].any()]
     arb = []
@@ -151,7 +166,8 @@ def farthest_slice(present: Sequence[int], annotated: Sequence[int]) -> int:
 
 
 def run_annotate_next(ctx: VolumeContext, gt: np.ndarray, seg: FewShotSegmenter,
-                      extra: int = 2, random_seeds: int = 3) -> dict | None:
+                      extra: int = 2, random_seeds: int = 3,
+                      setup: QualitySetup = QualitySetup()) -> dict | None:
     """From K = 1, add ``1..extra`` slices chosen from the JFS scores (:func:`next_slice`),
     by sequential even spacing (:func:`farthest_slice`, added to the same start), or at
     random within the object's extent; and, for reference, the fixed rule's K = 2, 3 evenly
@@ -165,10 +181,10 @@ def run_annotate_next(ctx: VolumeContext, gt: np.ndarray, seg: FewShotSegmenter,
                                       "random": []}
     far = list(jfs)
     run: Callable[[list[int]], np.ndarray] = lambda s: _propagate(  # noqa: E731
-        ctx, _support_labels(gt, s), seg)[0]
+        ctx, _support_labels(gt, s), seg, setup)[0]
     for step in range(1, extra + 1):
         pred = run(jfs)
-        scores, _ = _score(ctx, pred, _support_labels(gt, jfs), seg)
+        scores, _ = _score(ctx, pred, _support_labels(gt, jfs), seg, setup)
         cand = {z: s for z, s in scores.items() if z not in jfs}
         jfs = sorted(jfs + [next_slice(cand, jfs) if cand else next(
             z for z in present if z not in jfs)])

@@ -77,14 +77,15 @@ from .quality_types import (
     badge_label,
     distance_factor,
     format_score,
+    object_widths,
     size_factor,
 )
 
 __all__ = [
     "BADGE_LABELS", "DISTANCE_SCALE", "EMPTY_BADGE", "GOOD_THRESHOLD", "PROB_THRESHOLD",
     "REVIEW_THRESHOLD", "Arbitration", "Badge", "QualityScore", "SupportEvidence", "arbitrate",
-    "badge_for", "badge_label", "distance_factor", "format_score", "jfs_score", "score_encoded",
-    "size_factor", "unusable_score",
+    "badge_for", "badge_label", "distance_factor", "format_score", "jfs_score", "object_widths",
+    "score_encoded", "size_factor", "unusable_score",
 ]
 
 
@@ -145,8 +146,8 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
               result_position: float | None = None,
               support_positions: Sequence[float] | None = None, *,
               window: IntensityWindow | None = None, result_key: Hashable | None = None,
-              support_keys: Sequence[Hashable] | None = None, forward: bool = False
-              ) -> QualityScore:
+              support_keys: Sequence[Hashable] | None = None, forward: bool = False,
+              spacing: tuple[float, float, float] | None = None) -> QualityScore:
     """JFS score of ``result_mask`` ``(H, W)`` on ``result_image`` against the user's slices.
 
     Args:
@@ -159,6 +160,8 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
             ``(prefix, z)``, so each slice is encoded once across many calls.
         forward: also predict the result slice from each user slice (``K`` more head passes)
             and fill :attr:`QualityScore.forward_iou`.
+        spacing: ``(z, y, x)`` voxel size; the distance to the user slices counts in object
+            widths (:func:`object_widths`), so thick slices are farther apart (default 1, 1, 1).
 
     Raises:
         InvalidInputError: no user slices, count or shape mismatches.
@@ -180,13 +183,14 @@ def jfs_score(segmenter: FewShotSegmenter, result_image: np.ndarray, result_mask
     queries = [segmenter.encode(im, None if support_keys is None else support_keys[i],
                                 window=window) for i, im in enumerate(support_images)]
     return score_encoded(segmenter, result, res, queries, masks, result_position,
-                         support_positions, forward=forward)
+                         support_positions, forward=forward, spacing=spacing)
 
 
 def score_encoded(segmenter: FewShotSegmenter, result: EncodedSlice, mask: np.ndarray,
                   queries: Sequence[EncodedSlice], query_masks: Sequence[np.ndarray],
                   position: float | None = None, query_positions: Sequence[float] | None = None,
-                  *, forward: bool = False) -> QualityScore:
+                  *, forward: bool = False,
+                  spacing: tuple[float, float, float] | None = None) -> QualityScore:
     """JFS score of a usable bool ``(H, W)`` ``mask`` (see :func:`unusable_score`) on the
     encoded result slice, against the encoded user slices ``queries`` and their bool masks.
 
@@ -210,18 +214,20 @@ def score_encoded(segmenter: FewShotSegmenter, result: EncodedSlice, mask: np.nd
     area = float(np.count_nonzero(mask))
     user_area = float(np.dot(weights, [float(np.count_nonzero(m)) for m in query_masks]))
     size_ratio = area_ratio(area, user_area)
-    score = back_iou * distance_factor(distance) * size_factor(size_ratio)
+    widths = None if distance is None else object_widths(distance, user_area, spacing)
+    score = back_iou * distance_factor(widths) * size_factor(size_ratio)
     worst = min(evidence, key=lambda e: e.iou)
     where = f"slice {worst.position:g}" if worst.position is not None else f"#{worst.index}"
     reason = (f"back-prediction IoU {back_iou:.2f} over {len(evidence)} user slice(s), "
               f"lowest {worst.iou:.2f} on user {where}")
     if distance is not None:
-        reason += f"; {distance:g} slice(s) from the nearest user slice"
+        reason += (f"; {distance:g} slice(s) ({widths:.1f} object widths) from the nearest "
+                   "user slice")
     if size_ratio < 0.5:
         reason += (f"; area {area / user_area:.0%} of the user's" if area < user_area
                    else f"; area {area / max(user_area, 1.0):.1f}x the user's")
     return QualityScore(score, badge_for(score), tuple(evidence), reason, position,
-                        back_iou, distance, forward_iou, size_ratio)
+                        back_iou, distance, forward_iou, size_ratio, widths)
 
 
 def arbitrate(segmenter: FewShotSegmenter, image: np.ndarray, candidate_a: np.ndarray,

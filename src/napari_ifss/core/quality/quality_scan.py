@@ -29,7 +29,7 @@ costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,7 @@ import numpy as np
 from ..encoding import EncodedSlice
 from ..errors import InvalidInputError
 from ..fewshot.fewshot import FewShotSegmenter
+from ..fewshot.learner_segmenter import check_spacing
 from ..fewshot.support import index_labels
 from ..fewshot.volume_io import check_volume_dtype, check_volume_shape, sample_window
 from ..normalize import IntensityWindow
@@ -157,13 +158,16 @@ def score_labels(volume: object, labels_after: object, user_labels: object,
                  segmenter: FewShotSegmenter | None = None, *,
                  slices: Iterable[int] | None = None, in_range: bool = True,
                  window: IntensityWindow | None = None, cache_prefix: Hashable | None = None,
-                 recent_first: bool = False) -> Iterator[QualityProgress]:
+                 recent_first: bool = False, spacing: Sequence[float] | None = None
+                 ) -> Iterator[QualityProgress]:
     """Score the label ids' slices with JFS (:func:`plan_scoring`, then :func:`score_plan`).
-    Bad input raises :class:`InvalidInputError` here, before the generator is returned."""
+    Bad input (including ``spacing``) raises :class:`InvalidInputError` here, before the
+    generator is returned."""
     plan = plan_scoring(volume, labels_after, user_labels, label_ids, slices,
                         in_range=in_range)
     return score_plan(volume, labels_after, user_labels, plan, segmenter, window=window,
-                      cache_prefix=cache_prefix, recent_first=recent_first)
+                      cache_prefix=cache_prefix, recent_first=recent_first,
+                      spacing=check_spacing(spacing))
 
 
 def _visit_order(plan: ScoringPlan, recent_first: bool) -> list[int]:
@@ -187,7 +191,8 @@ def _empty(z: int, label_id: int, span: tuple[int, int]) -> QualityScore:
 def score_plan(volume: object, labels_after: object, user_labels: object, plan: ScoringPlan,
                segmenter: FewShotSegmenter | None = None, *,
                window: IntensityWindow | None = None, cache_prefix: Hashable | None = None,
-               recent_first: bool = False) -> Iterator[QualityProgress]:
+               recent_first: bool = False,
+               spacing: tuple[float, float, float] | None = None) -> Iterator[QualityProgress]:
     """Score ``plan`` (a generator): one :class:`QualityProgress` per (slice, label id), the
     label ids of a slice together, slices in z order (``recent_first``: see
     :func:`_visit_order`). Stopping the iteration (``close()``, an exception such as
@@ -198,6 +203,8 @@ def score_plan(volume: object, labels_after: object, user_labels: object, plan: 
         window: intensity window (default: :func:`sample_window`, as propagation).
         cache_prefix: result slices are encoded under ``(cache_prefix, z)``; pass the
             propagation's prefix to reuse its encodings (None: private to this run).
+        spacing: ``(z, y, x)`` voxel size (checked by :func:`score_labels`): distances to the
+            user slices count in object widths (:func:`~.quality.object_widths`).
     """
     total = plan.total
     if total == 0:
@@ -232,6 +239,6 @@ def score_plan(volume: object, labels_after: object, user_labels: object, plan: 
                 if i not in user_masks:
                     user_masks[i] = [np.asarray(user_labels[u]) == i for u in plan.user[i]]  # type: ignore[index]
                 score = score_encoded(seg, enc, mask, [user_slice(u) for u in plan.user[i]],
-                                      user_masks[i], z, plan.user[i])
+                                      user_masks[i], z, plan.user[i], spacing=spacing)
             done += 1
             yield QualityProgress(z, i, score, done, total)

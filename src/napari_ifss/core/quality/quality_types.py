@@ -23,8 +23,9 @@ BADGE_LABELS: dict[str, str] = {"good": "good", "check": "check", "review": "rev
 REVIEW_THRESHOLD = 0.10
 GOOD_THRESHOLD = 0.20
 PROB_THRESHOLD = 0.5
-# Evidence from user slices fades with z distance: score = back_iou / (1 + d / DISTANCE_SCALE).
-DISTANCE_SCALE = 3.0
+# Evidence from user slices fades with the z distance measured in object widths (issue #20):
+# score = back_iou / (1 + w / DISTANCE_SCALE), w = physical z distance / the user's object width.
+DISTANCE_SCALE = 1.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class QualityScore:
 
     Attributes:
         score: the trust in [0, 1]:
-            ``back_iou * distance_factor(distance) * size_factor(size_ratio)`` (0 for an
+            ``back_iou * distance_factor(widths) * size_factor(size_ratio)`` (0 for an
             unusable mask).
         badge: "good", "check" or "review" (see :func:`badge_for`); "empty" for a
             slice where nothing was found inside the object's range.
@@ -52,7 +53,10 @@ class QualityScore:
         reason: why the score is what it is, for a person.
         position: z of the scored slice, if given.
         back_iou: the JFS evidence alone: weighted mean back-prediction IoU in [0, 1].
-        distance: z distance to the nearest user slice (None when positions are unknown).
+        distance: z distance to the nearest user slice, in slices (None when positions are
+            unknown).
+        widths: the same distance in object widths (:func:`object_widths`: physical z
+            distance over the user's object width in the plane); the distance factor uses it.
         size_ratio: ``min(a, u) / max(a, u)`` in (0, 1], with ``a`` the result mask's area
             and ``u`` the user masks' area (weighted like the evidence); 1 when not scored.
         forward_iou: the other direction, computed on request (``forward=True``): each user
@@ -69,6 +73,7 @@ class QualityScore:
     distance: float | None = None
     forward_iou: float | None = None
     size_ratio: float = 1.0
+    widths: float | None = None
 
     @property
     def agreement(self) -> float:
@@ -91,12 +96,27 @@ class Arbitration:
     margin: float
 
 
-def distance_factor(distance: float | None) -> float:
-    """How much evidence carries over ``distance`` slices: ``1 / (1 + distance / DISTANCE_SCALE)``
-    (1 when the distance is unknown)."""
-    if distance is None:
+def distance_factor(widths: float | None) -> float:
+    """How much evidence carries over a z distance of ``widths`` object widths
+    (:func:`object_widths`): ``1 / (1 + widths / DISTANCE_SCALE)``; 1 when unknown."""
+    if widths is None:
         return 1.0
-    return 1.0 / (1.0 + max(0.0, float(distance)) / DISTANCE_SCALE)
+    return 1.0 / (1.0 + max(0.0, float(widths)) / DISTANCE_SCALE)
+
+
+def object_widths(slices: float, user_area: float,
+                  spacing: tuple[float, float, float] | None = None) -> float:
+    """A z distance of ``slices`` slices in object widths.
+
+    The width is the equivalent diameter ``2 sqrt(area / pi)`` of the user's mask (``user_area``
+    pixels), in the plane's pixel size ``sqrt(dy dx)``; the distance is ``slices * dz``, with
+    ``spacing = (dz, dy, dx)`` (1, 1, 1 when None). An object changes over a scale of its own
+    size: 50 slices are far for a 10-pixel nucleus and near for a 300-pixel organ, and thick
+    slices are farther apart than thin ones. An empty user mask counts as one pixel wide.
+    """
+    dz, dy, dx = (1.0, 1.0, 1.0) if spacing is None else (float(s) for s in spacing)
+    width = 2.0 * np.sqrt(max(float(user_area), 1.0) / np.pi) * np.sqrt(dy * dx)
+    return max(0.0, float(slices)) * dz / width
 
 
 def size_factor(ratio: float) -> float:

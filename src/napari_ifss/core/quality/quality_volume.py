@@ -49,7 +49,8 @@ MAX_CSV_BYTES = 64 * 2**20
 def score_volume(volume: object, labels_after: object, user_labels: object, label_id: int,
                  segmenter: FewShotSegmenter | None = None, slices: Iterable[int] | None = None,
                  *, window: IntensityWindow | None = None, cache_prefix: Hashable | None = None,
-                 in_range: bool = False) -> Iterator[QualityProgress]:
+                 in_range: bool = False, spacing: Sequence[float] | None = None
+                 ) -> Iterator[QualityProgress]:
     """Score one ``label_id`` (a generator, z order): :func:`score_labels` for one id.
 
     By default only the slices where ``labels_after`` holds the id (the calibration
@@ -59,11 +60,11 @@ def score_volume(volume: object, labels_after: object, user_labels: object, labe
 
     Raises:
         InvalidInputError: shape mismatch, ``label_id`` not drawn by the user, slice out of
-            range (raised before anything is scored).
+            range, bad ``spacing`` (raised before anything is scored).
     """
     return score_labels(volume, labels_after, user_labels, [int(label_id)], segmenter,
                         slices=slices, in_range=in_range, window=window,
-                        cache_prefix=cache_prefix)
+                        cache_prefix=cache_prefix, spacing=spacing)
 
 
 SlicesOrEvents = Mapping[int, QualityScore] | Iterable[QualityProgress]  # {z: score}, events
