@@ -38,6 +38,7 @@ from ..core.fewshot.transfer import transfer
 from ..core.fewshot.volume_io import PropagationProgress
 from ..core.provenance import RECORD_KEY, Record, record_states, user_labels
 from .fewshot_run import RunPlan, RunState, clear_slices
+from .intensity_choice import IntensityChoice
 from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 from .quality_panel import QualityPanel
@@ -86,6 +87,7 @@ class FewShotDock(Container):
         self._mode.tooltip = "which slices get objects: all, a z range, or between annotations"
         self._method = ComboBox(label="method", choices=METHOD_CHOICES, value=DEFAULT_METHOD)
         self._method.tooltip = METHOD_TIP
+        self.intensity = IntensityChoice(whole_stack=True)
         self._z_from = SpinBox(label="from z", min=0, max=100000)
         self._z_to = SpinBox(label="to z", min=0, max=100000)
         self._target_box = ComboBox(label="segment in another image", choices=self._images,
@@ -103,7 +105,8 @@ class FewShotDock(Container):
         self._status = Label(label="status", value="")
         self.quality = QualityPanel(napari_viewer, propagated_record, self._on_scoring)
         super().__init__(widgets=[
-            self._image_box, self._labels_box, self._ids, self._method, self._mode,
+            self._image_box, self._labels_box, self._ids, self._method, self.intensity.combo,
+            self._mode,
             self._z_from, self._z_to, self._target_box, self._support, self._run_btn,
             self._cancel_btn, self._status,
             self.quality], scrollable=True)  # scrolls on a small (laptop) screen
@@ -259,6 +262,7 @@ class FewShotDock(Container):
                                     "on at least one slice first")
         ids = parse_ids(self._ids.value, index)
         method = self.method  # read here, in the UI thread: the run does not follow later edits
+        window = self.intensity.window(image)  # what you see, if so chosen (see the combo)
         target = self._target_box.value
         if target is not None and target is not image:
             if target.multiscale:
@@ -273,25 +277,24 @@ class FewShotDock(Container):
             self._labels_box.reset_choices()
             return RunPlan(lambda seg: transfer(
                 image.data, support, target.data, out, ids,
-                segmenter=seg if method == "head" else LearnerSegmenter()),
+                segmenter=seg if method == "head" else LearnerSegmenter(), window=window),
                 tshape[0] * len(ids), layer, list, None)
         slices = self._slices(index, ids)
         todo = [z for z in slices if z not in set(index.annotated)]
         if not todo:
             raise InvalidInputError("nothing to fill: every selected slice is annotated")
         redo = sorted(set(stale) & set(slices))
-        scoring = ScoringRequest.for_run(image.data, ids)  # same cache keys: features reused
+        spacing = tuple(abs(float(s)) for s in image.scale[-3:])  # (z, y, x) voxel size
+        scoring = ScoringRequest.for_run(image.data, ids, spacing, window)  # as the run
         if method == "head":
             def start(seg):
                 return propagate(image.data, support, ids, slices, method="head",
                                  segmenter=reserve_cache(seg, index.depth), out=support,
-                                 cache_prefix=scoring.cache_prefix)
+                                 cache_prefix=scoring.cache_prefix, window=window)
         else:
-            spacing = tuple(float(s) for s in image.scale[-3:])
-
             def start(seg):  # seg: the pretrained model, loaded for the quality scores
                 return propagate(image.data, support, ids, slices, method="learner",
-                                 spacing=spacing, out=support)
+                                 spacing=spacing, out=support, window=window)
         return RunPlan(start, len(todo) * len(ids), labels,
                        lambda: clear_slices(labels, redo, ids), scoring)
 
