@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UnsupportedFormatError
-from ..core.io import list_dicom_series, read_format, read_layer
+from ..core.io import list_dicom_series, read_format, read_layers
 from ..core.io.layerdata import LayerData
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
@@ -29,9 +29,10 @@ def get_reader(path: str | list[str]) -> ReaderFunction | None:
 
 
 def read_paths(path: str | list[str]) -> list[LayerDataTuple]:
-    """Read one or several paths into napari layer-data tuples ``(data, meta, layer_type)``."""
+    """Read one or several paths into napari layer-data tuples ``(data, meta, layer_type)``;
+    a file with several channels gives one layer per channel (core ``read_layers``)."""
     paths = [path] if isinstance(path, str | Path) else list(path)
-    return [to_layer_tuple(read_layer(p)) for p in paths]
+    return [to_layer_tuple(layer) for p in paths for layer in read_layers(p)]
 
 
 def to_layer_tuple(layer: LayerData) -> LayerDataTuple:

@@ -25,8 +25,19 @@ def finish_volume_command(p: argparse.ArgumentParser, func) -> argparse.Argument
     function that runs ``p``'s command; returns ``p``."""
     add_model_args(p)
     add_window_arg(p)
+    add_plane_args(p)
     p.set_defaults(func=func)
     return p
+
+
+def add_plane_args(p: argparse.ArgumentParser) -> None:
+    """``--channel`` and ``--time``: which channel / time point of the image file to open."""
+    p.add_argument("--channel", type=int, default=None,
+                   help="which channel of a multichannel image file (0, 1, ...); required when "
+                        "the file has several")
+    p.add_argument("--time", type=int, default=None,
+                   help="which time point of a time-lapse image file (0, 1, ...); required "
+                        "when the file has several")
 
 
 def add_window_arg(p: argparse.ArgumentParser) -> None:
@@ -80,9 +91,11 @@ def load_segmenter(args: argparse.Namespace):
     return FewShotSegmenter.from_checkpoint(args.weights, args.click_weights)
 
 
-def read_volume(path: str) -> LayerData:
-    """An image volume ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)``."""
-    image = read_layer(path)
+def read_volume(path: str, args: argparse.Namespace | None = None) -> LayerData:
+    """An image volume ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)``; ``args`` may hold the
+    ``--channel`` / ``--time`` choice (:func:`add_plane_args`)."""
+    image = read_layer(path, channel=getattr(args, "channel", None),
+                       time=getattr(args, "time", None))
     if image.spatial_ndim != 3:
         raise InvalidInputError(f"{path}: expected a 3D volume (Z, Y, X); got shape "
                                 f"{image.data.shape}")

@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     out_path = check_new_file(args.out, args.overwrite)
     write_format(out_path)  # a bad extension is refused before the work, not after
     window = window_of(args)
-    image = read_volume(args.image)
+    image = read_volume(args.image, args)
     support = read_labels_like(args.support, image, "--support")
     slices = parse_slices(args.slices, image.spatial_shape[0])
     method = args.method or ("head" if args.weights is not None else DEFAULT_METHOD)

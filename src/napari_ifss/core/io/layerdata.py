@@ -98,6 +98,13 @@ class LayerData:
         return self.data.ndim - 1 if self.rgb else self.data.ndim
 
     @property
+    def axes(self) -> str:
+        """The data's axis letters: ``"YX"``, ``"ZYX"`` or ``"YXS"`` (colour samples last).
+        A file's own axes (e.g. ``"TCZYX"``) and the time point / channel opened are in
+        ``metadata["file_axes"]``, ``metadata["time"]`` and ``metadata["channel"]``."""
+        return ("ZYX" if self.spatial_ndim == 3 else "YX") + ("S" if self.rgb else "")
+
+    @property
     def spatial_shape(self) -> tuple[int, ...]:
         """Shape without the colour axis."""
         return tuple(self.data.shape[: self.spatial_ndim])

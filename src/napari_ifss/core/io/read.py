@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from ..errors import ReadError
+from ..errors import ReadError, UnsupportedFormatError
+from .axes import count_along
 from .detect import read_format
 from .dicom import read_dicom_series
 from .itk import read_itk
 from .layerdata import LayerData
-from .tiff import read_tiff
+from .tiff import read_tiff, tiff_axes
 
 
 def read_layer(
-    path: str | Path, as_labels: bool = False, series_id: str | None = None
+    path: str | Path, as_labels: bool = False, series_id: str | None = None, *,
+    channel: int | None = None, time: int | None = None
 ) -> LayerData:
     """Read ``path`` (TIFF/OME-TIFF, NIfTI, MHA/MHD, NRRD, DICOM folder or ``.dcm``).
 
@@ -21,6 +24,9 @@ def read_layer(
         path: a file, or a folder holding a DICOM series.
         as_labels: open as labels (integer content required) whatever the file name says.
         series_id: DICOM only: which series to read from a folder holding several.
+        channel, time: TIFF only: which channel / time point to open from a file that has
+            several (:func:`~.axes.choose_planes`; the file's axes are named in the error
+            when the choice is missing).
 
     Returns:
         :class:`LayerData` with arrays in ``(Z, Y, X)`` / ``(Y, X)`` / ``(Y, X, 3|4)`` order.
@@ -37,7 +43,32 @@ def read_layer(
     if not (p.is_file() or p.is_dir()):  # a device or pipe (e.g. a link to /dev/zero)
         raise ReadError(f"{p}: not a regular file")
     if fmt == "tiff":
-        return read_tiff(p, as_labels=as_labels)
+        return read_tiff(p, as_labels=as_labels, channel=channel, time=time)
+    if channel is not None or time is not None:
+        raise UnsupportedFormatError(f"{p}: channel= and time= apply to TIFF files; this "
+                                     f"{fmt.upper()} file is read as one image")
     if fmt == "itk":
         return read_itk(p, as_labels=as_labels)
     return read_dicom_series(p, series_id=series_id, as_labels=as_labels)
+
+
+def read_layers(path: str | Path, as_labels: bool = False) -> list[LayerData]:
+    """Every channel of ``path`` as its own layer (named ``"<name> [channel c]"``), in channel
+    order; one layer for a file without channels. What napari's reader opens: each channel
+    can then be picked in the docks.
+
+    Raises:
+        as :func:`read_layer` (several time points are refused with the choices named).
+    """
+    p = Path(path)
+    if read_format(p) != "tiff" or not p.is_file():
+        return [read_layer(p, as_labels=as_labels)]
+    axes, shape = tiff_axes(p)
+    channels = count_along(axes, shape, "C")
+    if channels <= 1:
+        return [read_layer(p, as_labels=as_labels)]
+    layers = []
+    for c in range(channels):
+        layer = read_layer(p, as_labels=as_labels, channel=c)
+        layers.append(replace(layer, name=f"{layer.name} [channel {c}]"))
+    return layers

@@ -23,6 +23,7 @@ import numpy as np
 import tifffile
 
 from ..errors import IfssError, InvalidInputError, ReadError
+from .axes import channel_axes, choose_planes
 from .dims import to_supported
 from .guards import check_pixel_type, check_size
 from .labels import labels_or_image, looks_like_labels
@@ -30,12 +31,20 @@ from .layerdata import LayerData, is_identity, source_name
 from .units import to_micrometre
 
 
-def read_tiff(path: str | Path, as_labels: bool = False) -> LayerData:
+def read_tiff(path: str | Path, as_labels: bool = False, *, channel: int | None = None,
+              time: int | None = None) -> LayerData:
     """Read a TIFF/OME-TIFF file.
+
+    The axes come from the file (OME-XML, ImageJ hyperstack metadata, tifffile's own shape
+    record): a file with several channels or time points opens the one chosen with
+    ``channel=`` / ``time=`` (:func:`~.axes.choose_planes`); a stack of pages whose meaning the
+    file does not state is read as z slices with a warning. Interleaved samples count as a
+    colour only for an RGB photometric: a fluorescence image stored ``(Y, X, C)`` has channels.
 
     Args:
         path: the file.
         as_labels: open as labels (content must be integral) regardless of the file name.
+        channel, time: which channel / time point to open (see above).
 
     Returns:
         A :class:`LayerData` with data in ``(Z, Y, X)`` / ``(Y, X)`` / ``(Y, X, 3|4)`` order.
@@ -53,6 +62,8 @@ def read_tiff(path: str | Path, as_labels: bool = False) -> LayerData:
             check_complete(tf, p)
             series = tf.series[0]
             axes = series.axes
+            colour_samples = tf.pages[0].photometric in (tifffile.PHOTOMETRIC.RGB,
+                                                         tifffile.PHOTOMETRIC.YCBCR)
             dtype = check_pixel_type(series.dtype, str(p))
             check_size(series.shape, dtype.itemsize, str(p))
             data = series.asarray()
@@ -69,16 +80,47 @@ def read_tiff(path: str | Path, as_labels: bool = False) -> LayerData:
     if logged.messages:  # tifffile skips damaged tags/pages with an error log: refuse instead
         raise ReadError(f"{p}: damaged or truncated TIFF ({logged.messages[0]})")
     sizes, origin, metadata = geometry if geometry is not None else ({}, {}, {})
-    if n_series > 1:
-        metadata["note"] = f"file holds {n_series} image series; the first one was read"
-    colour = axes.endswith("S")
-    spatial_axes = axes[:-1] if colour else axes
+    notes = [f"file holds {n_series} image series; the first one was read"] if n_series > 1 \
+        else []
+    choice = choose_planes(data, axes, str(p), channel=channel, time=time,
+                           samples_are_colour=colour_samples)
+    for note in choice.notes:
+        warnings.warn(f"{p}: {note}", stacklevel=2)
+    notes += choice.notes
+    if notes:
+        metadata["note"] = "; ".join(notes)
+    metadata["file_axes"] = choice.file_axes
+    metadata.update(choice.picked)
+    colour = choice.axes.endswith("S")
+    spatial_axes = choice.axes[:-1] if colour else choice.axes
     scale = [sizes.get(a, 1.0) for a in spatial_axes]
     translate = [origin.get(a, 0.0) for a in spatial_axes]
-    data, scale_t, trans_t, rgb = to_supported(data, scale, translate, colour, what=str(p))
+    data, scale_t, trans_t, rgb = to_supported(choice.data, scale, translate, colour,
+                                               what=str(p))
     data, kind = labels_or_image(data, rgb, looks_like_labels(p), as_labels, str(p))
     metadata["source"] = str(p)
     return LayerData(data, kind, source_name(p), scale_t, trans_t, rgb=rgb, metadata=metadata)
+
+
+def tiff_axes(path: str | Path) -> tuple[str, tuple[int, ...]]:
+    """The axes and shape of a TIFF's first image series, from its header, with interleaved
+    samples that are not a colour named ``C`` (:func:`~.axes.channel_axes`); no pixel is read.
+
+    Raises:
+        ReadError: not a readable TIFF.
+    """
+    p = Path(path)
+    try:
+        with tifffile.TiffFile(p) as tf:
+            series = tf.series[0]
+            colour = tf.pages[0].photometric in (tifffile.PHOTOMETRIC.RGB,
+                                                 tifffile.PHOTOMETRIC.YCBCR)
+            shape = tuple(int(n) for n in series.shape)
+            return channel_axes(series.axes, shape, colour, str(p)), shape
+    except IfssError:
+        raise
+    except Exception as exc:
+        raise ReadError(f"{p}: could not read as TIFF ({type(exc).__name__}: {exc})") from exc
 
 
 def write_tiff(path: str | Path, layer: LayerData) -> list[Path]:

@@ -1,0 +1,142 @@
+"""Named axes of a file: which axis is time, channel, z, y, x, and choosing one time point and
+one channel.
+
+Axis letters are OME's and bioio's: ``T`` time, ``C`` channel, ``Z``, ``Y``, ``X``, and
+``S`` colour samples (RGB(A) when the file says so). tifffile adds ``I`` / ``Q`` for a plain
+stack of pages whose meaning the file does not state: napari-ifss reads those as ``Z`` and
+says so (:attr:`AxesChoice.notes`). Any other letter (angle, phase, ...) is refused by name.
+
+The models segment one grey (or RGB) image at a time: a file with several time points or
+channels opens one of them, chosen with ``time=`` / ``channel=``; without a choice the error
+names the axes and the choices, so that nothing is read silently along the wrong axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UnsupportedFormatError
+
+UNSTATED = "IQ"  # tifffile's letters for page stacks of unknown meaning
+KNOWN = "TCZYXS" + UNSTATED
+WORDS = {"T": "time points", "C": "channels"}
+OPTIONS = {"T": "time", "C": "channel"}
+
+
+@dataclass(frozen=True)
+class AxesChoice:
+    """An array reduced to napari-ifss's axes.
+
+    Attributes:
+        data: the array with only ``Z``, ``Y``, ``X`` (and colour ``S``) axes left.
+        axes: its axis letters, e.g. ``"ZYX"``, ``"YX"``, ``"YXS"``.
+        file_axes: the file's own axis letters, e.g. ``"TCZYX"``.
+        picked: ``{"time": t, "channel": c}`` for the axes a choice was applied to.
+        notes: what was assumed, for a person (e.g. an unstated page axis read as z).
+    """
+
+    data: np.ndarray
+    axes: str
+    file_axes: str
+    picked: dict[str, int]
+    notes: tuple[str, ...]
+
+
+def channel_axes(axes: str, shape: tuple[int, ...], samples_are_colour: bool = True,
+                 what: str = "file") -> str:
+    """``axes`` with interleaved samples ``S`` renamed ``C`` where they are channels, not a
+    colour: the file says they are not RGB(A) (``samples_are_colour=False``), or there are 2
+    or more than 4 of them.
+
+    Raises:
+        UnsupportedFormatError: samples that are channels beside a ``C`` axis.
+    """
+    axes = axes.upper()
+    if "S" not in axes:
+        return axes
+    if samples_are_colour and shape[axes.index("S")] in (1, 3, 4):
+        return axes
+    if "C" in axes:
+        raise UnsupportedFormatError(f"{what}: both C and S axes in {axes}")
+    return axes.replace("S", "C")
+
+
+def count_along(axes: str, shape: tuple[int, ...], letter: str) -> int:
+    """How many planes ``shape`` holds along axis ``letter`` of ``axes`` (1 if absent)."""
+    return int(shape[axes.index(letter)]) if letter in axes else 1
+
+
+def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None = None,
+                  time: int | None = None, samples_are_colour: bool = True) -> AxesChoice:
+    """Take one time point and one channel out of ``data`` whose axes are ``axes``.
+
+    Args:
+        data: the array as read (any array-like with ``shape`` and numpy indexing).
+        axes: one letter per axis of ``data`` (tifffile's ``series.axes``, OME, NGFF).
+        what: names the source in messages (e.g. the file path).
+        channel, time: the index to open along ``C`` / ``T`` (required when that axis holds
+            more than one plane; an axis of length 1 is dropped either way).
+        samples_are_colour: False when the file's ``S`` samples are not RGB(A) (e.g. the
+            channels of a fluorescence image stored interleaved): they count as channels.
+
+    Raises:
+        UnsupportedFormatError: an axis napari-ifss does not know, several time points or
+            channels without a choice, a choice out of range or for an axis the file lacks.
+    """
+    axes = axes.upper()
+    if len(axes) != np.ndim(data):
+        raise UnsupportedFormatError(f"{what}: axes {axes!r} do not match shape "
+                                     f"{np.shape(data)}")
+    unknown = sorted(set(axes) - set(KNOWN))
+    if unknown:
+        raise UnsupportedFormatError(
+            f"{what}: axes {axes} (shape {tuple(np.shape(data))}) include {', '.join(unknown)}, "
+            "which napari-ifss does not read; it reads time (T), channels (C), z, y and x")
+    axes = channel_axes(axes, np.shape(data), samples_are_colour, what)
+    choice = {"T": time, "C": channel}
+    for letter, index in choice.items():
+        if index is not None and letter not in axes:
+            raise UnsupportedFormatError(
+                f"{what}: {OPTIONS[letter]}={index} given, but the file has no "
+                f"{WORDS[letter]} (axes {axes})")
+    picked: dict[str, int] = {}
+    arr = data
+    kept = axes
+    for letter in "TC":
+        if letter not in kept:
+            continue
+        pos, size = kept.index(letter), np.shape(arr)[kept.index(letter)]
+        index = choice[letter]
+        if index is None and size > 1:
+            raise UnsupportedFormatError(
+                f"{what}: {size} {WORDS[letter]} (axes {axes}, shape {tuple(np.shape(data))}); "
+                f"napari-ifss segments one at a time: open one with {OPTIONS[letter]}=0..."
+                f"{size - 1} (ifss.open_image(path, {OPTIONS[letter]}=0), or "
+                f"--{OPTIONS[letter]} 0 on the command line)")
+        index = 0 if index is None else int(index)
+        if not 0 <= index < size:
+            raise UnsupportedFormatError(f"{what}: {OPTIONS[letter]}={index} is out of range; "
+                                         f"the file has {size} {WORDS[letter]} (0...{size - 1})")
+        if choice[letter] is not None:
+            picked[OPTIONS[letter]] = index
+        arr = np.take(arr, index, axis=pos) if isinstance(arr, np.ndarray) else arr[
+            (slice(None),) * pos + (index,)]
+        kept = kept[:pos] + kept[pos + 1:]
+    notes = []
+    stated = kept
+    for letter in UNSTATED:
+        if letter in kept:
+            pages = np.shape(arr)[kept.index(letter)]
+            notes.append(f"the file does not say what its stack of {pages} pages is: read as "
+                         "z slices (if they are time points or channels, save the file with "
+                         "its axes, e.g. as OME-TIFF)")
+            stated = stated.replace(letter, "Z")
+    if stated.count("Z") > 1:
+        raise UnsupportedFormatError(f"{what}: axes {axes} hold more than one z axis")
+    order = [stated.index(a) for a in "ZYXS" if a in stated]  # z, y, x first, colour last
+    arr = np.asarray(arr)
+    if order != sorted(order):
+        arr = np.transpose(arr, order)
+    return AxesChoice(arr, "".join(stated[i] for i in order), axes, picked, tuple(notes))
