@@ -258,6 +258,11 @@ def test_bench_quality_cli_end_to_end(tmp_path, tiny_volume_root, tiny_fewshot_w
     assert len(report["annotate_next"]) == 1
     md = out.with_suffix(".md").read_text()
     assert "Spearman" in md and "Annotate next" in md and "without size" in md
+    # the tables again from the saved records, without running a model
+    assert main(["bench", "quality", "--from-json", str(out)]) == 0
+    again = json.loads(out.read_text())
+    assert again["objects"] == report["objects"] and "reported_again" in again
+    assert "distance in slices (before #20)" in out.with_suffix(".md").read_text()
 
 
 def _fixed(scores: dict[int, float]) -> dict:

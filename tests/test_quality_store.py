@@ -144,7 +144,7 @@ def test_next_never_picks_a_good_slice_while_review_slices_are_listed():
     from napari_ifss.core.quality.quality_next import NEXT_RULE, least_trusted_row, rows_of_table
     from napari_ifss.core.quality.quality_store import suggest_next
 
-    table = {1: {4: _entry(0.05), 5: _entry(0.6), 6: _entry(0.07), 20: _entry(0.3)}}
+    table = {1: {4: _entry(0.05), 5: _entry(0.6), 6: _entry(0.07), 20: _entry(0.5)}}
     assert [r.badge for r in score_rows(table)] == ["review", "good", "review", "good"]
     for pick in (least_trusted(table), suggest_next(table, {1: [0, 30]}),
                  least_trusted_row(rows_of_table(table))):

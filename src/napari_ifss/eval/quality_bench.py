@@ -10,6 +10,7 @@ and (``--annotate-next``) the "annotate next" comparison. Writes JSON + markdown
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -74,11 +75,15 @@ def suggest_thresholds(scores: list[float], dices: list[float]) -> dict:
             if review is not None and (s < review).any() else None}
 
 
-# The score's factors, for the ablation columns: each row drops factors from the full score.
+# The score's factors, for the ablation columns: each row drops factors from the full score;
+# "distance_in_slices" is the score before issue #20 (distance in slices, scale 3), on the
+# same back-predictions, so that a run compares both distances on the same results.
 ABLATIONS = {
     "without_size": lambda s: s["back_iou"] * distance_factor(s["widths"]),
     "back_iou_only": lambda s: s["back_iou"],
     "size_only": lambda s: size_factor(s["size_ratio"]),
+    "distance_in_slices": lambda s: s["back_iou"] * size_factor(s["size_ratio"]) / (
+        1.0 + s["distance"] / 3.0),
 }
 
 
@@ -120,7 +125,10 @@ def markdown(p: dict) -> str:
     lines = ["# JFS quality-score calibration", "",
              f"Command: `{p['command']}`  ", f"Machine: {m['cpu']}, {m['logical_cpus']} logical "
              f"CPUs, torch threads {m['torch_threads']}, torch {m['torch']}; {m['date_utc']} UTC  ",
-             f"Data: `{p['data']}`; wall {p['wall_s']:.0f} s", "",
+             f"Data: `{p['data']}`; propagation: {p.get('propagation', 'head')}; wall "
+             f"{p['wall_s']:.0f} s" + (f"; tables recomputed from the saved records with "
+                                        f"`{p['reported_again']}`" if "reported_again" in p
+                                        else ""), "",
              "Scored slices = propagated slices holding a mask (JFS cannot judge an empty "
              "result); *missed* = slices with the object where propagation gave nothing. "
              "Spearman: JFS score vs true slice Dice; AUROC: low score flags Dice < 0.5; "
@@ -148,7 +156,9 @@ def markdown(p: dict) -> str:
         ("auroc_without_size", "AUROC, without size"),
         ("spearman_back_iou_only", "Spearman, back IoU only"),
         ("auroc_back_iou_only", "AUROC, back IoU only"),
-        ("spearman_size_only", "Spearman, size only"), ("auroc_size_only", "AUROC, size only")],
+        ("spearman_size_only", "Spearman, size only"), ("auroc_size_only", "AUROC, size only"),
+        ("spearman_distance_in_slices", "Spearman, distance in slices (before #20)"),
+        ("auroc_distance_in_slices", "AUROC, distance in slices (before #20)")],
         digits=3))
     lines += ["", "Suggested badge thresholds (all K; review: max Youden J for Dice < 0.5, good: "
               "max share of Dice >= 0.7 at or above it, >= 25% of slices kept): "
@@ -188,7 +198,23 @@ def markdown(p: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def report_again(path: str, md: str | None = None) -> int:
+    """Recompute the summary and the tables of a saved run (``--from-json``): no model runs;
+    the per-slice records are the run's own, the summary columns are today's code."""
+    payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    cases = payload["objects"]
+    summary = {str(k): _stats([c for c in cases if c["k"] == k]) for k in payload["ks"]}
+    summary["all"] = _stats(cases)
+    payload["summary"] = summary
+    payload["reported_again"] = command_line()
+    json_path, md_path = write_report(path, payload, markdown(payload), md)
+    print(f"wrote {json_path} and {md_path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.from_json:
+        return report_again(args.from_json, args.md)
     torch.set_num_threads(args.threads)
     root = Path(args.data or default_data_dir())
     ks = sorted(set(args.k))
@@ -251,5 +277,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--propagation", choices=("learner", "head"), default="learner",
                    help="what produces the results to score: the per-volume learner (the "
                         "default of the docks, API and CLI) or the few-shot head")
+    p.add_argument("--from-json", default=None, metavar="JSON",
+                   help="recompute the summary and tables of a saved run (no model runs)")
     p.set_defaults(func=run)
     return p

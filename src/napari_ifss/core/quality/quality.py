@@ -9,42 +9,44 @@ in the paper and DESIGN.md. A result that is good segments the user's slices the
 did.
 
 Two more factors turn the evidence into the score
-``back_iou * distance_factor(d) * size_factor(size_ratio)``:
+``back_iou * distance_factor(w) * size_factor(size_ratio)``:
 
-* Evidence fades with distance: ``1 / (1 + d / DISTANCE_SCALE)`` with ``d`` the distance to
-  the nearest user slice. Back-prediction alone ranks slices within an object well but puts
-  objects on different scales; ``DISTANCE_SCALE = 3`` was picked by leave-one-volume-out on
-  the step-1200 encoder's calibration run (held-out Spearman 0.60, AUROC 0.76).
+* Evidence fades with distance: ``1 / (1 + w / DISTANCE_SCALE)`` with ``w`` the distance to
+  the nearest user slice **in object widths** (:func:`object_widths`: slices times the slice
+  thickness, over the equivalent diameter of the user's mask times the pixel size; issue
+  #20). Back-prediction alone ranks slices within an object well but puts objects on
+  different scales. Until #20 the distance was counted in slices (scale 3): on long volumes
+  that sent correct slices far from the user's to "review" (57% of a 300-slice tube), and it
+  ignored the voxel spacing. ``DISTANCE_SCALE = 1`` (one object width halves the evidence) was
+  chosen on the per-slice records of the previous calibration run
+  (``benchmarks/quality_distance_scale.py``: pooled Spearman / AUROC 0.543 / 0.780 against
+  0.531 / 0.767 in slices; 0.559 / 0.788 with the scale chosen leave-one-volume-out; a scale
+  of 10 slices ranks about as well, 0.545 / 0.773, but knows neither thickness nor size).
 * Size consistency: ``sqrt(min(a, u) / max(a, u))`` with ``a`` the result mask's area and ``u``
   the user masks' area, weighted like the evidence. Propagation fails most where the mask
   shrinks to nothing or leaks into its surroundings, and a small result mask also gives
   back-prediction little to go on. The factor and its exponent 0.5 were chosen on per-slice
   records of the step-4000 models (pooled Spearman 0.58 -> 0.65, AUROC 0.82 -> 0.86).
 
-With the shipped step-12000 models, measured after these choices were fixed
-(``docs/benchmarks/quality.md``, 818 scored slices): back IoU alone Spearman 0.55 / AUROC 0.83;
-times the distance factor 0.61 / 0.87; the full score **0.66 / 0.91** (per-object median
-Spearman 0.75); earlier models and the settings around these are in that report (no
-setting is a sharp optimum).
-
 Arbitration between two masks of the same slice uses both directions
 (:attr:`QualityScore.agreement`): the back-prediction evidence and the *forward* one (each
 user slice, as support, predicts the slice; IoU with the candidate). Back-prediction alone
 picked the true mask over a degraded one in 87.9% of 562 pairs, both directions in 91.1%
-(step-1200 encoder); with the shipped models both directions pick it in 93.1% of 580 pairs.
+(step-1200 encoder); with the shipped models (EfficientNet-Lite0 trunk) both directions pick it
+in 89.0% of 583 pairs.
 
 Slices are ``(H, W)`` grey or ``(H, W, 3|4)`` RGB, masks ``(H, W)`` (nonzero = object),
 coordinates (row, col); volumes are (z, row, col).
 
 Badges (:data:`GOOD_THRESHOLD`, :data:`REVIEW_THRESHOLD`) come from the calibration benchmark
 ``ifss bench quality`` (``docs/benchmarks/quality.md``; 13 objects of ``../shared/data``,
-K = 1, 2, 3, 796 scored slices, shipped models on the EfficientNet-Lite0 trunk, 2026-12-07):
-"review" below 0.10, the threshold maximising Youden's J (0.48) for flagging slices with true
-Dice < 0.5 (33% of the slices below it are bad, against 17% overall); "good" from 0.20, where
-the share of slices with true Dice >= 0.7 peaks (88%, against 62% overall, keeping at least a
-quarter of the slices). With the earlier from-scratch encoder the same run gave review < 0.10
-and good from 0.25 and ranked slices better (AUROC 0.91 against 0.77 now). Treat badges as a triage aid, not a
-guarantee. A fourth badge, "empty" (shown as "nothing found"), marks a slice inside an
+K = 1, 2, 3, propagated with the default learner, 780 scored slices, shipped models on the
+EfficientNet-Lite0 trunk, 2026-12-07): pooled Spearman 0.51, AUROC 0.86 (0.45 / 0.80 for the
+same slices with the distance in slices); "review" below 0.10, the threshold maximising
+Youden's J (0.62) for flagging slices with true Dice < 0.5 (20% of the slices below it are
+bad, against 6% overall); "good" from 0.45, where the share of slices with true Dice >= 0.7
+peaks (99%, against 85% overall, keeping at least a quarter of the slices). Treat badges as
+a triage aid, not a guarantee. A fourth badge, "empty" (shown as "nothing found"), marks a slice inside an
 object's range where the result holds nothing (volume scoring, see
 :mod:`~napari_ifss.core.quality.quality_volume`); it scores 0.
 """

@@ -21,7 +21,7 @@ BADGE_LABELS: dict[str, str] = {"good": "good", "check": "check", "review": "rev
 # From docs/benchmarks/quality.md (pooled over objects and K, see the module docstring):
 # slices scoring below REVIEW_THRESHOLD are "review"; at or above GOOD_THRESHOLD "good".
 REVIEW_THRESHOLD = 0.10
-GOOD_THRESHOLD = 0.20
+GOOD_THRESHOLD = 0.45
 PROB_THRESHOLD = 0.5
 # Evidence from user slices fades with the z distance measured in object widths (issue #20):
 # score = back_iou / (1 + w / DISTANCE_SCALE), w = physical z distance / the user's object width.
