@@ -32,7 +32,8 @@ import torch
 from napari_ifss.core.interactive.predictor import ClickPredictor
 from napari_ifss.eval.clicker import Clicker
 from napari_ifss.eval.metrics import iou
-from napari_ifss.eval.report import machine_info
+from napari_ifss.eval.paired import mean_interval
+from napari_ifss.eval.report import emit, script_header
 
 N_SLICES, SIDE, CLICKS = 30, 512, 3
 SOFT = (-160.0, 240.0)
@@ -78,12 +79,6 @@ def clicks_iou(pred: ClickPredictor, image: np.ndarray, gt: np.ndarray,
     return out
 
 
-def _ci(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    means = [values[rng.integers(0, len(values), len(values))].mean() for _ in range(2000)]
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--md", type=Path, default=None, help="also write the table here")
@@ -103,20 +98,17 @@ def main() -> None:
             res[name].append(clicks_iou(pred, img, organ, window))
         print(seed, {n: round(r[-1][0], 3) for n, r in res.items()}, flush=True)
     arr = {n: np.asarray(r) for n, r in res.items()}
-    m = machine_info()
-    lines = [
-        "# Clicks on CT soft tissue: intensity windows (issue #20, item 7)", "",
-        "Command: `python benchmarks/ct_windows.py --md docs/benchmarks/ct_windows.md`; "
-        f"{m['cpu']}, {m['logical_cpus']} logical CPUs, 1 torch thread, torch {m['torch']}; "
-        f"{m['date_utc']} UTC; {time.perf_counter() - t0:.0f} s in all.", "",
+    lines = script_header("Clicks on CT soft tissue: intensity windows (issue #20, item 7)",
+                          "python benchmarks/ct_windows.py --md docs/benchmarks/ct_windows.md",
+                          time.perf_counter() - t0) + [
         f"{N_SLICES} synthetic 512 x 512 int16 CT slices (soft-tissue organ 20-45 HU above the "
         "tissue, air and bone in the slice; see the script's docstring); shipped click model, "
         "robot clicks; mean IoU with 95 % bootstrap intervals.", "",
         "| intensity | IoU@1 | IoU@3 | IoU@1 >= 0.8 |", "|---|---|---|---|"]
     for n in names:
         a = arr[n]
-        lo1, hi1 = _ci(a[:, 0])
-        lo3, hi3 = _ci(a[:, -1])
+        lo1, hi1 = mean_interval(a[:, 0], 2000)
+        lo3, hi3 = mean_interval(a[:, -1], 2000)
         lines.append(f"| {n} | {a[:, 0].mean():.3f} [{lo1:.3f}, {hi1:.3f}] | "
                      f"{a[:, -1].mean():.3f} [{lo3:.3f}, {hi3:.3f}] | "
                      f"{int((a[:, 0] >= 0.8).sum())}/{len(a)} |")
@@ -125,13 +117,10 @@ def main() -> None:
               "|---|---|---|---|"]
     for a_name, b_name in ((names[2], names[1]), (names[2], names[0]), (names[3], names[1])):
         d = arr[a_name][:, 0] - arr[b_name][:, 0]
-        lo, hi = _ci(d)
+        lo, hi = mean_interval(d, 2000)
         lines.append(f"| {a_name} - {b_name} | {d.mean():+.3f} | [{lo:+.3f}, {hi:+.3f}] | "
                      f"{int((d > 0.005).sum())} / {int((d < -0.005).sum())} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.md:
-        args.md.write_text(text)
+    emit(lines, args.md)
 
 
 if __name__ == "__main__":

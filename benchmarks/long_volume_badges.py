@@ -39,7 +39,7 @@ from napari_ifss.core.quality.quality import (
 from napari_ifss.core.quality.quality_volume import score_volume
 from napari_ifss.eval.large_volume_bench import tube_radius
 from napari_ifss.eval.metrics import dice
-from napari_ifss.eval.report import machine_info
+from napari_ifss.eval.report import emit, script_header
 
 OLD_DISTANCE_SCALE, OLD_REVIEW, OLD_GOOD = 3.0, 0.10, 0.20  # the score before issue #20
 SIDE = 128
@@ -132,13 +132,9 @@ def main() -> None:
     for name, image, gt, spacing in cases:
         rows.append(run_volume(name, image, gt, spacing))
         print(rows[-1], flush=True)
-    m = machine_info()
-    lines = [
-        "# Quality badges on long volumes (issue #20, item 9)", "",
-        "Command: `python benchmarks/long_volume_badges.py --md "
-        "docs/benchmarks/long_volume_badges.md`; "
-        f"{m['cpu']}, {m['logical_cpus']} logical CPUs, 1 torch thread, torch {m['torch']}; "
-        f"{m['date_utc']} UTC; {time.perf_counter() - t0:.0f} s in all.", "",
+    lines = script_header("Quality badges on long volumes (issue #20, item 9)",
+                          "python benchmarks/long_volume_badges.py --md "
+                          "docs/benchmarks/long_volume_badges.md", time.perf_counter() - t0) + [
         "3 annotated slices evenly spaced over the object; propagation: the default learner with "
         "the volume's spacing; every slice of the object's range scored (JFS, shipped model). "
         f"Badges now: review < {REVIEW_THRESHOLD:.2f}, good >= {GOOD_THRESHOLD:.2f}, distance "
@@ -156,10 +152,7 @@ def main() -> None:
             f"{r['review_share']:.0%} | {r['good_share']:.0%} | {r['old_review_share']:.0%} | "
             f"{r['old_good_share']:.0%} | {r['widths_max']:.2f} | {r['propagation_s']:.0f} | "
             f"{r['scoring_s']:.0f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.md:
-        args.md.write_text(text)
+    emit(lines, args.md)
 
 
 if __name__ == "__main__":

@@ -26,16 +26,10 @@ from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.interactive.predictor import ClickPredictor
 from napari_ifss.eval.clicker import Clicker
 from napari_ifss.eval.metrics import iou
-from napari_ifss.eval.report import machine_info
+from napari_ifss.eval.paired import mean_interval
+from napari_ifss.eval.report import emit, script_header
 
 SIZES = (1, 2, 4, 8)
-
-
-def _ci(values: list[float], seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    v = np.asarray(values)
-    means = [v[rng.integers(0, len(v), len(v))].mean() for _ in range(2000)]
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def run_size(pred: ClickPredictor, image: np.ndarray, labels: np.ndarray, reps: int,
@@ -60,8 +54,8 @@ def run_size(pred: ClickPredictor, image: np.ndarray, labels: np.ndarray, reps: 
             ious.append(iou(pred_mask, gt))
         iou1.append(ious[0])
         iou3.append(ious[-1])
-    return {"side": big.shape[0], "iou1": float(np.mean(iou1)), "iou1_ci": _ci(iou1),
-            "iou3": float(np.mean(iou3)), "iou3_ci": _ci(iou3),
+    return {"side": big.shape[0], "iou1": float(np.mean(iou1)), "iou1_ci": mean_interval(iou1, 2000),
+            "iou3": float(np.mean(iou3)), "iou3_ci": mean_interval(iou3, 2000),
             "first_ms": float(np.median(first_ms)),
             "later_ms": float(np.median(later_ms)) if later_ms else float("nan")}
 
@@ -85,12 +79,9 @@ def main() -> None:
             r = run_size(pred, image, labels, reps, ids)
             rows.append((name, r))
             print(name, r, flush=True)
-    m = machine_info()
-    lines = [
-        "# Clicks on a large mosaic (issue #20, item 1)", "",
-        "Command: `python benchmarks/mosaic_clicks.py --md docs/benchmarks/mosaic_clicks.md`; "
-        f"{m['cpu']}, {m['logical_cpus']} logical CPUs, 1 torch thread, torch {m['torch']}; "
-        f"{m['date_utc']} UTC; {time.perf_counter() - t0:.0f} s in all.", "",
+    lines = script_header("Clicks on a large mosaic (issue #20, item 1)",
+                          "python benchmarks/mosaic_clicks.py --md docs/benchmarks/mosaic_clicks.md",
+                          time.perf_counter() - t0) + [
         f"The same 20 cells (median equivalent diameter {diameter:.0f} px) in the centre tile of a "
         "512 x 512 synthetic cell image tiled to each size; robot clicks (first: the cell's "
         "deepest point; then the largest error region); IoU with 95 % bootstrap intervals over "
@@ -103,10 +94,7 @@ def main() -> None:
         lines.append(f"| {r['side']} | {name} | {r['iou1']:.3f} [{lo1:.3f}, {hi1:.3f}] | "
                      f"{r['iou3']:.3f} [{lo3:.3f}, {hi3:.3f}] | {r['first_ms']:.0f} | "
                      f"{r['later_ms']:.0f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.md:
-        args.md.write_text(text)
+    emit(lines, args.md)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,17 @@ os.environ.setdefault("IFSS_SESSION_DIR", tempfile.mkdtemp(prefix="ifss_shot_ses
 PLUGIN = "napari-ifss"
 
 
+def out_dir(description: str) -> Path:
+    """The ``--out-dir`` of a screenshot script (default ``docs/images``), made if missing."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out-dir", default=str(Path(__file__).parents[1] / "docs/images"))
+    out = Path(parser.parse_args().out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def sample_viewer(width: int = 1270, height: int = 880):
     """A shown napari viewer of ``width`` x ``height`` (the default fits xvfb-run's 1280 x 1024
     screen) with the plugin's synthetic sample opened, one torch thread; returns ``(viewer,

@@ -19,12 +19,11 @@ ground truth, so the page's words can be checked against what the run did.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import napari
 import numpy as np
-from _viewer_shot import sample_viewer, wait_idle
+from _viewer_shot import out_dir, sample_viewer, wait_idle
 
 from napari_ifss._napari.interactive_dock import InteractiveDock
 
@@ -63,11 +62,7 @@ def _worst_error_point(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, b
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", default=str(Path(__file__).parents[1] / "docs/images"))
-    args = parser.parse_args()
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_dir(__doc__.splitlines()[0])
     viewer, image, truth = sample_viewer()
     dock = InteractiveDock(viewer)
     viewer.window.add_dock_widget(dock, name="Interactive segmentation", area="right")

@@ -15,7 +15,6 @@ Prints the status lines and Dice so that the page's words can be checked against
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import napari
 import numpy as np
 import tifffile
 import torch
-from _viewer_shot import PLUGIN, wait_idle
+from _viewer_shot import PLUGIN, out_dir, wait_idle
 
 from napari_ifss._napari.fewshot_dock import FewShotDock
 from napari_ifss._napari.interactive_dock import InteractiveDock
@@ -66,11 +65,7 @@ def ct_stack() -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", default=str(Path(__file__).parents[1] / "docs/images"))
-    args = parser.parse_args()
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_dir(__doc__.splitlines()[0])
     torch.set_num_threads(1)
     app = napari.qt.get_qapp()
 

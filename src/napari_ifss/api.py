@@ -348,8 +348,9 @@ def score(image: object, labels: object, support: object | None = None,
     return result
 
 
-def _user_part(labels: object, layer: object) -> np.ndarray:
-    """The user's slices of ``labels``, from the propagation record in ``layer``'s metadata."""
+def _user_part(labels: object, layer: object) -> object:
+    """The user's slices of ``labels`` (a read-only ``(Z, Y, X)`` view), from the
+    propagation record in ``layer``'s metadata."""
     from .core.provenance import RECORD_KEY, record_from_json, user_labels
 
     record = getattr(layer, "metadata", {}).get(RECORD_KEY) if layer is not None else None
@@ -357,7 +358,7 @@ def _user_part(labels: object, layer: object) -> np.ndarray:
         raise InvalidInputError(
             "score needs support= (the user's own annotations), unless labels is a napari "
             "Labels layer the few-shot dock propagated into")
-    return user_labels(record_from_json(record), np.asarray(labels))[0]
+    return user_labels(record_from_json(record), labels)[0]
 
 
 def annotate_next(scores: Scores, support: object | None = None) -> tuple[int, int] | None:

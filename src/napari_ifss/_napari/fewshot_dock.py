@@ -37,6 +37,7 @@ from ..core.fewshot.support import LabelsIndex, index_labels, resolve_label_ids
 from ..core.fewshot.transfer import transfer
 from ..core.fewshot.volume_io import PropagationProgress
 from ..core.provenance import RECORD_KEY, Record, record_states, user_labels
+from ..core.slice_store import compressed_copy
 from .fewshot_run import RunPlan, RunState, clear_slices
 from .intensity_choice import IntensityChoice
 from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
@@ -255,7 +256,8 @@ class FewShotDock(Container):
         if tuple(labels.data.shape) != shape:
             raise InvalidInputError(f"labels {labels.name!r} has shape {labels.data.shape}, "
                                     f"image {image.name!r} has {shape}")
-        support, stale = user_labels(propagated_record(labels), labels.data)  # worker's copy
+        user, stale = user_labels(propagated_record(labels), labels.data)
+        support = compressed_copy(user)  # the worker's copy: propagation writes into it
         index = index_labels(support)
         if not index.annotated:
             raise InvalidInputError(f"no annotated slice in {labels.name!r}: draw the object "
@@ -370,7 +372,9 @@ class FewShotDock(Container):
         if gained.any():
             current[gained] = event.label_id
             layer.data[event.z] = current
-            run.written.append((event.z, np.flatnonzero(gained), event.label_id))
+            flat = np.flatnonzero(gained)  # 32-bit where a slice allows: kept for the undo
+            run.written.append((event.z, flat.astype(np.int32) if gained.size < 2**31
+                                else flat, event.label_id))
         run.done = event.done
         if not self.runner.cancelling:
             self._set_status(f"propagating {event.done}/{event.total} slices...")

@@ -18,26 +18,32 @@ from napari.layers import Labels
 Index = tuple[np.ndarray, ...]
 
 
-def write_labels(layer: Labels, idx: Index, values: int | np.ndarray) -> int:
-    """Write ``values`` (one id, or one per voxel) at ``idx`` as one undo step of ``layer``;
-    returns the number of voxels written (nothing is recorded for none)."""
+def write_labels(layer: Labels, idx: Index, values: int | np.ndarray,
+                 refresh: bool = True) -> int:
+    """Write ``values`` (one id, or one per voxel) at ``idx`` as one undo step of ``layer``
+    (or as part of one, inside ``layer.block_history()``); returns the number of voxels
+    written (nothing is recorded for none). ``refresh=False`` leaves the redraw to the
+    caller."""
     n = int(np.asarray(idx[0]).size) if idx else 0
     if n == 0:
         return 0
     if not np.isscalar(values):
         values = np.asarray(values).astype(layer.data.dtype, copy=False)
-    layer.data_setitem(idx, values)
+    layer.data_setitem(idx, values, refresh=refresh)
     return n
 
 
-def record_as_one_step(layer: Labels, idx: Index, before: np.ndarray) -> int:
+def record_as_one_step(layer: Labels, idx: Index, before: np.ndarray,
+                       refresh: bool = True) -> int:
     """Voxels at ``idx`` were written straight into ``layer.data`` (no history) over the
     values ``before``; make that change one undo step: put ``before`` back, then write the
-    new values again with :func:`write_labels`. Returns the number of voxels that changed."""
+    new values again with :func:`write_labels`. Returns the number of voxels that changed.
+    Several calls inside ``layer.block_history()`` make one step together."""
     after = np.asarray(layer.data[idx])
     changed = after != before
     idx = tuple(a[changed] for a in idx)
     layer.data[idx] = before[changed]  # the state before the run, not redrawn
-    n = write_labels(layer, idx, after[changed])
-    layer.refresh()
+    n = write_labels(layer, idx, after[changed], refresh=False)
+    if refresh:
+        layer.refresh()
     return n

@@ -26,7 +26,7 @@ from ..core.errors import InvalidInputError
 from ..core.fewshot.fewshot import FewShotSegmenter
 from ..core.fewshot.learner_segmenter import check_spacing
 from ..core.normalize import IntensityWindow
-from ..core.provenance import Record, user_labels
+from ..core.provenance import Record, UserSlices, user_labels
 from ..core.quality.quality_next import ScoreRow
 from ..core.quality.quality_scan import QualityProgress, ScoringPlan, plan_drawn, score_plan
 from ..core.quality.quality_store import (
@@ -37,6 +37,7 @@ from ..core.quality.quality_store import (
     stored_table,
     to_metadata,
 )
+from ..core.slice_store import compressed_copy
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 
 # At most this many encoded slices are kept for reuse between propagation and scoring (one
@@ -88,21 +89,23 @@ class ScoringWork:
     Attributes:
         request: the volume, label ids and cache prefix of the propagation run.
         labels: ``(Z, Y, X)`` the labels layer's data when the job started (what is scored).
-        user: ``(Z, Y, X)`` the user's own slices of ``labels`` (propagated slices zeroed).
+        user: ``(Z, Y, X)`` the user's own slices of ``labels`` (a view of it with the
+            propagated slices read as zeros).
         plan: the (slice, label id) pairs to score.
     """
 
     request: ScoringRequest
-    labels: np.ndarray
-    user: np.ndarray
+    labels: object
+    user: UserSlices
     plan: ScoringPlan
 
     @classmethod
     def snapshot(cls, request: ScoringRequest, data: object, record: Record) -> ScoringWork:
-        """Copy ``data`` ``(Z, Y, X)`` (a labels layer's data) and plan the slices of
+        """Copy ``data`` ``(Z, Y, X)`` (a labels layer's data; a compressed copy,
+        :func:`~napari_ifss.core.slice_store.compressed_copy`) and plan the slices of
         ``request``'s label ids the user drew; ``record`` tells the propagated slices from
         the user's."""
-        labels_after = np.array(data, copy=True)
+        labels_after = compressed_copy(data)
         user, _ = user_labels(record, labels_after)
         return cls(request, labels_after, user,
                    plan_drawn(request.volume, labels_after, user, request.label_ids))

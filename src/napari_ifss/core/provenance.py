@@ -53,21 +53,53 @@ def record_states(record: Record, labels: np.ndarray, zs: Iterable[int]) -> Reco
     return out
 
 
-def propagated_slices(record: Record, labels: np.ndarray) -> list[int]:
-    """Indices of the slices whose content is still a recorded propagated state."""
-    depth = len(labels)
+def propagated_slices(record: Record, labels: object) -> list[int]:
+    """Indices of the slices whose content is still a recorded propagated state (``labels``:
+    any ``(Z, Y, X)`` array-like: numpy, zarr, dask; only the recorded slices are read)."""
+    depth = int(np.shape(labels)[0]) if hasattr(labels, "shape") else len(labels)  # type: ignore[arg-type]
     return [z for z, states in sorted(record.items())
-            if 0 <= z < depth and slice_checksum(np.asarray(labels[z])) in states]
+            if 0 <= z < depth and slice_checksum(np.asarray(labels[z])) in states]  # type: ignore[index]
 
 
-def user_labels(record: Record, labels: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """A copy of ``labels`` without the propagated slices, and those slices' indices.
+class UserSlices:
+    """``labels`` ``(Z, Y, X)`` as the user drew them: the propagated slices read as zeros.
 
-    The copy holds only what the user drew (or edited after propagation): the support for the
-    next run.
+    A read-only view: indexing ``view[z]`` reads one slice of ``labels`` (numpy, zarr, dask),
+    nothing is copied; ``np.asarray(view)`` builds the whole volume when asked.
+
+    Attributes:
+        labels: the labels volume viewed.
+        stale: the propagated slices (read as zeros).
     """
+
+    def __init__(self, labels: object, stale: Iterable[int]) -> None:
+        self.labels = labels
+        self.stale = frozenset(int(z) for z in stale)
+        self.shape = tuple(int(n) for n in np.shape(labels))  # type: ignore[arg-type]
+        self.dtype = np.dtype(labels.dtype)  # type: ignore[attr-defined]
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        if isinstance(key, int | np.integer):
+            z = int(key) + (self.shape[0] if key < 0 else 0)
+            if z in self.stale:
+                return np.zeros(self.shape[1:], self.dtype)
+            return np.asarray(self.labels[z])  # type: ignore[index]
+        return np.asarray(self)[key]  # type: ignore[index]
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        out = np.array(self.labels, dtype=self.dtype, copy=True)
+        for z in self.stale:
+            out[z] = 0
+        return out if dtype is None else out.astype(dtype)  # type: ignore[arg-type]
+
+
+def user_labels(record: Record, labels: object) -> tuple[UserSlices, list[int]]:
+    """``labels`` without the propagated slices (a :class:`UserSlices` view: what the user
+    drew, or edited after propagation, the support of the next run) and those slices' indices.
+    Nothing is copied: take ``np.array(view)`` for a writable copy."""
     stale = propagated_slices(record, labels)
-    out = np.array(labels, copy=True)
-    for z in stale:
-        out[z] = 0
-    return out, stale
+    return UserSlices(labels, stale), stale

@@ -13,6 +13,19 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def mean_interval(values: Sequence[float] | np.ndarray, n_boot: int = 5000, seed: int = 0,
+                  level: float = 0.95, rng: np.random.Generator | None = None
+                  ) -> tuple[float, float]:
+    """The percentile bootstrap interval ``(lo, hi)`` of the mean of ``values`` (resampled
+    ``n_boot`` times with ``rng``, default a generator seeded with ``seed``)."""
+    v = np.asarray(values, dtype=float)
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    boot = v[rng.integers(0, v.size, (n_boot, v.size))].mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
 def paired_differences(objects: Sequence[dict], reference: str, metric: str = "noc@90",
                        by: str = "split", n_boot: int = 5000, seed: int = 0,
                        level: float = 0.95) -> list[dict]:
@@ -36,7 +49,6 @@ def paired_differences(objects: Sequence[dict], reference: str, metric: str = "n
     ref = table[reference]
     groups = list(dict.fromkeys(k[0] for k in ref))
     rng = np.random.default_rng(seed)
-    alpha = (1.0 - level) / 2.0
     rows = []
     for method, values in table.items():
         if method == reference:
@@ -46,8 +58,7 @@ def paired_differences(objects: Sequence[dict], reference: str, metric: str = "n
             if not keys:
                 continue
             diff = np.array([values[k] - ref[k] for k in keys])
-            boot = diff[rng.integers(0, diff.size, (n_boot, diff.size))].mean(axis=1)
-            lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
+            lo, hi = mean_interval(diff, n_boot, level=level, rng=rng)
             rows.append({by: group, "method": method, "n": int(diff.size),
                          "mean": float(diff.mean()), "lo": float(lo), "hi": float(hi)})
     return rows

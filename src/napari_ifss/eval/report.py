@@ -147,3 +147,21 @@ def write_report(json_path: Path | str, payload: Mapping[str, object], markdown:
     j = write_json(json_path, payload, one_line_items)
     m = write_markdown(md_path if md_path is not None else markdown_path_for(j), markdown)
     return j, m
+
+
+def script_header(title: str, command: str, seconds: float) -> list[str]:
+    """The first lines of a benchmark script's Markdown table: the title, the command, the
+    machine (CPU, torch) and the run's wall time."""
+    m = machine_info()
+    return [f"# {title}", "",
+            f"Command: `{command}`; {m['cpu']}, {m['logical_cpus']} logical CPUs, 1 torch "
+            f"thread, torch {m['torch']}; {m['date_utc']} UTC; {seconds:.0f} s in all.", ""]
+
+
+def emit(lines: Sequence[str], md: Path | str | None) -> str:
+    """Print a benchmark script's Markdown and write it to ``md`` when given; returns it."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if md:
+        Path(md).write_text(text, encoding="utf-8")
+    return text

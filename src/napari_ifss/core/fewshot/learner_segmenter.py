@@ -40,6 +40,8 @@ __all__ = ["DEFAULT_METHOD", "METHODS", "LearnerSegmenter", "check_method", "che
 METHODS = ("learner", "head")
 DEFAULT_METHOD = "learner"
 CACHE_SLICES = 16  # slices whose features are kept (filters + trunk pyramid)
+# ... and at most this many bytes of filter features (a 1024 x 1024 slice holds ~40 MB)
+CACHE_BYTES = 256 * 2**20
 
 
 def check_method(method: str) -> str:
@@ -195,8 +197,10 @@ class LearnerSegmenter:
         return self._trunk
 
     def _trim(self) -> None:
-        """Keep the filter features of the last ``cache_size`` slices (the trunk's own LRU
-        keeps as many pyramids)."""
+        """Keep the filter features of the last ``cache_size`` slices, at most
+        :data:`CACHE_BYTES` of them but always the newest (the trunk's own LRU keeps
+        ``cache_size`` pyramids, which are smaller)."""
         cache = self._features._filters if self._features is not None else {}
-        while len(cache) > self.cache_size:
-            cache.pop(next(iter(cache)))
+        held = sum(int(getattr(a, "nbytes", 0)) for a in cache.values())
+        while len(cache) > 1 and (len(cache) > self.cache_size or held > CACHE_BYTES):
+            held -= int(getattr(cache.pop(next(iter(cache))), "nbytes", 0))

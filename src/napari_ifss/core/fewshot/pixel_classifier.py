@@ -14,7 +14,7 @@ Classifiers (all predict a probability map ``(H, W)`` float32 from features ``(H
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -26,17 +26,23 @@ from .trunk_features import TrunkMaps
 CLASSIFIERS = ("mlp", "logreg", "rf")
 
 
-def sample_pixels(features: Sequence[np.ndarray], masks: Sequence[np.ndarray], n: int,
+RowSource = np.ndarray | Callable[[np.ndarray], np.ndarray]
+
+
+def sample_pixels(features: Iterable[RowSource], masks: Sequence[np.ndarray], n: int,
                   near: float, band: int, rng: np.random.Generator
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(X (N, F) float32, y (N,) float32 in {0, 1}, weight (N,) float32)`` from support
-    features ``(H, W, F)`` and bool masks ``(H, W)``; weights sum to 1 per class."""
+    features and bool masks ``(H, W)``; weights sum to 1 per class.
+
+    Each item of ``features`` is a slice's ``(H, W, F)`` features, or a function giving the
+    rows ``(N, F)`` of the flat pixel indices it is passed (so that a slice's full features
+    need not exist at once); the pixels picked depend on the masks and ``rng`` only."""
     xs, ys = [], []
     for feats, mask in zip(features, masks, strict=True):
         m = np.asarray(mask, dtype=bool)
-        if feats.shape[:2] != m.shape:
+        if not callable(feats) and feats.shape[:2] != m.shape:
             raise InvalidInputError(f"features {feats.shape[:2]} and mask {m.shape} differ")
-        flat = feats.reshape(-1, feats.shape[-1])
         fg = np.flatnonzero(m.ravel())
         bg = np.flatnonzero(~m.ravel())
         picks = [(_choose(fg, n, rng), 1.0)]
@@ -49,9 +55,9 @@ def sample_pixels(features: Sequence[np.ndarray], masks: Sequence[np.ndarray], n
             picks.append((_choose(bg, n - n_near, rng), 0.0))
         else:
             picks.append((_choose(bg, n, rng), 0.0))
-        for idx, label in picks:
-            xs.append(flat[idx])
-            ys.append(np.full(idx.size, label, np.float32))
+        idx = np.concatenate([i for i, _ in picks])
+        xs.append(feats(idx) if callable(feats) else feats.reshape(-1, feats.shape[-1])[idx])
+        ys += [np.full(i.size, label, np.float32) for i, label in picks]
     x = np.concatenate(xs).astype(np.float32, copy=False)
     y = np.concatenate(ys)
     if y.size == 0 or y.min() == y.max():

@@ -157,6 +157,17 @@ class TrunkFeatures:
         stacked = torch.cat([t.on_base(i, m) for i, m in enumerate(t.maps)])
         return t.to_source(stacked).permute(1, 2, 0).contiguous().numpy()
 
+    def pixel_rows(self, image: np.ndarray, window: IntensityWindow | None, idx: np.ndarray,
+                   key: Hashable | None = None, levels: Sequence[str] | None = None,
+                   side_range: tuple[int, int] | None = None) -> np.ndarray:
+        """``(N, C)`` float32: the rows of :meth:`pixel_features` at the flat pixel indices
+        ``idx`` of the source grid (the same resizes; no ``(H, W, C)`` copy is made)."""
+        t = self.base_map(image, window, key, levels, side_range)
+        stacked = torch.cat([t.on_base(i, m) for i, m in enumerate(t.maps)])
+        source = t.to_source(stacked)  # (C, H, W)
+        flat = source.reshape(source.shape[0], -1)
+        return np.ascontiguousarray(flat[:, torch.as_tensor(idx, dtype=torch.long)].T.numpy())
+
     def clear(self) -> None:
         """Forget the cached pyramids."""
         self.encoder.clear()

@@ -68,6 +68,20 @@ class SliceFeatures:
                 side_range=cfg.side_range(image.shape)))
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
+    def rows(self, z: int, cfg: LearnerConfig, idx: np.ndarray) -> np.ndarray:
+        """``(N, F)`` float32: the rows of :meth:`slice` at the flat pixel indices ``idx``,
+        without making the slice's full ``(H, W, F)`` features."""
+        image = np.asarray(self.volume[z])  # type: ignore[index]
+        parts = []
+        if cfg.filters:
+            f = self._filters_of(z, image, cfg)
+            parts.append(f.reshape(-1, f.shape[-1])[idx].astype(np.float32))
+        if cfg.levels:
+            parts.append(self._trunk(cfg).pixel_rows(
+                image, self.window, idx, key=(self.name, z), levels=cfg.levels,
+                side_range=cfg.side_range(image.shape)))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+
     def _filters_of(self, z: int, image: np.ndarray, cfg: LearnerConfig) -> np.ndarray:
         key = (z, cfg.sigma_max)
         if key not in self._filters:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -180,7 +181,9 @@ class VolumeLearner:
             raise InvalidInputError("the learner needs at least one annotated slice")
         cfg = self.cfg
         zs = sorted(support)
-        x, y, w = sample_pixels([self.features.slice(z, cfg) for z in zs],
+        # only the sampled pixels' features are made (a 1024 x 1024 slice's full features
+        # take ~1 GB): the same rows as indexing :meth:`SliceFeatures.slice`
+        x, y, w = sample_pixels([partial(self.features.rows, z, cfg) for z in zs],
                                 [support[z] for z in zs], cfg.samples, cfg.near, cfg.band,
                                 np.random.default_rng(cfg.seed))
         self.clf = PixelClassifier(cfg.classifier, seed=cfg.seed).fit(x, y, w)

@@ -1,0 +1,69 @@
+"""#20 (6): the Few-shot dock on a dask image and a zarr labels layer (lazy arrays)."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+
+from napari_ifss._napari.fewshot_dock import FewShotDock
+from napari_ifss.core.data.sample import make_synthetic_cells
+from napari_ifss.core.provenance import RECORD_KEY
+
+pytestmark = pytest.mark.gui
+
+
+def test_fewshot_dock_propagates_a_dask_image_into_zarr_labels(make_napari_viewer, qtbot,
+                                                                tmp_path):
+    image, truth = make_synthetic_cells((12, 64, 64), n_cells=6, seed=1)
+    cell = int(np.bincount(truth[5].ravel())[1:].argmax() + 1)
+    store = zarr.create_array(str(tmp_path / "labels.zarr"), shape=truth.shape, dtype="int32",
+                              chunks=(1, 64, 64), fill_value=0)
+    store[5] = np.where(truth[5] == cell, cell, 0)
+    viewer = make_napari_viewer()
+    viewer.add_image(da.from_array(image, chunks=(1, 64, 64)), name="cells")
+    layer = viewer.add_labels(store, name="labels")
+    dock = FewShotDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Few-shot propagation")
+    assert dock._support.value == f"label {cell}: slice 5"  # read lazily, slice by slice
+    dock.propagate()
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    assert dock.status.startswith("done: "), dock.status
+    filled = [z for z in range(12) if z != 5 and np.any(store[z] == cell)]
+    assert len(filled) >= 2  # written into the zarr store itself
+    assert layer.metadata[RECORD_KEY]  # the propagated slices are recorded
+    qtbot.waitUntil(lambda: dock.quality.rows != [], timeout=60000)
+    assert {r.label_id for r in dock.quality.rows} == {cell}
+    dock.refresh_support()  # a second look: the propagated slices are not annotations
+    assert dock._support.value.startswith(f"label {cell}: slice 5\n")
+    assert f"{len(filled)} propagated slices" in dock._support.value
+    layer.undo()  # the run is one undo step, in the zarr store too
+    assert not any(np.any(store[z]) for z in range(12) if z != 5)
+    assert np.array_equal(store[5], np.where(truth[5] == cell, cell, 0))
+
+
+def test_interactive_dock_clicks_a_dask_image_and_commits_into_zarr_labels(
+        make_napari_viewer, qtbot, tmp_path):
+    from napari_ifss._napari.interactive_dock import InteractiveDock
+
+    image, truth = make_synthetic_cells((8, 64, 64), n_cells=5, seed=2)
+    store = zarr.create_array(str(tmp_path / "labels.zarr"), shape=truth.shape,
+                              dtype="int32", chunks=(1, 64, 64), fill_value=0)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(da.from_array(image, chunks=(1, 64, 64)), name="cells")
+    labels = viewer.add_labels(store, name="my labels")
+    dock = InteractiveDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Interactive segmentation")
+    dock._labels_box.value = labels
+    viewer.dims.set_current_step(0, 3)
+    cell = int(np.bincount(truth[3].ravel())[1:].argmax() + 1)
+    rows, cols = np.nonzero(truth[3] == cell)
+    point = [3, int(np.median(rows)), int(np.median(cols))]
+    dock.prompts.add(np.asarray(dock.prompts.world_to_data(layer.data_to_world(point)))[None])
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    assert dock.preview.data[tuple(point)] == 1
+    dock.commit()
+    assert store[tuple(point)] == 1 and not np.any(store[2]) and not np.any(store[4])
+    labels.undo()
+    assert not np.any(store[3])
