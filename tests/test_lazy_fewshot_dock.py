@@ -67,3 +67,37 @@ def test_interactive_dock_clicks_a_dask_image_and_commits_into_zarr_labels(
     assert store[tuple(point)] == 1 and not np.any(store[2]) and not np.any(store[4])
     labels.undo()
     assert not np.any(store[3])
+
+
+def test_docks_read_level_0_of_a_multiscale_layer(make_napari_viewer, qtbot):
+    """#20 (5): a pyramid (napari multiscale layer, e.g. from OME-Zarr): the models read the
+    full-resolution level; clicks map to it through napari's level-0 data coordinates."""
+    from napari_ifss._napari.interactive_dock import InteractiveDock
+
+    image, truth = make_synthetic_cells((8, 64, 64), n_cells=5, seed=2)
+    pyramid = [da.from_array(image, chunks=(1, 64, 64)), image[:, ::2, ::2]]
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(pyramid, multiscale=True, name="cells")
+    dock = InteractiveDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Interactive segmentation")
+    viewer.dims.set_current_step(0, 3)
+    cell = int(np.bincount(truth[3].ravel())[1:].argmax() + 1)
+    rows, cols = np.nonzero(truth[3] == cell)
+    point = [3, int(np.median(rows)), int(np.median(cols))]
+    dock.prompts.add(np.asarray(dock.prompts.world_to_data(layer.data_to_world(point)))[None])
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    mask = dock.preview.data[3] > 0
+    assert dock.preview.data.shape == (8, 64, 64)  # full resolution
+    import napari_ifss as ifss
+
+    alone = ifss.segment_clicks(image[3], [point[1:]])  # the same click on the level-0 slice
+    assert 2 * (mask & alone).sum() / (mask.sum() + alone.sum()) > 0.98
+    dock.commit()
+    labels = viewer.layers["ifss labels"]
+    fewshot = FewShotDock(viewer)
+    viewer.window.add_dock_widget(fewshot, name="Few-shot propagation")
+    fewshot._image_box.value, fewshot._labels_box.value = layer, labels
+    fewshot.propagate()
+    qtbot.waitUntil(lambda: not fewshot.busy, timeout=60000)
+    assert fewshot.status.startswith("done: "), fewshot.status
+    assert labels.data[2].any() or labels.data[4].any()

@@ -97,10 +97,8 @@ def resolve_volume(obj: object, what: str = "image") -> tuple[Any, Any, tuple[fl
     if isinstance(obj, LayerData):
         return obj.data, None, _spacing_of(obj.scale)
     if console is not None and console.is_layer(obj):
-        if getattr(obj, "multiscale", False):
-            raise InvalidInputError(f"{what}: multiscale layer {obj.name!r} is not supported; "
-                                    "pass one level, e.g. layer.data[0]")
-        return obj.data, obj, _spacing_of(getattr(obj, "scale", None))
+        data = obj.data[0] if getattr(obj, "multiscale", False) else obj.data  # level 0
+        return data, obj, _spacing_of(getattr(obj, "scale", None))
     if not hasattr(obj, "shape") or not hasattr(obj, "dtype"):
         raise InvalidInputError(
             f"{what}: expected an array, LayerData, napari layer, layer name or file path; "
@@ -147,7 +145,8 @@ def _track(events: Iterator, desc: str, enabled: bool) -> Iterator:
 # -- files --------------------------------------------------------------------------------
 def open_image(path: str | os.PathLike, *, as_labels: bool = False,
                channel: int | None = None, time: int | None = None) -> LayerData:
-    """Read an image or labels file (TIFF/OME-TIFF, NIfTI, MHA/MHD, NRRD, DICOM folder).
+    """Read an image or labels file (TIFF/OME-TIFF, NIfTI, MHA/MHD, NRRD, OME-Zarr, DICOM
+    folder; OME-Zarr opens level 0 lazily, as a dask array).
 
     Returns :class:`LayerData` (``.data`` in ``(Z, Y, X)``, ``(Y, X)`` or ``(Y, X, 3|4)``
     order as ``.axes`` says, ``.scale``/``.translate`` from the file's spacing/origin). A TIFF

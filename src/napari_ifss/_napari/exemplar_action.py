@@ -32,7 +32,7 @@ from ..core.interactive.plane import Plane
 from ..core.labels_ops import next_free_id
 from .generator_runner import GeneratorRunner
 from .labels_history import write_labels
-from .slice_context import current_slice, spatial_shape
+from .slice_context import current_slice, full_resolution, spatial_shape
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
         segmenter = load_segmenter()
         yield "looking for objects like the exemplar..."
         if plan.stack:
-            for event in segment_all_like_volume(plan.image.data, labels, plan.exemplar_id,
+            for event in segment_all_like_volume(full_resolution(plan.image), labels,
+                                                 plan.exemplar_id,
                                                  z=plan.plane.fixed[0][1],
                                                  segmenter=segmenter, settings=settings):
                 yield Found(Plane(3, (1, 2), ((0, event.z),)), event.labels, event.done,
@@ -105,7 +106,7 @@ def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
                     break
         else:
             sl = plan.plane.slicer()
-            result = segment_all_like(np.asarray(plan.image.data[sl]), labels[sl],
+            result = segment_all_like(np.asarray(full_resolution(plan.image)[sl]), labels[sl],
                                       plan.exemplar_id, segmenter=segmenter,
                                       settings=settings, first_id=plan.first_id)
             yield Found(plan.plane, result.labels, 1, 1)

@@ -44,7 +44,7 @@ from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 from .quality_panel import QualityPanel
 from .quality_worker import ScoringRequest, reserve_cache
-from .slice_context import spatial_shape
+from .slice_context import full_resolution, spatial_shape
 
 ALL, BETWEEN, RANGE = "all slices", "between annotated slices", "z range"
 METHOD_CHOICES = [("learn from this image", "learner"), ("pretrained few-shot model", "head")]
@@ -245,8 +245,6 @@ class FewShotDock(Container):
         image, labels = self._image_box.value, self._labels_box.value
         if image is None:
             raise InvalidInputError("choose an image layer")
-        if image.multiscale:
-            raise InvalidInputError(f"image {image.name!r} is multiscale; open a single scale")
         shape = spatial_shape(image)
         if len(shape) != 3:
             raise InvalidInputError(f"image {image.name!r} has {len(shape)} spatial axes; "
@@ -265,10 +263,9 @@ class FewShotDock(Container):
         ids = parse_ids(self._ids.value, index)
         method = self.method  # read here, in the UI thread: the run does not follow later edits
         window = self.intensity.window(image)  # what you see, if so chosen (see the combo)
+        volume = full_resolution(image)  # level 0 of a multiscale (pyramid) layer
         target = self._target_box.value
         if target is not None and target is not image:
-            if target.multiscale:
-                raise InvalidInputError(f"target {target.name!r} is multiscale")
             tshape = spatial_shape(target)
             if len(tshape) != 3 or tshape[1:] != shape[1:] or target.rgb != image.rgb:
                 raise InvalidInputError(f"target {target.name!r} has shape {tshape}; it needs "
@@ -278,7 +275,7 @@ class FewShotDock(Container):
                                            scale=target.scale, translate=target.translate)
             self._labels_box.reset_choices()
             return RunPlan(lambda seg: transfer(
-                image.data, support, target.data, out, ids,
+                volume, support, full_resolution(target), out, ids,
                 segmenter=seg if method == "head" else LearnerSegmenter(), window=window),
                 tshape[0] * len(ids), layer, list, None)
         slices = self._slices(index, ids)
@@ -287,15 +284,15 @@ class FewShotDock(Container):
             raise InvalidInputError("nothing to fill: every selected slice is annotated")
         redo = sorted(set(stale) & set(slices))
         spacing = tuple(abs(float(s)) for s in image.scale[-3:])  # (z, y, x) voxel size
-        scoring = ScoringRequest.for_run(image.data, ids, spacing, window)  # as the run
+        scoring = ScoringRequest.for_run(volume, ids, spacing, window)  # as the run
         if method == "head":
             def start(seg):
-                return propagate(image.data, support, ids, slices, method="head",
+                return propagate(volume, support, ids, slices, method="head",
                                  segmenter=reserve_cache(seg, index.depth), out=support,
                                  cache_prefix=scoring.cache_prefix, window=window)
         else:
             def start(seg):  # seg: the pretrained model, loaded for the quality scores
-                return propagate(image.data, support, ids, slices, method="learner",
+                return propagate(volume, support, ids, slices, method="learner",
                                  spacing=spacing, out=support, window=window)
         return RunPlan(start, len(todo) * len(ids), labels,
                        lambda: clear_slices(labels, redo, ids), scoring)

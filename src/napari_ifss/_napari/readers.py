@@ -1,6 +1,7 @@
-"""npe2 reader: napari opens our formats through :func:`napari_ifss.core.io.read_layer`.
+"""npe2 reader: napari opens our formats through :func:`napari_ifss.core.io.read_layers`.
 
-``get_reader`` claims files by extension and folders that hold a DICOM series. Reading a
+``get_reader`` claims files by extension, OME-Zarr folders (opened lazily, level 0, one layer
+per channel) and folders that hold a DICOM series. Reading a
 broken file raises the core's :class:`~napari_ifss.core.errors.ReadError` (napari shows its
 message, which names the file) rather than returning garbage.
 """
@@ -44,9 +45,11 @@ def _is_ours(path: str | Path) -> bool:
     """True for files with one of our extensions and folders holding a DICOM series."""
     p = Path(path)
     try:
-        read_format(p)
+        fmt = read_format(p)
     except UnsupportedFormatError:
         return False
+    if fmt == "ngff":
+        return True
     if p.is_dir():
         try:
             return bool(list_dicom_series(p))

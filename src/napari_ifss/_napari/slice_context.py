@@ -21,9 +21,15 @@ from ..core.interactive.plane import Plane
 from ..core.interactive.prompts import Click
 
 
+def full_resolution(layer: Image) -> object:
+    """The array the models read: level 0 of a multiscale layer (the pyramid is napari's, for
+    display), else the layer's data. napari's data coordinates are level 0's."""
+    return layer.data[0] if layer.multiscale else layer.data
+
+
 def spatial_shape(layer: Image) -> tuple[int, ...]:
-    """Shape of an image layer's spatial axes (RGB(A) channels excluded)."""
-    return tuple(int(n) for n in layer.data.shape[: layer.ndim])
+    """Shape of an image layer's spatial axes (RGB(A) channels excluded), at full resolution."""
+    return tuple(int(n) for n in np.shape(full_resolution(layer))[: layer.ndim])  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,7 +47,7 @@ class SliceContext:
 
     @property
     def key(self) -> Hashable:
-        return (self.layer.unique_id, id(self.layer.data), self.plane)
+        return (self.layer.unique_id, id(full_resolution(self.layer)), self.plane)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -51,7 +57,7 @@ class SliceContext:
 
     def read(self) -> np.ndarray:
         """The slice's pixels: ``(H, W)`` or ``(H, W, 3|4)`` for RGB(A) layers (in memory)."""
-        return np.asarray(self.layer.data[self.plane.slicer()])
+        return np.asarray(full_resolution(self.layer)[self.plane.slicer()])  # type: ignore[index]
 
 
 def current_slice(viewer: Viewer, layer: Image) -> SliceContext:
@@ -59,12 +65,10 @@ def current_slice(viewer: Viewer, layer: Image) -> SliceContext:
 
     Raises:
         NotReadyError: in 3D display, or when the layer does not span both displayed axes.
-        InvalidInputError: for a multiscale layer, or when the slice lies outside the data.
+        InvalidInputError: when the slice lies outside the data.
     """
     if viewer.dims.ndisplay != 2:
         raise NotReadyError("switch the viewer to 2D display to click on a slice")
-    if layer.multiscale:
-        raise InvalidInputError(f"layer {layer.name!r} is multiscale; open a single-scale image")
     offset = viewer.dims.ndim - layer.ndim
     axes = [w - offset for w in viewer.dims.displayed if w - offset >= 0]
     if len(axes) != 2:

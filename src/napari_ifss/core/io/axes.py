@@ -14,6 +14,7 @@ names the axes and the choices, so that nothing is read silently along the wrong
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,14 +31,15 @@ class AxesChoice:
     """An array reduced to napari-ifss's axes.
 
     Attributes:
-        data: the array with only ``Z``, ``Y``, ``X`` (and colour ``S``) axes left.
+        data: the array with only ``Z``, ``Y``, ``X`` (and colour ``S``) axes left (a numpy
+            array, or a dask array when a lazy one was given: nothing is read).
         axes: its axis letters, e.g. ``"ZYX"``, ``"YX"``, ``"YXS"``.
         file_axes: the file's own axis letters, e.g. ``"TCZYX"``.
         picked: ``{"time": t, "channel": c}`` for the axes a choice was applied to.
         notes: what was assumed, for a person (e.g. an unstated page axis read as z).
     """
 
-    data: np.ndarray
+    data: Any
     axes: str
     file_axes: str
     picked: dict[str, int]
@@ -136,7 +138,8 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
     if stated.count("Z") > 1:
         raise UnsupportedFormatError(f"{what}: axes {axes} hold more than one z axis")
     order = [stated.index(a) for a in "ZYXS" if a in stated]  # z, y, x first, colour last
-    arr = np.asarray(arr)
+    if not hasattr(arr, "transpose"):  # lazy arrays (dask, zarr read through dask) stay lazy
+        arr = np.asarray(arr)
     if order != sorted(order):
-        arr = np.transpose(arr, order)
+        arr = arr.transpose(order)
     return AxesChoice(arr, "".join(stated[i] for i in order), axes, picked, tuple(notes))

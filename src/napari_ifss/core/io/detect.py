@@ -7,16 +7,16 @@ from typing import Literal
 
 from ..errors import UnsupportedFormatError
 
-Format = Literal["tiff", "itk", "dicom"]
+Format = Literal["tiff", "itk", "dicom", "ngff"]
 
 # Extension -> format, longest first so that ".nii.gz" wins over ".gz".
 READ_EXTENSIONS: dict[str, Format] = {
     ".ome.tiff": "tiff", ".ome.tif": "tiff", ".tiff": "tiff", ".tif": "tiff",
     ".nii.gz": "itk", ".nii": "itk", ".mha": "itk", ".mhd": "itk", ".nrrd": "itk",
-    ".dcm": "dicom",
+    ".dcm": "dicom", ".ome.zarr": "ngff", ".zarr": "ngff",
 }
 WRITE_EXTENSIONS: dict[str, Format] = {
-    ext: fmt for ext, fmt in READ_EXTENSIONS.items() if fmt != "dicom"
+    ext: fmt for ext, fmt in READ_EXTENSIONS.items() if fmt not in ("dicom", "ngff")
 }
 
 
@@ -30,14 +30,17 @@ def extension_of(path: str | Path) -> str:
 
 
 def read_format(path: str | Path) -> Format:
-    """The reader for ``path``: a folder is a DICOM series, files go by extension.
+    """The reader for ``path``: a folder is an OME-Zarr image (``multiscales`` metadata) or
+    else a DICOM series; files go by extension.
 
     Raises:
         UnsupportedFormatError: for an extension napari-ifss does not read.
     """
     p = Path(path)
     if p.is_dir():
-        return "dicom"
+        from .ngff import is_ngff
+
+        return "ngff" if is_ngff(p) else "dicom"
     fmt = READ_EXTENSIONS.get(extension_of(p))
     if fmt is None:
         raise UnsupportedFormatError(

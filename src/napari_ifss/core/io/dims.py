@@ -39,7 +39,8 @@ def to_supported(
         UnsupportedFormatError: for more than 3 spatial axes, RGB volumes, or colour axes that
             are not 3 or 4 samples long.
     """
-    arr = np.asarray(data)
+    # lazy arrays (dask) stay lazy: squeezing and checking need their shape only
+    arr = data if hasattr(data, "squeeze") and hasattr(data, "shape") else np.asarray(data)
     shape = arr.shape
     n_spatial = arr.ndim - 1 if colour_axis_last else arr.ndim
     scale_l, trans_l = list(scale)[:n_spatial], list(translate)[:n_spatial]

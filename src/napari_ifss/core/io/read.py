@@ -11,6 +11,7 @@ from .detect import read_format
 from .dicom import read_dicom_series
 from .itk import read_itk
 from .layerdata import LayerData
+from .ngff import ngff_axes, read_ngff
 from .tiff import read_tiff, tiff_axes
 
 
@@ -18,13 +19,14 @@ def read_layer(
     path: str | Path, as_labels: bool = False, series_id: str | None = None, *,
     channel: int | None = None, time: int | None = None
 ) -> LayerData:
-    """Read ``path`` (TIFF/OME-TIFF, NIfTI, MHA/MHD, NRRD, DICOM folder or ``.dcm``).
+    """Read ``path`` (TIFF/OME-TIFF, NIfTI, MHA/MHD, NRRD, OME-Zarr (lazily, level 0), DICOM
+    folder or ``.dcm``).
 
     Args:
         path: a file, or a folder holding a DICOM series.
         as_labels: open as labels (integer content required) whatever the file name says.
         series_id: DICOM only: which series to read from a folder holding several.
-        channel, time: TIFF only: which channel / time point to open from a file that has
+        channel, time: TIFF and OME-Zarr: which channel / time point to open from a file that has
             several (:func:`~.axes.choose_planes`; the file's axes are named in the error
             when the choice is missing).
 
@@ -44,9 +46,11 @@ def read_layer(
         raise ReadError(f"{p}: not a regular file")
     if fmt == "tiff":
         return read_tiff(p, as_labels=as_labels, channel=channel, time=time)
+    if fmt == "ngff":
+        return read_ngff(p, as_labels=as_labels, channel=channel, time=time)
     if channel is not None or time is not None:
-        raise UnsupportedFormatError(f"{p}: channel= and time= apply to TIFF files; this "
-                                     f"{fmt.upper()} file is read as one image")
+        raise UnsupportedFormatError(f"{p}: channel= and time= apply to TIFF and OME-Zarr "
+                                     f"files; this {fmt.upper()} file is read as one image")
     if fmt == "itk":
         return read_itk(p, as_labels=as_labels)
     return read_dicom_series(p, series_id=series_id, as_labels=as_labels)
@@ -61,9 +65,10 @@ def read_layers(path: str | Path, as_labels: bool = False) -> list[LayerData]:
         as :func:`read_layer` (several time points are refused with the choices named).
     """
     p = Path(path)
-    if read_format(p) != "tiff" or not p.is_file():
+    fmt = read_format(p) if p.exists() else None
+    if fmt not in ("tiff", "ngff") or (fmt == "tiff" and not p.is_file()):
         return [read_layer(p, as_labels=as_labels)]
-    axes, shape = tiff_axes(p)
+    axes, shape = tiff_axes(p) if fmt == "tiff" else ngff_axes(p)
     channels = count_along(axes, shape, "C")
     if channels <= 1:
         return [read_layer(p, as_labels=as_labels)]

@@ -1,0 +1,160 @@
+"""OME-Zarr (OME-NGFF 0.4 and 0.5) images, opened lazily.
+
+An OME-Zarr image is a zarr group whose ``multiscales`` metadata lists its resolution levels
+(finest first), its named axes (``t``, ``c``, ``z``, ``y``, ``x`` with their types and units)
+and each level's scale and translation. :func:`read_ngff` opens level 0 (the full resolution
+the models read) as a dask array: no pixel is read until a slice is used; the scale and origin
+of that level become the layer's geometry (in micrometres when the units say so).
+
+Why not ome-zarr-py or bioio-ome-zarr: both pull in an S3 stack (s3fs, aiobotocore,
+botocore) and pin pydantic below the version napari runs with here, for what is one small,
+documented JSON document; zarr-python (already needed) and dask open the arrays.
+
+Not done yet: the pyramid for display (napari gets level 0), and writing labels as an NGFF
+``labels`` group (save labels as OME-TIFF, NIfTI, ... or into a zarr array).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import ReadError, UnsupportedFormatError
+from .axes import choose_planes
+from .dims import to_supported
+from .labels import looks_like_labels
+from .layerdata import LayerData, source_name
+
+# NGFF unit names (UDUNITS-2 spellings) -> factor to micrometres
+_UNITS = {"angstrom": 1e-4, "picometer": 1e-6, "nanometer": 1e-3, "micrometer": 1.0,
+          "millimeter": 1e3, "centimeter": 1e4, "meter": 1e6}
+
+
+def is_ngff(path: str | Path) -> bool:
+    """True for a folder holding an OME-Zarr image (``multiscales`` in its zarr metadata)."""
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    try:
+        return _multiscales(p) is not None
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _attributes(path: Path) -> dict[str, Any]:
+    import zarr
+
+    try:
+        group = zarr.open_group(str(path), mode="r")
+    except Exception as exc:  # zarr raises several types for a folder that is not a group
+        raise ReadError(f"{path}: not a zarr group ({type(exc).__name__}: {exc})") from exc
+    return dict(group.attrs)
+
+
+def _multiscales(path: Path) -> dict[str, Any] | None:
+    attrs = _attributes(path)
+    ome = attrs.get("ome", attrs)  # 0.5 nests the metadata under "ome"
+    multiscales = ome.get("multiscales") if isinstance(ome, dict) else None
+    return multiscales[0] if multiscales else None
+
+
+def _letter(axis: dict[str, Any]) -> str:
+    """One axis's letter: T for time, C for channel, Z/Y/X for space (by name)."""
+    kind, name = str(axis.get("type", "")).lower(), str(axis.get("name", "")).lower()
+    if kind == "time" or name == "t":
+        return "T"
+    if kind == "channel" or name == "c":
+        return "C"
+    return name.upper() if name in ("z", "y", "x") else f"?{name}"
+
+
+def ngff_axes(path: str | Path) -> tuple[str, tuple[int, ...]]:
+    """The axis letters and shape of level 0 of the OME-Zarr image at ``path`` (metadata
+    only; no pixel is read).
+
+    Raises:
+        ReadError: as :func:`read_ngff`."""
+    p = Path(path)
+    meta, array = _level0(p)
+    axes_meta = list(meta.get("axes") or [])
+    letters = "".join(_letter(a) for a in axes_meta) if axes_meta else "TCZYX"[-array.ndim:]
+    return letters, tuple(int(n) for n in array.shape)
+
+
+def _level0(p: Path) -> tuple[dict[str, Any], Any]:
+    """The multiscales metadata and the zarr array of level 0."""
+    import zarr
+
+    meta = _multiscales(p)
+    if meta is None:
+        raise ReadError(f"{p}: a zarr group without OME-Zarr 'multiscales' metadata")
+    datasets = list(meta.get("datasets") or [])
+    if not datasets:
+        raise ReadError(f"{p}: OME-Zarr metadata lists no resolution level")
+    try:
+        return meta, zarr.open_array(str(p / str(datasets[0]["path"])), mode="r")
+    except Exception as exc:
+        raise ReadError(f"{p}: level {datasets[0].get('path')!r} cannot be opened ({exc})"
+                        ) from exc
+
+
+def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None = None,
+              time: int | None = None) -> LayerData:
+    """Open level 0 of the OME-Zarr image at ``path`` lazily (a dask array).
+
+    Args:
+        path: the image's zarr folder (e.g. ``cells.ome.zarr`` or ``plate.zarr/A/1/0``).
+        as_labels: open as labels (integer content required).
+        channel, time: which channel / time point (:func:`~.axes.choose_planes`).
+
+    Raises:
+        ReadError: not a zarr group, no ``multiscales`` metadata, a level missing.
+        UnsupportedFormatError: axes napari-ifss does not read, several channels or time
+            points without a choice.
+    """
+    import dask.array as da
+
+    p = Path(path)
+    meta, array = _level0(p)
+    axes_meta = list(meta.get("axes") or [])
+    datasets = list(meta["datasets"])
+    letters, _ = ngff_axes(p)
+    scale_all, shift_all = _transform(datasets[0], array.ndim, meta)
+    data = da.from_zarr(array)
+    choice = choose_planes(data, letters, str(p), channel=channel, time=time)
+    spatial = [letters.index(a) for a in choice.axes]
+    unit, factor = _unit([axes_meta[i] for i in spatial] if axes_meta else [])
+    scale = [scale_all[i] * factor for i in spatial]
+    translate = [shift_all[i] * factor for i in spatial]
+    arr, scale_t, trans_t, _ = to_supported(choice.data, scale, translate, False, what=str(p))
+    kind = "labels" if as_labels or looks_like_labels(p) else "image"
+    if kind == "labels" and arr.dtype.kind not in "iub":
+        raise UnsupportedFormatError(f"{p}: labels need integers, the array holds {arr.dtype}")
+    metadata = {"format": "OME-Zarr", "unit": unit, "file_axes": choice.file_axes,
+                "source": str(p), "levels": len(datasets), **choice.picked}
+    name = str(meta.get("name") or source_name(p).removesuffix(".ome").removesuffix(".zarr"))
+    return LayerData(arr, kind, name, scale_t, trans_t, metadata=metadata)
+
+
+def _transform(level: dict[str, Any], ndim: int, meta: dict[str, Any]
+               ) -> tuple[list[float], list[float]]:
+    """Per-axis scale and translation of a level (its own transforms, then the image's)."""
+    scale, shift = [1.0] * ndim, [0.0] * ndim
+    for transforms in (level.get("coordinateTransformations") or [],
+                       meta.get("coordinateTransformations") or []):
+        for t in transforms:
+            if t.get("type") == "scale" and len(t.get("scale", [])) == ndim:
+                shift = [s * float(v) for s, v in zip(shift, t["scale"], strict=True)]
+                scale = [s * float(v) for s, v in zip(scale, t["scale"], strict=True)]
+            elif t.get("type") == "translation" and len(t.get("translation", [])) == ndim:
+                shift = [s + float(v) for s, v in zip(shift, t["translation"], strict=True)]
+    return scale, shift
+
+
+def _unit(axes: list[dict[str, Any]]) -> tuple[str | None, float]:
+    """``(unit, factor)``: micrometres when every spatial axis names a known length unit,
+    else the numbers as stored and None."""
+    units = {str(a.get("unit", "")).lower() for a in axes}
+    if len(units) == 1 and (u := units.pop()) in _UNITS:
+        return "µm", _UNITS[u]
+    return None, 1.0

@@ -1,0 +1,82 @@
+"""#20 (5): OME-Zarr images open lazily (level 0 as a dask array) with their axes and scale."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+
+import napari_ifss as ifss
+from napari_ifss._napari.readers import get_reader
+from napari_ifss.core.errors import ReadError, UnsupportedFormatError
+from napari_ifss.core.io import read_format
+
+
+def _write_ngff(path, data: np.ndarray, axes: list[dict], scale: list[float],
+                version: str = "0.4", translation: list[float] | None = None) -> None:
+    """A two-level OME-Zarr image: level 0 ``data``, level 1 every 2nd pixel in y and x."""
+    fmt = 2 if version == "0.4" else 3
+    group = zarr.open_group(str(path), mode="w", zarr_format=fmt)
+    levels = [data, data[..., ::2, ::2]]
+    datasets = []
+    for i, level in enumerate(levels):
+        group.create_array(str(i), data=level, chunks=(1,) * (level.ndim - 2) + level.shape[-2:])
+        s = list(scale[:-2]) + [scale[-2] * 2**i, scale[-1] * 2**i]
+        t = [{"type": "scale", "scale": s}]
+        if translation is not None:
+            t.append({"type": "translation", "translation": translation})
+        datasets.append({"path": str(i), "coordinateTransformations": t})
+    multiscales = [{"version": version, "name": "cells", "axes": axes, "datasets": datasets}]
+    if version == "0.4":
+        group.attrs["multiscales"] = multiscales
+    else:
+        group.attrs["ome"] = {"version": version, "multiscales": multiscales}
+
+
+CZYX = [{"name": "c", "type": "channel"}, {"name": "z", "type": "space", "unit": "micrometer"},
+        {"name": "y", "type": "space", "unit": "micrometer"},
+        {"name": "x", "type": "space", "unit": "micrometer"}]
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_ome_zarr_opens_level_0_lazily_with_axes_and_scale(tmp_path, version):
+    path = tmp_path / "cells.ome.zarr"
+    data = np.arange(2 * 4 * 16 * 16, dtype=np.uint16).reshape(2, 4, 16, 16)
+    _write_ngff(path, data, CZYX, [1.0, 2.0, 0.5, 0.5], version, [0.0, 10.0, 0.0, 0.0])
+    assert read_format(path) == "ngff"
+    with pytest.raises(UnsupportedFormatError, match=r"2 channels \(axes CZYX"):
+        ifss.open_image(path)
+    layer = ifss.open_image(path, channel=1)
+    assert isinstance(layer.data, da.Array)  # nothing read yet
+    assert layer.axes == "ZYX" and layer.data.shape == (4, 16, 16)
+    assert layer.scale == (2.0, 0.5, 0.5) and layer.translate == (10.0, 0.0, 0.0)
+    assert layer.metadata["file_axes"] == "CZYX" and layer.metadata["levels"] == 2
+    np.testing.assert_array_equal(np.asarray(layer.data[3]), data[1, 3])
+    # napari opens one lazy layer per channel
+    layers = get_reader(str(path))(str(path))
+    assert [meta["name"] for _, meta, _ in layers] == ["cells [channel 0]", "cells [channel 1]"]
+    assert all(isinstance(d, da.Array) for d, _, _ in layers)
+
+
+def test_ome_zarr_nanometres_become_micrometres_and_propagation_runs(tmp_path):
+    from napari_ifss.core.data.sample import make_synthetic_cells
+
+    image, truth = make_synthetic_cells((10, 48, 48), n_cells=4, seed=2)
+    axes = [{"name": a, "type": "space", "unit": "nanometer"} for a in "zyx"]
+    path = tmp_path / "stack.zarr"
+    _write_ngff(path, image, axes, [500.0, 100.0, 100.0])
+    layer = ifss.open_image(path)
+    assert layer.scale == pytest.approx((0.5, 0.1, 0.1)) and layer.metadata["unit"] == "µm"
+    cell = int(np.bincount(truth[5].ravel())[1:].argmax() + 1)
+    support = np.zeros(truth.shape, np.int32)
+    support[5] = np.where(truth[5] == cell, cell, 0)
+    out = ifss.propagate(layer, support, cell)  # reads the lazy volume slice by slice
+    assert out[4].any() and out[6].any()
+
+
+def test_a_zarr_folder_without_ome_metadata_is_refused(tmp_path):
+    path = tmp_path / "plain.zarr"
+    zarr.open_group(str(path), mode="w").create_array("0", data=np.zeros((4, 4), np.uint8))
+    with pytest.raises(ReadError):
+        ifss.open_image(path)
