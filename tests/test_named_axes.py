@@ -83,7 +83,7 @@ def test_unstated_page_stack_is_read_as_z_and_says_so(tmp_path):
 def test_channel_choice_on_a_format_without_channels_is_refused(tmp_path):
     path = tmp_path / "vol.nii.gz"
     ifss.save(path, np.zeros((3, 8, 8), np.int16))
-    with pytest.raises(UnsupportedFormatError, match="apply to TIFF files"):
+    with pytest.raises(UnsupportedFormatError, match="apply to TIFF and OME-Zarr files"):
         ifss.open_image(path, channel=0)
 
 
@@ -101,3 +101,36 @@ def test_cli_names_the_axes_and_takes_a_channel(tmp_path, capsys):
     assert "2 channels (axes CZYX" in capsys.readouterr().err and not out.exists()
     assert main([*args, "--channel", "5"]) == 1
     assert "out of range" in capsys.readouterr().err
+
+
+def test_time_points_of_a_2d_movie_open_as_the_stack(tmp_path):
+    """#20 (4): follow an object through time: (T, Y, X) opened with time="all"."""
+    from napari_ifss.core.data.sample import make_synthetic_cells
+
+    movie, truth = make_synthetic_cells((10, 48, 48), n_cells=4, seed=4)
+    path = tmp_path / "movie.ome.tif"
+    tifffile.imwrite(path, movie, ome=True, metadata={"axes": "TYX", "PhysicalSizeX": 0.5,
+                                                      "PhysicalSizeY": 0.5})
+    with pytest.raises(UnsupportedFormatError, match="time='all' to follow an object"):
+        ifss.open_image(path)
+    layer = ifss.open_image(path, time="all")
+    assert layer.axes == "TYX" and layer.data.shape == (10, 48, 48)
+    assert layer.scale == (0.5, 0.5, 0.5) and layer.metadata["time"] == "all"
+    cell = int(np.bincount(truth[4].ravel())[1:].argmax() + 1)
+    support = np.zeros(truth.shape, np.int32)
+    support[4] = np.where(truth[4] == cell, cell, 0)
+    out = ifss.propagate(layer, support, cell)  # through the time points
+    assert out[3].any() and out[5].any()
+    zstack = tmp_path / "zstack.ome.tif"
+    tifffile.imwrite(zstack, _planes((2, 3, 8, 8)), ome=True, metadata={"axes": "TZYX"})
+    with pytest.raises(UnsupportedFormatError, match="needs a file without z slices"):
+        ifss.open_image(zstack, time="all")
+
+
+def test_napari_opens_a_2d_movie_with_a_time_slider(tmp_path):
+    path = tmp_path / "movie.ome.tif"
+    tifffile.imwrite(path, _planes((2, 5, 16, 16)), ome=True, metadata={"axes": "CTYX"})
+    layers = read_paths(str(path))
+    assert [meta["name"] for _, meta, _ in layers] == ["movie [channel 0]", "movie [channel 1]"]
+    data, meta, _ = layers[1]
+    assert data.shape == (5, 16, 16) and meta["axis_labels"] == ("t", "y", "x")

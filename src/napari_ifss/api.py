@@ -144,14 +144,16 @@ def _track(events: Iterator, desc: str, enabled: bool) -> Iterator:
 
 # -- files --------------------------------------------------------------------------------
 def open_image(path: str | os.PathLike, *, as_labels: bool = False,
-               channel: int | None = None, time: int | None = None) -> LayerData:
+               channel: int | None = None, time: int | str | None = None) -> LayerData:
     """Read an image or labels file (TIFF/OME-TIFF, NIfTI, MHA/MHD, NRRD, OME-Zarr, DICOM
     folder; OME-Zarr opens level 0 lazily, as a dask array).
 
     Returns :class:`LayerData` (``.data`` in ``(Z, Y, X)``, ``(Y, X)`` or ``(Y, X, 3|4)``
     order as ``.axes`` says, ``.scale``/``.translate`` from the file's spacing/origin). A TIFF
-    with several channels or time points opens the one chosen with ``channel=`` / ``time=``
-    (the error names the file's axes when the choice is missing);
+    or OME-Zarr with several channels or time points opens the one chosen with ``channel=`` /
+    ``time=`` (the error names the file's axes when the choice is missing); ``time="all"``
+    opens the time points of a file without z as the stack (``.axes == "TYX"``), so that
+    propagation follows an object through time;
     ``.metadata["file_axes"]`` keeps the file's own axes, e.g. ``"TCZYX"``."""
     return read_layer(path, as_labels=as_labels, channel=channel, time=time)
 

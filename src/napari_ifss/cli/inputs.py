@@ -35,9 +35,21 @@ def add_plane_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channel", type=int, default=None,
                    help="which channel of a multichannel image file (0, 1, ...); required when "
                         "the file has several")
-    p.add_argument("--time", type=int, default=None,
+    p.add_argument("--time", type=_time_choice, default=None,
                    help="which time point of a time-lapse image file (0, 1, ...); required "
-                        "when the file has several")
+                        "when the file has several; 'all' follows the object through the "
+                        "time points of a file without z")
+
+
+def _time_choice(text: str) -> int | str:
+    """``--time``: a time point index, or ``all``."""
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a time point number or 'all', not {text!r}"
+                                         ) from None
 
 
 def add_window_arg(p: argparse.ArgumentParser) -> None:

@@ -33,16 +33,18 @@ class AxesChoice:
     Attributes:
         data: the array with only ``Z``, ``Y``, ``X`` (and colour ``S``) axes left (a numpy
             array, or a dask array when a lazy one was given: nothing is read).
-        axes: its axis letters, e.g. ``"ZYX"``, ``"YX"``, ``"YXS"``.
+        axes: its axis letters, e.g. ``"ZYX"``, ``"YX"``, ``"YXS"``, or ``"TYX"`` for the
+            time points of a file without z opened as the stack (``time="all"``).
         file_axes: the file's own axis letters, e.g. ``"TCZYX"``.
-        picked: ``{"time": t, "channel": c}`` for the axes a choice was applied to.
+        picked: ``{"time": t, "channel": c}`` for the axes a choice was applied to
+            (``"all"`` for time points opened as the stack).
         notes: what was assumed, for a person (e.g. an unstated page axis read as z).
     """
 
     data: Any
     axes: str
     file_axes: str
-    picked: dict[str, int]
+    picked: dict[str, int | str]
     notes: tuple[str, ...]
 
 
@@ -71,7 +73,8 @@ def count_along(axes: str, shape: tuple[int, ...], letter: str) -> int:
 
 
 def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None = None,
-                  time: int | None = None, samples_are_colour: bool = True) -> AxesChoice:
+                  time: int | str | None = None, samples_are_colour: bool = True
+                  ) -> AxesChoice:
     """Take one time point and one channel out of ``data`` whose axes are ``axes``.
 
     Args:
@@ -79,7 +82,9 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
         axes: one letter per axis of ``data`` (tifffile's ``series.axes``, OME, NGFF).
         what: names the source in messages (e.g. the file path).
         channel, time: the index to open along ``C`` / ``T`` (required when that axis holds
-            more than one plane; an axis of length 1 is dropped either way).
+            more than one plane; an axis of length 1 is dropped either way). ``time="all"``
+            keeps every time point of a file without z as the stack's first axis (``TYX``):
+            propagation then follows the object through time.
         samples_are_colour: False when the file's ``S`` samples are not RGB(A) (e.g. the
             channels of a fluorescence image stored interleaved): they count as channels.
 
@@ -97,13 +102,26 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
             f"{what}: axes {axes} (shape {tuple(np.shape(data))}) include {', '.join(unknown)}, "
             "which napari-ifss does not read; it reads time (T), channels (C), z, y and x")
     axes = channel_axes(axes, np.shape(data), samples_are_colour, what)
+    file_axes = axes
+    through_time = time == "all"
+    if through_time:  # the time points become the stack: T takes the place of z
+        if "T" not in axes:
+            raise UnsupportedFormatError(f"{what}: time='all' given, but the file has no "
+                                         f"time points (axes {axes})")
+        if count_along(axes, np.shape(data), "Z") > 1:
+            raise UnsupportedFormatError(
+                f"{what}: time='all' needs a file without z slices (axes {axes}); open one "
+                "time point of this (T, Z, Y, X) file with time=0, 1, ...")
+        if "Z" in axes:
+            data, axes = _take(data, 0, axes.index("Z")), axes.replace("Z", "")
+        axes, time = axes.replace("T", "Z"), None
     choice = {"T": time, "C": channel}
     for letter, index in choice.items():
         if index is not None and letter not in axes:
             raise UnsupportedFormatError(
                 f"{what}: {OPTIONS[letter]}={index} given, but the file has no "
                 f"{WORDS[letter]} (axes {axes})")
-    picked: dict[str, int] = {}
+    picked: dict[str, int | str] = {}
     arr = data
     kept = axes
     for letter in "TC":
@@ -116,15 +134,16 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
                 f"{what}: {size} {WORDS[letter]} (axes {axes}, shape {tuple(np.shape(data))}); "
                 f"napari-ifss segments one at a time: open one with {OPTIONS[letter]}=0..."
                 f"{size - 1} (ifss.open_image(path, {OPTIONS[letter]}=0), or "
-                f"--{OPTIONS[letter]} 0 on the command line)")
+                f"--{OPTIONS[letter]} 0 on the command line)"
+                + ("; or time='all' to follow an object through the time points"
+                   if letter == "T" and count_along(kept, np.shape(arr), "Z") <= 1 else ""))
         index = 0 if index is None else int(index)
         if not 0 <= index < size:
             raise UnsupportedFormatError(f"{what}: {OPTIONS[letter]}={index} is out of range; "
                                          f"the file has {size} {WORDS[letter]} (0...{size - 1})")
         if choice[letter] is not None:
             picked[OPTIONS[letter]] = index
-        arr = np.take(arr, index, axis=pos) if isinstance(arr, np.ndarray) else arr[
-            (slice(None),) * pos + (index,)]
+        arr = _take(arr, index, pos)
         kept = kept[:pos] + kept[pos + 1:]
     notes = []
     stated = kept
@@ -142,4 +161,25 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
         arr = np.asarray(arr)
     if order != sorted(order):
         arr = arr.transpose(order)
-    return AxesChoice(arr, "".join(stated[i] for i in order), axes, picked, tuple(notes))
+    final = "".join(stated[i] for i in order)
+    if through_time:
+        final = final.replace("Z", "T")
+        picked["time"] = "all"
+    return AxesChoice(arr, final, file_axes, picked, tuple(notes))
+
+
+def _take(arr: Any, index: int, axis: int) -> Any:
+    """``arr`` at ``index`` along ``axis`` (numpy, or a lazy array: nothing is read)."""
+    if isinstance(arr, np.ndarray):
+        return np.take(arr, index, axis=axis)
+    return arr[(slice(None),) * axis + (index,)]
+
+
+def stack_geometry(axes: str, sizes: dict[str, float], origin: dict[str, float]
+                   ) -> tuple[list[float], list[float]]:
+    """Scale and translate of ``axes`` (``"ZYX"``, ``"TYX"``, ... without ``S``) from the
+    file's per-letter sizes and origin. Time points opened as the stack count one pixel apart
+    (the y pixel size) and start at 0: the models read the stack as if it were isotropic."""
+    sizes = {**sizes, "T": sizes.get("Y", 1.0)} if "T" in axes else sizes
+    origin = {**origin, "T": 0.0} if "T" in axes else origin
+    return [sizes.get(a, 1.0) for a in axes], [origin.get(a, 0.0) for a in axes]

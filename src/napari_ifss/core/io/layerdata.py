@@ -99,9 +99,13 @@ class LayerData:
 
     @property
     def axes(self) -> str:
-        """The data's axis letters: ``"YX"``, ``"ZYX"`` or ``"YXS"`` (colour samples last).
+        """The data's axis letters: ``"YX"``, ``"ZYX"``, ``"YXS"`` (colour samples last), or
+        ``"TYX"`` for the time points of a file opened as the stack (``time="all"``).
         A file's own axes (e.g. ``"TCZYX"``) and the time point / channel opened are in
         ``metadata["file_axes"]``, ``metadata["time"]`` and ``metadata["channel"]``."""
+        stated = self.metadata.get("axes")
+        if isinstance(stated, str) and len(stated) == self.data.ndim:
+            return stated  # e.g. "TYX": time points opened as the stack
         return ("ZYX" if self.spatial_ndim == 3 else "YX") + ("S" if self.rgb else "")
 
     @property
@@ -123,6 +127,8 @@ class LayerData:
         }
         if self.kind == "image":
             meta["rgb"] = self.rgb
+        if "T" in self.axes:  # napari's slider says "t", not a z index
+            meta["axis_labels"] = tuple(self.axes.lower()[: self.spatial_ndim])
         if self.direction is not None:
             d = np.asarray(self.direction, dtype=float)
             t = np.asarray(self.translate, dtype=float)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReadError, UnsupportedFormatError
-from .axes import choose_planes
+from .axes import choose_planes, stack_geometry
 from .dims import to_supported
 from .labels import looks_like_labels
 from .layerdata import LayerData, source_name
@@ -99,7 +99,7 @@ def _level0(p: Path) -> tuple[dict[str, Any], Any]:
 
 
 def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None = None,
-              time: int | None = None) -> LayerData:
+              time: int | str | None = None) -> LayerData:
     """Open level 0 of the OME-Zarr image at ``path`` lazily (a dask array).
 
     Args:
@@ -123,14 +123,17 @@ def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     data = da.from_zarr(array)
     choice = choose_planes(data, letters, str(p), channel=channel, time=time)
     spatial = [letters.index(a) for a in choice.axes]
-    unit, factor = _unit([axes_meta[i] for i in spatial] if axes_meta else [])
-    scale = [scale_all[i] * factor for i in spatial]
-    translate = [shift_all[i] * factor for i in spatial]
+    unit, factor = _unit([axes_meta[i] for i in spatial if letters[i] != "T"]
+                         if axes_meta else [])
+    sizes = {letters[i]: scale_all[i] * factor for i in spatial}
+    origin = {letters[i]: shift_all[i] * factor for i in spatial}
+    scale, translate = stack_geometry(choice.axes, sizes, origin)
     arr, scale_t, trans_t, _ = to_supported(choice.data, scale, translate, False, what=str(p))
     kind = "labels" if as_labels or looks_like_labels(p) else "image"
     if kind == "labels" and arr.dtype.kind not in "iub":
         raise UnsupportedFormatError(f"{p}: labels need integers, the array holds {arr.dtype}")
     metadata = {"format": "OME-Zarr", "unit": unit, "file_axes": choice.file_axes,
+                "axes": choice.axes,
                 "source": str(p), "levels": len(datasets), **choice.picked}
     name = str(meta.get("name") or source_name(p).removesuffix(".ome").removesuffix(".zarr"))
     return LayerData(arr, kind, name, scale_t, trans_t, metadata=metadata)

@@ -17,7 +17,7 @@ from .tiff import read_tiff, tiff_axes
 
 def read_layer(
     path: str | Path, as_labels: bool = False, series_id: str | None = None, *,
-    channel: int | None = None, time: int | None = None
+    channel: int | None = None, time: int | str | None = None
 ) -> LayerData:
     """Read ``path`` (TIFF/OME-TIFF, NIfTI, MHA/MHD, NRRD, OME-Zarr (lazily, level 0), DICOM
     folder or ``.dcm``).
@@ -58,8 +58,9 @@ def read_layer(
 
 def read_layers(path: str | Path, as_labels: bool = False) -> list[LayerData]:
     """Every channel of ``path`` as its own layer (named ``"<name> [channel c]"``), in channel
-    order; one layer for a file without channels. What napari's reader opens: each channel
-    can then be picked in the docks.
+    order; one layer for a file without channels. A 2D movie (time points, no z) opens with
+    its time points as the stack (``time="all"``, axes ``TYX``). What napari's reader opens:
+    each channel can then be picked in the docks.
 
     Raises:
         as :func:`read_layer` (several time points are refused with the choices named).
@@ -70,10 +71,13 @@ def read_layers(path: str | Path, as_labels: bool = False) -> list[LayerData]:
         return [read_layer(p, as_labels=as_labels)]
     axes, shape = tiff_axes(p) if fmt == "tiff" else ngff_axes(p)
     channels = count_along(axes, shape, "C")
+    # a 2D movie (time points, no z) opens with its time points as the stack (axes TYX)
+    time = "all" if count_along(axes, shape, "T") > 1 and count_along(axes, shape, "Z") <= 1 \
+        else None
     if channels <= 1:
-        return [read_layer(p, as_labels=as_labels)]
+        return [read_layer(p, as_labels=as_labels, time=time)]
     layers = []
     for c in range(channels):
-        layer = read_layer(p, as_labels=as_labels, channel=c)
+        layer = read_layer(p, as_labels=as_labels, channel=c, time=time)
         layers.append(replace(layer, name=f"{layer.name} [channel {c}]"))
     return layers

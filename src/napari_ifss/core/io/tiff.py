@@ -23,7 +23,7 @@ import numpy as np
 import tifffile
 
 from ..errors import IfssError, InvalidInputError, ReadError
-from .axes import channel_axes, choose_planes
+from .axes import channel_axes, choose_planes, stack_geometry
 from .dims import to_supported
 from .guards import check_pixel_type, check_size
 from .labels import labels_or_image, looks_like_labels
@@ -32,7 +32,7 @@ from .units import to_micrometre
 
 
 def read_tiff(path: str | Path, as_labels: bool = False, *, channel: int | None = None,
-              time: int | None = None) -> LayerData:
+              time: int | str | None = None) -> LayerData:
     """Read a TIFF/OME-TIFF file.
 
     The axes come from the file (OME-XML, ImageJ hyperstack metadata, tifffile's own shape
@@ -44,7 +44,8 @@ def read_tiff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     Args:
         path: the file.
         as_labels: open as labels (content must be integral) regardless of the file name.
-        channel, time: which channel / time point to open (see above).
+        channel, time: which channel / time point to open (see above); ``time="all"``: the
+            time points of a file without z as the stack (axes ``TYX``).
 
     Returns:
         A :class:`LayerData` with data in ``(Z, Y, X)`` / ``(Y, X)`` / ``(Y, X, 3|4)`` order.
@@ -89,12 +90,11 @@ def read_tiff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     notes += choice.notes
     if notes:
         metadata["note"] = "; ".join(notes)
-    metadata["file_axes"] = choice.file_axes
+    metadata["file_axes"], metadata["axes"] = choice.file_axes, choice.axes
     metadata.update(choice.picked)
     colour = choice.axes.endswith("S")
     spatial_axes = choice.axes[:-1] if colour else choice.axes
-    scale = [sizes.get(a, 1.0) for a in spatial_axes]
-    translate = [origin.get(a, 0.0) for a in spatial_axes]
+    scale, translate = stack_geometry(spatial_axes, sizes, origin)
     data, scale_t, trans_t, rgb = to_supported(choice.data, scale, translate, colour,
                                                what=str(p))
     data, kind = labels_or_image(data, rgb, looks_like_labels(p), as_labels, str(p))
