@@ -9,7 +9,7 @@ import zarr
 
 import napari_ifss as ifss
 from napari_ifss._napari.readers import get_reader
-from napari_ifss.core.errors import ReadError, UnsupportedFormatError
+from napari_ifss.core.errors import InvalidInputError, ReadError, UnsupportedFormatError
 from napari_ifss.core.io import read_format
 
 
@@ -80,3 +80,49 @@ def test_a_zarr_folder_without_ome_metadata_is_refused(tmp_path):
     zarr.open_group(str(path), mode="w").create_array("0", data=np.zeros((4, 4), np.uint8))
     with pytest.raises(ReadError):
         ifss.open_image(path)
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_labels_are_saved_as_an_ngff_labels_group_beside_the_image(tmp_path, version):
+    path = tmp_path / "cells.ome.zarr"
+    data = np.zeros((2, 4, 16, 16), np.uint16)
+    _write_ngff(path, data, CZYX, [1.0, 2.0, 0.5, 0.5], version, [0.0, 10.0, 0.0, 0.0])
+    labels = np.zeros((4, 16, 16), np.uint32)
+    labels[1:3, 4:9, 5:10] = 7
+    ifss.save(path / "labels" / "nuclei", labels)
+    back = ifss.open_image(path / "labels" / "nuclei", as_labels=True)
+    np.testing.assert_array_equal(np.asarray(back.data), labels)
+    assert back.kind == "labels" and back.scale == (2.0, 0.5, 0.5)
+    assert back.translate == (10.0, 0.0, 0.0)  # on the image's grid
+    group = zarr.open_group(str(path / "labels"), mode="r")
+    attrs = dict(group.attrs)
+    listed = attrs["labels"] if version == "0.4" else attrs["ome"]["labels"]
+    assert listed == ["nuclei"]
+    label_attrs = dict(zarr.open_group(str(path / "labels" / "nuclei"), mode="r").attrs)
+    meta = label_attrs if version == "0.4" else label_attrs["ome"]
+    assert meta["image-label"]["source"]["image"] == "../../"
+    assert [a["name"] for a in meta["multiscales"][0]["axes"]] == ["z", "y", "x"]
+    with pytest.raises(InvalidInputError, match="do not fit image"):
+        ifss.save(path / "labels" / "wrong", np.zeros((3, 16, 16), np.uint8))
+
+
+def test_ifss_propagate_saves_into_the_ome_zarr_image(tmp_path, capsys):
+    from napari_ifss.cli import main
+    from napari_ifss.core.data.sample import make_synthetic_cells
+
+    image, truth = make_synthetic_cells((10, 48, 48), n_cells=4, seed=2)
+    axes = [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"]
+    path = tmp_path / "stack.ome.zarr"
+    _write_ngff(path, image, axes, [2.0, 0.5, 0.5])
+    cell = int(np.bincount(truth[5].ravel())[1:].argmax() + 1)
+    support = np.zeros(truth.shape, np.uint16)
+    support[5] = np.where(truth[5] == cell, cell, 0)
+    ifss.save(tmp_path / "support.tif", support)
+    out = path / "labels" / "cells"
+    assert main(["propagate", str(path), "--support", str(tmp_path / "support.tif"),
+                 "--out", str(out), "-q"]) == 0
+    result = ifss.open_image(out, as_labels=True)
+    assert result.scale == (2.0, 0.5, 0.5) and np.asarray(result.data)[4].any()
+    assert main(["propagate", str(path), "--support", str(tmp_path / "support.tif"),
+                 "--out", str(out), "-q"]) == 1  # exists: refused without --overwrite
+    assert "exists" in capsys.readouterr().err

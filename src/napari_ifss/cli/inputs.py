@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core.errors import InvalidInputError, WriteError
 from ..core.io import LayerData, read_layer
+from ..core.io.ngff_labels import ngff_labels_target
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -125,8 +126,16 @@ def read_labels_like(path: str, image: LayerData, what: str) -> LayerData:
 
 def check_new_file(path: str, overwrite: bool) -> Path:
     """``path`` as a Path, checked before any work starts: not an existing file unless
-    ``overwrite``, not a folder, in an existing folder this process may write to."""
+    ``overwrite``, not a folder, in an existing folder this process may write to; or
+    ``<OME-Zarr image>/labels/<name>`` (labels saved into the image, not yet there unless
+    ``overwrite``)."""
     p = Path(path)
+    if ngff_labels_target(p) is not None:
+        if p.exists() and not overwrite:
+            raise WriteError(f"{p} exists; pass --overwrite to replace it")
+        if not os.access(p.parent.parent, os.W_OK | os.X_OK):
+            raise WriteError(f"{p}: no permission to write in {p.parent.parent}")
+        return p
     if p.is_dir():
         raise WriteError(f"{p} is a folder; give a file name")
     if p.exists() and not overwrite:

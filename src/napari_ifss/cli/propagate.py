@@ -14,6 +14,7 @@ import numpy as np
 from ..core.errors import InvalidInputError
 from ..core.fewshot.learner_segmenter import DEFAULT_METHOD, METHODS
 from ..core.io import LayerData, write_format, write_layer
+from ..core.io.ngff_labels import ngff_labels_target
 from .inputs import (
     check_new_file,
     finish_volume_command,
@@ -60,7 +61,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "and drawn voxels are never changed.")
     p.add_argument("image", help="image volume (TIFF, NIfTI, MHA/MHD, NRRD, DICOM folder)")
     p.add_argument("--support", required=True, help="labels with the annotated slices")
-    p.add_argument("--out", required=True, help="output labels file")
+    p.add_argument("--out", required=True,
+                   help="output labels file, or IMAGE.zarr/labels/NAME to save them into an "
+                        "OME-Zarr image")
     p.add_argument("--ids", type=int, nargs="+", default=None,
                    help="label ids to propagate (default: all)")
     p.add_argument("--slices", default=None, help="slices to fill: 'FROM:TO' or '3,5,9'")
@@ -77,7 +80,8 @@ def _run(args: argparse.Namespace) -> int:
     from ..api import propagate
 
     out_path = check_new_file(args.out, args.overwrite)
-    write_format(out_path)  # a bad extension is refused before the work, not after
+    if ngff_labels_target(out_path) is None:
+        write_format(out_path)  # a bad extension is refused before the work, not after
     window = window_of(args)
     image = read_volume(args.image, args)
     support = read_labels_like(args.support, image, "--support")

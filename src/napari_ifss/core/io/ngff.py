@@ -75,13 +75,13 @@ def ngff_axes(path: str | Path) -> tuple[str, tuple[int, ...]]:
     Raises:
         ReadError: as :func:`read_ngff`."""
     p = Path(path)
-    meta, array = _level0(p)
+    meta, array = level0(p)
     axes_meta = list(meta.get("axes") or [])
     letters = "".join(_letter(a) for a in axes_meta) if axes_meta else "TCZYX"[-array.ndim:]
     return letters, tuple(int(n) for n in array.shape)
 
 
-def _level0(p: Path) -> tuple[dict[str, Any], Any]:
+def level0(p: Path) -> tuple[dict[str, Any], Any]:
     """The multiscales metadata and the zarr array of level 0."""
     import zarr
 
@@ -115,11 +115,11 @@ def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     import dask.array as da
 
     p = Path(path)
-    meta, array = _level0(p)
+    meta, array = level0(p)
     axes_meta = list(meta.get("axes") or [])
     datasets = list(meta["datasets"])
     letters, _ = ngff_axes(p)
-    scale_all, shift_all = _transform(datasets[0], array.ndim, meta)
+    scale_all, shift_all = level_transform(datasets[0], array.ndim, meta)
     data = da.from_zarr(array)
     choice = choose_planes(data, letters, str(p), channel=channel, time=time)
     spatial = [letters.index(a) for a in choice.axes]
@@ -139,7 +139,7 @@ def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     return LayerData(arr, kind, name, scale_t, trans_t, metadata=metadata)
 
 
-def _transform(level: dict[str, Any], ndim: int, meta: dict[str, Any]
+def level_transform(level: dict[str, Any], ndim: int, meta: dict[str, Any]
                ) -> tuple[list[float], list[float]]:
     """Per-axis scale and translation of a level (its own transforms, then the image's)."""
     scale, shift = [1.0] * ndim, [0.0] * ndim

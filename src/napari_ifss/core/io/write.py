@@ -9,11 +9,13 @@ from .atomic import atomic_write
 from .detect import write_format
 from .itk import write_itk
 from .layerdata import LayerData
+from .ngff_labels import ngff_labels_target, write_ngff_labels
 from .tiff import write_tiff
 
 
 def write_layer(path: str | Path, layer: LayerData) -> list[Path]:
-    """Write ``layer`` to ``path`` (.tif/.tiff/.ome.tif, .nii/.nii.gz, .mha/.mhd, .nrrd).
+    """Write ``layer`` to ``path`` (.tif/.tiff/.ome.tif, .nii/.nii.gz, .mha/.mhd, .nrrd), or
+    labels to ``<OME-Zarr image>/labels/<name>`` (an NGFF labels group, :mod:`.ngff_labels`).
 
     Scale/translate (and direction, where the format has one) are stored as spacing/origin.
     Everything is checked before anything is written, so a refused call leaves no file, and
@@ -29,6 +31,9 @@ def write_layer(path: str | Path, layer: LayerData) -> list[Path]:
         WriteError: the folder does not exist or the file could not be written.
     """
     p = Path(path)
+    target = ngff_labels_target(p)
+    if target is not None:  # <OME-Zarr image>/labels/<name>
+        return write_ngff_labels(target[0], target[1], layer, overwrite=True)
     fmt = write_format(p)
     if not p.parent.is_dir():
         raise WriteError(f"{p}: folder {p.parent} does not exist")
