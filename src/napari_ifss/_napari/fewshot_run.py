@@ -71,9 +71,10 @@ class RunState:
     def record_undo(self) -> None:
         """Turn the run's direct writes (and clearings) into one undo step of its layer.
 
-        Slice by slice, inside one ``block_history`` of the layer (one Ctrl+Z), with 32-bit
-        indices: the history holds about 14 bytes per changed voxel of a uint16 layer, and no
-        array spans the whole run (a 300 x 1024 x 1024 run may change 30 million voxels)."""
+        Slice by slice, inside one ``block_history`` of the layer (one Ctrl+Z), with the
+        smallest integer type that holds the indices (16 bits up to 32767 pixels a side): the
+        history holds about 10 bytes per changed voxel of a uint16 layer, and no array spans
+        the whole run (a 300 x 1024 x 1024 run may change 30 million voxels)."""
         layer = self.layer
         by_z: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         for z, flat, old in self.cleared:  # cleared voxels first: their value before wins
@@ -83,14 +84,14 @@ class RunState:
         if not by_z:
             return
         yx = layer.data.shape[1:]
+        itype = np.int16 if max(layer.data.shape) <= np.iinfo(np.int16).max else np.int32
         with layer.block_history():
             for z in sorted(by_z):
                 flat = np.concatenate([f for f, _ in by_z[z]])
                 before = np.concatenate([b for _, b in by_z[z]])
                 flat, first = np.unique(flat, return_index=True)
                 rows, cols = np.unravel_index(flat, yx)
-                idx = (np.full(flat.size, z, np.int32), rows.astype(np.int32),
-                       cols.astype(np.int32))
+                idx = (np.full(flat.size, z, itype), rows.astype(itype), cols.astype(itype))
                 record_as_one_step(layer, idx, before[first], refresh=False)
         layer.refresh()
 

@@ -31,7 +31,8 @@ from ..io import READ_EXTENSIONS, extension_of
 LIST_SUFFIX = ".txt"
 SESSION_SUFFIX = ".ifss"
 ZARR_SUFFIX = ".zarr"
-IMAGE_EXTENSIONS: tuple[str, ...] = (*(e for e in READ_EXTENSIONS if e != ".dcm"), ZARR_SUFFIX)
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    *(e for e in READ_EXTENSIONS if e != ".dcm" and not e.endswith(ZARR_SUFFIX)), ZARR_SUFFIX)
 MAX_LIST_BYTES = 16 * 2**20
 
 

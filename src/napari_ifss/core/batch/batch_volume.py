@@ -64,22 +64,17 @@ class _SliceReader:
         return self.shape[0]
 
 
-def _ome_dataset(group: Any, path: Path) -> tuple[Any, Geometry]:
-    """The first (full-resolution) array of an OME-Zarr group and its scale/translation."""
-    attrs = dict(group.attrs)
-    multiscales = attrs.get("multiscales") or dict(attrs.get("ome") or {}).get("multiscales")
+def _ome_dataset(path: Path) -> tuple[Any, Geometry]:
+    """The first (full-resolution) array of an OME-Zarr group and its scale/translation
+    (the metadata read by :mod:`napari_ifss.core.io.ngff`, the one OME-Zarr parser)."""
+    from ..io.ngff import level0, level_transform
+
     try:
-        dataset = multiscales[0]["datasets"][0]
-        array = group[dataset["path"]]
-    except (TypeError, KeyError, IndexError) as err:
+        meta, array = level0(path)
+    except ReadError as err:
         raise ReadError(f"{path}: a zarr group must be OME-Zarr (multiscales) or hold an array; "
                         f"give the array's own path ({err})") from None
-    scale = translate = None
-    for t in dataset.get("coordinateTransformations", []):
-        if t.get("type") == "scale":
-            scale = t.get("scale")
-        elif t.get("type") == "translation":
-            translate = t.get("translation")
+    scale, translate = level_transform(meta["datasets"][0], array.ndim, meta)
     return array, _geometry(scale, translate, None, path)
 
 
@@ -117,7 +112,7 @@ def open_zarr(path: Path) -> tuple[Any, Geometry]:
     except Exception as err:
         raise ReadError(f"{path}: not a readable zarr store ({err})") from err
     if isinstance(node, zarr.Group):
-        return _ome_dataset(node, path)
+        return _ome_dataset(path)
     attrs = dict(node.attrs)
     return node, _geometry(attrs.get("scale"), attrs.get("translate"), attrs.get("direction"),
                            path)
