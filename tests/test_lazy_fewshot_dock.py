@@ -43,6 +43,18 @@ def test_fewshot_dock_propagates_a_dask_image_into_zarr_labels(make_napari_viewe
     assert np.array_equal(store[5], np.where(truth[5] == cell, cell, 0))
 
 
+def _click_biggest_cell(viewer, dock, layer, truth, z, qtbot) -> list[int]:
+    """One click at the centre of slice ``z``'s biggest cell, through world coordinates;
+    waits for the preview and returns the clicked (z, row, col)."""
+    viewer.dims.set_current_step(0, z)
+    cell = int(np.bincount(truth[z].ravel())[1:].argmax() + 1)
+    rows, cols = np.nonzero(truth[z] == cell)
+    point = [z, int(np.median(rows)), int(np.median(cols))]
+    dock.prompts.add(np.asarray(dock.prompts.world_to_data(layer.data_to_world(point)))[None])
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    return point
+
+
 def test_interactive_dock_clicks_a_dask_image_and_commits_into_zarr_labels(
         make_napari_viewer, qtbot, tmp_path):
     from napari_ifss._napari.interactive_dock import InteractiveDock
@@ -56,12 +68,7 @@ def test_interactive_dock_clicks_a_dask_image_and_commits_into_zarr_labels(
     dock = InteractiveDock(viewer)
     viewer.window.add_dock_widget(dock, name="Interactive segmentation")
     dock._labels_box.value = labels
-    viewer.dims.set_current_step(0, 3)
-    cell = int(np.bincount(truth[3].ravel())[1:].argmax() + 1)
-    rows, cols = np.nonzero(truth[3] == cell)
-    point = [3, int(np.median(rows)), int(np.median(cols))]
-    dock.prompts.add(np.asarray(dock.prompts.world_to_data(layer.data_to_world(point)))[None])
-    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    point = _click_biggest_cell(viewer, dock, layer, truth, 3, qtbot)
     assert dock.preview.data[tuple(point)] == 1
     dock.commit()
     assert store[tuple(point)] == 1 and not np.any(store[2]) and not np.any(store[4])
@@ -80,12 +87,7 @@ def test_docks_read_level_0_of_a_multiscale_layer(make_napari_viewer, qtbot):
     layer = viewer.add_image(pyramid, multiscale=True, name="cells")
     dock = InteractiveDock(viewer)
     viewer.window.add_dock_widget(dock, name="Interactive segmentation")
-    viewer.dims.set_current_step(0, 3)
-    cell = int(np.bincount(truth[3].ravel())[1:].argmax() + 1)
-    rows, cols = np.nonzero(truth[3] == cell)
-    point = [3, int(np.median(rows)), int(np.median(cols))]
-    dock.prompts.add(np.asarray(dock.prompts.world_to_data(layer.data_to_world(point)))[None])
-    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    point = _click_biggest_cell(viewer, dock, layer, truth, 3, qtbot)
     mask = dock.preview.data[3] > 0
     assert dock.preview.data.shape == (8, 64, 64)  # full resolution
     import napari_ifss as ifss
