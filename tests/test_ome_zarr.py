@@ -126,3 +126,37 @@ def test_ifss_propagate_saves_into_the_ome_zarr_image(tmp_path, capsys):
     assert main(["propagate", str(path), "--support", str(tmp_path / "support.tif"),
                  "--out", str(out), "-q"]) == 1  # exists: refused without --overwrite
     assert "exists" in capsys.readouterr().err
+
+
+def test_units_per_axis_unknown_axes_and_bioformats2raw(tmp_path):
+    data = np.zeros((4, 8, 8), np.uint16)
+    mixed = [{"name": "z", "type": "space", "unit": "micrometer"},
+             {"name": "y", "type": "space", "unit": "nanometer"},
+             {"name": "x", "type": "space", "unit": "nanometer"}]
+    _write_ngff(tmp_path / "mixed.zarr", data, mixed, [0.5, 100.0, 100.0])
+    assert ifss.open_image(tmp_path / "mixed.zarr").scale == pytest.approx((0.5, 0.1, 0.1))
+    odd = [{"name": "angle", "type": "angle"}] + mixed[1:]
+    _write_ngff(tmp_path / "odd.zarr", data, odd, [1.0, 1.0, 1.0])
+    for read in (ifss.open_image, lambda p: get_reader(str(p))(str(p))):
+        with pytest.raises(UnsupportedFormatError, match="axis 'angle'"):
+            read(tmp_path / "odd.zarr")
+    root = tmp_path / "converted.zarr"  # bioformats2raw: the image is the group "0"
+    zarr.open_group(str(root), mode="w").attrs["bioformats2raw.layout"] = 3
+    _write_ngff(root / "0", data, mixed, [0.5, 100.0, 100.0])
+    assert ifss.open_image(root).data.shape == (4, 8, 8)
+
+
+def test_ifss_propagate_refuses_labels_that_do_not_fit_before_working(tmp_path, capsys):
+    from napari_ifss.cli import main
+
+    axes = [{"name": a, "type": "space"} for a in "zyx"]
+    other = tmp_path / "other.ome.zarr"
+    _write_ngff(other, np.zeros((3, 8, 8), np.uint16), axes, [1.0, 1.0, 1.0])
+    image = tmp_path / "image.tif"
+    ifss.save(image, np.zeros((5, 16, 16), np.uint16), labels=False)
+    support = tmp_path / "support.tif"
+    ifss.save(support, np.zeros((5, 16, 16), np.uint16))
+    assert main(["propagate", str(image), "--support", str(support),
+                 "--out", str(other / "labels" / "x"), "-q"]) == 1
+    assert "do not fit image" in capsys.readouterr().err
+    assert not (other / "labels").exists()

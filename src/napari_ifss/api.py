@@ -107,10 +107,11 @@ def resolve_volume(obj: object, what: str = "image") -> tuple[Any, Any, tuple[fl
 
 
 def _spacing_of(scale: object) -> tuple[float, ...] | None:
-    """The last three entries of a scale (z, y, x), or None for fewer than three."""
+    """The last three entries of a scale (z, y, x) as sizes (a flipped layer's negative
+    scale counts by its size), or None for fewer than three."""
     if scale is None:
         return None
-    values = tuple(float(s) for s in scale)  # type: ignore[attr-defined]
+    values = tuple(abs(float(s)) for s in scale)  # type: ignore[attr-defined]
     return values[-3:] if len(values) >= 3 else None
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..core.errors import InvalidInputError
 from ..core.fewshot.learner_segmenter import DEFAULT_METHOD, METHODS
 from ..core.io import LayerData, write_format, write_layer
-from ..core.io.ngff_labels import ngff_labels_target
+from ..core.io.ngff_labels import check_labels_fit, ngff_labels_target
 from .inputs import (
     check_new_file,
     finish_volume_command,
@@ -59,7 +59,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "(it uses the image's voxel spacing and stops where an object ends); "
                     "--method head uses the pretrained few-shot head instead. Annotated slices "
                     "and drawn voxels are never changed.")
-    p.add_argument("image", help="image volume (TIFF, NIfTI, MHA/MHD, NRRD, DICOM folder)")
+    p.add_argument("image", help="image volume (TIFF, NIfTI, MHA/MHD, NRRD, OME-Zarr, DICOM "
+                                 "folder)")
     p.add_argument("--support", required=True, help="labels with the annotated slices")
     p.add_argument("--out", required=True,
                    help="output labels file, or IMAGE.zarr/labels/NAME to save them into an "
@@ -80,10 +81,13 @@ def _run(args: argparse.Namespace) -> int:
     from ..api import propagate
 
     out_path = check_new_file(args.out, args.overwrite)
-    if ngff_labels_target(out_path) is None:
+    into_ngff = ngff_labels_target(out_path)
+    if into_ngff is None:
         write_format(out_path)  # a bad extension is refused before the work, not after
     window = window_of(args)
     image = read_volume(args.image, args)
+    if into_ngff is not None:  # labels that will not fit that image are refused now
+        check_labels_fit(into_ngff[0], image.spatial_shape)
     support = read_labels_like(args.support, image, "--support")
     slices = parse_slices(args.slices, image.spatial_shape[0])
     method = args.method or ("head" if args.weights is not None else DEFAULT_METHOD)

@@ -93,7 +93,9 @@ def _propagate(job: InputJob, seg: Any, volume: Volume, labels_path: Any, output
 
     result = write_labels(outputs.labels, tuple(volume.data.shape[:3]), dtype,
                           volume.geometry, fill)
-    return score(volume.data, result, support=labels, label_ids=s.label_ids, segmenter=seg)
+    spacing = tuple(abs(float(v)) for v in volume.geometry.scale[-3:])  # distances in widths
+    return score(volume.data, result, support=labels, label_ids=s.label_ids, segmenter=seg,
+                 spacing=spacing)
 
 
 def _apply(job: InputJob, seg: Any, volume: Volume, support: SupportSet, outputs: Outputs,

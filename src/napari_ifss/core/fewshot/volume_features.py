@@ -70,7 +70,8 @@ class SliceFeatures:
 
     def rows(self, z: int, cfg: LearnerConfig, idx: np.ndarray) -> np.ndarray:
         """``(N, F)`` float32: the rows of :meth:`slice` at the flat pixel indices ``idx``,
-        without making the slice's full ``(H, W, F)`` features."""
+        without the ``(H, W, F)`` copy and concatenation of :meth:`slice` (the trunk's
+        ``(C, H, W)`` map on the source grid is still made once)."""
         image = np.asarray(self.volume[z])  # type: ignore[index]
         parts = []
         if cfg.filters:

@@ -181,8 +181,9 @@ class VolumeLearner:
             raise InvalidInputError("the learner needs at least one annotated slice")
         cfg = self.cfg
         zs = sorted(support)
-        # only the sampled pixels' features are made (a 1024 x 1024 slice's full features
-        # take ~1 GB): the same rows as indexing :meth:`SliceFeatures.slice`
+        # the sampled pixels' rows are gathered from the trunk's (C, H, W) map, one support
+        # slice at a time, without the (H, W, F) copy and concatenation of
+        # :meth:`SliceFeatures.slice` (the same rows; fit peak 3.2 -> 1.5 GB at 1024 x 1024)
         x, y, w = sample_pixels([partial(self.features.rows, z, cfg) for z in zs],
                                 [support[z] for z in zs], cfg.samples, cfg.near, cfg.band,
                                 np.random.default_rng(cfg.seed))

@@ -102,7 +102,7 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
             f"{what}: axes {axes} (shape {tuple(np.shape(data))}) include {', '.join(unknown)}, "
             "which napari-ifss does not read; it reads time (T), channels (C), z, y and x")
     axes = channel_axes(axes, np.shape(data), samples_are_colour, what)
-    file_axes = axes
+    file_axes, file_shape = axes, tuple(np.shape(data))
     through_time = time == "all"
     if through_time:  # the time points become the stack: T takes the place of z
         if "T" not in axes:
@@ -131,7 +131,7 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
         index = choice[letter]
         if index is None and size > 1:
             raise UnsupportedFormatError(
-                f"{what}: {size} {WORDS[letter]} (axes {axes}, shape {tuple(np.shape(data))}); "
+                f"{what}: {size} {WORDS[letter]} (axes {file_axes}, shape {file_shape}); "
                 f"napari-ifss segments one at a time: open one with {OPTIONS[letter]}=0..."
                 f"{size - 1} (ifss.open_image(path, {OPTIONS[letter]}=0), or "
                 f"--{OPTIONS[letter]} 0 on the command line)"

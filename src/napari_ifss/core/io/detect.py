@@ -40,7 +40,8 @@ def read_format(path: str | Path) -> Format:
     if p.is_dir():
         from .ngff import is_ngff
 
-        return "ngff" if is_ngff(p) else "dicom"
+        # a *.zarr folder is read as OME-Zarr (its error says what is missing), not DICOM
+        return "ngff" if is_ngff(p) or p.name.lower().endswith(".zarr") else "dicom"
     fmt = READ_EXTENSIONS.get(extension_of(p))
     if fmt is None:
         raise UnsupportedFormatError(

@@ -51,21 +51,42 @@ def _attributes(path: Path) -> dict[str, Any]:
     return dict(group.attrs)
 
 
+def image_group(path: str | Path) -> Path:
+    """The OME-Zarr image group of ``path``: ``path`` itself, or its first image ``0`` in a
+    bioformats2raw layout (``bioformats2raw.layout`` at the root)."""
+    p = Path(path)
+    try:
+        attrs = _attributes(p)
+    except ReadError:
+        return p
+    ome = attrs.get("ome", attrs)
+    if isinstance(ome, dict) and "bioformats2raw.layout" in ome and (p / "0").is_dir():
+        return p / "0"
+    return p
+
+
 def _multiscales(path: Path) -> dict[str, Any] | None:
-    attrs = _attributes(path)
+    attrs = _attributes(image_group(path))
     ome = attrs.get("ome", attrs)  # 0.5 nests the metadata under "ome"
     multiscales = ome.get("multiscales") if isinstance(ome, dict) else None
     return multiscales[0] if multiscales else None
 
 
-def _letter(axis: dict[str, Any]) -> str:
-    """One axis's letter: T for time, C for channel, Z/Y/X for space (by name)."""
+def _letter(axis: dict[str, Any], path: Path) -> str:
+    """One axis's letter: T for time, C for channel, Z/Y/X for space (by name).
+
+    Raises:
+        UnsupportedFormatError: any other axis (named in the message)."""
     kind, name = str(axis.get("type", "")).lower(), str(axis.get("name", "")).lower()
     if kind == "time" or name == "t":
         return "T"
     if kind == "channel" or name == "c":
         return "C"
-    return name.upper() if name in ("z", "y", "x") else f"?{name}"
+    if name in ("z", "y", "x"):
+        return name.upper()
+    raise UnsupportedFormatError(
+        f"{path}: axis {axis.get('name')!r} ({axis.get('type') or 'no type'}) is not one "
+        "napari-ifss reads; it reads time, channel, z, y and x")
 
 
 def ngff_axes(path: str | Path) -> tuple[str, tuple[int, ...]]:
@@ -77,7 +98,7 @@ def ngff_axes(path: str | Path) -> tuple[str, tuple[int, ...]]:
     p = Path(path)
     meta, array = level0(p)
     axes_meta = list(meta.get("axes") or [])
-    letters = "".join(_letter(a) for a in axes_meta) if axes_meta else "TCZYX"[-array.ndim:]
+    letters = "".join(_letter(a, p) for a in axes_meta) if axes_meta else "TCZYX"[-array.ndim:]
     return letters, tuple(int(n) for n in array.shape)
 
 
@@ -87,7 +108,9 @@ def level0(p: Path) -> tuple[dict[str, Any], Any]:
 
     meta = _multiscales(p)
     if meta is None:
-        raise ReadError(f"{p}: a zarr group without OME-Zarr 'multiscales' metadata")
+        raise ReadError(f"{p}: a zarr folder without OME-Zarr 'multiscales' metadata; open a "
+                        "plain zarr array with dask.array.from_zarr and pass it as an image")
+    p = image_group(p)
     datasets = list(meta.get("datasets") or [])
     if not datasets:
         raise ReadError(f"{p}: OME-Zarr metadata lists no resolution level")
@@ -123,10 +146,9 @@ def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     data = da.from_zarr(array)
     choice = choose_planes(data, letters, str(p), channel=channel, time=time)
     spatial = [letters.index(a) for a in choice.axes]
-    unit, factor = _unit([axes_meta[i] for i in spatial if letters[i] != "T"]
-                         if axes_meta else [])
-    sizes = {letters[i]: scale_all[i] * factor for i in spatial}
-    origin = {letters[i]: shift_all[i] * factor for i in spatial}
+    unit, factors = _units([axes_meta[i] if axes_meta else {} for i in spatial])
+    sizes = {letters[i]: scale_all[i] * f for i, f in zip(spatial, factors, strict=True)}
+    origin = {letters[i]: shift_all[i] * f for i, f in zip(spatial, factors, strict=True)}
     scale, translate = stack_geometry(choice.axes, sizes, origin)
     arr, scale_t, trans_t, _ = to_supported(choice.data, scale, translate, False, what=str(p))
     kind = "labels" if as_labels or looks_like_labels(p) else "image"
@@ -154,10 +176,12 @@ def level_transform(level: dict[str, Any], ndim: int, meta: dict[str, Any]
     return scale, shift
 
 
-def _unit(axes: list[dict[str, Any]]) -> tuple[str | None, float]:
-    """``(unit, factor)``: micrometres when every spatial axis names a known length unit,
-    else the numbers as stored and None."""
-    units = {str(a.get("unit", "")).lower() for a in axes}
-    if len(units) == 1 and (u := units.pop()) in _UNITS:
-        return "µm", _UNITS[u]
-    return None, 1.0
+def _units(axes: list[dict[str, Any]]) -> tuple[str | None, list[float]]:
+    """``(unit, factor per axis)``: micrometres when every space axis names a known length
+    unit (each converted by its own), else the numbers as stored and None. Time axes (the
+    stack of a movie) keep factor 1."""
+    space = [str(a.get("unit", "")).lower() for a in axes if a.get("type") != "time"]
+    if space and all(u in _UNITS for u in space):
+        return "µm", [1.0 if a.get("type") == "time" else _UNITS[str(a["unit"]).lower()]
+                      for a in axes]
+    return None, [1.0] * len(axes)

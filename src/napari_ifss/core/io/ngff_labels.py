@@ -29,6 +29,23 @@ def ngff_labels_target(path: str | Path) -> tuple[Path, str] | None:
     return None
 
 
+def labels_shape(image: str | Path) -> tuple[int, ...]:
+    """The shape labels must have to go into the OME-Zarr image: its z (when longer than 1),
+    y and x at full resolution."""
+    letters, shape = ngff_axes(image)
+    return tuple(n for a, n in zip(letters, shape, strict=True)
+                 if a in "YX" or (a == "Z" and n > 1))
+
+
+def check_labels_fit(image: str | Path, shape: tuple[int, ...]) -> None:
+    """Raise :class:`InvalidInputError` unless labels of ``shape`` fit the image (checked
+    before a run, so that nothing is computed for a file that cannot be written)."""
+    want = labels_shape(image)
+    if tuple(shape) != want:
+        raise InvalidInputError(f"labels of shape {tuple(shape)} do not fit image {image} "
+                                f"(its z/y/x shape is {want})")
+
+
 def write_ngff_labels(image: str | Path, name: str, layer: LayerData,
                       overwrite: bool = False) -> list[Path]:
     """Write ``layer`` (labels ``(Z, Y, X)`` or ``(Y, X)``) as ``<image>/labels/<name>``.
@@ -42,14 +59,10 @@ def write_ngff_labels(image: str | Path, name: str, layer: LayerData,
     image = Path(image)
     if layer.kind != "labels":
         raise InvalidInputError(f"{name}: only labels go into an OME-Zarr 'labels' group")
+    check_labels_fit(image, tuple(layer.data.shape))
     meta, array = level0(image)
     letters, shape = ngff_axes(image)
-    keep = [i for i, a in enumerate(letters) if a in "ZYX"]
-    want = tuple(shape[i] for i in keep if shape[i] > 1 or letters[i] != "Z")
-    if tuple(layer.data.shape) != want:
-        raise InvalidInputError(f"labels of shape {tuple(layer.data.shape)} do not fit image "
-                                f"{image} (axes {letters}, z/y/x shape {want})")
-    keep = [i for i in keep if shape[i] > 1 or letters[i] != "Z"]
+    keep = [i for i, a in enumerate(letters) if a in "YX" or (a == "Z" and shape[i] > 1)]
     version = str(meta.get("version") or _version(image))
     scale, shift = level_transform(meta["datasets"][0], array.ndim, meta)
     axes_meta = list(meta.get("axes") or [{"name": letters[i].lower(), "type": "space"}
