@@ -12,7 +12,7 @@ from .dicom import read_dicom_series
 from .itk import read_itk
 from .layerdata import LayerData
 from .ngff import ngff_axes, read_ngff
-from .tiff import read_tiff, tiff_axes
+from .tiff import read_tiff, read_tiff_channels, tiff_axes
 
 
 def read_layer(
@@ -76,8 +76,10 @@ def read_layers(path: str | Path, as_labels: bool = False) -> list[LayerData]:
         else None
     if channels <= 1:
         return [read_layer(p, as_labels=as_labels, time=time)]
-    layers = []
-    for c in range(channels):
-        layer = read_layer(p, as_labels=as_labels, channel=c, time=time)
-        layers.append(replace(layer, name=f"{layer.name} [channel {c}]"))
-    return layers
+    if fmt == "tiff":  # the file is read once for all its channels
+        layers = read_tiff_channels(p, as_labels=as_labels, time=time)
+    else:  # OME-Zarr: lazy, each channel a view
+        layers = [read_layer(p, as_labels=as_labels, channel=c, time=time)
+                  for c in range(channels)]
+    return [replace(layer, name=f"{layer.name} [channel {c}]")
+            for c, layer in enumerate(layers)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 import tifffile
 
 from ..errors import IfssError, InvalidInputError, ReadError
-from .axes import channel_axes, choose_planes, stack_geometry
+from .axes import channel_axes, choose_planes, count_along, stack_geometry
 from .dims import to_supported
 from .guards import check_pixel_type, check_size
 from .labels import labels_or_image, looks_like_labels
@@ -57,21 +58,45 @@ def read_tiff(path: str | Path, as_labels: bool = False, *, channel: int | None 
             complex or other pixel types.
         InvalidInputError: ``as_labels`` with non-integral content.
     """
-    p = Path(path)
+    return _to_layer(_read_series(Path(path)), as_labels, channel, time)
+
+
+def read_tiff_channels(path: str | Path, as_labels: bool = False, *,
+                       time: int | str | None = None) -> list[LayerData]:
+    """Every channel of a TIFF as its own layer (:func:`read_tiff` with ``channel=c``),
+    the file read once. Raises as :func:`read_tiff`."""
+    raw = _read_series(Path(path))
+    n = count_along(channel_axes(raw.axes, raw.data.shape, raw.colour, str(raw.path)),
+                    raw.data.shape, "C")
+    return [_to_layer(raw, as_labels, c, time) for c in range(n)]
+
+
+@dataclass(frozen=True)
+class _Series:
+    """A TIFF's first image series as read, before any axis is chosen."""
+
+    path: Path
+    data: np.ndarray
+    axes: str
+    colour: bool  # interleaved samples are an RGB(A) colour
+    geometry: tuple | None
+    n_series: int
+
+
+def _read_series(p: Path) -> _Series:
     try:
         with _TifffileErrors() as logged, tifffile.TiffFile(p) as tf:
             check_complete(tf, p)
             series = tf.series[0]
-            axes = series.axes
-            colour_samples = tf.pages[0].photometric in (tifffile.PHOTOMETRIC.RGB,
-                                                         tifffile.PHOTOMETRIC.YCBCR)
+            colour = tf.pages[0].photometric in (tifffile.PHOTOMETRIC.RGB,
+                                                 tifffile.PHOTOMETRIC.YCBCR)
             dtype = check_pixel_type(series.dtype, str(p))
             check_size(series.shape, dtype.itemsize, str(p))
             data = series.asarray()
             geometry = _ome_geometry(tf) if tf.is_ome else None
             if geometry is None and tf.is_imagej:
                 geometry = _imagej_geometry(tf)
-            n_series = len(tf.series)
+            raw = _Series(p, data, series.axes, colour, geometry, len(tf.series))
     except IfssError:
         raise
     except Exception as exc:  # tifffile raises many types for corrupt input
@@ -80,13 +105,20 @@ def read_tiff(path: str | Path, as_labels: bool = False, *, channel: int | None 
                         ) from exc
     if logged.messages:  # tifffile skips damaged tags/pages with an error log: refuse instead
         raise ReadError(f"{p}: damaged or truncated TIFF ({logged.messages[0]})")
-    sizes, origin, metadata = geometry if geometry is not None else ({}, {}, {})
-    notes = [f"file holds {n_series} image series; the first one was read"] if n_series > 1 \
-        else []
-    choice = choose_planes(data, axes, str(p), channel=channel, time=time,
-                           samples_are_colour=colour_samples)
+    return raw
+
+
+def _to_layer(raw: _Series, as_labels: bool, channel: int | None,
+              time: int | str | None) -> LayerData:
+    p = raw.path
+    sizes, origin, metadata = raw.geometry if raw.geometry is not None else ({}, {}, {})
+    metadata = dict(metadata)
+    notes = [f"file holds {raw.n_series} image series; the first one was read"] \
+        if raw.n_series > 1 else []
+    choice = choose_planes(raw.data, raw.axes, str(p), channel=channel, time=time,
+                           samples_are_colour=raw.colour)
     for note in choice.notes:
-        warnings.warn(f"{p}: {note}", stacklevel=2)
+        warnings.warn(f"{p}: {note}", stacklevel=3)
     notes += choice.notes
     if notes:
         metadata["note"] = "; ".join(notes)
