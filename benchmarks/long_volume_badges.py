@@ -34,14 +34,15 @@ from napari_ifss.core.quality.quality import (
     GOOD_THRESHOLD,
     REVIEW_THRESHOLD,
     QualityScore,
-    size_factor,
 )
 from napari_ifss.core.quality.quality_volume import score_volume
 from napari_ifss.eval.large_volume_bench import tube_radius
 from napari_ifss.eval.metrics import dice
+from napari_ifss.eval.quality_bench import SLICES_SCALE, score_with_distance
 from napari_ifss.eval.report import emit, script_header
 
-OLD_DISTANCE_SCALE, OLD_REVIEW, OLD_GOOD = 3.0, 0.10, 0.20  # the score before issue #20
+OLD_REVIEW, OLD_GOOD = 0.10, 0.20  # the badges before issue #20
+OLD_DISTANCE_SCALE = SLICES_SCALE
 SIDE = 128
 
 
@@ -83,7 +84,7 @@ def old_score(s: QualityScore) -> float:
     """The score before issue #20 from the same back-prediction: distance in slices."""
     if s.distance is None or not s.evidence:
         return float(s.score)
-    return s.back_iou * size_factor(s.size_ratio) / (1.0 + s.distance / OLD_DISTANCE_SCALE)
+    return score_with_distance(s.back_iou, s.size_ratio, s.distance, OLD_DISTANCE_SCALE)
 
 
 def run_volume(name: str, image: np.ndarray, gt: np.ndarray,

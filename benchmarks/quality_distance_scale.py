@@ -21,7 +21,7 @@ import numpy as np
 
 from napari_ifss.core.data.datasets import default_data_dir, iter_3d
 from napari_ifss.eval.fewshot_protocol import bench_objects
-from napari_ifss.eval.quality_bench import auroc_flag, spearman
+from napari_ifss.eval.quality_bench import auroc_flag, score_with_distance, spearman
 
 GRID = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
@@ -39,13 +39,13 @@ def records(report: dict, data: str) -> list[dict]:
         width = 2 * np.sqrt(np.mean([areas[z] for z in case["support"]]) / np.pi)
         for s in case["slices"]:
             out.append({"volume": case["dataset"], "back": s["back_iou"], "dice": s["dice"],
-                        "size": np.sqrt(s["size_ratio"]), "slices": s["distance"],
+                        "size_ratio": s["size_ratio"], "slices": s["distance"],
                         "widths": s["distance"] * dz / (width * np.sqrt(dy * dx))})
     return out
 
 
 def evaluate(recs: list[dict], key: str, scale: float) -> tuple[float, float]:
-    scores = [r["back"] * r["size"] / (1 + r[key] / scale) for r in recs]
+    scores = [score_with_distance(r["back"], r["size_ratio"], r[key], scale) for r in recs]
     dices = [r["dice"] for r in recs]
     return spearman(scores, dices), auroc_flag(scores, dices)
 
@@ -69,7 +69,8 @@ def main() -> None:
         train = [r for r in recs if r["volume"] != vol]
         test = [r for r in recs if r["volume"] == vol]
         best = max(GRID, key=lambda c: evaluate(train, "widths", c)[0])
-        held_scores += [r["back"] * r["size"] / (1 + r["widths"] / best) for r in test]
+        held_scores += [score_with_distance(r["back"], r["size_ratio"], r["widths"], best)
+                        for r in test]
         held_dice += [r["dice"] for r in test]
         print(f"{vol}: scale {best:g} chosen on the other volumes")
     rho, auc = spearman(held_scores, held_dice), auroc_flag(held_scores, held_dice)

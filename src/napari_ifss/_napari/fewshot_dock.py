@@ -33,12 +33,12 @@ from ..core.errors import IfssError, InvalidInputError
 from ..core.fewshot.fewshot import FewShotSegmenter
 from ..core.fewshot.learner_segmenter import DEFAULT_METHOD, LearnerSegmenter
 from ..core.fewshot.propagation import propagate
-from ..core.fewshot.support import LabelsIndex, index_labels, resolve_label_ids
+from ..core.fewshot.support import LabelsIndex, index_labels
 from ..core.fewshot.transfer import transfer
 from ..core.fewshot.volume_io import PropagationProgress
-from ..core.provenance import RECORD_KEY, Record, record_states, user_labels
+from ..core.provenance import RECORD_KEY, record_states, user_labels
 from ..core.slice_store import compressed_copy
-from .fewshot_run import RunPlan, RunState, clear_slices
+from .fewshot_run import RunPlan, RunState, clear_slices, parse_ids, propagated_record
 from .intensity_choice import IntensityChoice
 from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
@@ -54,21 +54,6 @@ METHOD_TIP = ("how the other slices are segmented. 'learn from this image' (reco
               "network shipped with the plugin, trained on other images")
 SUPPORT_LINES = 6  # label ids listed one per line; more are summed up in one line
 log = logging.getLogger(__name__)
-
-
-def propagated_record(layer: Labels) -> Record:
-    """The record of propagated slices kept in ``layer.metadata`` (empty if none)."""
-    return dict(layer.metadata.get(RECORD_KEY, {}))
-
-
-def parse_ids(text: str, index: LabelsIndex) -> list[int]:
-    """Comma/space-separated ids (empty: all present) checked against ``index``."""
-    parts = [p for p in text.replace(",", " ").split() if p]
-    try:
-        ids = [int(p) for p in parts]
-    except ValueError:
-        raise InvalidInputError(f"label ids must be whole numbers, got {text!r}") from None
-    return resolve_label_ids(index, ids or None)
 
 
 class FewShotDock(Container):

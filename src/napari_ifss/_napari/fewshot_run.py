@@ -2,8 +2,9 @@
 
 :class:`RunPlan` is what the dock's validated selection runs; :class:`RunState` is what the UI
 thread keeps while the run writes its slices (what it cleared and wrote, for the one undo
-step that ends it). :func:`clear_slices` zeroes earlier propagated results a run recomputes.
-All of it runs in the UI thread.
+step that ends it). :func:`clear_slices` zeroes earlier propagated results a run recomputes;
+:func:`propagated_record` and :func:`parse_ids` read the run's inputs from the layer and the
+dock's text. All of it runs in the UI thread.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from napari.layers import Labels
 
+from ..core.errors import InvalidInputError
+from ..core.fewshot.support import LabelsIndex, resolve_label_ids
+from ..core.provenance import RECORD_KEY, Record
 from .labels_history import record_as_one_step
 from .propagation_worker import Starter
 from .quality_worker import ScoringRequest
@@ -110,3 +114,18 @@ def clear_slices(layer: Labels, zs: list[int], ids: list[int]) -> list[Cleared]:
     if cleared:
         layer.refresh()
     return cleared
+
+
+def propagated_record(layer: Labels) -> Record:
+    """The record of propagated slices kept in ``layer.metadata`` (empty if none)."""
+    return dict(layer.metadata.get(RECORD_KEY, {}))
+
+
+def parse_ids(text: str, index: LabelsIndex) -> list[int]:
+    """Comma/space-separated ids (empty: all present) checked against ``index``."""
+    parts = [p for p in text.replace(",", " ").split() if p]
+    try:
+        ids = [int(p) for p in parts]
+    except ValueError:
+        raise InvalidInputError(f"label ids must be whole numbers, got {text!r}") from None
+    return resolve_label_ids(index, ids or None)

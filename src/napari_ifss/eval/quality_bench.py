@@ -75,6 +75,17 @@ def suggest_thresholds(scores: list[float], dices: list[float]) -> dict:
             if review is not None and (s < review).any() else None}
 
 
+SLICES_SCALE = 3.0  # the distance scale in slices before issue #20
+
+
+def score_with_distance(back_iou: float, size_ratio: float, distance: float,
+                        scale: float = SLICES_SCALE) -> float:
+    """The JFS score with the distance counted as given (``distance / scale``): in slices
+    with scale 3 it is the score before issue #20, in object widths with scale
+    ``DISTANCE_SCALE`` today's."""
+    return back_iou * size_factor(size_ratio) / (1.0 + max(0.0, distance) / scale)
+
+
 # The score's factors, for the ablation columns: each row drops factors from the full score;
 # "distance_in_slices" is the score before issue #20 (distance in slices, scale 3), on the
 # same back-predictions, so that a run compares both distances on the same results.
@@ -82,8 +93,8 @@ ABLATIONS = {
     "without_size": lambda s: s["back_iou"] * distance_factor(s["widths"]),
     "back_iou_only": lambda s: s["back_iou"],
     "size_only": lambda s: size_factor(s["size_ratio"]),
-    "distance_in_slices": lambda s: s["back_iou"] * size_factor(s["size_ratio"]) / (
-        1.0 + s["distance"] / 3.0),
+    "distance_in_slices": lambda s: score_with_distance(s["back_iou"], s["size_ratio"],
+                                                        s["distance"]),
 }
 
 

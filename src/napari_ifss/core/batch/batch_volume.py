@@ -67,15 +67,15 @@ class _SliceReader:
 def _ome_dataset(path: Path) -> tuple[Any, Geometry]:
     """The first (full-resolution) array of an OME-Zarr group and its scale/translation
     (the metadata read by :mod:`napari_ifss.core.io.ngff`, the one OME-Zarr parser)."""
-    from ..io.ngff import level0, level_transform
+    from ..io.ngff import open_ngff
 
     try:
-        meta, array = level0(path)
+        image = open_ngff(path)
     except ReadError as err:
         raise ReadError(f"{path}: a zarr group must be OME-Zarr (multiscales) or hold an array; "
                         f"give the array's own path ({err})") from None
-    scale, translate = level_transform(meta["datasets"][0], array.ndim, meta)
-    return array, _geometry(scale, translate, None, path)
+    scale, translate = image.transform()
+    return image.array, _geometry(scale, translate, None, path)
 
 
 def _geometry(scale: Any, translate: Any, direction: Any, path: Path) -> Geometry:

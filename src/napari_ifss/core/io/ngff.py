@@ -16,6 +16,7 @@ Not done yet: the pyramid for display (napari gets level 0), and writing labels 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,25 +52,19 @@ def _attributes(path: Path) -> dict[str, Any]:
     return dict(group.attrs)
 
 
-def image_group(path: str | Path) -> Path:
-    """The OME-Zarr image group of ``path``: ``path`` itself, or its first image ``0`` in a
-    bioformats2raw layout (``bioformats2raw.layout`` at the root)."""
-    p = Path(path)
-    try:
-        attrs = _attributes(p)
-    except ReadError:
-        return p
-    ome = attrs.get("ome", attrs)
-    if isinstance(ome, dict) and "bioformats2raw.layout" in ome and (p / "0").is_dir():
-        return p / "0"
-    return p
+def _image_metadata(path: Path) -> tuple[Path, dict[str, Any] | None]:
+    """``(image group, its first multiscales entry or None)``: ``path`` itself, or its image
+    ``0`` in a bioformats2raw layout (``bioformats2raw.layout`` at the root)."""
+    attrs = _attributes(path)
+    ome = attrs.get("ome", attrs)  # 0.5 nests the metadata under "ome"
+    if isinstance(ome, dict) and "bioformats2raw.layout" in ome and (path / "0").is_dir():
+        return _image_metadata(path / "0")
+    multiscales = ome.get("multiscales") if isinstance(ome, dict) else None
+    return path, (multiscales[0] if multiscales else None)
 
 
 def _multiscales(path: Path) -> dict[str, Any] | None:
-    attrs = _attributes(image_group(path))
-    ome = attrs.get("ome", attrs)  # 0.5 nests the metadata under "ome"
-    multiscales = ome.get("multiscales") if isinstance(ome, dict) else None
-    return multiscales[0] if multiscales else None
+    return _image_metadata(path)[1]
 
 
 def _letter(axis: dict[str, Any], path: Path) -> str:
@@ -89,36 +84,65 @@ def _letter(axis: dict[str, Any], path: Path) -> str:
         "napari-ifss reads; it reads time, channel, z, y and x")
 
 
+@dataclass(frozen=True)
+class NgffImage:
+    """An OME-Zarr image, opened once: its metadata and its level-0 (zarr) array.
+
+    Attributes:
+        path: the image group (the ``0`` image of a bioformats2raw layout).
+        meta: its first ``multiscales`` entry.
+        array: level 0, a zarr array (nothing read).
+        letters: one axis letter per dimension (``T``, ``C``, ``Z``, ``Y``, ``X``).
+    """
+
+    path: Path
+    meta: dict[str, Any]
+    array: Any
+    letters: str
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in self.array.shape)
+
+    def transform(self) -> tuple[list[float], list[float]]:
+        """Level 0's per-axis scale and translation (:func:`level_transform`)."""
+        return level_transform(self.meta["datasets"][0], self.array.ndim, self.meta)
+
+
+def open_ngff(path: str | Path) -> NgffImage:
+    """Open the OME-Zarr image at ``path`` (metadata and the level-0 array; no pixel read).
+
+    Raises:
+        ReadError: not a zarr group, no ``multiscales`` metadata, a level missing.
+        UnsupportedFormatError: an axis napari-ifss does not read.
+    """
+    import zarr
+
+    p, meta = _image_metadata(Path(path))
+    if meta is None:
+        raise ReadError(f"{path}: a zarr folder without OME-Zarr 'multiscales' metadata; open "
+                        "a plain zarr array with dask.array.from_zarr and pass it as an image")
+    datasets = list(meta.get("datasets") or [])
+    if not datasets:
+        raise ReadError(f"{p}: OME-Zarr metadata lists no resolution level")
+    try:
+        array = zarr.open_array(str(p / str(datasets[0]["path"])), mode="r")
+    except Exception as exc:
+        raise ReadError(f"{p}: level {datasets[0].get('path')!r} cannot be opened ({exc})"
+                        ) from exc
+    axes_meta = list(meta.get("axes") or [])
+    letters = "".join(_letter(a, p) for a in axes_meta) if axes_meta else "TCZYX"[-array.ndim:]
+    return NgffImage(p, meta, array, letters)
+
+
 def ngff_axes(path: str | Path) -> tuple[str, tuple[int, ...]]:
     """The axis letters and shape of level 0 of the OME-Zarr image at ``path`` (metadata
     only; no pixel is read).
 
     Raises:
-        ReadError: as :func:`read_ngff`."""
-    p = Path(path)
-    meta, array = level0(p)
-    axes_meta = list(meta.get("axes") or [])
-    letters = "".join(_letter(a, p) for a in axes_meta) if axes_meta else "TCZYX"[-array.ndim:]
-    return letters, tuple(int(n) for n in array.shape)
-
-
-def level0(p: Path) -> tuple[dict[str, Any], Any]:
-    """The multiscales metadata and the zarr array of level 0."""
-    import zarr
-
-    meta = _multiscales(p)
-    if meta is None:
-        raise ReadError(f"{p}: a zarr folder without OME-Zarr 'multiscales' metadata; open a "
-                        "plain zarr array with dask.array.from_zarr and pass it as an image")
-    p = image_group(p)
-    datasets = list(meta.get("datasets") or [])
-    if not datasets:
-        raise ReadError(f"{p}: OME-Zarr metadata lists no resolution level")
-    try:
-        return meta, zarr.open_array(str(p / str(datasets[0]["path"])), mode="r")
-    except Exception as exc:
-        raise ReadError(f"{p}: level {datasets[0].get('path')!r} cannot be opened ({exc})"
-                        ) from exc
+        ReadError, UnsupportedFormatError: as :func:`open_ngff`."""
+    image = open_ngff(path)
+    return image.letters, image.shape
 
 
 def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None = None,
@@ -138,13 +162,11 @@ def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     import dask.array as da
 
     p = Path(path)
-    meta, array = level0(p)
-    axes_meta = list(meta.get("axes") or [])
-    datasets = list(meta["datasets"])
-    letters, _ = ngff_axes(p)
-    scale_all, shift_all = level_transform(datasets[0], array.ndim, meta)
-    data = da.from_zarr(array)
-    choice = choose_planes(data, letters, str(p), channel=channel, time=time)
+    image = open_ngff(p)
+    letters, axes_meta = image.letters, list(image.meta.get("axes") or [])
+    scale_all, shift_all = image.transform()
+    choice = choose_planes(da.from_zarr(image.array), letters, str(p), channel=channel,
+                           time=time)
     spatial = [letters.index(a) for a in choice.axes]
     unit, factors = _units([axes_meta[i] if axes_meta else {} for i in spatial])
     sizes = {letters[i]: scale_all[i] * f for i, f in zip(spatial, factors, strict=True)}
@@ -155,14 +177,15 @@ def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     if kind == "labels" and arr.dtype.kind not in "iub":
         raise UnsupportedFormatError(f"{p}: labels need integers, the array holds {arr.dtype}")
     metadata = {"format": "OME-Zarr", "unit": unit, "file_axes": choice.file_axes,
-                "axes": choice.axes,
-                "source": str(p), "levels": len(datasets), **choice.picked}
-    name = str(meta.get("name") or source_name(p).removesuffix(".ome").removesuffix(".zarr"))
+                "axes": choice.axes, "source": str(p),
+                "levels": len(image.meta["datasets"]), **choice.picked}
+    name = str(image.meta.get("name")
+               or source_name(p).removesuffix(".ome").removesuffix(".zarr"))
     return LayerData(arr, kind, name, scale_t, trans_t, metadata=metadata)
 
 
 def level_transform(level: dict[str, Any], ndim: int, meta: dict[str, Any]
-               ) -> tuple[list[float], list[float]]:
+                    ) -> tuple[list[float], list[float]]:
     """Per-axis scale and translation of a level (its own transforms, then the image's)."""
     scale, shift = [1.0] * ndim, [0.0] * ndim
     for transforms in (level.get("coordinateTransformations") or [],

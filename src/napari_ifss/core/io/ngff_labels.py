@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InvalidInputError, WriteError
 from .layerdata import LayerData
-from .ngff import is_ngff, level0, level_transform, ngff_axes
+from .ngff import NgffImage, is_ngff, open_ngff
 
 
 def ngff_labels_target(path: str | Path) -> tuple[Path, str] | None:
@@ -29,20 +29,25 @@ def ngff_labels_target(path: str | Path) -> tuple[Path, str] | None:
     return None
 
 
-def labels_shape(image: str | Path) -> tuple[int, ...]:
+def labels_shape(image: str | Path | NgffImage) -> tuple[int, ...]:
     """The shape labels must have to go into the OME-Zarr image: its z (when longer than 1),
     y and x at full resolution."""
-    letters, shape = ngff_axes(image)
-    return tuple(n for a, n in zip(letters, shape, strict=True)
-                 if a in "YX" or (a == "Z" and n > 1))
+    img = image if isinstance(image, NgffImage) else open_ngff(image)
+    return tuple(img.shape[i] for i in _label_axes(img))
 
 
-def check_labels_fit(image: str | Path, shape: tuple[int, ...]) -> None:
+def _label_axes(img: NgffImage) -> list[int]:
+    """The image's axes the labels keep: y, x and a z longer than 1."""
+    return [i for i, a in enumerate(img.letters) if a in "YX" or (a == "Z" and img.shape[i] > 1)]
+
+
+def check_labels_fit(image: str | Path | NgffImage, shape: tuple[int, ...]) -> None:
     """Raise :class:`InvalidInputError` unless labels of ``shape`` fit the image (checked
     before a run, so that nothing is computed for a file that cannot be written)."""
     want = labels_shape(image)
     if tuple(shape) != want:
-        raise InvalidInputError(f"labels of shape {tuple(shape)} do not fit image {image} "
+        where = image.path if isinstance(image, NgffImage) else image
+        raise InvalidInputError(f"labels of shape {tuple(shape)} do not fit image {where} "
                                 f"(its z/y/x shape is {want})")
 
 
@@ -59,14 +64,13 @@ def write_ngff_labels(image: str | Path, name: str, layer: LayerData,
     image = Path(image)
     if layer.kind != "labels":
         raise InvalidInputError(f"{name}: only labels go into an OME-Zarr 'labels' group")
-    check_labels_fit(image, tuple(layer.data.shape))
-    meta, array = level0(image)
-    letters, shape = ngff_axes(image)
-    keep = [i for i, a in enumerate(letters) if a in "YX" or (a == "Z" and shape[i] > 1)]
+    img = open_ngff(image)
+    check_labels_fit(img, tuple(layer.data.shape))
+    meta, keep = img.meta, _label_axes(img)
     version = str(meta.get("version") or _version(image))
-    scale, shift = level_transform(meta["datasets"][0], array.ndim, meta)
-    axes_meta = list(meta.get("axes") or [{"name": letters[i].lower(), "type": "space"}
-                                          for i in range(len(letters))])
+    scale, shift = img.transform()
+    axes_meta = list(meta.get("axes") or [{"name": a.lower(), "type": "space"}
+                                          for a in img.letters])
     transforms: list[dict[str, Any]] = [{"type": "scale", "scale": [scale[i] for i in keep]}]
     if any(shift[i] for i in keep):
         transforms.append({"type": "translation", "translation": [shift[i] for i in keep]})
