@@ -91,14 +91,21 @@ class Volume:
         return image, labels.astype(np.int32, copy=False), spacing
 
 
-def iter_2d(root: Path | str | None = None, datasets: list[str] | None = None) -> Iterator[Item2D]:
-    """All 2D items under ``root/2d`` (sorted), optionally only ``datasets``."""
-    base = Path(root if root is not None else default_data_dir()) / "2d"
+def dataset_dirs(root: Path | str | None, kind: str, datasets: list[str] | None = None
+                 ) -> Iterator[Path]:
+    """The dataset folders under ``root/<kind>`` (``kind`` "2d" or "3d"), sorted by name;
+    only ``datasets`` when given; nothing when the folder is missing."""
+    base = Path(root if root is not None else default_data_dir()) / kind
     if not base.is_dir():
         return
     for ds_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-        if datasets is not None and ds_dir.name not in datasets:
-            continue
+        if datasets is None or ds_dir.name in datasets:
+            yield ds_dir
+
+
+def iter_2d(root: Path | str | None = None, datasets: list[str] | None = None) -> Iterator[Item2D]:
+    """All 2D items under ``root/2d`` (sorted), optionally only ``datasets``."""
+    for ds_dir in dataset_dirs(root, "2d", datasets):
         yield from iter_2d_dataset(ds_dir)
 
 
@@ -138,12 +145,7 @@ def iter_2d_dataset(ds_dir: Path, dataset: str | None = None,
 
 def iter_3d(root: Path | str | None = None, datasets: list[str] | None = None) -> Iterator[Volume]:
     """All labeled volumes under ``root/3d`` (sorted)."""
-    base = Path(root if root is not None else default_data_dir()) / "3d"
-    if not base.is_dir():
-        return
-    for ds_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-        if datasets is not None and ds_dir.name not in datasets:
-            continue
+    for ds_dir in dataset_dirs(root, "3d", datasets):
         volume = find_volume(ds_dir)
         if volume is not None:
             yield volume
