@@ -265,3 +265,27 @@ def test_cli_options_parse_and_empty_split_is_explained(tmp_path: Path, capsys):
         main(["bench", "interactive", "--data", str(folder), "--max-objects", "0"])
     with pytest.raises(SystemExit):
         main(["bench", "interactive", "--data", str(folder), "--ignore-value", "white"])
+
+
+def test_focus_above_option_reaches_the_click_model(tmp_path: Path, monkeypatch):
+    """``--focus-above PX|none`` sets the click models' focus windows for the run."""
+    from napari_ifss.eval import interactive_bench
+
+    folder = _write_folder(tmp_path / "mine", {"img1": _disk().astype(np.uint8)})
+    seen = []
+    original = interactive_bench.run_benchmark
+
+    def spy(objects, segmenters, *args, **kwargs):
+        seen.extend(getattr(s, "focus_above", "n/a") for s in segmenters.values())
+        return original(objects, segmenters, *args, **kwargs)
+
+    monkeypatch.setattr(interactive_bench, "run_benchmark", spy)
+    for value, expected in (("none", None), ("48", 48)):
+        seen.clear()
+        assert main(["bench", "interactive", "--data", str(folder), "--split", "all",
+                     "--methods", "concat,random_walker", "--max-clicks", "1",
+                     "--focus-above", value, "--threads", "1"]) == 0
+        assert seen == [expected, "n/a"]
+    for bad in ("0", "big"):
+        with pytest.raises(SystemExit):
+            main(["bench", "interactive", "--data", str(folder), "--focus-above", bad])

@@ -192,7 +192,7 @@ def test_changed_window_re_encodes():
 def test_crops_kept_with_their_slice():
     se = SliceEncoder(CountingEncoder(), "cpu", keep_source=True)
     entry = se.encode_slice(_rng().random((100, 120)), (128, 128))
-    assert entry.source is not None and entry.source.dtype == torch.float16
+    assert entry.source is not None and entry.source.data.dtype == torch.float16
     crop = se.crop(entry, (10, 50, 20, 80), 64)
     assert crop.geometry.source == (40, 60) and crop.geometry.size == (43, 64)
     assert se.crop(entry, (10, 50, 20, 80), 64) is crop and se.calls == 2

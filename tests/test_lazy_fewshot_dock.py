@@ -103,3 +103,37 @@ def test_docks_read_level_0_of_a_multiscale_layer(make_napari_viewer, qtbot):
     qtbot.waitUntil(lambda: not fewshot.busy, timeout=60000)
     assert fewshot.status.startswith("done: "), fewshot.status
     assert labels.data[2].any() or labels.data[4].any()
+
+
+def test_interactive_dock_on_a_large_lazy_2d_image(make_napari_viewer, qtbot, monkeypatch):
+    """#20 (1): a 2048 x 2048 mosaic as a dask pyramid: the dock hands the click model the lazy
+    slice (read region by region) and the click gives the cell, nothing far from it."""
+    from napari_ifss._napari.interactive_dock import InteractiveDock
+    from napari_ifss.core.interactive.session import InteractiveSession
+
+    tile, truth_tile = make_synthetic_cells((512, 512), n_cells=30, seed=7, spacing=(0.35, 0.35))
+    image = np.tile(tile, (4, 4))
+    truth = np.zeros(image.shape, truth_tile.dtype)
+    truth[1024:1536, 1024:1536] = truth_tile
+    given = []
+    original = InteractiveSession.set_image
+    monkeypatch.setattr(InteractiveSession, "set_image",
+                        lambda self, img, *a, **k: (given.append(img), original(self, img, *a, **k))[1])
+    viewer = make_napari_viewer()
+    pyramid = [da.from_array(image, chunks=(512, 512)), image[::4, ::4]]
+    layer = viewer.add_image(pyramid, multiscale=True, name="mosaic")
+    dock = InteractiveDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Interactive segmentation")
+    cell = int(np.bincount(truth.ravel())[1:].argmax() + 1)
+    rows, cols = np.nonzero(truth == cell)
+    point = [int(np.median(rows)), int(np.median(cols))]
+    dock.prompts.add(np.asarray(dock.prompts.world_to_data(layer.data_to_world(point)))[None])
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    assert given and not isinstance(given[-1], np.ndarray)  # the slice stayed lazy
+    mask = dock.preview.data > 0
+    assert mask.shape == image.shape and mask[tuple(point)]
+    gt = truth == cell
+    assert (mask & gt).sum() / (mask | gt).sum() > 0.5
+    far = np.ones(image.shape, bool)
+    far[point[0] - 400:point[0] + 400, point[1] - 400:point[1] + 400] = False
+    assert not mask[far].any()

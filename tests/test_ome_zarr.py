@@ -56,7 +56,12 @@ def test_ome_zarr_opens_level_0_lazily_with_axes_and_scale(tmp_path, version):
     # napari opens one lazy layer per channel
     layers = get_reader(str(path))(str(path))
     assert [meta["name"] for _, meta, _ in layers] == ["cells [channel 0]", "cells [channel 1]"]
-    assert all(isinstance(d, da.Array) for d, _, _ in layers)
+    # ... each with the image's pyramid for display (level 0's geometry), lazy
+    for c, (levels, meta, _) in enumerate(layers):
+        assert meta["multiscale"] and meta["scale"] == (2.0, 0.5, 0.5)
+        assert [lv.shape for lv in levels] == [(4, 16, 16), (4, 8, 8)]
+        assert all(isinstance(lv, da.Array) for lv in levels)
+        np.testing.assert_array_equal(np.asarray(levels[1][2]), data[c, 2, ::2, ::2])
 
 
 def test_ome_zarr_nanometres_become_micrometres_and_propagation_runs(tmp_path):

@@ -206,7 +206,7 @@ def segment_clicks(image: object, clicks: Sequence[ClickLike], *,
         raise InvalidInputError("segment_clicks needs at least one click")
     win = as_window(window)
     session = session if session is not None else InteractiveSession()
-    session.set_image(np.asarray(arr), window=win)
+    session.set_image(arr, window=win)  # a large slice is read region by region
     return session.set_clicks([_as_click(c) for c in clicks])
 
 

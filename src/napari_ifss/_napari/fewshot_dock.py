@@ -44,7 +44,7 @@ from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 from .quality_panel import QualityPanel
 from .quality_worker import ScoringRequest, reserve_cache
-from .slice_context import full_resolution, spatial_shape
+from .slice_context import full_resolution, spatial_shape, stack_noun
 
 ALL, BETWEEN, RANGE = "all slices", "between annotated slices", "z range"
 METHOD_CHOICES = [("learn from this image", "learner"), ("pretrained few-shot model", "head")]
@@ -210,19 +210,23 @@ class FewShotDock(Container):
             self._support.value = str(err)
             return
         if index is None or not index.slices_of:
-            self._support.value = "no annotated slice" if index is not None else ""
+            self._support.value = f"no annotated {self._noun()}" if index is not None else ""
             return
         self._z_to.max = self._z_from.max = max(index.depth - 1, 0)
         items = sorted(index.slices_of.items())
-        lines = [f"label {i}: slice{'s' * (len(zs) > 1)} {', '.join(map(str, zs))}"
+        lines = [f"label {i}: {self._noun(len(zs))} {', '.join(map(str, zs))}"
                  for i, zs in items[:SUPPORT_LINES]]
         if len(items) > SUPPORT_LINES:  # keep the dock compact for layers with many objects
-            lines.append(f"... and {len(items) - SUPPORT_LINES} more labels on slices "
+            lines.append(f"... and {len(items) - SUPPORT_LINES} more labels on {self._noun(2)} "
                          f"{index.annotated[0]}-{index.annotated[-1]}")
         if stale:
-            lines.append(f"{len(stale)} propagated slice{'s' * (len(stale) > 1)} "
+            lines.append(f"{len(stale)} propagated {self._noun(len(stale))} "
                          "(recomputed by the next run)")
         self._support.value = "\n".join(lines)
+
+    def _noun(self, count: int = 1) -> str:
+        """"slice(s)", or "time point(s)" when the image's stacked axis is time."""
+        return stack_noun(self._image_box.value, count)
 
     # -- starting a run ----------------------------------------------------------------
     def _plan(self) -> RunPlan:
@@ -332,7 +336,7 @@ class FewShotDock(Container):
         self._run = RunState(plan.layer, total, plan.scoring, plan.clear())
         self.progress_bar = progress(total=total, desc="few-shot propagation")
         self._run_btn.enabled, self._cancel_btn.enabled = False, True
-        self._set_status(f"propagating 0/{total} slices...")
+        self._set_status(f"propagating 0/{total} {self._noun(2)}...")
         self.runner.run(self._load_segmenter, plan.start)
 
     def cancel(self) -> None:
@@ -359,7 +363,7 @@ class FewShotDock(Container):
                                 else flat, event.label_id))
         run.done = event.done
         if not self.runner.cancelling:
-            self._set_status(f"propagating {event.done}/{event.total} slices...")
+            self._set_status(f"propagating {event.done}/{event.total} {self._noun(2)}...")
         # last: redrawing may process queued signals (even the end of the run) re-entrantly
         if gained.any():
             layer.refresh()
@@ -378,12 +382,12 @@ class FewShotDock(Container):
         self._run_btn.enabled, self._cancel_btn.enabled = True, False
         done, total = run.done, run.total
         if isinstance(result, RunFailed):
-            self._set_status(f"error after {done}/{total} slices: {result.error}")
+            self._set_status(f"error after {done}/{total} {self._noun(2)}: {result.error}")
         elif result.cancelled:
-            self._set_status(f"cancelled after {done}/{total} slices")
+            self._set_status(f"cancelled after {done}/{total} {self._noun(2)}")
         else:
             log.info("propagation: %d/%d slices in %.1f s", done, total, result.seconds)
-            self._set_status(f"done: {done}/{total} slices into {layer.name!r} "
+            self._set_status(f"done: {done}/{total} {self._noun(2)} into {layer.name!r} "
                              "(Ctrl+Z undoes the run)")
         self.refresh_support()
         scoring = run.scoring

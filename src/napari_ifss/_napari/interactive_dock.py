@@ -36,6 +36,7 @@ from .slice_context import (
     point_indices_on,
     show_slice,
     spatial_shape,
+    stack_noun,
 )
 
 PREVIEW_NAME = "ifss preview"
@@ -326,9 +327,9 @@ class InteractiveDock(Container):
         n = len(state.clicks)
         enc = f", encoding {result.encode_ms:.0f} ms" if result.encode_ms is not None else ""
         timing = f"prediction {result.predict_ms:.0f} ms{enc}"
-        log.info("%s: %d click(s), %s", ctx.plane.description, n, timing)
+        log.info("%s: %d click(s), %s", ctx.description, n, timing)
         box = "box + " if state.box is not None else ""
-        self._set_status(f"{ctx.plane.description}: {box}{n} click{'s' * (n != 1)}")
+        self._set_status(f"{ctx.description}: {box}{n} click{'s' * (n != 1)}")
         self._status.tooltip = f"last prediction: {timing}"  # timings for the curious
 
     def _on_error(self, err: Exception) -> None:
@@ -345,7 +346,7 @@ class InteractiveDock(Container):
         if ctx is None or self.runner.busy:
             return
         n = len(self._states[ctx.key][1].clicks) if ctx.key in self._states else 0
-        self._set_status(f"{ctx.plane.description}: {n} click{'s' * (n != 1)}")
+        self._set_status(f"{ctx.description}: {n} click{'s' * (n != 1)}")
 
     # -- editing -----------------------------------------------------------------------
     def _remove_prompts(self, indices: list[int]) -> None:
@@ -392,7 +393,7 @@ class InteractiveDock(Container):
             return
         self._editing = target
         self.runner.submit(Job(ctx, (), seed=mask))
-        self._set_status(f"editing label {target.label_id} on {ctx.plane.description}: click "
+        self._set_status(f"editing label {target.label_id} on {ctx.description}: click "
                          "to correct it, C replaces it")
 
     # -- saved session -----------------------------------------------------------------
@@ -438,7 +439,8 @@ class InteractiveDock(Container):
         the Few-shot dock (opened if need be); returns that dock, or None with a message."""
         labels, cur = self._labels_box.value, self.current_object
         if self.image is None or labels is None or cur is None:
-            self._set_status("commit the object on one or more slices first")
+            self._set_status(f"commit the object on one or more {stack_noun(self.image, 2)} "
+                             "first")
             return None
         if len(spatial_shape(self.image)) != 3:
             self._set_status("segmenting through slices needs a 3D stack")
@@ -512,4 +514,4 @@ class InteractiveDock(Container):
         self.preview.data[...] = 0
         self.preview.refresh()
         self._set_status(f"committed label {label_id} ({idx[0].size} px on {n_slices} "
-                         f"slice{'s' * (n_slices != 1)})")
+                         f"{stack_noun(self.image, n_slices)})")

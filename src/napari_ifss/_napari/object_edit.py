@@ -37,7 +37,7 @@ def start_edit(labels: Labels, ctx: SliceContext, label_id: int) -> tuple[EditTa
                                 "is background)")
     mask = np.asarray(labels.data[ctx.plane.slicer()]) == label_id
     if not mask.any():
-        raise InvalidInputError(f"label {label_id} is not on {ctx.plane.description}")
+        raise InvalidInputError(f"label {label_id} is not on {ctx.description}")
     return EditTarget(int(label_id), ctx), mask
 
 

@@ -71,7 +71,7 @@ def run_job(
             yield "loading the model..."
             _ = session.segmenter
         if session.key != job.key or session.window != job.window:
-            yield f"encoding {job.ctx.plane.description}..."
+            yield f"encoding {job.ctx.description}..."
             t0 = perf_counter()
             session.set_image(job.ctx.read(), key=job.key, window=job.window)
             encode_ms = 1000 * (perf_counter() - t0)

@@ -1,7 +1,7 @@
 """npe2 reader: napari opens our formats through :func:`napari_ifss.core.io.read_layers`.
 
-``get_reader`` claims files by extension, OME-Zarr folders (opened lazily, level 0, one layer
-per channel) and folders that hold a DICOM series. Reading a
+``get_reader`` claims files by extension, OME-Zarr folders (opened lazily, one layer per
+channel, its resolution levels as a multiscale layer) and folders that hold a DICOM series. Reading a
 broken file raises the core's :class:`~napari_ifss.core.errors.ReadError` (napari shows its
 message, which names the file) rather than returning garbage.
 """
@@ -15,6 +15,7 @@ from typing import Any
 from ..core.errors import UnsupportedFormatError
 from ..core.io import list_dicom_series, read_format, read_layers
 from ..core.io.layerdata import LayerData
+from ..core.io.ngff import ngff_pyramid
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 ReaderFunction = Callable[[str | list[str]], list[LayerDataTuple]]
@@ -37,7 +38,12 @@ def read_paths(path: str | list[str]) -> list[LayerDataTuple]:
 
 
 def to_layer_tuple(layer: LayerData) -> LayerDataTuple:
-    """A :class:`LayerData` as napari's ``(data, meta, layer_type)``."""
+    """A :class:`LayerData` as napari's ``(data, meta, layer_type)``; an OME-Zarr image with
+    several resolution levels becomes a multiscale layer (its pyramid for display; the models
+    read level 0)."""
+    levels = ngff_pyramid(layer)
+    if len(levels) > 1:
+        return levels, {**layer.napari_meta(), "multiscale": True}, layer.kind
     return layer.data, layer.napari_meta(), layer.kind
 
 

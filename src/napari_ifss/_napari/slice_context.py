@@ -17,7 +17,8 @@ from napari.layers import Image, Layer, Points
 from napari.viewer import Viewer
 
 from ..core.errors import InvalidInputError, NotReadyError
-from ..core.interactive.plane import Plane
+from ..core.interactive.focus import FOCUS_ABOVE
+from ..core.interactive.plane import Plane, axis_noun
 from ..core.interactive.prompts import Click
 
 
@@ -55,9 +56,19 @@ class SliceContext:
         full = spatial_shape(self.layer)
         return full[self.plane.axes[0]], full[self.plane.axes[1]]
 
+    @property
+    def description(self) -> str:
+        """The plane in the user's words: "time point 3" on a time axis, else "slice 3"."""
+        return self.plane.describe(getattr(self.layer, "axis_labels", None))
+
     def read(self) -> np.ndarray:
-        """The slice's pixels: ``(H, W)`` or ``(H, W, 3|4)`` for RGB(A) layers (in memory)."""
-        return np.asarray(full_resolution(self.layer)[self.plane.slicer()])  # type: ignore[index]
+        """The slice's pixels: ``(H, W)`` or ``(H, W, 3|4)`` for RGB(A) layers; in memory,
+        except a large slice of a lazy layer (dask, zarr), which stays lazy for the click
+        model to read region by region (``InteractiveSession.set_image``)."""
+        data = full_resolution(self.layer)[self.plane.slicer()]  # type: ignore[index]
+        if isinstance(data, np.ndarray) or max(self.shape) <= FOCUS_ABOVE:
+            return np.asarray(data)
+        return data
 
 
 def current_slice(viewer: Viewer, layer: Image) -> SliceContext:
@@ -126,3 +137,10 @@ def show_slice(viewer: Viewer, layer: Layer, z: float) -> None:
     world = layer.data_to_world([z] + [0] * (layer.ndim - 1))
     axis = viewer.dims.ndim - layer.ndim
     viewer.dims.set_point(axis, float(world[0]))
+
+
+def stack_noun(layer: Layer | None, count: int = 1) -> str:
+    """What a user calls the positions along ``layer``'s first axis (a ``(Z|T, Y, X)`` stack):
+    "time point(s)" when napari labels it as time, else "slice(s)"."""
+    labels = getattr(layer, "axis_labels", None) or (None,)
+    return axis_noun(labels[0], count)

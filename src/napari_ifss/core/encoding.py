@@ -39,7 +39,9 @@ import torch
 import torch.nn.functional as F
 
 from ..models.encoder import EncoderFeatures
+from .errors import InvalidInputError
 from .normalize import IntensityWindow, as_channels_first_rgb, check_slice
+from .slice_sources import LazySource, PreparedSource, SliceSource, sampled_window
 
 PAD_MULTIPLE = 32
 MAX_CROPS = 4  # zoom-in crops kept per encoded slice (LRU)
@@ -155,13 +157,15 @@ class NetworkGeometry:
         return self.to_network(t.to(device), pad, antialias)
 
     def from_network(self, x: torch.Tensor,
-                     fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+                     fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                     resize: bool = True) -> torch.Tensor:
         """``(B, C, H_pad, W_pad)`` -> ``(B, C, H, W)``: drop the padding, apply ``fn`` (e.g.
-        ``torch.sigmoid``, to resize probabilities rather than logits), resize (bilinear)."""
+        ``torch.sigmoid``, to resize probabilities rather than logits), resize (bilinear;
+        ``resize=False``: stay at ``(h, w)``, the network's size; a later call resizes)."""
         h, w = self.size
         x = x[..., :h, :w]
         x = x if fn is None else fn(x)
-        if (h, w) != self.source:
+        if resize and (h, w) != self.source:
             x = F.interpolate(x, size=self.source, mode="bilinear", align_corners=False)
         return x
 
@@ -177,14 +181,16 @@ class EncodedSlice:
         geometry: source ``(H, W)`` -> network grid.
         grey: channel mean of the network input ``(1, 1, H_pad, W_pad)`` float32 (few-shot
             head input), when the encoder keeps it.
-        source: the prepared slice ``(3, H, W)`` float16 on CPU (for zoom-in crops), when kept.
+        source: the slice's pixels for zoom-in crops and focus windows, when kept
+            (:mod:`core.slice_sources`: the prepared slice in float16, or the user's array of a
+            large slice read region by region).
         crops: encoded crops of this slice by ``(box, side)`` (see :meth:`SliceEncoder.crop`).
     """
 
     feats: Any
     geometry: NetworkGeometry
     grey: torch.Tensor | None = None
-    source: torch.Tensor | None = None
+    source: SliceSource | None = None
     crops: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
     @property
@@ -260,23 +266,35 @@ class SliceEncoder:
 
     def encode_slice(self, image: np.ndarray, side_range: tuple[int, int], *,
                      window: IntensityWindow | None = None, key: Hashable | None = None,
-                     min_size: int = 2) -> EncodedSlice:
+                     min_size: int = 2, lazy: bool = False) -> EncodedSlice:
         """Encode ``image`` ``(H, W)`` / ``(H, W, 3|4)`` under ``window`` (None: the slice's
         own) with its long side clipped to ``side_range`` (min, max).
 
         With a ``key`` the result is cached under ``(key, window, side_range)`` and reused
         while the slice's shape matches; without one it is always encoded. Input checks
-        (:func:`prepare_slice`, sides >= ``min_size``) run when encoding.
+        (:func:`prepare_slice`, sides >= ``min_size``) run when encoding. ``lazy`` (large
+        slices): ``image`` may be any array (numpy, zarr, dask) and is never prepared whole:
+        it is read block-averaged to the network's size, its window estimated from a sample
+        (:class:`~napari_ifss.core.slice_sources.LazySource`), and kept as given for crops.
         """
         full_key = None if key is None else (key, window, tuple(side_range))
         hit = None if full_key is None else self._cache.get(full_key)
         if hit is not None and hit.geometry.source == tuple(np.shape(image)[:2]):
             self._cache.move_to_end(full_key)
             return hit
-        prepared = torch.from_numpy(prepare_slice(image, window, min_side=min_size))
-        enc = self.encode(prepared, NetworkGeometry.fit(prepared.shape[1:], *side_range))
+        if lazy:
+            source: SliceSource = LazySource(image, window or sampled_window(image))
+            h, w = source.shape
+            if min(h, w) < min_size:
+                raise InvalidInputError(f"image of shape {(h, w)} is too small")
+            prepared = source.region((0, h, 0, w), side_range[1])
+            enc = self.encode(prepared, NetworkGeometry.fit((h, w), *side_range))
+        else:
+            prepared = torch.from_numpy(prepare_slice(image, window, min_side=min_size))
+            enc = self.encode(prepared, NetworkGeometry.fit(prepared.shape[1:], *side_range))
+            source = PreparedSource(prepared)
         if self.keep_source:
-            enc.source = prepared.half()
+            enc.source = source
         if full_key is not None:
             self._cache.pop(full_key, None)  # a slice of another shape under the same key
             self._cache[full_key] = enc
@@ -294,9 +312,9 @@ class SliceEncoder:
         crop_key = (tuple(box), int(side))
         if crop_key not in entry.crops:
             r0, r1, c0, c1 = box
-            region = entry.source[:, r0:r1, c0:c1].float()
+            region = entry.source.region((r0, r1, c0, c1), side)  # maybe block-averaged
             entry.crops[crop_key] = self.encode(
-                region, NetworkGeometry.fit(region.shape[1:], side, side))
+                region, NetworkGeometry.fit((r1 - r0, c1 - c0), side, side))
             while len(entry.crops) > MAX_CROPS:
                 entry.crops.popitem(last=False)
         entry.crops.move_to_end(crop_key)

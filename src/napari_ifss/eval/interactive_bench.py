@@ -320,6 +320,10 @@ def main(args: argparse.Namespace) -> int:
             "of the same stem); objects need >= 100 px and <= 90% of the image"
             + ("; try --split all" if subset != "all" else ""))
     segmenters = {m: make_segmenter(m, checkpoints) for m in methods}
+    if args.focus_above is not None:
+        for seg in segmenters.values():
+            if hasattr(seg, "focus_above"):  # click models (not the classical baselines)
+                seg.focus_above = None if args.focus_above == "none" else int(args.focus_above)
     skipped = box_skips(segmenters) if args.first_prompt == "box" else {}
     segmenters = {m: s for m, s in segmenters.items() if m not in skipped}
     for name, why in skipped.items():
@@ -393,5 +397,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "counts as one click; methods without box prompts are skipped")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--focus-above", type=_size_or_none, default=None, metavar="PX|none",
+                   help="click models: focus windows on images whose long side exceeds PX "
+                        "('none': always the whole image; default: as shipped)")
     p.set_defaults(func=main)
     return p
+
+
+def _size_or_none(text: str) -> str:
+    """``--focus-above``: a positive number of pixels or 'none'."""
+    if text.lower() == "none" or (text.isdigit() and int(text) > 0):
+        return text.lower()
+    raise argparse.ArgumentTypeError(f"expected a number of pixels or 'none', got {text!r}")

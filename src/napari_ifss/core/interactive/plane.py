@@ -15,6 +15,15 @@ import numpy as np
 
 from ..errors import InvalidInputError
 
+TIME_LABELS = ("t", "time")
+
+
+def axis_noun(label: str | None, count: int = 1) -> str:
+    """What a user calls one position (``count`` 1) or several along a stacked axis labelled
+    ``label``: "time point(s)" for a time axis ("t", "time"), else "slice(s)"."""
+    noun = "time point" if (label or "").strip().lower() in TIME_LABELS else "slice"
+    return noun if count == 1 else noun + "s"
+
 
 @dataclass(frozen=True)
 class Plane:
@@ -60,10 +69,17 @@ class Plane:
     @property
     def description(self) -> str:
         """A short human label, e.g. ``"slice 12"`` or ``"axis 1 = 30"``; ``"image"`` in 2D."""
+        return self.describe()
+
+    def describe(self, axis_labels: Sequence[str] | None = None) -> str:
+        """As :attr:`description`, naming the stacked axis by its label when given one per
+        axis (e.g. napari's ``axis_labels`` ``("t", "y", "x")``: ``"time point 12"``)."""
         if not self.fixed:
             return "image"
         if self.axes == (self.ndim - 2, self.ndim - 1) and len(self.fixed) == 1:
-            return f"slice {self.fixed[0][1]}"
+            ax, idx = self.fixed[0]
+            label = axis_labels[ax] if axis_labels is not None and len(axis_labels) > ax else None
+            return f"{axis_noun(label)} {idx}"
         return ", ".join(f"axis {ax} = {idx}" for ax, idx in self.fixed)
 
     def slicer(self) -> tuple[int | slice, ...]:

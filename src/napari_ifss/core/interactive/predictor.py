@@ -6,23 +6,17 @@ slice as given; the network sees the slice resized so its long side is ``max_sid
 padded to a multiple of 32 (``core.encoding``, which also holds the encoder cache);
 probabilities come back at the slice's full resolution.
 
-Large slices (long side above ``focus_above``, e.g. a mosaic of small cells): one downsample
-of the whole canvas would shrink a 40 px cell to a few network pixels, so the model instead
-sees a *focus window* around the prompts at the slice's own resolution, from the first click
-on: the clicks, the box and the previous mask, grown by :data:`FOCUS_EXPANSION` and at least
-:data:`FOCUS_MIN_SIZE` pixels a side, its edges snapped to a :data:`FOCUS_GRID` pixel grid so
-that the next clicks on the same object reuse its encoding (cached with the slice); it grows
-with the object, and once it would cover most of the slice the whole slice is used.
-Focus windows are **off by default** (``focus_above=None``); ``focus_above=1024`` turns them on
-for slices longer than 1024 px. Measured: on a mosaic of ~27 px synthetic cells tiled to
-4096 x 4096 the 1-click IoU is 0.67 with windows against 0.01 without (0.69 on the 512 x 512
-tile; ``benchmarks/mosaic_clicks.py``), but the first click on an object *larger* than the
-first window (the large-volume benchmark's tube, ~540 px across on 1448 px slices) sees no
-border and gives a blob (IoU 0.01 against 0.86 without windows; its propagated Dice fell from
-0.99 to 0.00). A rule that sizes the first window reliably is still to be found (trying
-windows twice as large while they find much larger objects: tube 0.46-0.95, mosaic 0.50);
-with windows on every slice above 512 px the 100 standard objects of ``ifss bench
-interactive`` also needed more clicks (NoC@90 8.74 vs 8.31).
+Large slices (long side above ``focus_above``, 1024 px by default: a mosaic, a whole-slide
+scan): one downsample of the whole canvas would shrink a 40 px cell to a few network pixels, so
+the model sees a *focus window* around the prompts at the object's own scale instead. The
+first positive click tries windows of about 448, 832, ... px around it up to the whole slice
+and keeps the one that suits the object (:mod:`core.interactive.focus`); later prompts reuse it
+while the object fits, else a window grown with the object (the clicks, the box and the
+previous mask, times :data:`FOCUS_EXPANSION`, edges on a :data:`FOCUS_GRID` grid). In a window
+only the regions holding a positive click are kept (a window shows many similar cells). Such
+slices are never prepared whole: the user's array (numpy, zarr, dask) is read region by region
+(:class:`~napari_ifss.core.slice_sources.LazySource`). ``focus_above=None`` switches windows
+off (the whole slice downsampled, as for small slices). Tables: ``benchmarks/mosaic_clicks.py``.
 """
 
 from __future__ import annotations
@@ -45,6 +39,21 @@ from ..encoding import (
 )
 from ..errors import InvalidInputError, NotReadyError
 from ..normalize import IntensityWindow
+from ..spans import span_above, span_where
+from .clicked_regions import keep_clicked_regions
+from .focus import (
+    CONTRAST_SIDE,
+    FOCUS_ABOVE,
+    FOCUS_EXPANSION,
+    FOCUS_GRID,
+    FOCUS_MIN_SIZE,
+    boundary_contrast,
+    choose_window,
+    first_windows,
+    object_area,
+    prompt_extent,
+    window_around,
+)
 from .prompts import Box, Click
 
 if TYPE_CHECKING:
@@ -56,10 +65,7 @@ ZOOM_MIN_SIZE = 64
 # Long side of the zoomed crop as the network sees it: the object then spans roughly the sizes
 # seen in training (256-px crops), instead of being blown up to max_side.
 ZOOM_SIDE = 256
-# Focus windows on large slices (see the module docstring): pixels of the slice itself.
-FOCUS_MIN_SIZE = 384
-FOCUS_EXPANSION = 2.0
-FOCUS_GRID = 64
+__all__ = ["FOCUS_ABOVE", "FOCUS_EXPANSION", "FOCUS_GRID", "FOCUS_MIN_SIZE", "ClickPredictor"]
 
 # The slice -> (3, H, W) float32 rule under its earlier name (see core.encoding.prepare_slice).
 normalize_slice = prepare_slice
@@ -70,7 +76,7 @@ class ClickPredictor(UsesSliceEncoder):
 
     def __init__(self, net: ClickNet | None = None, *, device: str | None = None,
                  max_side: int = 512, zoom_in: bool = True, refine: bool = False,
-                 cache_size: int = 16, focus_above: int | None = None) -> None:
+                 cache_size: int = 16, focus_above: int | None = FOCUS_ABOVE) -> None:
         if net is None:
             from ...models.registry import default_click_weights, load_click_net
 
@@ -94,6 +100,9 @@ class ClickPredictor(UsesSliceEncoder):
         self.zoom_side = min(ZOOM_SIDE, self.max_side)
         self.slices = SliceEncoder(self.net, self.device, cache_size=cache_size, keep_source=True)
         self._current: EncodedSlice | None = None
+        # window chosen for each object's first positive click (None: the whole slice),
+        # a pure function of the slice and that click, kept for the current slice
+        self._first_windows: dict[tuple[int, int], tuple[int, int, int, int] | None] = {}
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> ClickPredictor:
@@ -128,7 +137,11 @@ class ClickPredictor(UsesSliceEncoder):
         or ``(H, W, 3)`` under ``window`` (e.g. a CT window in HU; None: the slice's own
         percentiles, ``core.encoding.slice_window``)."""
         side = (self.max_side, self.max_side)
-        self._current = self.slices.encode_slice(image, side, key=key, window=window)
+        previous = self._current
+        self._current = self.slices.encode_slice(image, side, key=key, window=window,
+                                                 lazy=self.uses_focus(np.shape(image)[:2]))
+        if self._current is not previous:
+            self._first_windows = {}
 
     def clear_cache(self) -> None:
         """Forget all cached slices (the current slice stays set)."""
@@ -158,21 +171,9 @@ class ClickPredictor(UsesSliceEncoder):
         if not clicks and box is None:
             return np.zeros((h, w), dtype=np.float32)
         if self.uses_focus((h, w)):
-            zoom, side = self._focus_box(clicks, prev, box, (h, w)), None
-        else:
-            zoom, side = self._zoom_box(clicks, prev, (h, w)), self.zoom_side
-        if zoom is None:
-            return self._predict_region(entry, clicks, prev, (0, 0), box)
-        r0, r1, c0, c1 = zoom
-        if side is None:  # focus window: its own resolution, within [zoom_side, max_side]
-            side = int(np.clip(max(r1 - r0, c1 - c0), self.zoom_side, self.max_side))
-        crop = self.slices.crop(entry, zoom, side)
-        crop_prev = None if prev is None else prev[r0:r1, c0:c1]
-        # Negative clicks outside the box only matter outside it, where the output is 0.
-        inside = [c for c in clicks if r0 <= c.pixel[0] < r1 and c0 <= c.pixel[1] < c1]
-        out = np.zeros((h, w), dtype=np.float32)
-        out[r0:r1, c0:c1] = self._predict_region(crop, inside, crop_prev, (r0, c0), box)
-        return out
+            return self._predict_focus(entry, clicks, prev, box)
+        zoom = self._zoom_box(clicks, prev, (h, w))
+        return self._predict_window(entry, zoom, self.zoom_side, clicks, prev, box)
 
     def _check_box(self, box: Box | None, shape: tuple[int, int]) -> Box | None:
         if box is None:
@@ -190,6 +191,12 @@ class ClickPredictor(UsesSliceEncoder):
     def _predict_region(self, enc: EncodedSlice, clicks: list[Click], prev: np.ndarray | None,
                         origin: tuple[int, int], box: Box | None = None) -> np.ndarray:
         """Run the head on ``enc``, the region at ``origin`` (row, col); ``(h, w)`` probs."""
+        probs = enc.geometry.from_network(self._network_probs(enc, clicks, prev, origin, box))
+        return probs[0, 0].clamp(0, 1).cpu().numpy().astype(np.float32)
+
+    def _network_probs(self, enc: EncodedSlice, clicks: list[Click], prev: np.ndarray | None,
+                       origin: tuple[int, int], box: Box | None = None) -> torch.Tensor:
+        """Probabilities ``(1, 1, h, w)`` at the network's resolution (padding dropped)."""
         geo = enc.geometry
         rows = [[*geo.point_to_network(c.row - origin[0], c.col - origin[1]),
                  float(c.positive)] for c in clicks] or [[-1.0, -1.0, -1.0]]
@@ -202,7 +209,7 @@ class ClickPredictor(UsesSliceEncoder):
                                  dtype=torch.float32, device=self.device)
         prev_t = None
         if prev is not None and self.net.uses_feedback:
-            prev_t = geo.map_to_network(prev, self.device, pad=0.0, antialias=False)
+            prev_t = geo.map_to_network(prev, self.device, pad=0.0, antialias=False).clamp_(0, 1)
         feats = enc.feats
         cast = partial(autocast, self.device)
         if self.refine:
@@ -211,84 +218,138 @@ class ClickPredictor(UsesSliceEncoder):
             feats = refine_features(self.net, feats, pts, prev_t, cast, boxes=boxes)
         with torch.inference_mode(), cast():
             logits = self.net.decode(feats, pts, prev_t, boxes).logits
-        probs = geo.from_network(logits.float(), torch.sigmoid)
-        return probs[0, 0].clamp(0, 1).cpu().numpy().astype(np.float32)
+        return geo.from_network(logits.float(), torch.sigmoid, resize=False)
 
-    def uses_focus(self, shape: tuple[int, int]) -> bool:
+    def uses_focus(self, shape: Sequence[int]) -> bool:
         """Whether a slice of ``shape`` ``(H, W)`` is predicted in focus windows."""
-        return self.focus_above is not None and max(shape) > self.focus_above
+        return self.focus_above is not None and max(shape[:2]) > self.focus_above
 
-    @staticmethod
-    def _focus_box(clicks: list[Click], prev: np.ndarray | None, box: Box | None,
-                   shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
-        """The focus window ``(r0, r1, c0, c1)`` around the prompts of a large slice, or None
-        (the whole slice) once it would cover most of it."""
-        rows = [c.pixel[0] for c in clicks if c.positive]
-        cols = [c.pixel[1] for c in clicks if c.positive]
+    def _predict_window(self, entry: EncodedSlice, zoom: tuple[int, int, int, int] | None,
+                        side: int | None, clicks: list[Click], prev: np.ndarray | None,
+                        box: Box | None, clicked_only: bool = False) -> np.ndarray:
+        """``(H, W)`` probabilities predicted in the window ``zoom`` (None: the whole slice)
+        encoded with long side ``side`` (None: the window's own size within [zoom_side,
+        max_side]); 0 outside the window. ``clicked_only``: in the window, regions without a
+        positive click are dropped (:func:`~.clicked_regions.keep_clicked_regions`)."""
+        if zoom is None:
+            return self._predict_region(entry, clicks, prev, (0, 0), box)
+        r0, r1, c0, c1 = zoom
+        if side is None:
+            side = int(np.clip(max(r1 - r0, c1 - c0), self.zoom_side, self.max_side))
+        crop = self.slices.crop(entry, zoom, side)
+        crop_prev = None if prev is None else prev[r0:r1, c0:c1]
+        # Negative clicks outside the box only matter outside it, where the output is 0.
+        inside = [c for c in clicks if r0 <= c.pixel[0] < r1 and c0 <= c.pixel[1] < c1]
+        region = self._predict_region(crop, inside, crop_prev, (r0, c0), box)
+        if clicked_only:
+            local = [Click(c.row - r0, c.col - c0, c.positive) for c in inside]
+            region = keep_clicked_regions(region, local)
+        out = np.zeros(entry.geometry.source, dtype=np.float32)
+        out[r0:r1, c0:c1] = region
+        return out
+
+    def _predict_focus(self, entry: EncodedSlice, clicks: list[Click], prev: np.ndarray | None,
+                       box: Box | None) -> np.ndarray:
+        """Probabilities on a large slice, in a focus window (see the module docstring)."""
+        shape = entry.geometry.source
+        positive = [c for c in clicks if c.positive]
+        first: tuple[int, int, int, int] | None = None
+        if box is None and positive:
+            anchor = positive[0].pixel
+            if anchor not in self._first_windows:
+                window, probs = self._choose_first_window(entry, positive[0])
+                self._first_windows[anchor] = window
+                if len(clicks) == 1 and prev is None:
+                    return probs
+            first = self._first_windows[anchor]
+        zoom = self._zoom_box(clicks, prev, shape)
+        if zoom is not None:  # the RITM zoom-in, as on small slices: small objects magnified
+            return self._predict_window(entry, zoom, self.zoom_side, clicks, prev, box,
+                                        clicked_only=True)
+        if box is None and positive and first is None:  # the object is best seen whole
+            return self._predict_region(entry, clicks, prev, (0, 0), None)
+        rows = [c.pixel[0] for c in positive] or [c.pixel[0] for c in clicks]
+        cols = [c.pixel[1] for c in positive] or [c.pixel[1] for c in clicks]
         if box is not None:
             rows += [int(box.row0), int(np.ceil(box.row1)) - 1]
             cols += [int(box.col0), int(np.ceil(box.col1)) - 1]
-        if prev is not None and (fg := prev > 0.5).any():
-            r, c = np.nonzero(fg)
-            rows += [int(r.min()), int(r.max())]
-            cols += [int(c.min()), int(c.max())]
-        if not rows:  # negative clicks only: around them
-            rows, cols = [c.pixel[0] for c in clicks], [c.pixel[1] for c in clicks]
-        return _window((min(rows), max(rows)), (min(cols), max(cols)), shape,
-                       FOCUS_EXPANSION, FOCUS_MIN_SIZE, grid=FOCUS_GRID, shift=True)
+        if not rows:
+            return np.zeros(shape, dtype=np.float32)
+        span_r, span_c = prompt_extent(rows, cols, prev)
+        if first is not None and _fits(span_r, span_c, first):
+            zoom = first  # its encoding is reused
+        else:
+            min_size = FOCUS_MIN_SIZE if first is None else max(first[1] - first[0],
+                                                                 first[3] - first[2])
+            zoom = window_around(span_r, span_c, shape, FOCUS_EXPANSION, min_size,
+                                 grid=FOCUS_GRID, shift=True)
+        return self._predict_window(entry, zoom, None, clicks, prev, box, clicked_only=True)
+
+    def _choose_first_window(self, entry: EncodedSlice, click: Click
+                             ) -> tuple[tuple[int, int, int, int] | None, np.ndarray]:
+        """The window ``(r0, r1, c0, c1)`` (None: the whole slice) for the object under the
+        first positive ``click`` (:func:`~.focus.choose_window`), and its ``(H, W)``
+        probabilities.
+        Candidates are compared at the network's resolution; only the chosen one is brought
+        to the slice's."""
+        h, w = entry.geometry.source
+        row, col = click.pixel
+        tried = []
+        for zoom in first_windows(click.pixel, (h, w)):
+            r0, r1, c0, c1 = zoom if zoom is not None else (0, h, 0, w)
+            enc = entry if zoom is None else self.slices.crop(
+                entry, zoom, int(np.clip(max(r1 - r0, c1 - c0), self.zoom_side, self.max_side)))
+            probs = self._network_probs(enc, [Click(row - r0, col - c0, True)], None, (0, 0))
+            seed = enc.geometry.point_to_network(row - r0, col - c0)
+            mask = probs[0, 0].numpy() > 0.5
+            score = boundary_contrast(entry.source.grey((r0, r1, c0, c1), CONTRAST_SIDE), mask,
+                                      (max(0, round(seed[0])), max(0, round(seed[1]))))
+            sr, sc = enc.geometry.scale
+            tried.append((score, object_area(mask, seed) / (sr * sc), zoom, probs, enc))
+        _, _, zoom, probs, enc = tried[choose_window([t[0] for t in tried],
+                                                     [t[1] for t in tried])]
+        region = enc.geometry.from_network(probs)[0, 0].clamp(0, 1).numpy().astype(np.float32)
+        if zoom is None:
+            return None, region
+        r0, r1, c0, c1 = zoom
+        out = np.zeros((h, w), dtype=np.float32)
+        out[r0:r1, c0:c1] = keep_clicked_regions(region, [Click(row - r0, col - c0, True)])
+        return zoom, out
 
     def _zoom_box(self, clicks: list[Click], prev: np.ndarray | None,
                   shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
         """RITM zoom-in box ``(r0, r1, c0, c1)`` around the object, or None (use the full slice)."""
         if not self.zoom_in or len(clicks) < ZOOM_AFTER_CLICKS or prev is None:
             return None
-        fg = prev > 0.5
-        if not fg.any():
+        if span_above(prev, 0.5) is None:
             return None
-        rows, cols = np.nonzero(fg)
         pos = [c.pixel for c in clicks if c.positive]
-        r_lo = min([rows.min()] + [p[0] for p in pos])
-        r_hi = max([rows.max()] + [p[0] for p in pos])
-        c_lo = min([cols.min()] + [p[1] for p in pos])
-        c_hi = max([cols.max()] + [p[1] for p in pos])
-        return _window((r_lo, r_hi), (c_lo, c_hi), shape, ZOOM_EXPANSION, ZOOM_MIN_SIZE)
+        (r_lo, r_hi), (c_lo, c_hi) = prompt_extent([p[0] for p in pos], [p[1] for p in pos],
+                                                   prev)
+        return window_around((r_lo, r_hi), (c_lo, c_hi), shape, ZOOM_EXPANSION, ZOOM_MIN_SIZE)
 
     @staticmethod
     def _check_prev(prev_mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
+        """``prev_mask`` as an array of ``shape`` with finite values, not copied (a large
+        slice's map is read where it is used; values are clipped to [0, 1] there)."""
         if prev_mask is None:
             return None
         prev = np.asarray(prev_mask)
         if prev.shape != shape:
             raise InvalidInputError(
                 f"prev_mask has shape {prev.shape}, expected the image's shape {shape}")
-        prev = prev.astype(np.float32)
-        if not np.all(np.isfinite(prev)):
+        if prev.dtype.kind == "f" and span_where(prev, lambda b: ~np.isfinite(b)) is not None:
             raise InvalidInputError("prev_mask contains NaN or infinite values")
-        return np.clip(prev, 0.0, 1.0)
+        return prev
 
 
-def _window(rows: tuple[int, int], cols: tuple[int, int], shape: tuple[int, int],
-            expansion: float, min_size: int, *, grid: int = 1, shift: bool = False
-            ) -> tuple[int, int, int, int] | None:
-    """The crop ``(r0, r1, c0, c1)`` around the pixel ranges ``rows`` and ``cols`` (inclusive)
-    of a slice of ``shape``: each side grown by ``expansion``, at least ``min_size`` (or the
-    slice), its edges on a ``grid``; at the slice's border it is cut (``shift`` False: the
-    zoom-in) or moved inside (True: focus windows keep their size). None when it would cover
-    most of the slice (then the whole slice is used)."""
-    window = []
-    for (lo, hi), n in ((rows, shape[0]), (cols, shape[1])):
-        centre = (lo + hi + 1) / 2.0
-        half = max((hi - lo + 1) * expansion, min(min_size, n)) / 2.0
-        a = int(np.floor((centre - half) / grid)) * grid
-        b = int(np.ceil((centre + half) / grid)) * grid
-        if not shift:
-            a, b = max(0, a), min(n, b)
-        if a < 0:
-            a, b = 0, min(n, b - a)
-        if b > n:
-            a, b = max(0, a - (b - n)), n
-        window += [a, b]
+def _fits(rows: tuple[int, int], cols: tuple[int, int], window: tuple[int, int, int, int]
+          ) -> bool:
+    """Whether ``window`` still suits an object spanning the inclusive pixel ranges ``rows`` and
+    ``cols``: at least :data:`FOCUS_EXPANSION` times its extent, with a margin of a quarter of
+    the extent on every side."""
     r0, r1, c0, c1 = window
-    if (r1 - r0) * (c1 - c0) >= 0.8 * shape[0] * shape[1]:
-        return None
-    return r0, r1, c0, c1
+    hr, hc = rows[1] - rows[0] + 1, cols[1] - cols[0] + 1
+    return (r1 - r0 >= FOCUS_EXPANSION * hr and c1 - c0 >= FOCUS_EXPANSION * hc
+            and r0 <= rows[0] - hr // 4 and rows[1] + hr // 4 < r1
+            and c0 <= cols[0] - hc // 4 and cols[1] + hc // 4 < c1)

@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import InvalidInputError, NotReadyError
 from ..normalize import IntensityWindow
 from ..protocols import ClickSegmenter
+from ..spans import frozen_copy
 from . import clicked_regions
 from .prompts import Box, Click
 
@@ -75,12 +76,6 @@ class _SliceState:
     history: list[np.ndarray | None] = field(default_factory=list)
     box: Box | None = None
     window: IntensityWindow | None = None  # the intensity window its masks were made under
-
-
-def _frozen(arr: np.ndarray) -> np.ndarray:
-    out = np.array(arr, dtype=np.float32, copy=True)
-    out.flags.writeable = False
-    return out
 
 
 class InteractiveSession:
@@ -142,7 +137,9 @@ class InteractiveSession:
                   window: IntensityWindow | None = None) -> None:
         """Make ``image`` the current slice: ``(H, W)`` grey or ``(H, W, 3|4)`` colour, seen
         by the model under ``window`` (None: the slice's own intensity range; models without
-        windows, e.g. the classical baselines, refuse one).
+        windows, e.g. the classical baselines, refuse one). A slice the model views in focus
+        windows (the click model: longer than 1024 px) may be any array (zarr, dask) and is
+        read region by region; others are read into memory.
 
         With a ``key`` seen before (and the same slice shape) that slice's clicks, mask and undo
         history come back; with ``key=None`` the state always starts empty.
@@ -150,14 +147,17 @@ class InteractiveSession:
         Raises:
             InvalidInputError: for another shape, an empty image or NaN/inf values.
         """
-        arr = np.asarray(image)
+        # a large slice goes to a model that reads it region by region as given (zarr, dask)
+        uses_focus = getattr(self.segmenter, "uses_focus", None)
+        large = callable(uses_focus) and uses_focus(tuple(np.shape(image)))
+        arr = image if large and hasattr(image, "dtype") else np.asarray(image)
         if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (3, 4))):
             raise InvalidInputError(
                 f"expected a 2D slice (H, W) or colour slice (H, W, 3|4); got shape {arr.shape}"
             )
         if arr.shape[0] == 0 or arr.shape[1] == 0:
             raise InvalidInputError(f"image slice is empty: shape {arr.shape}")
-        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        if not large and np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
             raise InvalidInputError("image slice contains NaN or infinite values")
         if window is None:
             self.segmenter.set_image(arr, key=key)
@@ -224,11 +224,11 @@ class InteractiveSession:
         if self.keep_clicked_regions:
             prob = clicked_regions.keep_clicked_regions(prob, clicks, self.threshold)
         if click is None:
-            state.prob = _frozen(prob)
+            state.prob = frozen_copy(prob)
             return
         state.history.append(state.prob)
         state.clicks.append(click)
-        state.prob = _frozen(prob)
+        state.prob = frozen_copy(prob)
 
     def set_box(self, box: Box) -> np.ndarray:
         """Start the current slice's object from a ``box`` dragged around it (pixel-edge
@@ -309,7 +309,7 @@ class InteractiveSession:
         if not np.all(np.isfinite(prob)) or prob.min(initial=0) < 0 or prob.max(initial=0) > 1:
             raise InvalidInputError("mask values must be finite and lie in [0, 1]")
         self.reset()
-        state.prob = _frozen(prob)
+        state.prob = frozen_copy(prob)
 
     def set_clicks(self, clicks: Sequence[Click]) -> np.ndarray:
         """Make ``clicks`` (oldest first) the current slice's clicks; return the mask.
@@ -360,7 +360,7 @@ class InteractiveSession:
             state = self._states[key]
         else:
             raise NotReadyError(f"no state for key {key!r}: set_image(..., key={key!r}) first")
-        prob = state.prob if state.prob is not None else _frozen(np.zeros(state.shape))
+        prob = state.prob if state.prob is not None else frozen_copy(np.zeros(state.shape, np.float32))
         return SessionState(key, tuple(state.clicks), prob, self.threshold, state.box)
 
     # -- current state -------------------------------------------------------------------

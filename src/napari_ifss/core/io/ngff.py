@@ -10,8 +10,9 @@ Why not ome-zarr-py or bioio-ome-zarr: both pull in an S3 stack (s3fs, aiobotoco
 botocore) and pin pydantic below the version napari runs with here, for what is one small,
 documented JSON document; zarr-python (already needed) and dask open the arrays.
 
-Not done yet: the pyramid for display (napari gets level 0), and writing labels as an NGFF
-``labels`` group (save labels as OME-TIFF, NIfTI, ... or into a zarr array).
+:func:`ngff_pyramid` gives all levels for display (napari's reader makes a multiscale layer;
+the models read its level 0). Labels are written as an NGFF ``labels`` group by
+:mod:`.ngff_labels`.
 """
 
 from __future__ import annotations
@@ -108,6 +109,31 @@ class NgffImage:
         """Level 0's per-axis scale and translation (:func:`level_transform`)."""
         return level_transform(self.meta["datasets"][0], self.array.ndim, self.meta)
 
+    @property
+    def levels(self) -> int:
+        """Number of resolution levels."""
+        return len(self.meta["datasets"])
+
+    def level(self, k: int) -> Any:
+        """Resolution level ``k`` (0: full resolution), a zarr array (nothing read).
+
+        Raises:
+            ReadError: the level cannot be opened or has other axes than level 0.
+        """
+        if k == 0:
+            return self.array
+        import zarr
+
+        path = self.path / str(self.meta["datasets"][k]["path"])
+        try:
+            array = zarr.open_array(str(path), mode="r")
+        except Exception as exc:
+            raise ReadError(f"{self.path}: level {k} cannot be opened ({exc})") from exc
+        if array.ndim != self.array.ndim:
+            raise ReadError(f"{self.path}: level {k} has {array.ndim} axes, level 0 "
+                            f"{self.array.ndim}")
+        return array
+
 
 def open_ngff(path: str | Path) -> NgffImage:
     """Open the OME-Zarr image at ``path`` (metadata and the level-0 array; no pixel read).
@@ -182,6 +208,34 @@ def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     name = str(image.meta.get("name")
                or source_name(p).removesuffix(".ome").removesuffix(".zarr"))
     return LayerData(arr, kind, name, scale_t, trans_t, metadata=metadata)
+
+
+def ngff_pyramid(layer: LayerData) -> list[Any]:
+    """For display: every resolution level of the OME-Zarr image ``layer`` was read from
+    (:func:`read_ngff`; its ``metadata`` names the source and the channel / time picked), the
+    same choice applied to each, finest first, as lazy dask arrays (napari's multiscale data,
+    with level 0's geometry). ``[layer.data]`` when there is one level.
+
+    Raises:
+        ReadError: a level cannot be opened.
+    """
+    import dask.array as da
+
+    meta = layer.metadata
+    if meta.get("format") != "OME-Zarr" or int(meta.get("levels", 1)) <= 1:
+        return [layer.data]
+    image = open_ngff(meta["source"])
+    levels = [layer.data]
+    for k in range(1, image.levels):
+        choice = choose_planes(da.from_zarr(image.level(k)), image.letters, str(image.path),
+                               channel=meta.get("channel"), time=meta.get("time"))
+        ones = [1.0] * len(choice.axes)
+        level = to_supported(choice.data, ones, [0.0] * len(ones), False,
+                             what=str(image.path))[0]
+        if level.ndim != layer.data.ndim:  # an axis shrunk to one pixel: no coarser level
+            break
+        levels.append(level)
+    return levels
 
 
 def level_transform(level: dict[str, Any], ndim: int, meta: dict[str, Any]
