@@ -276,16 +276,17 @@ def test_focus_above_option_reaches_the_click_model(tmp_path: Path, monkeypatch)
     original = interactive_bench.run_benchmark
 
     def spy(objects, segmenters, *args, **kwargs):
-        seen.extend(getattr(s, "focus_above", "n/a") for s in segmenters.values())
+        seen.extend(getattr(getattr(s, "segmenter", s), "focus_above", "n/a")  # the model
+                    for s in segmenters.values())
         return original(objects, segmenters, *args, **kwargs)
 
     monkeypatch.setattr(interactive_bench, "run_benchmark", spy)
     for value, expected in (("none", None), ("48", 48)):
         seen.clear()
         assert main(["bench", "interactive", "--data", str(folder), "--split", "all",
-                     "--methods", "concat,random_walker", "--max-clicks", "1",
+                     "--methods", "concat,concat+clicked,random_walker", "--max-clicks", "1",
                      "--focus-above", value, "--threads", "1"]) == 0
-        assert seen == [expected, "n/a"]
+        assert seen == [expected, expected, "n/a"]  # the '+clicked' wrapper's model too
     for bad in ("0", "big"):
         with pytest.raises(SystemExit):
             main(["bench", "interactive", "--data", str(folder), "--focus-above", bad])

@@ -179,6 +179,9 @@ def test_lazy_source_checks_and_reductions():
     bad[5, 5] = np.nan
     with pytest.raises(InvalidInputError, match="NaN"):
         LazySource(bad, _window01()).region((0, 6, 0, 6), side=3)
+    bad[5, 5] = np.inf  # clipped by any window: caught before it is applied
+    with pytest.raises(InvalidInputError, match="infinite"):
+        LazySource(bad, _window01()).region((4, 6, 4, 6))
     with pytest.raises(InvalidInputError, match="2D slice"):
         LazySource(np.zeros((2, 3, 4, 5)), _window01())
 

@@ -41,8 +41,8 @@ def to_layer_tuple(layer: LayerData) -> LayerDataTuple:
     """A :class:`LayerData` as napari's ``(data, meta, layer_type)``; an OME-Zarr image with
     several resolution levels becomes a multiscale layer (its pyramid for display; the models
     read level 0)."""
-    levels = ngff_pyramid(layer)
-    if len(levels) > 1:
+    levels = ngff_pyramid(layer) if layer.kind == "image" else [layer.data]
+    if len(levels) > 1:  # (labels stay one level: the docks paint and read them as arrays)
         return levels, {**layer.napari_meta(), "multiscale": True}, layer.kind
     return layer.data, layer.napari_meta(), layer.kind
 

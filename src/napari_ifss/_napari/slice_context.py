@@ -63,12 +63,16 @@ class SliceContext:
 
     def read(self) -> np.ndarray:
         """The slice's pixels: ``(H, W)`` or ``(H, W, 3|4)`` for RGB(A) layers; in memory,
-        except a large slice of a lazy layer (dask, zarr), which stays lazy for the click
-        model to read region by region (``InteractiveSession.set_image``)."""
-        data = full_resolution(self.layer)[self.plane.slicer()]  # type: ignore[index]
+        except a large slice (longer than the click model's ``FOCUS_ABOVE``) of a lazy layer
+        (dask, zarr, ...), which stays a lazy dask view for the click model to read region by
+        region (``InteractiveSession.set_image``)."""
+        data = full_resolution(self.layer)
         if isinstance(data, np.ndarray) or max(self.shape) <= FOCUS_ABOVE:
-            return np.asarray(data)
-        return data
+            return np.asarray(data[self.plane.slicer()])  # type: ignore[index]
+        import dask.array as da
+
+        lazy = data if isinstance(data, da.Array) else da.from_array(data, chunks="auto")
+        return lazy[self.plane.slicer()]
 
 
 def current_slice(viewer: Viewer, layer: Image) -> SliceContext:

@@ -44,7 +44,7 @@ from .normalize import IntensityWindow, as_channels_first_rgb, check_slice
 from .slice_sources import LazySource, PreparedSource, SliceSource, sampled_window
 
 PAD_MULTIPLE = 32
-MAX_CROPS = 4  # zoom-in crops kept per encoded slice (LRU)
+MAX_CROPS = 8  # zoom-in crops / focus windows kept per encoded slice (LRU)
 
 
 # ------------------------------------------------------------------------ intensity
@@ -150,10 +150,14 @@ class NetworkGeometry:
         return F.pad(x, (0, pw - w, 0, ph - h), mode="constant", value=pad)
 
     def map_to_network(self, values: np.ndarray, device: torch.device | str,
-                       pad: float | None = 0.0, antialias: bool | None = None) -> torch.Tensor:
+                       pad: float | None = 0.0, antialias: bool | None = None,
+                       clamp: bool = False) -> torch.Tensor:
         """A mask / probability map ``(H, W)`` -> float32 ``(1, 1, H_pad, W_pad)`` on
-        ``device`` (see :meth:`to_network`; the padding is ``pad``, 0 by default)."""
+        ``device`` (see :meth:`to_network`; the padding is ``pad``, 0 by default);
+        ``clamp``: values clipped to [0, 1] before resizing (``values`` is never changed)."""
         t = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))[None, None]
+        if clamp:
+            t = t.clamp(0.0, 1.0)
         return self.to_network(t.to(device), pad, antialias)
 
     def from_network(self, x: torch.Tensor,

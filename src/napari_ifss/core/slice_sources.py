@@ -83,8 +83,9 @@ class LazySource:
         return self._shape
 
     def region(self, box: tuple[int, int, int, int], side: int | None = None) -> torch.Tensor:
-        """See :class:`SliceSource`; the whole slice is read once (then kept, reduced) and must
-        hold finite values (NaN / inf: InvalidInputError)."""
+        """See :class:`SliceSource`; the whole slice is read once (then kept, reduced). Every
+        pixel read must be finite (NaN / inf: InvalidInputError; the first whole read, when the
+        slice is set, checks them all)."""
         r0, r1, c0, c1 = box
         whole = (r0, r1, c0, c1) == (0, self._shape[0], 0, self._shape[1])
         if whole and self._whole is not None and side is not None \
@@ -96,15 +97,14 @@ class LazySource:
         bands = []
         for top in range(r0, r1, rows_per_band):
             raw = np.asarray(self.array[top:min(r1, top + rows_per_band), c0:c1])
+            if raw.dtype.kind == "f" and not np.isfinite(raw).all():
+                raise InvalidInputError("image contains NaN or infinite values")
             bands.append(_block_mean(self.window.apply(raw), factor))
         grey_or_rgb = np.concatenate(bands, axis=0)
         out = torch.from_numpy(np.ascontiguousarray(as_channels_first_rgb(grey_or_rgb),
                                                     dtype=np.float32))
-        if whole:
-            if not torch.isfinite(out).all():  # a block mean is NaN / inf if any pixel is
-                raise InvalidInputError("image contains NaN or infinite values")
-            if factor > 1:
-                self._whole = out
+        if whole and factor > 1:
+            self._whole = out
         return out
 
     def grey(self, box: tuple[int, int, int, int], side: int) -> np.ndarray:

@@ -322,8 +322,9 @@ def main(args: argparse.Namespace) -> int:
     segmenters = {m: make_segmenter(m, checkpoints) for m in methods}
     if args.focus_above is not None:
         for seg in segmenters.values():
-            if hasattr(seg, "focus_above"):  # click models (not the classical baselines)
-                seg.focus_above = None if args.focus_above == "none" else int(args.focus_above)
+            model = getattr(seg, "segmenter", seg)  # the model inside a '+clicked' wrapper
+            if hasattr(model, "focus_above"):  # click models (not the classical baselines)
+                model.focus_above = None if args.focus_above == "none" else int(args.focus_above)
     skipped = box_skips(segmenters) if args.first_prompt == "box" else {}
     segmenters = {m: s for m, s in segmenters.items() if m not in skipped}
     for name, why in skipped.items():

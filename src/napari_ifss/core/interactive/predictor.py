@@ -209,7 +209,7 @@ class ClickPredictor(UsesSliceEncoder):
                                  dtype=torch.float32, device=self.device)
         prev_t = None
         if prev is not None and self.net.uses_feedback:
-            prev_t = geo.map_to_network(prev, self.device, pad=0.0, antialias=False).clamp_(0, 1)
+            prev_t = geo.map_to_network(prev, self.device, pad=0.0, antialias=False, clamp=True)
         feats = enc.feats
         cast = partial(autocast, self.device)
         if self.refine:
@@ -301,14 +301,15 @@ class ClickPredictor(UsesSliceEncoder):
                 entry, zoom, int(np.clip(max(r1 - r0, c1 - c0), self.zoom_side, self.max_side)))
             probs = self._network_probs(enc, [Click(row - r0, col - c0, True)], None, (0, 0))
             seed = enc.geometry.point_to_network(row - r0, col - c0)
-            mask = probs[0, 0].numpy() > 0.5
+            mask = probs[0, 0].cpu().numpy() > 0.5
             score = boundary_contrast(entry.source.grey((r0, r1, c0, c1), CONTRAST_SIDE), mask,
                                       (max(0, round(seed[0])), max(0, round(seed[1]))))
             sr, sc = enc.geometry.scale
             tried.append((score, object_area(mask, seed) / (sr * sc), zoom, probs, enc))
         _, _, zoom, probs, enc = tried[choose_window([t[0] for t in tried],
                                                      [t[1] for t in tried])]
-        region = enc.geometry.from_network(probs)[0, 0].clamp(0, 1).numpy().astype(np.float32)
+        region = enc.geometry.from_network(probs)[0, 0].clamp_(0, 1).cpu().numpy()
+        region = region.astype(np.float32, copy=False)
         if zoom is None:
             return None, region
         r0, r1, c0, c1 = zoom
@@ -331,7 +332,7 @@ class ClickPredictor(UsesSliceEncoder):
     @staticmethod
     def _check_prev(prev_mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
         """``prev_mask`` as an array of ``shape`` with finite values, not copied (a large
-        slice's map is read where it is used; values are clipped to [0, 1] there)."""
+        slice's map is read where it is used; values are clipped to [0, 1] before resizing)."""
         if prev_mask is None:
             return None
         prev = np.asarray(prev_mask)
