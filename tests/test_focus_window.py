@@ -117,6 +117,20 @@ def test_window_follows_the_prompts_and_its_encoding_is_reused(cells, predictor)
     assert predictor.encoder_calls > calls and far[:, :1000].max() == 0
 
 
+def test_first_window_choice_is_kept_with_the_slice(cells, predictor):
+    """Back on a slice (cached by key), the first click's window is not searched again."""
+    image, _ = cells
+    big, other = np.tile(image, (4, 4)), np.tile(image[::-1], (4, 4))
+    predictor.set_image(big, key="a")
+    first = predictor.predict([Click(1300, 1300)])
+    predictor.set_image(other, key="b")
+    predictor.predict([Click(700, 700)])
+    predictor.set_image(big, key="a")
+    calls = predictor.encoder_calls
+    np.testing.assert_array_equal(predictor.predict([Click(1300, 1300)]), first)
+    assert predictor.encoder_calls == calls
+
+
 def test_box_on_a_large_slice_and_small_slices_unchanged(cells, predictor):
     image, labels = cells
     big = np.tile(image, (3, 3))

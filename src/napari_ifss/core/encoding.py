@@ -189,6 +189,8 @@ class EncodedSlice:
             (:mod:`core.slice_sources`: the prepared slice in float16, or the user's array of a
             large slice read region by region).
         crops: encoded crops of this slice by ``(box, side)`` (see :meth:`SliceEncoder.crop`).
+        memo: what a model derives from this encoding and keeps with it (e.g. the click
+            model's first focus windows), dropped with the slice from the cache.
     """
 
     feats: Any
@@ -196,6 +198,7 @@ class EncodedSlice:
     grey: torch.Tensor | None = None
     source: SliceSource | None = None
     crops: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    memo: dict = field(default_factory=dict, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:

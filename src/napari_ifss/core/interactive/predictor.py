@@ -100,9 +100,6 @@ class ClickPredictor(UsesSliceEncoder):
         self.zoom_side = min(ZOOM_SIDE, self.max_side)
         self.slices = SliceEncoder(self.net, self.device, cache_size=cache_size, keep_source=True)
         self._current: EncodedSlice | None = None
-        # window chosen for each object's first positive click (None: the whole slice),
-        # a pure function of the slice and that click, kept for the current slice
-        self._first_windows: dict[tuple[int, int], tuple[int, int, int, int] | None] = {}
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> ClickPredictor:
@@ -137,11 +134,8 @@ class ClickPredictor(UsesSliceEncoder):
         or ``(H, W, 3)`` under ``window`` (e.g. a CT window in HU; None: the slice's own
         percentiles, ``core.encoding.slice_window``)."""
         side = (self.max_side, self.max_side)
-        previous = self._current
         self._current = self.slices.encode_slice(image, side, key=key, window=window,
                                                  lazy=self.uses_focus(np.shape(image)[:2]))
-        if self._current is not previous:
-            self._first_windows = {}
 
     def clear_cache(self) -> None:
         """Forget all cached slices (the current slice stays set)."""
@@ -255,13 +249,16 @@ class ClickPredictor(UsesSliceEncoder):
         positive = [c for c in clicks if c.positive]
         first: tuple[int, int, int, int] | None = None
         if box is None and positive:
+            # the window chosen for each object's first positive click (None: the whole
+            # slice) is a pure function of the slice and that click: kept with the encoding
+            chosen = entry.memo.setdefault("first_windows", {})
             anchor = positive[0].pixel
-            if anchor not in self._first_windows:
+            if anchor not in chosen:
                 window, probs = self._choose_first_window(entry, positive[0])
-                self._first_windows[anchor] = window
+                chosen[anchor] = window
                 if len(clicks) == 1 and prev is None:
                     return probs
-            first = self._first_windows[anchor]
+            first = chosen[anchor]
         zoom = self._zoom_box(clicks, prev, shape)
         if zoom is not None:  # the RITM zoom-in, as on small slices: small objects magnified
             return self._predict_window(entry, zoom, self.zoom_side, clicks, prev, box,
