@@ -40,6 +40,7 @@ from .core.errors import InvalidInputError
 from .core.interactive.prompts import Click
 from .core.interactive.session import InteractiveSession
 from .core.io import LayerData, read_layer, write_layer
+from .core.io.layerdata import spacing_of
 from .core.normalize import WindowLike, as_window
 
 __all__ = [
@@ -90,29 +91,20 @@ def resolve_volume(obj: object, what: str = "image") -> tuple[Any, Any, tuple[fl
                 return resolve_volume(layer, what)
         if Path(obj).exists():
             read = read_layer(obj)
-            return read.data, None, _spacing_of(read.scale)
+            return read.data, None, spacing_of(read.scale)
         names = console.layer_names() if console is not None else []
         hint = f" (layers: {', '.join(map(repr, names))})" if names else ""
         raise InvalidInputError(f"{what}: no layer or file named {str(obj)!r}{hint}")
     if isinstance(obj, LayerData):
-        return obj.data, None, _spacing_of(obj.scale)
+        return obj.data, None, spacing_of(obj.scale)
     if console is not None and console.is_layer(obj):
         data = obj.data[0] if getattr(obj, "multiscale", False) else obj.data  # level 0
-        return data, obj, _spacing_of(getattr(obj, "scale", None))
+        return data, obj, spacing_of(getattr(obj, "scale", None))
     if not hasattr(obj, "shape") or not hasattr(obj, "dtype"):
         raise InvalidInputError(
             f"{what}: expected an array, LayerData, napari layer, layer name or file path; "
             f"got {type(obj).__name__}")
     return obj, None, None
-
-
-def _spacing_of(scale: object) -> tuple[float, ...] | None:
-    """The last three entries of a scale (z, y, x) as sizes (a flipped layer's negative
-    scale counts by its size), or None for fewer than three."""
-    if scale is None:
-        return None
-    values = tuple(abs(float(s)) for s in scale)  # type: ignore[attr-defined]
-    return values[-3:] if len(values) >= 3 else None
 
 
 def _as_click(c: ClickLike) -> Click:

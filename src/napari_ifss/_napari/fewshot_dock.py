@@ -36,6 +36,7 @@ from ..core.fewshot.propagation import propagate
 from ..core.fewshot.support import LabelsIndex, index_labels
 from ..core.fewshot.transfer import transfer
 from ..core.fewshot.volume_io import PropagationProgress
+from ..core.io.layerdata import spacing_of
 from ..core.provenance import RECORD_KEY, record_states, user_labels
 from ..core.slice_store import compressed_copy
 from .fewshot_run import RunPlan, RunState, clear_slices, parse_ids, propagated_record
@@ -272,7 +273,7 @@ class FewShotDock(Container):
         if not todo:
             raise InvalidInputError("nothing to fill: every selected slice is annotated")
         redo = sorted(set(stale) & set(slices))
-        spacing = tuple(abs(float(s)) for s in image.scale[-3:])  # (z, y, x) voxel size
+        spacing = spacing_of(image.scale)  # (z, y, x) voxel size
         scoring = ScoringRequest.for_run(volume, ids, spacing, window)  # as the run
         if method == "head":
             def start(seg):

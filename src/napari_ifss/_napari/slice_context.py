@@ -17,7 +17,6 @@ from napari.layers import Image, Layer, Points
 from napari.viewer import Viewer
 
 from ..core.errors import InvalidInputError, NotReadyError
-from ..core.interactive.focus import FOCUS_ABOVE
 from ..core.interactive.plane import Plane, axis_noun
 from ..core.interactive.prompts import Click
 
@@ -62,17 +61,15 @@ class SliceContext:
         return self.plane.describe(getattr(self.layer, "axis_labels", None))
 
     def read(self) -> np.ndarray:
-        """The slice's pixels: ``(H, W)`` or ``(H, W, 3|4)`` for RGB(A) layers; in memory,
-        except a large slice (longer than the click model's ``FOCUS_ABOVE``) of a lazy layer
-        (dask, zarr, ...), which stays a lazy dask view for the click model to read region by
-        region (``InteractiveSession.set_image``)."""
+        """The slice's pixels: ``(H, W)`` or ``(H, W, 3|4)`` for RGB(A) layers, as a view:
+        of the layer's numpy array, else lazy (dask). ``InteractiveSession.set_image`` reads
+        it into memory unless the click model reads it region by region (large slices)."""
         data = full_resolution(self.layer)
-        if isinstance(data, np.ndarray) or max(self.shape) <= FOCUS_ABOVE:
-            return np.asarray(data[self.plane.slicer()])  # type: ignore[index]
-        import dask.array as da
+        if not isinstance(data, np.ndarray):
+            import dask.array as da
 
-        lazy = data if isinstance(data, da.Array) else da.from_array(data, chunks="auto")
-        return lazy[self.plane.slicer()]
+            data = data if isinstance(data, da.Array) else da.from_array(data, chunks="auto")
+        return data[self.plane.slicer()]  # type: ignore[index]
 
 
 def current_slice(viewer: Viewer, layer: Image) -> SliceContext:

@@ -14,6 +14,7 @@ import numpy as np
 from ..core.errors import InvalidInputError
 from ..core.fewshot.learner_segmenter import DEFAULT_METHOD, METHODS
 from ..core.io import LayerData, write_format, write_layer
+from ..core.io.layerdata import spacing_of
 from ..core.io.ngff_labels import check_labels_fit, ngff_labels_target
 from .inputs import (
     check_new_file,
@@ -98,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
             raise InvalidInputError("--weights / --click-weights choose the few-shot head: "
                                     "use --method head")
         set_threads(args)
-        model = {"spacing": tuple(image.scale[-3:])}
+        model = {"spacing": spacing_of(image.scale)}
     result = propagate(image.data, support.data, args.ids, slices, method=method,
                        threshold=args.threshold, progress=not args.quiet, window=window,
                        **model)

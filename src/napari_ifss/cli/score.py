@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections import Counter
 
+from ..core.io.layerdata import spacing_of
 from ..core.quality.quality_types import BADGE_LABELS, badge_label, format_score
 from .inputs import (
     check_new_file,
@@ -57,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         scores = score(image.data, result.data, support.data, args.ids,
                        segmenter=load_segmenter(args), progress=not args.quiet, out=partial,
-                       window=window, spacing=tuple(image.scale[-3:]))
+                       window=window, spacing=spacing_of(image.scale))
     except KeyboardInterrupt:
         scores, interrupted = partial, True
     done = sum(len(t) for t in scores.values())

@@ -62,6 +62,13 @@ def count_or_all(text: str) -> int | None:
     return value
 
 
+def size_or_none(text: str) -> str:
+    """``--focus-above``: a positive number of pixels or 'none'."""
+    if text.lower() == "none" or (text.isdigit() and int(text) > 0):
+        return text.lower()
+    raise argparse.ArgumentTypeError(f"expected a number of pixels or 'none', got {text!r}")
+
+
 def ignore_value(text: str) -> int | None:
     """``argparse`` type: an integer mask value, or ``none``."""
     if text.strip().lower() == "none":

@@ -47,6 +47,7 @@ from .bench_data import (
     data_section,
     resolve_subset,
     scored_counts,
+    size_or_none,
     unmatched_note,
 )
 from .interactive_protocol import ObjectResult, run_object, takes_boxes
@@ -398,15 +399,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "counts as one click; methods without box prompts are skipped")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
-    p.add_argument("--focus-above", type=_size_or_none, default=None, metavar="PX|none",
+    p.add_argument("--focus-above", type=size_or_none, default=None, metavar="PX|none",
                    help="click models: focus windows on images whose long side exceeds PX "
                         "('none': always the whole image; default: as shipped)")
     p.set_defaults(func=main)
     return p
 
-
-def _size_or_none(text: str) -> str:
-    """``--focus-above``: a positive number of pixels or 'none'."""
-    if text.lower() == "none" or (text.isdigit() and int(text) > 0):
-        return text.lower()
-    raise argparse.ArgumentTypeError(f"expected a number of pixels or 'none', got {text!r}")

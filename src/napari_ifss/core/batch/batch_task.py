@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IfssError, InvalidInputError
+from ..io.layerdata import spacing_of
 from .batch_apply import SupportSet, apply_volume, encode_support
 from .batch_inputs import find_labels
 from .batch_manifest import Outputs, completed, finish, start
@@ -93,7 +94,7 @@ def _propagate(job: InputJob, seg: Any, volume: Volume, labels_path: Any, output
 
     result = write_labels(outputs.labels, tuple(volume.data.shape[:3]), dtype,
                           volume.geometry, fill)
-    spacing = tuple(abs(float(v)) for v in volume.geometry.scale[-3:])  # distances in widths
+    spacing = spacing_of(volume.geometry.scale)  # distances in widths
     return score(volume.data, result, support=labels, label_ids=s.label_ids, segmenter=seg,
                  spacing=spacing)
 

@@ -150,23 +150,27 @@ class TrunkFeatures:
         """``(H, W, C)`` float32: the levels (default: this object's) resized onto the finest
         chosen level's grid, then onto the source grid ``(H, W)`` (:class:`TrunkMaps`);
         several level sets / side ranges can share one cache this way."""
-        t = self.base_map(image, window, key, levels, side_range)
-        # channel-first on purpose: channels-last resizes are ~3x faster here but round
-        # differently (~1e-6), and the classifier fitted on these features amplifies that to
-        # ~0.01 Dice on some 2D images; this only runs for the support slices of a fit
-        stacked = torch.cat([t.on_base(i, m) for i, m in enumerate(t.maps)])
-        return t.to_source(stacked).permute(1, 2, 0).contiguous().numpy()
+        source = self._on_source(image, window, key, levels, side_range)
+        return source.permute(1, 2, 0).contiguous().numpy()
 
     def pixel_rows(self, image: np.ndarray, window: IntensityWindow | None, idx: np.ndarray,
                    key: Hashable | None = None, levels: Sequence[str] | None = None,
                    side_range: tuple[int, int] | None = None) -> np.ndarray:
         """``(N, C)`` float32: the rows of :meth:`pixel_features` at the flat pixel indices
         ``idx`` of the source grid (the same resizes; no ``(H, W, C)`` copy is made)."""
-        t = self.base_map(image, window, key, levels, side_range)
-        stacked = torch.cat([t.on_base(i, m) for i, m in enumerate(t.maps)])
-        source = t.to_source(stacked)  # (C, H, W)
+        source = self._on_source(image, window, key, levels, side_range)
         flat = source.reshape(source.shape[0], -1)
         return np.ascontiguousarray(flat[:, torch.as_tensor(idx, dtype=torch.long)].T.numpy())
+
+    def _on_source(self, image: np.ndarray, window: IntensityWindow | None,
+                   key: Hashable | None, levels: Sequence[str] | None,
+                   side_range: tuple[int, int] | None) -> torch.Tensor:
+        """``(C, H, W)``: the chosen levels on the source grid (see :meth:`pixel_features`)."""
+        t = self.base_map(image, window, key, levels, side_range)
+        # channel-first on purpose: channels-last resizes are ~3x faster here but round
+        # differently (~1e-6), and the classifier fitted on these features amplifies that to
+        # ~0.01 Dice on some 2D images; this only runs for the support slices of a fit
+        return t.to_source(torch.cat([t.on_base(i, m) for i, m in enumerate(t.maps)]))
 
     def clear(self) -> None:
         """Forget the cached pyramids."""

@@ -27,8 +27,6 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..spans import span_above
-
 FOCUS_ABOVE = 1024  # slices with a longer side get focus windows by default
 FOCUS_MIN_SIZE = 384  # the smallest window side, slice pixels
 FOCUS_EXPANSION = 2.0  # a later window is this many times the object's extent
@@ -43,12 +41,12 @@ CONTRAST_SIDE = 256  # contrast is measured on the window subsampled to about th
 AREA_AGREEMENT = 0.6
 CONTRAST_SHARE = 0.5
 
-Box = tuple[int, int, int, int]
+Window = tuple[int, int, int, int]  # (r0, r1, c0, c1), half-open
 
 
 def window_around(rows: tuple[int, int], cols: tuple[int, int], shape: Sequence[int],
                   expansion: float, min_size: int, *, grid: int = 1, shift: bool = False,
-                  cover: float = 0.8) -> Box | None:
+                  cover: float = 0.8) -> Window | None:
     """The crop ``(r0, r1, c0, c1)`` around the pixel ranges ``rows`` and ``cols`` (inclusive)
     of a slice of ``shape`` ``(H, W)``: each side grown by ``expansion``, at least ``min_size``
     (or the slice), its edges on a ``grid``; at the slice's border it is cut (``shift`` False,
@@ -74,10 +72,10 @@ def window_around(rows: tuple[int, int], cols: tuple[int, int], shape: Sequence[
 
 
 def first_windows(point: tuple[int, int], shape: Sequence[int],
-                  min_size: int = FOCUS_MIN_SIZE) -> list[Box | None]:
+                  min_size: int = FOCUS_MIN_SIZE) -> list[Window | None]:
     """Candidate windows for the first prompt at pixel ``point`` (row, col): squares of side
     ``min_size``, twice that, ... around it, then None (the whole slice)."""
-    out: list[Box | None] = []
+    out: list[Window | None] = []
     side = int(min_size)
     while True:
         box = window_around((point[0], point[0]), (point[1], point[1]), shape, 1.0, side,
@@ -142,13 +140,12 @@ def boundary_contrast(grey: np.ndarray, mask: np.ndarray, seed: tuple[int, int])
     return float(abs(inside.mean() - around.mean()) / spread)
 
 
-def prompt_extent(rows: list[int], cols: list[int], prev: np.ndarray | None
+def prompt_extent(rows: list[int], cols: list[int], span: Window | None
                   ) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Inclusive (row, col) ranges of the prompt pixels ``rows``/``cols`` and of the object in
-    ``prev`` ``(H, W)`` (probability > 0.5), when there is one (read in bands: no full-size
-    temporary)."""
+    """Inclusive (row, col) ranges of the prompt pixels ``rows``/``cols`` and of the object
+    spanning ``span`` (where the previous mask is > 0.5, ``(r0, r1, c0, c1)``), when there
+    is one."""
     rows, cols = list(rows), list(cols)
-    span = None if prev is None else span_above(prev, 0.5)
     if span is not None:
         rows += [span[0], span[1] - 1]
         cols += [span[2], span[3] - 1]

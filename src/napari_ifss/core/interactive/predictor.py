@@ -39,7 +39,7 @@ from ..encoding import (
 )
 from ..errors import InvalidInputError, NotReadyError
 from ..normalize import IntensityWindow
-from ..spans import span_above, span_where
+from ..spans import span_where
 from .clicked_regions import keep_clicked_regions
 from .focus import (
     CONTRAST_SIDE,
@@ -161,12 +161,12 @@ class ClickPredictor(UsesSliceEncoder):
                 raise InvalidInputError(
                     f"click {click} at pixel {click.pixel} lies outside the image of shape {(h, w)}")
         box = self._check_box(box, (h, w))
-        prev = self._check_prev(prev_mask, (h, w))
+        prev, span = self._check_prev(prev_mask, (h, w))
         if not clicks and box is None:
             return np.zeros((h, w), dtype=np.float32)
         if self.uses_focus((h, w)):
-            return self._predict_focus(entry, clicks, prev, box)
-        zoom = self._zoom_box(clicks, prev, (h, w))
+            return self._predict_focus(entry, clicks, prev, span, box)
+        zoom = self._zoom_box(clicks, span, (h, w))
         return self._predict_window(entry, zoom, self.zoom_side, clicks, prev, box)
 
     def _check_box(self, box: Box | None, shape: tuple[int, int]) -> Box | None:
@@ -228,23 +228,23 @@ class ClickPredictor(UsesSliceEncoder):
         if zoom is None:
             return self._predict_region(entry, clicks, prev, (0, 0), box)
         r0, r1, c0, c1 = zoom
-        if side is None:
-            side = int(np.clip(max(r1 - r0, c1 - c0), self.zoom_side, self.max_side))
-        crop = self.slices.crop(entry, zoom, side)
+        crop = self.slices.crop(entry, zoom, self._window_side(zoom) if side is None else side)
         crop_prev = None if prev is None else prev[r0:r1, c0:c1]
         # Negative clicks outside the box only matter outside it, where the output is 0.
         inside = [c for c in clicks if r0 <= c.pixel[0] < r1 and c0 <= c.pixel[1] < c1]
         region = self._predict_region(crop, inside, crop_prev, (r0, c0), box)
-        if clicked_only:
-            local = [Click(c.row - r0, c.col - c0, c.positive) for c in inside]
-            region = keep_clicked_regions(region, local)
-        out = np.zeros(entry.geometry.source, dtype=np.float32)
-        out[r0:r1, c0:c1] = region
-        return out
+        return _in_slice(entry.geometry.source, zoom, region, inside if clicked_only else None)
+
+    def _window_side(self, zoom: tuple[int, int, int, int]) -> int:
+        """Long side at which a focus window is encoded: its own size within [zoom_side,
+        max_side]."""
+        r0, r1, c0, c1 = zoom
+        return int(np.clip(max(r1 - r0, c1 - c0), self.zoom_side, self.max_side))
 
     def _predict_focus(self, entry: EncodedSlice, clicks: list[Click], prev: np.ndarray | None,
-                       box: Box | None) -> np.ndarray:
-        """Probabilities on a large slice, in a focus window (see the module docstring)."""
+                       span: tuple[int, int, int, int] | None, box: Box | None) -> np.ndarray:
+        """Probabilities on a large slice, in a focus window (see the module docstring);
+        ``span``: where ``prev`` holds the object (> 0.5), from :meth:`_check_prev`."""
         shape = entry.geometry.source
         positive = [c for c in clicks if c.positive]
         first: tuple[int, int, int, int] | None = None
@@ -259,7 +259,7 @@ class ClickPredictor(UsesSliceEncoder):
                 if len(clicks) == 1 and prev is None:
                     return probs
             first = chosen[anchor]
-        zoom = self._zoom_box(clicks, prev, shape)
+        zoom = self._zoom_box(clicks, span, shape)
         if zoom is not None:  # the RITM zoom-in, as on small slices: small objects magnified
             return self._predict_window(entry, zoom, self.zoom_side, clicks, prev, box,
                                         clicked_only=True)
@@ -272,7 +272,7 @@ class ClickPredictor(UsesSliceEncoder):
             cols += [int(box.col0), int(np.ceil(box.col1)) - 1]
         if not rows:
             return np.zeros(shape, dtype=np.float32)
-        span_r, span_c = prompt_extent(rows, cols, prev)
+        span_r, span_c = prompt_extent(rows, cols, span)
         if first is not None and _fits(span_r, span_c, first):
             zoom = first  # its encoding is reused
         else:
@@ -294,8 +294,7 @@ class ClickPredictor(UsesSliceEncoder):
         tried = []
         for zoom in first_windows(click.pixel, (h, w)):
             r0, r1, c0, c1 = zoom if zoom is not None else (0, h, 0, w)
-            enc = entry if zoom is None else self.slices.crop(
-                entry, zoom, int(np.clip(max(r1 - r0, c1 - c0), self.zoom_side, self.max_side)))
+            enc = entry if zoom is None else self.slices.crop(entry, zoom, self._window_side(zoom))
             probs = self._network_probs(enc, [Click(row - r0, col - c0, True)], None, (0, 0))
             seed = enc.geometry.point_to_network(row - r0, col - c0)
             mask = probs[0, 0].cpu().numpy() > 0.5
@@ -309,36 +308,38 @@ class ClickPredictor(UsesSliceEncoder):
         region = region.astype(np.float32, copy=False)
         if zoom is None:
             return None, region
-        r0, r1, c0, c1 = zoom
-        out = np.zeros((h, w), dtype=np.float32)
-        out[r0:r1, c0:c1] = keep_clicked_regions(region, [Click(row - r0, col - c0, True)])
-        return zoom, out
+        return zoom, _in_slice((h, w), zoom, region, [click])
 
-    def _zoom_box(self, clicks: list[Click], prev: np.ndarray | None,
+    def _zoom_box(self, clicks: list[Click], span: tuple[int, int, int, int] | None,
                   shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
-        """RITM zoom-in box ``(r0, r1, c0, c1)`` around the object, or None (use the full slice)."""
-        if not self.zoom_in or len(clicks) < ZOOM_AFTER_CLICKS or prev is None:
-            return None
-        if span_above(prev, 0.5) is None:
+        """RITM zoom-in box ``(r0, r1, c0, c1)`` around the object spanning ``span`` (the
+        previous mask's) and the positive clicks, or None (use the full slice)."""
+        if not self.zoom_in or len(clicks) < ZOOM_AFTER_CLICKS or span is None:
             return None
         pos = [c.pixel for c in clicks if c.positive]
-        (r_lo, r_hi), (c_lo, c_hi) = prompt_extent([p[0] for p in pos], [p[1] for p in pos],
-                                                   prev)
-        return window_around((r_lo, r_hi), (c_lo, c_hi), shape, ZOOM_EXPANSION, ZOOM_MIN_SIZE)
+        rows, cols = prompt_extent([p[0] for p in pos], [p[1] for p in pos], span)
+        return window_around(rows, cols, shape, ZOOM_EXPANSION, ZOOM_MIN_SIZE)
 
     @staticmethod
-    def _check_prev(prev_mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
-        """``prev_mask`` as an array of ``shape`` with finite values, not copied (a large
-        slice's map is read where it is used; values are clipped to [0, 1] before resizing)."""
+    def _check_prev(prev_mask: np.ndarray | None, shape: tuple[int, int]
+                    ) -> tuple[np.ndarray | None, tuple[int, int, int, int] | None]:
+        """``(prev, span)``: ``prev_mask`` as an array of ``shape`` with finite values, not
+        copied (a large slice's map is read where it is used; values are clipped to [0, 1]
+        before resizing), and where it holds the object (> 0.5; None: nowhere), both from one
+        pass over it in bands (:func:`~napari_ifss.core.spans.span_where`)."""
         if prev_mask is None:
-            return None
+            return None, None
         prev = np.asarray(prev_mask)
         if prev.shape != shape:
             raise InvalidInputError(
                 f"prev_mask has shape {prev.shape}, expected the image's shape {shape}")
-        if prev.dtype.kind == "f" and span_where(prev, lambda b: ~np.isfinite(b)) is not None:
-            raise InvalidInputError("prev_mask contains NaN or infinite values")
-        return prev
+
+        def checked_object(band: np.ndarray) -> np.ndarray:
+            if band.dtype.kind == "f" and not np.isfinite(band).all():
+                raise InvalidInputError("prev_mask contains NaN or infinite values")
+            return band > 0.5
+
+        return prev, span_where(prev, checked_object)
 
 
 def _fits(rows: tuple[int, int], cols: tuple[int, int], window: tuple[int, int, int, int]
@@ -351,3 +352,17 @@ def _fits(rows: tuple[int, int], cols: tuple[int, int], window: tuple[int, int, 
     return (r1 - r0 >= FOCUS_EXPANSION * hr and c1 - c0 >= FOCUS_EXPANSION * hc
             and r0 <= rows[0] - hr // 4 and rows[1] + hr // 4 < r1
             and c0 <= cols[0] - hc // 4 and cols[1] + hc // 4 < c1)
+
+
+def _in_slice(shape: tuple[int, int], zoom: tuple[int, int, int, int], region: np.ndarray,
+              clicks: list[Click] | None) -> np.ndarray:
+    """``region``, the probabilities of window ``zoom`` = ``(r0, r1, c0, c1)``, placed in a
+    zero map of the slice's ``shape``; with ``clicks`` (slice pixels), regions of the window
+    without a positive click are dropped first (:func:`keep_clicked_regions`)."""
+    r0, r1, c0, c1 = zoom
+    if clicks is not None:
+        region = keep_clicked_regions(
+            region, [Click(c.row - r0, c.col - c0, c.positive) for c in clicks])
+    out = np.zeros(shape, dtype=np.float32)
+    out[r0:r1, c0:c1] = region
+    return out

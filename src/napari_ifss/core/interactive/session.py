@@ -360,7 +360,11 @@ class InteractiveSession:
             state = self._states[key]
         else:
             raise NotReadyError(f"no state for key {key!r}: set_image(..., key={key!r}) first")
-        prob = state.prob if state.prob is not None else frozen_copy(np.zeros(state.shape, np.float32))
+        if state.prob is not None:
+            prob = state.prob
+        else:  # before any click: zeros (untouched pages, read-only)
+            prob = np.zeros(state.shape, np.float32)
+            prob.flags.writeable = False
         return SessionState(key, tuple(state.clicks), prob, self.threshold, state.box)
 
     # -- current state -------------------------------------------------------------------

@@ -152,3 +152,13 @@ def is_identity(direction: np.ndarray, tol: float = 1e-6) -> bool:
     """True when a direction-cosine matrix is the identity (within ``tol``)."""
     d = np.asarray(direction, dtype=float)
     return bool(np.allclose(d, np.eye(d.shape[0]), atol=tol))
+
+
+def spacing_of(scale: object) -> tuple[float, ...] | None:
+    """The voxel size ``(z, y, x)``: the last three entries of a (napari layer's or
+    :class:`LayerData`'s) ``scale`` as sizes (a flipped layer's negative scale counts by its
+    size), or None for None or fewer than three entries."""
+    if scale is None:
+        return None
+    values = tuple(abs(float(s)) for s in scale)  # type: ignore[attr-defined]
+    return values[-3:] if len(values) >= 3 else None

@@ -26,10 +26,7 @@ from .axes import choose_planes, stack_geometry
 from .dims import to_supported
 from .labels import looks_like_labels
 from .layerdata import LayerData, source_name
-
-# NGFF unit names (UDUNITS-2 spellings) -> factor to micrometres
-_UNITS = {"angstrom": 1e-4, "picometer": 1e-6, "nanometer": 1e-3, "micrometer": 1.0,
-          "millimeter": 1e3, "centimeter": 1e4, "meter": 1e6}
+from .units import to_micrometre
 
 
 def is_ngff(path: str | Path) -> bool:
@@ -204,7 +201,7 @@ def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None 
         raise UnsupportedFormatError(f"{p}: labels need integers, the array holds {arr.dtype}")
     metadata = {"format": "OME-Zarr", "unit": unit, "file_axes": choice.file_axes,
                 "axes": choice.axes, "source": str(p),
-                "levels": len(image.meta["datasets"]), **choice.picked}
+                "levels": image.levels, **choice.picked}
     name = str(image.meta.get("name")
                or source_name(p).removesuffix(".ome").removesuffix(".zarr"))
     return LayerData(arr, kind, name, scale_t, trans_t, metadata=metadata)
@@ -257,8 +254,9 @@ def _units(axes: list[dict[str, Any]]) -> tuple[str | None, list[float]]:
     """``(unit, factor per axis)``: micrometres when every space axis names a known length
     unit (each converted by its own), else the numbers as stored and None. Time axes (the
     stack of a movie) keep factor 1."""
-    space = [str(a.get("unit", "")).lower() for a in axes if a.get("type") != "time"]
-    if space and all(u in _UNITS for u in space):
-        return "µm", [1.0 if a.get("type") == "time" else _UNITS[str(a["unit"]).lower()]
-                      for a in axes]
+    factors = [1.0 if a.get("type") == "time" else
+               (to_micrometre(unit) if (unit := str(a.get("unit", "")).lower()) else None)
+               for a in axes]  # no unit: unknown (not OME-XML's micrometre default)
+    if any(a.get("type") != "time" for a in axes) and None not in factors:
+        return "µm", factors
     return None, [1.0] * len(axes)
