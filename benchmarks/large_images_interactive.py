@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from napari_ifss.cli import main as ifss
-from napari_ifss.core.data.datasets import read_array
+from napari_ifss.core.data.datasets import read_array, split_of
 from napari_ifss.eval.paired import paired_differences
 from napari_ifss.eval.report import emit, script_header
 
@@ -76,7 +76,10 @@ def main() -> None:
                           time.perf_counter() - t0) + [
         f"{len(stems)} images ({', '.join(stems)}); "
         f"{len(runs['none']['objects'])} objects; the shipped click model with focus windows "
-        "(default on images longer than 1024 px) and with the whole image shrunk to 512 px.",
+        "(default on images longer than 1024 px) and with the whole image shrunk to 512 px. "
+        f"Not held out: {sum(split_of(*s.split('/')) == 'train' for s in stems)} of these "
+        "images are in the click model's training split (docs/models/interactive.md); the "
+        "table compares two ways of showing the same images to the same model.",
         "", "| predictor | " + " | ".join(HEADERS[m] for m in METRICS) + " |",
         "|---" * (len(METRICS) + 1) + "|"]
     for focus, r in runs.items():
