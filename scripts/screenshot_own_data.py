@@ -2,8 +2,8 @@
 
 1. ``own_data_channels.png``: a 2-channel z-stack saved as OME-TIFF (axes CZYX; the object is
    seen only in the dim channel 1) opened with napari's File > Open through the plugin's
-   reader: one layer per channel; the Interactive dock segments a cell on channel 1 with one
-   click.
+   reader: one layer per channel; the Interactive dock, on channel 0 with channel 1 as its
+   other channel (chosen by default), segments a cell only channel 1 shows with one click.
 2. ``own_data_ct.png``: a synthetic int16 CT stack (an organ 35 HU above soft tissue, air and
    bone around it) in the Few-shot dock with *intensity* set to *CT soft tissue*, propagated
    from one drawn slice and scored.
@@ -69,7 +69,7 @@ def main() -> None:
     torch.set_num_threads(1)
     app = napari.qt.get_qapp()
 
-    # 1. a two-channel file: one layer per channel, a click on the dim channel
+    # 1. a two-channel file: one layer per channel, both used; a click on the dim channel's cell
     with tempfile.TemporaryDirectory() as tmp:
         path, cell = two_channel_file(Path(tmp))
         viewer = napari.Viewer(show=True)
@@ -82,7 +82,8 @@ def main() -> None:
         dim.blending = bright.blending = "additive"
         dock = InteractiveDock(viewer)
         viewer.window.add_dock_widget(dock, name="Interactive segmentation", area="right")
-        dock._image_box.value = dim
+        dock._image_box.value = bright  # its other channel (the dim one) is used by default
+        print("1: other channels", [ly.name for ly in dock.channels.layers])
         viewer.dims.set_current_step(0, 8)
         rows, cols = np.nonzero(cell[8])
         point = np.array([8, np.median(rows), np.median(cols)])

@@ -76,7 +76,7 @@ def test_no_timings_in_the_status_line(docks, monkeypatch):
     from types import SimpleNamespace
 
     dock = docks["interactive"]
-    ctx = SimpleNamespace(layer=dock.image, key=("z", 0), description="slice 0",
+    ctx = SimpleNamespace(layer=dock.image, key=("z", 0), description="slice 0", channels=(),
                           plane=SimpleNamespace(description="slice 0",
                                                 slicer=lambda: (0, slice(None), slice(None))))
     state = SimpleNamespace(mask=0, clicks=((1, 1, True),), box=None)

@@ -26,11 +26,13 @@ __version__ = "0.2.0.dev0"  # single source of the version (pyproject reads it)
 
 # public name -> module that defines it (imported lazily by __getattr__)
 _PUBLIC = {
+    "Channels": "napari_ifss.api",
     "Click": "napari_ifss.api",
     "InteractiveSession": "napari_ifss.api",
     "LayerData": "napari_ifss.api",
     "annotate_next": "napari_ifss.api",
     "batch": "napari_ifss.api",
+    "open_channels": "napari_ifss.api",
     "open_image": "napari_ifss.api",
     "propagate": "napari_ifss.api",
     "save": "napari_ifss.api",

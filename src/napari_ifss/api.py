@@ -36,16 +36,18 @@ from typing import Any
 import numpy as np
 
 from .core.batch.batch_engine import batch
+from .core.channels import Channels
 from .core.errors import InvalidInputError
 from .core.interactive.prompts import Click
 from .core.interactive.session import InteractiveSession
 from .core.io import LayerData, read_layer, write_layer
 from .core.io.layerdata import spacing_of
+from .core.io.read import read_layers
 from .core.normalize import WindowLike, as_window
 
 __all__ = [
-    "Click", "InteractiveSession", "LayerData", "annotate_next", "batch", "open_image",
-    "propagate", "resolve", "save", "save_scores_csv", "score", "segment_clicks",
+    "Channels", "Click", "InteractiveSession", "LayerData", "annotate_next", "batch",
+    "open_channels", "open_image", "propagate", "resolve", "save", "save_scores_csv", "score", "segment_clicks",
 ]
 
 ClickLike = Click | Sequence[float | bool]
@@ -107,6 +109,53 @@ def resolve_volume(obj: object, what: str = "image") -> tuple[Any, Any, tuple[fl
     return obj, None, None
 
 
+def resolve_channels(obj: object, what: str = "image", *, channel_axis: int | None = None,
+                     channels: int | Sequence[int] | None = None
+                     ) -> tuple[Any, Any, tuple[float, ...] | None]:
+    """``(image, layer, spacing)`` as :func:`resolve_volume`, where ``image`` may be several
+    channels used together (:class:`~napari_ifss.core.channels.Channels`): a list or tuple of
+    inputs (arrays, layers, layer names, LayerData of one shape, e.g. the layers napari made
+    with ``channel_axis`` or :func:`open_channels`' list), or one array with
+    ``channel_axis``. ``channels`` picks some of them by index (default all); one channel
+    picked comes back as its plain array. ``layer`` and ``spacing`` are the first channel's.
+
+    Raises:
+        InvalidInputError: as :func:`resolve`; channels of different shapes, a bad
+            ``channel_axis`` or ``channels`` (also ``channels`` for a single image).
+    """
+    if isinstance(obj, list | tuple):
+        if channel_axis is not None:
+            raise InvalidInputError(f"{what}: give several channels either as a list or as "
+                                    "one array with channel_axis, not both")
+        parts = [resolve_volume(o, what) for o in obj]
+        names = tuple(str(getattr(o, "name", None) or
+                          (o if isinstance(o, str) else f"channel {k}"))
+                      for k, o in enumerate(obj))
+        found: Channels = Channels(tuple(p[0] for p in parts), names=names)
+        layer, spacing = (parts[0][1], parts[0][2]) if parts else (None, None)
+    else:
+        arr, layer, spacing = resolve_volume(obj, what)
+        if channel_axis is None:
+            if channels is not None:
+                raise InvalidInputError(f"{what}: channels= picks from several channels; give "
+                                        "a list of images or channel_axis=")
+            return arr, layer, spacing
+        found = Channels.from_array(arr, channel_axis)
+    found = found.picked(channels)
+    return (found.arrays[0] if found.count == 1 else found), layer, spacing
+
+
+def _one_channel(image: Any, what: str) -> Any:
+    """``image`` unless it is several channels: few-shot propagation and quality scores use
+    one channel."""
+    if isinstance(image, Channels):
+        raise InvalidInputError(
+            f"{what} uses one channel of an image ({image.count} given: "
+            f"{', '.join(image.names)}); pick the one that shows your objects with "
+            "channels=k (the click model, segment_clicks, uses several together)")
+    return image
+
+
 def _as_click(c: ClickLike) -> Click:
     if isinstance(c, Click):
         return c
@@ -151,6 +200,18 @@ def open_image(path: str | os.PathLike, *, as_labels: bool = False,
     return read_layer(path, as_labels=as_labels, channel=channel, time=time)
 
 
+def open_channels(path: str | os.PathLike, *, as_labels: bool = False) -> list[LayerData]:
+    """Every channel of a file as its own :class:`LayerData` (named ``"<name> [channel c]"``),
+    in channel order; one layer for a file without channels. What napari's File > Open makes
+    of the file. Pass the list (or some of it) to :func:`segment_clicks` to use the channels
+    together.
+
+    Raises:
+        InvalidInputError / UnsupportedFormatError: as :func:`open_image`.
+    """
+    return read_layers(path, as_labels=as_labels)
+
+
 def save(path: str | os.PathLike, data: object, *, like: LayerData | None = None,
          labels: bool | None = None) -> list[Path]:
     """Write ``data`` (array, LayerData or napari layer) to ``path``; returns the files written.
@@ -181,19 +242,26 @@ def save(path: str | os.PathLike, data: object, *, like: LayerData | None = None
 # -- clicks -------------------------------------------------------------------------------
 def segment_clicks(image: object, clicks: Sequence[ClickLike], *,
                    session: InteractiveSession | None = None,
-                   window: WindowLike = None) -> np.ndarray:
+                   window: WindowLike = None, channel_axis: int | None = None,
+                   channels: int | Sequence[int] | None = None) -> np.ndarray:
     """Segment one object on a 2D slice from clicks; returns a bool ``(H, W)`` mask.
 
     Args:
-        image: ``(H, W)`` or ``(H, W, 3|4)`` slice (array, layer or name).
+        image: ``(H, W)`` or ``(H, W, 3|4)`` slice (array, layer or name), or several
+            channels of one slice used together: a list of ``(H, W)`` slices (e.g. napari's
+            layers of one ``channel_axis`` image, or :func:`open_channels`), or one array with
+            ``channel_axis``. Each channel is seen under its own intensity window, and the
+            model answers from the channel that shows the object best.
         clicks: oldest first; ``(row, col)`` is a positive click, ``(row, col, False)`` a
             negative one, or :class:`Click` objects.
         session: reuse a session (and its cached model); default: a new one.
         window: the intensity range the model sees: ``(low, high)`` in the image's units
             (e.g. ``(-160, 240)`` HU), a CT preset name ("soft tissue", "bone", "lung",
-            "brain"), or None (the slice's own 0.5-99.5 percentiles).
+            "brain"), or None (the slice's own 0.5-99.5 percentiles, per channel).
+        channel_axis: the axis of ``image`` that holds channels (as napari's ``add_image``).
+        channels: which of several channels to use (indices; default all).
     """
-    arr, _ = resolve(image, "image")
+    arr, _, _ = resolve_channels(image, "image", channel_axis=channel_axis, channels=channels)
     if not clicks:
         raise InvalidInputError("segment_clicks needs at least one click")
     win = as_window(window)
@@ -214,7 +282,8 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
               method: str | None = None, segmenter: object | None = None,
               learner: object | None = None, spacing: Sequence[float] | None = None,
               threshold: float = 0.5, progress: bool = False,
-              window: WindowLike = None) -> Any:
+              window: WindowLike = None, channel_axis: int | None = None,
+              channels: int | Sequence[int] | None = None) -> Any:
     """Propagate the annotated slices of ``labels`` through ``image``.
 
     By default a per-volume learner is fitted in seconds on the annotated slices (it never saw
@@ -240,6 +309,9 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
         window: the intensity range the models see, for the whole volume: ``(low, high)``
             in the image's units (e.g. HU), a CT preset name (``core.normalize.CT_PRESETS``),
             or None (percentiles of a few evenly spaced slices).
+        channel_axis, channels: for an image with channels (one array with its channel
+            axis, or a list of channels as for :func:`segment_clicks`): the one channel to
+            propagate on (propagation uses one channel).
 
     Returns:
         The propagated labels (``out`` when given). When ``labels`` is a napari Labels layer
@@ -255,7 +327,9 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
     from .core.fewshot.propagation import propagate as _propagate
     from .core.fewshot.volume_io import PartialWriteError
 
-    vol, _, image_spacing = resolve_volume(image, "image")
+    vol, _, image_spacing = resolve_channels(image, "image", channel_axis=channel_axis,
+                                             channels=channels)
+    vol = _one_channel(vol, "propagation")
     lab, layer = resolve(labels, "labels")
     if spacing is None and method != "head" and segmenter is None:
         spacing = image_spacing
@@ -295,7 +369,8 @@ def score(image: object, labels: object, support: object | None = None,
           label_ids: int | Iterable[int] | None = None, *, segmenter: object | None = None,
           progress: bool = False, out: Scores | None = None,
           cache_prefix: Hashable | None = None, window: WindowLike = None,
-          spacing: Sequence[float] | None = None) -> Scores:
+          spacing: Sequence[float] | None = None, channel_axis: int | None = None,
+          channels: int | Sequence[int] | None = None) -> Scores:
     """JFS quality of each object's slices: ``{label_id: {z: QualityScore}}`` (z order).
 
     Every slice of an object's range is listed (from the lowest to the highest slice where
@@ -320,11 +395,14 @@ def score(image: object, labels: object, support: object | None = None,
         spacing: ``(z, y, x)`` voxel size (default: the image layer's scale or the file's
             spacing, else 1, 1, 1): the distance to your slices counts in object widths, so a
             slice 10 thick slices away is trusted less than one 10 thin slices away.
+        channel_axis, channels: the one channel to score on, as for :func:`propagate`.
     """
     from .core.fewshot.support import index_labels, resolve_label_ids
     from .core.quality.quality_volume import score_labels
 
-    vol, _, image_spacing = resolve_volume(image, "image")
+    vol, _, image_spacing = resolve_channels(image, "image", channel_axis=channel_axis,
+                                             channels=channels)
+    vol = _one_channel(vol, "the quality score")
     spacing = spacing if spacing is not None else image_spacing
     after, layer = resolve(labels, "labels")
     if support is not None:

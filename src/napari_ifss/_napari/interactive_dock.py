@@ -8,6 +8,7 @@ object (all slices with clicks) into the target Labels layer.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
@@ -20,9 +21,11 @@ from ..core.errors import IfssError
 from ..core.interactive.session import InteractiveSession, SessionState, takes_window
 from ..core.interactive.session_store import SavedSession
 from ..core.labels_ops import free_indices, next_free_id
+from ..core.normalize import IntensityWindow
 from ..core.protocols import ClickSegmenter
 from . import prompt_layer as pl
 from .box_prompt import BoxPrompt
+from .channel_layers import ChannelChoice
 from .exemplar_action import ExemplarAction
 from .intensity_choice import IntensityChoice
 from .labels_history import write_labels
@@ -102,8 +105,12 @@ class InteractiveDock(Container):
                                                     "takes_boxes", False)))
         self.intensity = IntensityChoice(
             self._rewindow, enabled=segmenter is None or takes_window(segmenter))
+        self.channels = ChannelChoice(self.viewer, lambda: self.image,
+                                      self._own_layers,
+                                      self._on_channels_changed)
         super().__init__(
-            widgets=[self._image_box, self._labels_box, self.intensity.combo,
+            widgets=[self._image_box, self.channels.select, self._labels_box,
+                     self.intensity.combo,
                      self.boxes.button, self._positive,
                      self._clicked_only, self._undo_btn, self._reset_btn, self._commit_btn,
                      self._object,
@@ -204,6 +211,10 @@ class InteractiveDock(Container):
             if layer is not None and layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
 
+    def _own_layers(self) -> tuple[object, ...]:
+        """The dock's prompts and preview layers (none while the dock is being built)."""
+        return getattr(self, "prompts", None), getattr(self, "preview", None)
+
     def _on_image_changed(self, image: Image | None) -> None:
         own = (self.prompts, self.preview)
         if (self.prompts is not None and self.prompts.metadata.get("ifss_image") is image
@@ -214,6 +225,7 @@ class InteractiveDock(Container):
         self._editing = None
         if not self.runner.busy:
             self.runner.session.clear()
+        self.channels.reset()
         if image is None:
             self._set_status("open an image to start")
             return
@@ -277,7 +289,8 @@ class InteractiveDock(Container):
         if self.image is None or self.prompts is None:
             return None
         try:
-            return current_slice(self.viewer, self.image)
+            return replace(current_slice(self.viewer, self.image),
+                           channels=self.channels.layers)
         except IfssError as err:
             self._set_status(str(err))
             return None
@@ -301,15 +314,35 @@ class InteractiveDock(Container):
             if outside and c is ctx:
                 self._set_status(f"{outside} click(s) outside the image ignored")
             if (tuple(clicks), box) != done:
-                self.runner.submit(Job(c, tuple(clicks), box=box,
-                                       window=self.intensity.window(self.image)))
+                self.runner.submit(Job(c, tuple(clicks), box=box, window=self._window(c)))
+
+    def _window(self, ctx: SliceContext) -> IntensityWindow | tuple | None:
+        """What the model sees of ``ctx`` under the intensity choice: one window, or one per
+        channel when other channels are used (None: automatic)."""
+        if not ctx.channels:
+            return self.intensity.window(ctx.layer)
+        windows = tuple(self.intensity.window(ly) for ly in ctx.layers)
+        return None if all(w is None for w in windows) else windows
 
     def _rewindow(self) -> None:
         """Another intensity choice: predict every slice with prompts again under it."""
-        window = self.intensity.window(self.image)
         for c, state in list(self._states.values()):
             if state.clicks or state.box is not None:
-                self.runner.submit(Job(c, tuple(state.clicks), box=state.box, window=window))
+                self.runner.submit(Job(c, tuple(state.clicks), box=state.box,
+                                       window=self._window(c)))
+
+    def _on_channels_changed(self) -> None:
+        """Other channels chosen: every slice with prompts is predicted again with them."""
+        old = list(self._states.values())
+        self._states.clear()
+        for c, state in old:
+            if state.clicks or state.box is not None:
+                ctx = replace(c, channels=self.channels.layers)
+                self.runner.submit(Job(ctx, tuple(state.clicks), box=state.box,
+                                       window=self._window(ctx)))
+        n = len(self.channels.layers)
+        self._set_status(f"the model looks at {n + 1} channels" if n else
+                         "the model looks at the image alone")
 
     def _box_drawn(self) -> None:
         """A box was drawn or removed: predict from it; the next canvas click corrects it."""
@@ -319,8 +352,9 @@ class InteractiveDock(Container):
 
     def _on_result(self, result: JobResult) -> None:
         ctx, state = result.ctx, result.state
-        if ctx.layer is not self.image or self.preview is None:
-            return  # the image changed while the job ran
+        if (ctx.layer is not self.image or self.preview is None
+                or ctx.channels != self.channels.layers):
+            return  # the image or its channels changed while the job ran
         self._states[ctx.key] = (ctx, state)
         self.preview.data[ctx.plane.slicer()] = state.mask
         self.preview.refresh()
@@ -392,7 +426,7 @@ class InteractiveDock(Container):
             self._set_status(str(err))
             return
         self._editing = target
-        self.runner.submit(Job(ctx, (), seed=mask))
+        self.runner.submit(Job(ctx, (), seed=mask, window=self._window(ctx)))
         self._set_status(f"editing label {target.label_id} on {ctx.description}: click "
                          "to correct it, C replaces it")
 

@@ -32,7 +32,7 @@ class Job:
     clicks: tuple[Click, ...]
     seed: np.ndarray | None = field(default=None, compare=False)
     box: Box | None = None
-    window: IntensityWindow | None = None  # the grey values the model sees (None: automatic)
+    window: IntensityWindow | tuple | None = None  # what the model sees (None: automatic)
 
     @property
     def key(self) -> Hashable:

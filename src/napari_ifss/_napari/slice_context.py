@@ -16,6 +16,7 @@ import numpy as np
 from napari.layers import Image, Layer, Points
 from napari.viewer import Viewer
 
+from ..core.channels import Channels
 from ..core.errors import InvalidInputError, NotReadyError
 from ..core.interactive.plane import Plane, axis_noun
 from ..core.interactive.prompts import Click
@@ -39,15 +40,19 @@ class SliceContext:
     Attributes:
         layer: the image layer.
         plane: the slice, in the layer's data axes.
-        key: a session key unique to this layer, its data array and the plane.
+        channels: other image layers on the same grid seen together with ``layer`` (its
+            other channels; see :mod:`.channel_layers`).
+        key: a session key unique to this layer, its data array, the plane and the channels.
     """
 
     layer: Image
     plane: Plane
+    channels: tuple[Image, ...] = ()
 
     @property
     def key(self) -> Hashable:
-        return (self.layer.unique_id, id(full_resolution(self.layer)), self.plane)
+        ids = tuple((ly.unique_id, id(full_resolution(ly))) for ly in self.channels)
+        return (self.layer.unique_id, id(full_resolution(self.layer)), self.plane, *ids)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -60,16 +65,32 @@ class SliceContext:
         """The plane in the user's words: "time point 3" on a time axis, else "slice 3"."""
         return self.plane.describe(getattr(self.layer, "axis_labels", None))
 
-    def read(self) -> np.ndarray:
+    def read(self) -> np.ndarray | Channels:
         """The slice's pixels: ``(H, W)`` or ``(H, W, 3|4)`` for RGB(A) layers, as a view:
         of the layer's numpy array, else lazy (dask). ``InteractiveSession.set_image`` reads
-        it into memory unless the click model reads it region by region (large slices)."""
-        data = full_resolution(self.layer)
-        if not isinstance(data, np.ndarray):
-            import dask.array as da
+        it into memory unless the click model reads it region by region (large slices).
+        With other ``channels``: :class:`~napari_ifss.core.channels.Channels` of the layer's
+        slice and theirs, named by layer."""
+        own = _slice_of(self.layer, self.plane)
+        if not self.channels:
+            return own
+        return Channels((own, *(_slice_of(ly, self.plane) for ly in self.channels)),
+                        names=tuple(ly.name for ly in (self.layer, *self.channels)))
 
-            data = data if isinstance(data, da.Array) else da.from_array(data, chunks="auto")
-        return data[self.plane.slicer()]  # type: ignore[index]
+    @property
+    def layers(self) -> tuple[Image, ...]:
+        """The image layer and its other channels, in the order :meth:`read` gives them."""
+        return (self.layer, *self.channels)
+
+
+def _slice_of(layer: Image, plane: Plane) -> object:
+    """``plane`` of ``layer``'s full-resolution data: a numpy view, else a dask view."""
+    data = full_resolution(layer)
+    if not isinstance(data, np.ndarray):
+        import dask.array as da
+
+        data = data if isinstance(data, da.Array) else da.from_array(data, chunks="auto")
+    return data[plane.slicer()]  # type: ignore[index]
 
 
 def current_slice(viewer: Viewer, layer: Image) -> SliceContext:

@@ -17,6 +17,11 @@ only the regions holding a positive click are kept (a window shows many similar 
 slices are never prepared whole: the user's array (numpy, zarr, dask) is read region by region
 (:class:`~napari_ifss.core.slice_sources.LazySource`). ``focus_above=None`` switches windows
 off (the whole slice downsampled, as for small slices). Tables: ``benchmarks/mosaic_clicks.py``.
+
+Several channels (:class:`~napari_ifss.core.channels.Channels`): each channel is encoded as a
+grey slice under its own window, every prediction is made on each of them, and the answer the
+model is surest of is returned (:mod:`core.interactive.channel_choice`);
+:attr:`ClickPredictor.last_channel` says which. Tables: ``benchmarks/channel_clicks.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..channels import Channels
 from ..encoding import (
     PAD_MULTIPLE,
     EncodedSlice,
@@ -40,6 +46,7 @@ from ..encoding import (
 from ..errors import InvalidInputError, NotReadyError
 from ..normalize import IntensityWindow
 from ..spans import span_where
+from .channel_choice import most_confident
 from .clicked_regions import keep_clicked_regions
 from .focus import (
     CONTRAST_SIDE,
@@ -74,6 +81,8 @@ normalize_slice = prepare_slice
 class ClickPredictor(UsesSliceEncoder):
     """Interactive click segmentation of 2D slices (satisfies ``core.protocols.ClickSegmenter``)."""
 
+    takes_channels = True  # set_image accepts several channels (core.channels.Channels)
+
     def __init__(self, net: ClickNet | None = None, *, device: str | None = None,
                  max_side: int = 512, zoom_in: bool = True, refine: bool = False,
                  cache_size: int = 16, focus_above: int | None = FOCUS_ABOVE) -> None:
@@ -100,6 +109,8 @@ class ClickPredictor(UsesSliceEncoder):
         self.zoom_side = min(ZOOM_SIDE, self.max_side)
         self.slices = SliceEncoder(self.net, self.device, cache_size=cache_size, keep_source=True)
         self._current: EncodedSlice | None = None
+        self._channels: list[EncodedSlice] = []  # every channel's encoding ([_current] for one)
+        self.last_channel = 0  # the channel the last prediction came from
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> ClickPredictor:
@@ -128,14 +139,28 @@ class ClickPredictor(UsesSliceEncoder):
             raise NotReadyError("no image set: call set_image(image) first")
         return self._current.geometry.source
 
-    def set_image(self, image: np.ndarray, key: Hashable | None = None,
+    def set_image(self, image: np.ndarray | Channels, key: Hashable | None = None,
                   window: IntensityWindow | None = None) -> None:
         """Set (and encode, unless cached under ``key`` and ``window``) the slice ``(H, W)``
         or ``(H, W, 3)`` under ``window`` (e.g. a CT window in HU; None: the slice's own
-        percentiles, ``core.encoding.slice_window``)."""
+        percentiles, ``core.encoding.slice_window``), or several channels of one slice used
+        together (:class:`~napari_ifss.core.channels.Channels` of ``(H, W)`` arrays: each
+        under its own window, or under ``window`` when one is given)."""
         side = (self.max_side, self.max_side)
-        self._current = self.slices.encode_slice(image, side, key=key, window=window,
-                                                 lazy=self.uses_focus(np.shape(image)[:2]))
+        if isinstance(image, Channels):
+            if image.ndim != 2:
+                raise InvalidInputError(f"the click model takes one slice; the channels have "
+                                        f"shape {image.shape}")
+            lazy = self.uses_focus(image.shape)
+            wins = image.windows if window is None else (window,) * image.count
+            self._channels = [
+                self.slices.encode_slice(a, side, key=None if key is None else (key, "ch", k),
+                                         window=w, lazy=lazy)
+                for k, (a, w) in enumerate(zip(image.arrays, wins, strict=True))]
+        else:
+            self._channels = [self.slices.encode_slice(
+                image, side, key=key, window=window, lazy=self.uses_focus(np.shape(image)[:2]))]
+        self._current, self.last_channel = self._channels[0], 0
 
     def clear_cache(self) -> None:
         """Forget all cached slices (the current slice stays set)."""
@@ -164,6 +189,16 @@ class ClickPredictor(UsesSliceEncoder):
         prev, span = self._check_prev(prev_mask, (h, w))
         if not clicks and box is None:
             return np.zeros((h, w), dtype=np.float32)
+        if len(self._channels) == 1:
+            return self._predict_entry(entry, clicks, prev, span, box)
+        probs = [self._predict_entry(e, clicks, prev, span, box) for e in self._channels]
+        self.last_channel = most_confident(probs)
+        return probs[self.last_channel]
+
+    def _predict_entry(self, entry: EncodedSlice, clicks: list[Click], prev: np.ndarray | None,
+                       span: tuple[int, int, int, int] | None, box: Box | None) -> np.ndarray:
+        """``(H, W)`` probabilities from one encoded slice (one channel)."""
+        h, w = entry.geometry.source
         if self.uses_focus((h, w)):
             return self._predict_focus(entry, clicks, prev, span, box)
         zoom = self._zoom_box(clicks, span, (h, w))

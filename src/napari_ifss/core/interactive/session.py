@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..channels import Channels
 from ..errors import InvalidInputError, NotReadyError
 from ..normalize import IntensityWindow
 from ..protocols import ClickSegmenter
@@ -66,6 +67,30 @@ def takes_window(segmenter: object) -> bool:
     return "window" in inspect.signature(segmenter.set_image).parameters  # type: ignore[attr-defined]
 
 
+ChannelWindows = tuple[IntensityWindow | None, ...]  # one window per channel
+
+
+def _channel_windows(image: Channels, window: IntensityWindow | ChannelWindows | None
+                     ) -> tuple[Channels | object, IntensityWindow | ChannelWindows | None]:
+    """``(image, window)`` for the session: ``image`` under ``window`` (one for all channels,
+    one per channel, or None: the channels' own), and the window that names that view (None
+    when every channel uses its own percentiles). One channel comes back as its array and
+    window.
+
+    Raises:
+        InvalidInputError: a per-channel window tuple of the wrong length.
+    """
+    if isinstance(window, tuple):
+        wins = tuple(window)
+    else:
+        wins = image.windows if window is None else (window,) * image.count
+    if len(wins) != image.count:
+        raise InvalidInputError(f"{len(wins)} windows for {image.count} channels")
+    if image.count == 1:
+        return image.arrays[0], wins[0]
+    return image.with_windows(wins), (None if all(w is None for w in wins) else wins)
+
+
 @dataclass
 class _SliceState:
     """Mutable per-key state; ``history[i]`` is the probability map before click ``i``."""
@@ -75,7 +100,7 @@ class _SliceState:
     prob: np.ndarray | None = None
     history: list[np.ndarray | None] = field(default_factory=list)
     box: Box | None = None
-    window: IntensityWindow | None = None  # the intensity window its masks were made under
+    window: IntensityWindow | ChannelWindows | None = None  # the intensity window its masks were made under
 
 
 class InteractiveSession:
@@ -103,7 +128,7 @@ class InteractiveSession:
         self.threshold = threshold
         self.keep_clicked_regions = bool(keep_clicked_regions)
         # the intensity window of the current slice (None: its own range)
-        self.window: IntensityWindow | None = None
+        self.window: IntensityWindow | ChannelWindows | None = None
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -133,41 +158,43 @@ class InteractiveSession:
         self._threshold = value
 
     # -- image ---------------------------------------------------------------------------
-    def set_image(self, image: np.ndarray, key: Hashable | None = None,
-                  window: IntensityWindow | None = None) -> None:
-        """Make ``image`` the current slice: ``(H, W)`` grey or ``(H, W, 3|4)`` colour, seen
-        by the model under ``window`` (None: the slice's own intensity range; models without
+    def set_image(self, image: np.ndarray | Channels, key: Hashable | None = None,
+                  window: IntensityWindow | ChannelWindows | None = None) -> None:
+        """Make ``image`` the current slice: ``(H, W)`` grey or ``(H, W, 3|4)`` colour, or
+        several channels of one slice used together (:class:`~napari_ifss.core.channels.
+        Channels` of ``(H, W)`` arrays; the click model takes them, other models one channel),
+        seen by the model under ``window`` (None: the slice's own intensity range, or each
+        channel's own window; for channels also one window per channel; models without
         windows, e.g. the classical baselines, refuse one). A slice the model views in focus
         windows (the click model: longer than 1024 px) may be any array (zarr, dask) and is
         read region by region; others are read into memory.
 
         With a ``key`` seen before (and the same slice shape) that slice's clicks, mask and undo
-        history come back; with ``key=None`` the state always starts empty.
+        history come back; with ``key=None`` the state always starts empty. Another window
+        for the same key predicts the slice's prompts again under it.
 
         Raises:
             InvalidInputError: for another shape, an empty image or NaN/inf values.
         """
-        # a large slice goes to a model that reads it region by region as given (zarr, dask)
-        uses_focus = getattr(self.segmenter, "uses_focus", None)
-        large = callable(uses_focus) and uses_focus(tuple(np.shape(image)))
-        arr = image if large and hasattr(image, "dtype") else np.asarray(image)
-        if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (3, 4))):
-            raise InvalidInputError(
-                f"expected a 2D slice (H, W) or colour slice (H, W, 3|4); got shape {arr.shape}"
-            )
-        if arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise InvalidInputError(f"image slice is empty: shape {arr.shape}")
-        if not large and np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-            raise InvalidInputError("image slice contains NaN or infinite values")
-        if window is None:
-            self.segmenter.set_image(arr, key=key)
-            self.window = None
-        elif takes_window(self.segmenter):
-            self.segmenter.set_image(arr, key=key, window=window)
+        if isinstance(image, Channels):
+            image, window = _channel_windows(image, window)
+        elif isinstance(window, tuple):
+            raise InvalidInputError("one window per channel needs several channels (Channels)")
+        if isinstance(image, Channels):
+            arr = self._checked_channels(image)
+            self.segmenter.set_image(arr, key=key)  # each channel under its own window
             self.window = window
         else:
-            raise InvalidInputError(f"{type(self.segmenter).__name__} takes no intensity "
-                                    "window; leave window=None")
+            arr = self._checked_slice(image)
+            if window is None:
+                self.segmenter.set_image(arr, key=key)
+                self.window = None
+            elif takes_window(self.segmenter):
+                self.segmenter.set_image(arr, key=key, window=window)
+                self.window = window
+            else:
+                raise InvalidInputError(f"{type(self.segmenter).__name__} takes no intensity "
+                                        "window; leave window=None")
         shape = (int(arr.shape[0]), int(arr.shape[1]))
         state = self._states.get(key) if key is not None else None
         if state is None or state.shape != shape:
@@ -178,7 +205,38 @@ class InteractiveSession:
         if state.window != window:
             self._replay(state, window)
 
-    def _replay(self, state: _SliceState, window: IntensityWindow | None) -> None:
+    def _large(self, shape: Sequence[int]) -> bool:
+        """Whether the model views a slice of ``shape`` in focus windows (read lazily)."""
+        uses_focus = getattr(self.segmenter, "uses_focus", None)
+        return callable(uses_focus) and bool(uses_focus(tuple(shape)))
+
+    def _checked_slice(self, image: object) -> np.ndarray:
+        """``image`` as a checked ``(H, W)`` / ``(H, W, 3|4)`` slice (a large one as given)."""
+        large = self._large(np.shape(image))
+        arr = image if large and hasattr(image, "dtype") else np.asarray(image)
+        if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (3, 4))):
+            raise InvalidInputError(
+                f"expected a 2D slice (H, W) or colour slice (H, W, 3|4); got shape {arr.shape}"
+            )
+        if arr.shape[0] == 0 or arr.shape[1] == 0:
+            raise InvalidInputError(f"image slice is empty: shape {arr.shape}")
+        if not large and np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            raise InvalidInputError("image slice contains NaN or infinite values")
+        return arr
+
+    def _checked_channels(self, image: Channels) -> Channels:
+        """Several channels of one slice, each checked as a slice, for a model that takes
+        them."""
+        if image.ndim != 2:
+            raise InvalidInputError(f"expected the channels of one 2D slice; got shape "
+                                    f"{image.shape}")
+        arrays = tuple(self._checked_slice(a) for a in image.arrays)
+        if not getattr(self.segmenter, "takes_channels", False):
+            raise InvalidInputError(f"{type(self.segmenter).__name__} uses one channel; pick "
+                                    "one (the click model uses several together)")
+        return Channels(arrays, image.windows, image.names)
+
+    def _replay(self, state: _SliceState, window: IntensityWindow | ChannelWindows | None) -> None:
         """The slice's prompts predicted again under another intensity ``window``: the box
         (or a starting mask, which is kept), then every click in order."""
         clicks, box = list(state.clicks), state.box

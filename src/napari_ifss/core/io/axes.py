@@ -136,7 +136,9 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
                 f"{size - 1} (ifss.open_image(path, {OPTIONS[letter]}=0), or "
                 f"--{OPTIONS[letter]} 0 on the command line)"
                 + ("; or time='all' to follow an object through the time points"
-                   if letter == "T" and count_along(kept, np.shape(arr), "Z") <= 1 else ""))
+                   if letter == "T" and count_along(kept, np.shape(arr), "Z") <= 1 else "")
+                + ("; or ifss.open_channels(path) for every channel, which clicks use "
+                   "together" if letter == "C" else ""))
         index = 0 if index is None else int(index)
         if not 0 <= index < size:
             raise UnsupportedFormatError(f"{what}: {OPTIONS[letter]}={index} is out of range; "

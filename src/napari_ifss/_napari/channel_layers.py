@@ -1,0 +1,100 @@
+"""Other channels of an image in the viewer: the image layers the click model may look at
+together with the one the user clicks on.
+
+napari shows a multichannel image as one layer per channel (``add_image(channel_axis=...)``,
+named ``"cells"``, ``"cells [1]"``, ...; our reader names them ``"cells [channel 0]"``, ...).
+A layer can be used with the clicked image when it lies on the same grid: same spatial shape,
+scale and translation, and is not an RGB(A) layer or one of ours. By default the layers of the
+same image (the same name before the ``[...]`` suffix) are used; the user changes the choice
+in the Interactive dock's *other channels* list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from magicgui.widgets import Select
+from napari.layers import Image
+from napari.viewer import Viewer
+
+from .slice_context import spatial_shape
+
+_SUFFIX = re.compile(r"\s*\[(channel\s+)?\d+\]$")
+OWN_LAYER_KEY = "ifss_own"  # metadata flag of the layers the docks make themselves
+
+
+def channel_stem(name: str) -> str:
+    """A layer name without napari's ``" [k]"`` or our ``" [channel k]"`` suffix."""
+    return _SUFFIX.sub("", name)
+
+
+def on_same_grid(a: Image, b: Image) -> bool:
+    """Whether two image layers cover the same pixels (shape, scale, translation)."""
+    return (spatial_shape(a) == spatial_shape(b)
+            and np.allclose(np.asarray(a.scale), np.asarray(b.scale))
+            and np.allclose(np.asarray(a.translate), np.asarray(b.translate)))
+
+
+def channel_candidates(viewer: Viewer, image: Image | None,
+                       exclude: Sequence[object] = ()) -> list[Image]:
+    """Image layers of ``viewer`` that can be used as other channels of ``image``."""
+    if image is None or image.rgb:
+        return []
+    return [ly for ly in viewer.layers
+            if isinstance(ly, Image) and ly is not image and not ly.rgb
+            and ly not in exclude and not ly.metadata.get(OWN_LAYER_KEY)
+            and on_same_grid(ly, image)]
+
+
+def default_channels(image: Image | None, candidates: Sequence[Image]) -> list[Image]:
+    """The candidates that are channels of the same image as ``image`` (by name)."""
+    if image is None:
+        return []
+    stem = channel_stem(image.name)
+    return [ly for ly in candidates if channel_stem(ly.name) == stem]
+
+
+class ChannelChoice:
+    """The *other channels* list of the Interactive dock (a magicgui ``Select``).
+
+    Args:
+        viewer: the viewer whose layers are offered.
+        image: returns the clicked image layer.
+        exclude: returns the dock's own layers (never offered).
+        on_change: called when the user changes the choice.
+    """
+
+    def __init__(self, viewer: Viewer, image, exclude, on_change) -> None:
+        self.viewer, self._image, self._exclude = viewer, image, exclude
+        self.select = Select(label="other channels", choices=self._choices,
+                             allow_multiple=True)
+        self.select.tooltip = (
+            "other channels of this image that the model also looks at (each with its own "
+            "brightness); it outlines the object from the channel that shows it best. "
+            "Ctrl+click to add or remove one; none selected: only the image above")
+        self.select.native.setMaximumHeight(90)
+        self._quiet = False
+        self.select.changed.connect(lambda *_: None if self._quiet else on_change())
+
+    def _choices(self, _widget=None) -> list[tuple[str, Image]]:
+        return [(ly.name, ly) for ly in channel_candidates(self.viewer, self._image(),
+                                                            self._exclude())]
+
+    def reset(self) -> None:
+        """Offer the layers that suit the current image, the same image's channels chosen."""
+        self._quiet = True
+        try:
+            self.select.reset_choices()
+            options = [ly for _, ly in self._choices()]
+            self.select.value = default_channels(self._image(), options)
+            self.select.visible = bool(options)
+        finally:
+            self._quiet = False
+
+    @property
+    def layers(self) -> tuple[Image, ...]:
+        """The chosen other channels, in the viewer's layer order."""
+        chosen = list(self.select.value or ())
+        return tuple(ly for ly in self.viewer.layers if ly in chosen)

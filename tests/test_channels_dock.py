@@ -1,0 +1,67 @@
+"""#20 (3): the Interactive dock uses the image's other channels (napari's ``channel_axis``
+layers) together with the one clicked on, and lets the user change them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_ifss._napari.channel_layers import channel_stem, default_channels
+from napari_ifss._napari.interactive_dock import InteractiveDock
+from napari_ifss.eval.metrics import iou
+from test_channels import centre_click, two_channels
+
+pytestmark = pytest.mark.gui
+
+
+def test_channel_names():
+    assert channel_stem("cells [channel 2]") == channel_stem("cells [1]") == "cells"
+    assert channel_stem("cells") == "cells" and channel_stem("a [b]") == "a [b]"
+    assert default_channels(None, []) == []
+
+
+def test_dock_clicks_on_both_channels(make_napari_viewer, qtbot):
+    bright, dim, lab = two_channels()
+    gt = lab == int(np.argmax(np.bincount(lab.ravel())[1:]) + 1)
+    click = centre_click(gt)
+    viewer = make_napari_viewer()
+    layers = viewer.add_image(np.stack([bright, dim]), channel_axis=0, name="pair")
+    other = viewer.add_image(np.zeros((160, 160), np.uint8), name="unrelated")
+    viewer.add_image(np.zeros((80, 80), np.uint8), name="pair [2]")  # another grid
+    dock = InteractiveDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Interactive segmentation")
+    dock._image_box.value = layers[0]
+    offered = [v for _, v in dock.channels._choices()]
+    assert layers[1] in offered and other in offered and len(offered) == 2
+    assert dock.channels.layers == (layers[1],)  # the same image's channel, by default
+    assert not dock.channels.select.native.isHidden()
+
+    dock.prompts.add(np.array([[click.row, click.col]], float))
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    both = iou(dock.preview.data > 0, gt)
+    assert both > 0.5, both
+
+    dock.channels.select.value = []  # the bright channel alone: the dim cell is not in it
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    assert "image alone" in dock.status or "1 click" in dock.status
+    alone = iou(dock.preview.data > 0, gt)
+    assert alone < both - 0.2, (alone, both)
+    assert len(dock._states) == 1  # the slice's state moved to the new view, not doubled
+
+    dock.channels.select.value = [layers[1]]
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    assert iou(dock.preview.data > 0, gt) == pytest.approx(both)
+    dock.commit()
+    assert "committed label 1" in dock.status
+    assert iou(viewer.layers["ifss labels"].data > 0, gt) == pytest.approx(both)
+
+    # "as displayed": each channel through its own contrast limits
+    from napari_ifss._napari.intensity_choice import DISPLAYED
+
+    layers[1].contrast_limits = (40.0, 300.0)
+    dock.intensity.combo.value = DISPLAYED
+    windows = dock._window(dock._current())
+    assert [(w.low, w.high) for w in windows] == [
+        tuple(float(v) for v in layers[0].contrast_limits), (40.0, 300.0)]
+    dock._image_box.value = other  # no channel of the same image: none chosen
+    assert dock.channels.layers == () and not dock.channels.select.native.isHidden()
