@@ -76,7 +76,22 @@ class ChannelChoice:
             "Ctrl+click to add or remove one; none selected: only the image above")
         self.select.native.setMaximumHeight(90)
         self._quiet = False
-        self.select.changed.connect(lambda *_: None if self._quiet else on_change())
+        self._on_change = on_change
+        self._chosen: tuple[Image, ...] = ()
+        self.select.changed.connect(self._changed)
+
+    def _changed(self, *_args) -> None:
+        """Tell the dock when the chosen layers change (not while :meth:`reset` runs, nor
+        after :meth:`detach`)."""
+        chosen = self.layers
+        if self._quiet or self._on_change is None or chosen == self._chosen:
+            return
+        self._chosen = chosen
+        self._on_change()
+
+    def detach(self) -> None:
+        """Stop calling the dock (it is being closed)."""
+        self._on_change = None
 
     def _choices(self, _widget=None) -> list[tuple[str, Image]]:
         return [(ly.name, ly) for ly in channel_candidates(self.viewer, self._image(),
@@ -92,6 +107,7 @@ class ChannelChoice:
             self.select.visible = bool(options)
         finally:
             self._quiet = False
+        self._chosen = self.layers
 
     @property
     def layers(self) -> tuple[Image, ...]:

@@ -173,6 +173,7 @@ class InteractiveDock(Container):
 
     def _disconnect_viewer(self, *_args) -> None:
         self.keeper.detach()
+        self.channels.detach()
         self.viewer.dims.events.current_step.disconnect(self._on_slice_changed)
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
 
