@@ -56,6 +56,11 @@ def test_channels_checks_and_views():
     assert ch.count == 3 and ch.shape == (4, 5, 6) and isinstance(ch.arrays[0], da.Array)
     assert ch[2].shape == (5, 6) and ch[2].names == ("channel 0", "channel 1", "channel 2")
     assert Channels.from_array(np.zeros((5, 6, 2)), -1).shape == (5, 6)
+    import zarr
+
+    store = zarr.zeros((2, 3, 5, 6), chunks=(1, 1, 5, 6), dtype=np.uint16)
+    lazy = Channels.from_array(store, channel_axis=0)
+    assert all(isinstance(a, da.Array) for a in lazy.arrays)  # nothing read
     with pytest.raises(InvalidInputError, match="not an axis"):
         Channels.from_array(a, channel_axis=2)
     picked = ch.picked([2, 0])
@@ -149,7 +154,7 @@ def test_api_takes_channels_as_a_list_or_an_axis(predictor, tmp_path):
     np.testing.assert_array_equal(from_file, as_list)
 
 
-def test_propagation_uses_the_channel_picked():
+def test_propagation_with_channels():
     vol, truth = make_synthetic_cells((8, 48, 48), n_cells=4, seed=3)
     labels = np.zeros_like(truth)
     cell = int(np.bincount(truth[2].ravel())[1:].argmax() + 1)
@@ -158,7 +163,59 @@ def test_propagation_uses_the_channel_picked():
     two = np.stack([noise, vol])  # (C, Z, Y, X)
     picked = ifss.propagate(two, labels, channel_axis=0, channels=1)
     np.testing.assert_array_equal(picked, ifss.propagate(vol, labels))
-    with pytest.raises(InvalidInputError, match="propagation uses one channel"):
-        ifss.propagate(two, labels, channel_axis=0)
+    both = ifss.propagate([noise, da.from_array(vol, chunks=(1, 48, 48))], labels)
+    assert iou(both == 1, truth == cell) > 0.5
+    np.testing.assert_array_equal(both, ifss.propagate(two, labels, channel_axis=0))
+    with pytest.raises(InvalidInputError, match="method='head'"):
+        ifss.propagate(two, labels, channel_axis=0, method="head")
     with pytest.raises(InvalidInputError, match="quality score uses one channel"):
         ifss.score([noise, vol], picked, support=labels)
+    with pytest.raises(InvalidInputError, match="one shape"):
+        ifss.propagate([noise[:4], vol], labels)
+
+
+def test_learner_checks_channels_of_queries():
+    from napari_ifss.core.fewshot.learner_segmenter import LearnerSegmenter
+
+    vol, truth = make_synthetic_cells((8, 48, 48), n_cells=4, seed=3)
+    seg = LearnerSegmenter()
+    seg.set_support([Channels((vol[2], vol[2] // 2))], [truth[2] == 1], positions=[2])
+    assert len(seg.window) == 2
+    prob = seg.predict(Channels((vol[3], vol[3] // 2)), position=3)
+    assert prob.shape == (48, 48)
+    with pytest.raises(InvalidInputError, match="the query has no channels"):
+        seg.predict(vol[3], position=3)
+    with pytest.raises(InvalidInputError, match="mix plain slices and channels"):
+        seg.set_support([Channels((vol[2], vol[2])), vol[4]], [truth[2] == 1, truth[4] == 1])
+    with pytest.raises(InvalidInputError, match="needs several channels"):
+        seg.set_support([vol[2]], [truth[2] == 1], window=(None, None))
+
+
+def test_cli_propagates_on_several_channels(tmp_path, capsys):
+    import tifffile
+
+    from napari_ifss.cli import main
+
+    vol, truth = make_synthetic_cells((8, 48, 48), n_cells=4, seed=3)
+    noise = np.random.default_rng(0).integers(0, 50, vol.shape).astype(vol.dtype)
+    image = tmp_path / "two.ome.tif"
+    tifffile.imwrite(image, np.stack([noise, vol]), ome=True, metadata={"axes": "CZYX"})
+    cell = int(np.bincount(truth[2].ravel())[1:].argmax() + 1)
+    labels = np.zeros(truth.shape, np.uint8)
+    labels[2][truth[2] == cell] = 1
+    support = tmp_path / "support.tif"
+    ifss.save(support, labels)
+    expected = ifss.propagate([noise, vol], labels)
+    for choice in ("all", "0,1"):
+        out = tmp_path / f"out_{choice.replace(',', '_')}.tif"
+        assert main(["propagate", str(image), "--support", str(support), "--out", str(out),
+                     "--channel", choice, "--quiet"]) == 0
+        np.testing.assert_array_equal(ifss.open_image(out).data, expected)
+    with pytest.raises(SystemExit) as exit_:
+        main(["propagate", str(image), "--support", str(support), "--out",
+              str(tmp_path / "x.tif"), "--channel", "0,x"])
+    assert exit_.value.code == 2
+    assert "a channel number, a list" in capsys.readouterr().err
+    assert main(["score", str(image), "--labels", str(support), "--support", str(support),
+                 "--csv", str(tmp_path / "s.csv"), "--channel", "all"]) == 1
+    assert "uses one channel" in capsys.readouterr().err

@@ -65,3 +65,23 @@ def test_dock_clicks_on_both_channels(make_napari_viewer, qtbot):
         tuple(float(v) for v in layers[0].contrast_limits), (40.0, 300.0)]
     dock._image_box.value = other  # no channel of the same image: none chosen
     assert dock.channels.layers == () and not dock.channels.select.native.isHidden()
+
+
+def test_reordering_layers_keeps_the_channels_and_one_channel_models_get_none(
+        make_napari_viewer, qtbot):
+    from napari_ifss.eval.random_walker import RandomWalkerSegmenter
+
+    viewer = make_napari_viewer()
+    layers = viewer.add_image(np.random.default_rng(0).random((3, 32, 32)), channel_axis=0,
+                              name="cells")
+    dock = InteractiveDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Interactive segmentation")
+    dock._image_box.value = layers[0]
+    chosen, key = dock.channels.layers, dock._current().key
+    assert set(chosen) == {layers[1], layers[2]}
+    viewer.layers.move(viewer.layers.index(layers[2]), 0)
+    assert dock.channels.layers == chosen and dock._current().key == key
+    classical = InteractiveDock(viewer, segmenter=RandomWalkerSegmenter(max_side=64))
+    viewer.window.add_dock_widget(classical, name="classical")
+    classical._image_box.value = layers[0]
+    assert classical.channels.layers == () and classical.channels.select.native.isHidden()

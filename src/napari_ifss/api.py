@@ -115,15 +115,17 @@ def resolve_channels(obj: object, what: str = "image", *, channel_axis: int | No
     """``(image, layer, spacing)`` as :func:`resolve_volume`, where ``image`` may be several
     channels used together (:class:`~napari_ifss.core.channels.Channels`): a list or tuple of
     inputs (arrays, layers, layer names, LayerData of one shape, e.g. the layers napari made
-    with ``channel_axis`` or :func:`open_channels`' list), or one array with
-    ``channel_axis``. ``channels`` picks some of them by index (default all); one channel
+    with ``channel_axis`` or :func:`open_channels`' list), one array with ``channel_axis``,
+    or a :class:`~napari_ifss.core.channels.Channels`. ``channels`` picks some of them by index (default all); one channel
     picked comes back as its plain array. ``layer`` and ``spacing`` are the first channel's.
 
     Raises:
         InvalidInputError: as :func:`resolve`; channels of different shapes, a bad
             ``channel_axis`` or ``channels`` (also ``channels`` for a single image).
     """
-    if isinstance(obj, list | tuple):
+    if isinstance(obj, Channels):
+        found, layer, spacing = obj, None, None
+    elif isinstance(obj, list | tuple):
         if channel_axis is not None:
             raise InvalidInputError(f"{what}: give several channels either as a list or as "
                                     "one array with channel_axis, not both")
@@ -146,13 +148,12 @@ def resolve_channels(obj: object, what: str = "image", *, channel_axis: int | No
 
 
 def _one_channel(image: Any, what: str) -> Any:
-    """``image`` unless it is several channels: few-shot propagation and quality scores use
-    one channel."""
+    """``image`` unless it is several channels: quality scores use one channel."""
     if isinstance(image, Channels):
         raise InvalidInputError(
             f"{what} uses one channel of an image ({image.count} given: "
             f"{', '.join(image.names)}); pick the one that shows your objects with "
-            "channels=k (the click model, segment_clicks, uses several together)")
+            "channels=k (clicks and propagation use several together)")
     return image
 
 
@@ -309,9 +310,10 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
         window: the intensity range the models see, for the whole volume: ``(low, high)``
             in the image's units (e.g. HU), a CT preset name (``core.normalize.CT_PRESETS``),
             or None (percentiles of a few evenly spaced slices).
-        channel_axis, channels: for an image with channels (one array with its channel
-            axis, or a list of channels as for :func:`segment_clicks`): the one channel to
-            propagate on (propagation uses one channel).
+        channel_axis, channels: several channels used together (one array with its
+            channel axis, or a list of ``(Z, Y, X)`` channels as for :func:`segment_clicks`;
+            ``channels`` picks some, default all): the per-volume learner sees every channel's
+            features, each under its own window (``method="head"`` uses one channel).
 
     Returns:
         The propagated labels (``out`` when given). When ``labels`` is a napari Labels layer
@@ -329,7 +331,6 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
 
     vol, _, image_spacing = resolve_channels(image, "image", channel_axis=channel_axis,
                                              channels=channels)
-    vol = _one_channel(vol, "propagation")
     lab, layer = resolve(labels, "labels")
     if spacing is None and method != "head" and segmenter is None:
         spacing = image_spacing

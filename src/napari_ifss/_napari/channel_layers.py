@@ -22,7 +22,6 @@ from napari.viewer import Viewer
 from .slice_context import spatial_shape
 
 _SUFFIX = re.compile(r"\s*\[(channel\s+)?\d+\]$")
-OWN_LAYER_KEY = "ifss_own"  # metadata flag of the layers the docks make themselves
 
 
 def channel_stem(name: str) -> str:
@@ -44,8 +43,7 @@ def channel_candidates(viewer: Viewer, image: Image | None,
         return []
     return [ly for ly in viewer.layers
             if isinstance(ly, Image) and ly is not image and not ly.rgb
-            and ly not in exclude and not ly.metadata.get(OWN_LAYER_KEY)
-            and on_same_grid(ly, image)]
+            and ly not in exclude and on_same_grid(ly, image)]
 
 
 def default_channels(image: Image | None, candidates: Sequence[Image]) -> list[Image]:
@@ -64,10 +62,13 @@ class ChannelChoice:
         image: returns the clicked image layer.
         exclude: returns the dock's own layers (never offered).
         on_change: called when the user changes the choice.
+        enabled: False for a model that uses one channel: nothing is offered.
     """
 
-    def __init__(self, viewer: Viewer, image, exclude, on_change) -> None:
+    def __init__(self, viewer: Viewer, image, exclude, on_change, enabled: bool = True
+                 ) -> None:
         self.viewer, self._image, self._exclude = viewer, image, exclude
+        self.enabled = enabled
         self.select = Select(label="other channels", choices=self._choices,
                              allow_multiple=True)
         self.select.tooltip = (
@@ -94,6 +95,8 @@ class ChannelChoice:
         self._on_change = None
 
     def _choices(self, _widget=None) -> list[tuple[str, Image]]:
+        if not self.enabled:
+            return []
         return [(ly.name, ly) for ly in channel_candidates(self.viewer, self._image(),
                                                             self._exclude())]
 
@@ -109,8 +112,18 @@ class ChannelChoice:
             self._quiet = False
         self._chosen = self.layers
 
+    def restore(self, layers: Sequence[Image]) -> None:
+        """Choose ``layers`` again without telling the dock (a change it refused)."""
+        self._quiet = True
+        try:
+            self.select.value = list(layers)
+        finally:
+            self._quiet = False
+        self._chosen = self.layers
+
     @property
     def layers(self) -> tuple[Image, ...]:
-        """The chosen other channels, in the viewer's layer order."""
-        chosen = list(self.select.value or ())
-        return tuple(ly for ly in self.viewer.layers if ly in chosen)
+        """The chosen other channels still in the viewer, in an order of their own (by
+        ``unique_id``): moving layers in the layer list changes nothing."""
+        chosen = [ly for ly in (self.select.value or ()) if ly in self.viewer.layers]
+        return tuple(sorted(chosen, key=lambda ly: ly.unique_id))

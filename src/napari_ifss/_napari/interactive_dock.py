@@ -105,9 +105,9 @@ class InteractiveDock(Container):
                                                     "takes_boxes", False)))
         self.intensity = IntensityChoice(
             self._rewindow, enabled=segmenter is None or takes_window(segmenter))
-        self.channels = ChannelChoice(self.viewer, lambda: self.image,
-                                      self._own_layers,
-                                      self._on_channels_changed)
+        self.channels = ChannelChoice(
+            self.viewer, lambda: self.image, self._own_layers, self._on_channels_changed,
+            enabled=segmenter is None or bool(getattr(segmenter, "takes_channels", False)))
         super().__init__(
             widgets=[self._image_box, self.channels.select, self._labels_box,
                      self.intensity.combo,
@@ -333,7 +333,14 @@ class InteractiveDock(Container):
                                        window=self._window(c)))
 
     def _on_channels_changed(self) -> None:
-        """Other channels chosen: every slice with prompts is predicted again with them."""
+        """Other channels chosen: every slice with prompts is predicted again with them (not
+        while a label is being edited: its starting outline would be lost)."""
+        if self._editing is not None:
+            previous = next(iter(self._states.values()))[0].channels if self._states else ()
+            self.channels.restore(previous)
+            self._set_status("commit or reset the label being edited before changing "
+                             "channels")
+            return
         old = list(self._states.values())
         self._states.clear()
         for c, state in old:

@@ -33,13 +33,27 @@ def finish_volume_command(p: argparse.ArgumentParser, func) -> argparse.Argument
 
 def add_plane_args(p: argparse.ArgumentParser) -> None:
     """``--channel`` and ``--time``: which channel / time point of the image file to open."""
-    p.add_argument("--channel", type=int, default=None,
+    p.add_argument("--channel", type=_channel_choice, default=None,
                    help="which channel of a multichannel image file (0, 1, ...); required when "
-                        "the file has several")
+                        "the file has several. ifss propagate also takes several, used "
+                        "together: 'all' or a list such as 0,2")
     p.add_argument("--time", type=_time_choice, default=None,
                    help="which time point of a time-lapse image file (0, 1, ...); required "
                         "when the file has several; 'all' follows the object through the "
                         "time points of a file without z")
+
+
+def _channel_choice(text: str) -> int | str | tuple[int, ...]:
+    """``--channel``: a channel index, ``all``, or a comma-separated list of indices."""
+    text = text.strip().lower()
+    if text == "all":
+        return "all"
+    try:
+        picks = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a channel number, a list such as 0,2, or 'all', "
+                                         f"not {text!r}") from None
+    return picks[0] if len(picks) == 1 else picks
 
 
 def _time_choice(text: str) -> int | str:
@@ -106,13 +120,50 @@ def load_segmenter(args: argparse.Namespace):
 
 def read_volume(path: str, args: argparse.Namespace | None = None) -> LayerData:
     """An image volume ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)``; ``args`` may hold the
-    ``--channel`` / ``--time`` choice (:func:`add_plane_args`)."""
-    image = read_layer(path, channel=getattr(args, "channel", None),
-                       time=getattr(args, "time", None))
+    ``--channel`` / ``--time`` choice (:func:`add_plane_args`), one channel.
+
+    Raises:
+        InvalidInputError: not a volume, or several channels chosen.
+    """
+    channel = getattr(args, "channel", None)
+    if channel is not None and not isinstance(channel, int):
+        raise InvalidInputError(f"--channel {channel}: this command uses one channel; give "
+                                "its number")
+    image = read_layer(path, channel=channel, time=getattr(args, "time", None))
     if image.spatial_ndim != 3:
         raise InvalidInputError(f"{path}: expected a 3D volume (Z, Y, X); got shape "
                                 f"{image.data.shape}")
     return image
+
+
+def read_volume_channels(path: str, args: argparse.Namespace) -> tuple[LayerData, object]:
+    """``(first channel's layer, data)``: as :func:`read_volume`, where ``--channel all`` or
+    a list gives ``data`` as :class:`~napari_ifss.core.channels.Channels` of those channels
+    (the layer carries the geometry)."""
+    channel = getattr(args, "channel", None)
+    if channel is None or isinstance(channel, int):
+        image = read_volume(path, args)
+        return image, image.data
+    from ..core.channels import Channels
+    from ..core.io.read import channel_count, read_layers
+
+    n = channel_count(path)
+    if channel == "all" and n == 1:  # no channels: the image itself
+        image = read_volume(path, argparse.Namespace(channel=None, time=args.time))
+        return image, image.data
+    if args.time is None:  # the file read once for all its channels
+        layers = read_layers(path)
+    else:
+        layers = [read_volume(path, argparse.Namespace(channel=c, time=args.time))
+                  for c in range(n)]
+    found = Channels(tuple(ly.data for ly in layers),
+                     names=tuple(f"channel {c}" for c in range(len(layers))))
+    picked = found.picked(None if channel == "all" else channel)
+    first = layers[found.names.index(picked.names[0])]
+    if first.spatial_ndim != 3:
+        raise InvalidInputError(f"{path}: expected a 3D volume (Z, Y, X); got shape "
+                                f"{first.data.shape}")
+    return first, picked
 
 
 def read_labels_like(path: str, image: LayerData, what: str) -> LayerData:

@@ -21,7 +21,7 @@ from .inputs import (
     finish_volume_command,
     load_segmenter,
     read_labels_like,
-    read_volume,
+    read_volume_channels,
     set_threads,
     window_of,
 )
@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     if into_ngff is None:
         write_format(out_path)  # a bad extension is refused before the work, not after
     window = window_of(args)
-    image = read_volume(args.image, args)
+    image, data = read_volume_channels(args.image, args)
     if into_ngff is not None:  # labels that will not fit that image are refused now
         check_labels_fit(into_ngff[0], image.spatial_shape)
     support = read_labels_like(args.support, image, "--support")
@@ -100,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
                                     "use --method head")
         set_threads(args)
         model = {"spacing": spacing_of(image.scale)}
-    result = propagate(image.data, support.data, args.ids, slices, method=method,
+    result = propagate(data, support.data, args.ids, slices, method=method,
                        threshold=args.threshold, progress=not args.quiet, window=window,
                        **model)
     filled = int(np.count_nonzero(np.any(

@@ -50,7 +50,7 @@ class Channels:
                 f"each channel must be a slice (H, W) or a stack (Z, H, W); got shape {shape}"
                 " (a colour image is one channel set of its own: split its colours first)")
         for a in arrays:
-            dtype = np.dtype(getattr(a, "dtype", np.asarray(a).dtype))
+            dtype = np.dtype(a.dtype) if hasattr(a, "dtype") else np.asarray(a).dtype
             if dtype.kind not in "biuf":
                 raise InvalidInputError(f"a channel has dtype {dtype}; channels must be "
                                         "integer, float or boolean images")
@@ -77,6 +77,11 @@ class Channels:
             raise InvalidInputError(f"channel_axis {channel_axis} is not an axis of data of "
                                     f"shape {tuple(np.shape(data))}")
         axis = int(channel_axis) % ndim
+        if not isinstance(data, np.ndarray) and hasattr(data, "chunks") and \
+                not hasattr(data, "dask"):  # zarr: index lazily through dask
+            import dask.array as da
+
+            data = da.from_array(data, chunks=data.chunks)
         lead = (slice(None),) * axis
         n = int(np.shape(data)[axis])
         return cls(tuple(data[(*lead, k)] for k in range(n)), names=tuple(names or ()))
@@ -123,6 +128,23 @@ class Channels:
         if windows is None or isinstance(windows, IntensityWindow):
             windows = (windows,) * self.count
         return Channels(self.arrays, tuple(windows), self.names)
+
+    def windows_under(self, window: Sequence[IntensityWindow | None] | IntensityWindow | None
+                      ) -> tuple[IntensityWindow | None, ...]:
+        """One window per channel for a caller's ``window``: None keeps the channels' own,
+        one window applies to every channel, a sequence gives one per channel.
+
+        Raises:
+            InvalidInputError: a sequence of another length.
+        """
+        if window is None:
+            return self.windows
+        if isinstance(window, IntensityWindow):
+            return (window,) * self.count
+        wins = tuple(window)
+        if len(wins) != self.count:
+            raise InvalidInputError(f"{len(wins)} windows for {self.count} channels")
+        return wins
 
     def __getitem__(self, index: Any) -> Channels:
         """The same spatial ``index`` of every channel (e.g. ``stack[z]`` -> the slice ``z`` of

@@ -14,7 +14,9 @@ spacing-dependent prior margin are the learner's own.
 Importing this module does not import torch (the command line reads :data:`METHODS` from it).
 Memory stays flat in the number of slices: the features of at most ``cache_size`` slices are
 kept (filters and trunk pyramids, oldest dropped first). Slices are ``(H, W)`` or
-``(H, W, 3|4)`` (row, col); spacing is ``(z, y, x)``.
+``(H, W, 3|4)`` (row, col), or the channels of one slice used together
+(:class:`~napari_ifss.core.channels.Channels` of ``(H, W)`` arrays: each channel's features
+under its own window, side by side); spacing is ``(z, y, x)``.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..channels import Channels
 from ..errors import InvalidInputError, NotReadyError
-from ..normalize import IntensityWindow, check_slice
-from .support import check_support
+from ..normalize import IntensityWindow
+from .support import check_query, check_support
 
 if TYPE_CHECKING:  # torch is imported when a learner is built, not with this module
     from .trunk_features import TrunkFeatures
-    from .volume_features import SliceFeatures
+    from .volume_features import ChannelFeatures, SliceFeatures
     from .volume_learner import LearnerConfig, VolumeLearner
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "LearnerSegmenter", "check_method", "check_spacing"]
@@ -105,11 +108,11 @@ class LearnerSegmenter:
         self.cache_size = max(1, int(cache_size))
         self._trunk = trunk
         self._view: dict[Hashable, np.ndarray] = {}  # what SliceFeatures reads, one at a time
-        self._features: SliceFeatures | None = None
+        self._features: SliceFeatures | ChannelFeatures | None = None
         self._learner: VolumeLearner | None = None
         self._n_support = 0
         self._ids = itertools.count()
-        self.window: IntensityWindow | None = None
+        self.window: IntensityWindow | tuple[IntensityWindow, ...] | None = None
 
     @property
     def support_count(self) -> int:
@@ -119,23 +122,36 @@ class LearnerSegmenter:
     def set_support(self, images: Sequence[np.ndarray] | np.ndarray,
                     masks: Sequence[np.ndarray] | np.ndarray,
                     positions: Sequence[int] | None = None,
-                    window: IntensityWindow | None = None) -> None:
-        """Fit the learner on ``K >= 1`` support slices ``(H, W)`` / ``(H, W, 3|4)`` and their
-        masks ``(H, W)`` (nonzero = object) at z ``positions`` (None: slices of another stack,
-        queried without position).
+                    window: IntensityWindow | tuple[IntensityWindow, ...] | None = None
+                    ) -> None:
+        """Fit the learner on ``K >= 1`` support slices ``(H, W)`` / ``(H, W, 3|4)`` (or
+        :class:`~napari_ifss.core.channels.Channels` of one slice each) and their masks
+        ``(H, W)`` (nonzero = object) at z ``positions`` (None: slices of another stack,
+        queried without position); ``window``: one for all, one per channel, or None (from
+        the support slices, per channel).
 
         Raises:
             InvalidInputError: empty support, count or shape mismatch, NaN, no object or no
                 background in the masks.
         """
         from ..encoding import slices_window
-        from .volume_features import SliceFeatures
+        from .volume_features import ChannelFeatures, SliceFeatures
         from .volume_learner import VolumeLearner
 
         imgs, binary = check_support(images, masks, positions, min_side=2)
-        window = window if window is not None else slices_window(imgs)
+        channels = isinstance(imgs[0], Channels)
+        if channels:
+            wins = imgs[0].windows_under(window)
+            window = tuple(w if w is not None else slices_window([im.arrays[k] for im in imgs])
+                           for k, w in enumerate(wins))
+        elif isinstance(window, tuple):
+            raise InvalidInputError("one window per channel needs several channels (Channels)")
+        else:
+            window = window if window is not None else slices_window(imgs)
         if self._features is None or window != self.window:
-            self._features = SliceFeatures(self._view, window, self._get_trunk(), name=id(self))
+            self._features = (ChannelFeatures(self._view, window, self._get_trunk(), id(self))
+                              if channels else
+                              SliceFeatures(self._view, window, self._get_trunk(), name=id(self)))
         self.window = window
         keys: list[Hashable] = ([int(p) for p in positions] if positions is not None
                                 else [("support", next(self._ids)) for _ in imgs])
@@ -165,7 +181,7 @@ class LearnerSegmenter:
         """
         if self._learner is None:
             raise NotReadyError("no support set: call set_support(images, masks) first")
-        image = check_slice(image, "query image", min_side=2)
+        image = check_query(image, self.window)
         nb = None
         if neighbour is not None:
             nb = np.asarray(neighbour) > 0
@@ -184,7 +200,8 @@ class LearnerSegmenter:
     def clear_cache(self) -> None:
         """Forget all cached slice features."""
         if self._features is not None:
-            self._features._filters.clear()
+            for cache in self._features.filter_caches():
+                cache.clear()
         if self._trunk is not None:
             self._trunk.clear()
 
@@ -200,7 +217,9 @@ class LearnerSegmenter:
         """Keep the filter features of the last ``cache_size`` slices, at most
         :data:`CACHE_BYTES` of them but always the newest (the trunk's own LRU keeps
         ``cache_size`` pyramids, which are smaller)."""
-        cache = self._features._filters if self._features is not None else {}
-        held = sum(int(getattr(a, "nbytes", 0)) for a in cache.values())
-        while len(cache) > 1 and (len(cache) > self.cache_size or held > CACHE_BYTES):
-            held -= int(getattr(cache.pop(next(iter(cache))), "nbytes", 0))
+        caches = self._features.filter_caches() if self._features is not None else []
+        for cache in caches:  # per channel: each channel's slices are as large as a slice
+            held = sum(int(getattr(a, "nbytes", 0)) for a in cache.values())
+            limit = CACHE_BYTES // max(1, len(caches))
+            while len(cache) > 1 and (len(cache) > self.cache_size or held > limit):
+                held -= int(getattr(cache.pop(next(iter(cache))), "nbytes", 0))

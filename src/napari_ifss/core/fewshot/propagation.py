@@ -46,9 +46,10 @@ from collections.abc import Hashable, Iterable, Iterator
 
 import numpy as np
 
+from ..channels import Channels
 from ..errors import InvalidInputError
 from ..normalize import IntensityWindow
-from .fewshot import FewShotSegmenter, support_window
+from .fewshot import FewShotSegmenter
 from .learner_segmenter import DEFAULT_METHOD, LearnerSegmenter, check_method, check_spacing
 from .support import index_labels, resolve_label_ids
 from .volume_io import (
@@ -60,6 +61,7 @@ from .volume_io import (
     is_constant,
     partial_write_error,
     read_slice,
+    volume_window,
     window_slices,
     write_slice,
 )
@@ -91,7 +93,9 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
     """Propagate ``label_ids`` from their annotated slices to ``slices`` (a generator).
 
     Args:
-        volume: ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)`` array-like (numpy, dask, zarr).
+        volume: ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)`` array-like (numpy, dask, zarr), or
+            :class:`~napari_ifss.core.channels.Channels` of ``(Z, Y, X)`` arrays used together
+            (method ``"learner"``).
         labels: ``(Z, Y, X)`` integer labels; slices containing an id are its support.
         label_ids: one id, several, or None for every id present.
         slices: the z indices to fill (default all); annotated slices are always skipped.
@@ -125,6 +129,9 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
     """
     depth, _, _ = check_inputs(volume, labels, out)
     model = slice_model(method, segmenter, learner, spacing, threshold)
+    if isinstance(volume, Channels) and not isinstance(model, LearnerSegmenter):
+        raise InvalidInputError("the few-shot head (method='head') uses one channel; the "
+                                "per-volume learner (the default) uses several together")
     index = index_labels(labels)
     ids = resolve_label_ids(index, label_ids)
     if out is None and len(ids) > 1:
@@ -183,7 +190,7 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
     if window is None:
         sampled = [read_slice(volume, z) for z in window_slices(volume)]
         check_not_constant(volume, sampled + list(support.values()))
-        window = support_window(sampled)
+        window = volume_window(volume, sampled)
     total, done = len(targets) * len(ids), 0
     target_set = set(targets)
     written: dict[int, list[int]] = {}

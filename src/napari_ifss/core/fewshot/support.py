@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..channels import Channels
 from ..errors import InvalidInputError
 
 
@@ -126,7 +127,9 @@ def nearest(zs: Sequence[int], z: int) -> int:
 def check_support(images: object, masks: object, positions: Sequence[float] | None = None,
                   min_side: int = 8) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Validate a support set: ``K >= 1`` slices ``(H, W)`` / ``(H, W, 3|4)`` (a single 2D
-    array counts as K = 1), their masks ``(H, W)`` (nonzero = object) and optional positions.
+    array counts as K = 1), or :class:`~napari_ifss.core.channels.Channels` of one slice each
+    (all with the same number of channels), their masks ``(H, W)`` (nonzero = object) and
+    optional positions.
 
     Returns:
         the checked slices and the masks as bool arrays.
@@ -135,9 +138,12 @@ def check_support(images: object, masks: object, positions: Sequence[float] | No
         InvalidInputError: empty support, count or shape mismatch, NaN, no object in any mask
             or no background in any mask.
     """
-    from ..normalize import check_slice
-
-    imgs = [np.asarray(images)] if np.ndim(images) == 2 else list(images)  # type: ignore[arg-type]
+    if isinstance(images, Channels):
+        imgs = [images]
+    elif isinstance(images, list | tuple) and any(isinstance(i, Channels) for i in images):
+        imgs = list(images)
+    else:
+        imgs = [np.asarray(images)] if np.ndim(images) == 2 else list(images)  # type: ignore[arg-type]
     msks = [np.asarray(masks)] if np.ndim(masks) == 2 else list(masks)  # type: ignore[arg-type]
     if not imgs:
         raise InvalidInputError("empty support: give at least one annotated slice")
@@ -145,7 +151,11 @@ def check_support(images: object, masks: object, positions: Sequence[float] | No
         raise InvalidInputError(f"{len(imgs)} support images but {len(msks)} masks")
     if positions is not None and len(positions) != len(imgs):
         raise InvalidInputError(f"{len(imgs)} support images but {len(positions)} positions")
-    imgs = [check_slice(im, f"support image {i}", min_side=min_side) for i, im in enumerate(imgs)]
+    imgs = [checked_slice(im, f"support image {i}", min_side) for i, im in enumerate(imgs)]
+    counts = {im.count if isinstance(im, Channels) else 0 for im in imgs}
+    if len(counts) != 1:
+        raise InvalidInputError("support images mix plain slices and channels, or "
+                                "different numbers of channels")
     binary = []
     for i, (im, m) in enumerate(zip(imgs, msks, strict=True)):
         m = np.asarray(m)
@@ -159,3 +169,34 @@ def check_support(images: object, masks: object, positions: Sequence[float] | No
         raise InvalidInputError(
             "the support masks cover their whole slices: some background is needed")
     return imgs, binary
+
+
+def checked_slice(image: object, what: str, min_side: int = 2) -> np.ndarray | Channels:
+    """A slice ``(H, W)`` / ``(H, W, 3|4)`` checked (:func:`~..normalize.check_slice`), or
+    :class:`Channels` of one slice with every channel checked as an ``(H, W)`` slice."""
+    from ..normalize import check_slice
+
+    if not isinstance(image, Channels):
+        return check_slice(image, what, min_side=min_side)
+    if image.ndim != 2:
+        raise InvalidInputError(f"{what}: expected the channels of one 2D slice; got shape "
+                                f"{image.shape}")
+    return Channels(tuple(check_slice(a, f"{what} ({n})", min_side=min_side)
+                          for a, n in zip(image.arrays, image.names, strict=True)),
+                    image.windows, image.names)
+
+
+def check_query(image: object, window: object) -> np.ndarray | Channels:
+    """A query slice for a model fitted under ``window`` (a tuple for channels): checked, and
+    channels only where the support had them, as many.
+
+    Raises:
+        InvalidInputError: a bad slice, or channels that do not match the support's.
+    """
+    image = checked_slice(image, "query image")
+    fitted = len(window) if isinstance(window, tuple) else 0
+    given = image.count if isinstance(image, Channels) else 0
+    if fitted != given:
+        raise InvalidInputError(f"the query has {given or 'no'} channels, the support "
+                                f"{fitted or 'none'}: give slices of the same channels")
+    return image

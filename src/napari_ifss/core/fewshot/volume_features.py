@@ -6,12 +6,14 @@
   EfficientNet-Lite pyramid, bilinear on the source grid, small slices upsampled first.
 
 Slices are ``(H, W)`` or ``(H, W, 3)``; features ``(H, W, F)`` float32, (row, col) order.
+Several channels (:class:`ChannelFeatures`): each channel's features under its own window,
+side by side (the filters of every channel, then the trunk levels of every channel).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -111,6 +113,75 @@ class SliceFeatures:
         if self.trunk is None:
             self.trunk = TrunkFeatures(cfg.levels, cfg.min_side, cfg.max_side)
         return self.trunk
+
+    def filter_caches(self) -> list[dict]:
+        """The caches of filter features (per slice), for a caller that bounds their size."""
+        return [self._filters]
+
+
+class _ChannelView:
+    """Channel ``k`` of a volume (or of a mapping of slices) whose items are
+    :class:`~napari_ifss.core.channels.Channels`: ``view[z]`` is that channel's slice."""
+
+    def __init__(self, volume: object, k: int) -> None:
+        self.volume, self.k = volume, k
+
+    def __getitem__(self, z: Hashable) -> object:
+        return self.volume[z].arrays[self.k]  # type: ignore[index]
+
+
+class ChannelFeatures:
+    """Features of a volume's channels side by side, each channel under its own window: the
+    same interface as :class:`SliceFeatures` (``slice``, ``rows``, ``parts``); features in the
+    order: filters of channel 0, 1, ..., then trunk levels of channel 0, 1, ...
+
+    Args:
+        volume: ``(Z, Y, X)`` :class:`~napari_ifss.core.channels.Channels`, or a mapping whose
+            items are the Channels of single slices.
+        windows: one intensity window per channel.
+        trunk: shared :class:`TrunkFeatures` (each channel is cached under its own key).
+        name: cache key prefix.
+    """
+
+    def __init__(self, volume: object, windows: Sequence[IntensityWindow],
+                 trunk: TrunkFeatures | None = None, name: Hashable = "volume") -> None:
+        self.channels = [SliceFeatures(_ChannelView(volume, k), w, trunk, name=(name, k))
+                         for k, w in enumerate(windows)]
+
+    def _each(self, cfg: LearnerConfig, method: str, *args) -> list:
+        """``method`` of every channel, filters first, then trunk levels."""
+        out = []
+        if cfg.filters:
+            out += [getattr(c, method)(*args[:1], replace(cfg, levels=()), *args[1:])
+                    for c in self.channels]
+        if cfg.levels:
+            out += [getattr(c, method)(*args[:1], replace(cfg, filters=False), *args[1:])
+                    for c in self.channels]
+        return out
+
+    def slice(self, z: int, cfg: LearnerConfig) -> np.ndarray:
+        """``(H, W, F)`` float32: every channel's features (see the class docstring)."""
+        return np.concatenate(self._each(cfg, "slice", z), axis=-1)
+
+    def rows(self, z: int, cfg: LearnerConfig, idx: np.ndarray) -> np.ndarray:
+        """``(N, F)`` float32: the rows of :meth:`slice` at flat pixel indices ``idx``."""
+        return np.concatenate(self._each(cfg, "rows", z, idx), axis=-1)
+
+    def parts(self, z: int, cfg: LearnerConfig) -> SliceParts:
+        """:meth:`SliceFeatures.parts` of every channel joined in :meth:`slice`'s order."""
+        each = [c.parts(z, cfg) for c in self.channels]
+        filters = None if not cfg.filters else torch.cat([p.filters for p in each], dim=1)
+        trunk = None
+        if cfg.levels:
+            first = each[0].trunk
+            trunk = TrunkMaps([m for p in each for m in p.trunk.maps],
+                              [r for p in each for r in p.trunk.ratios],
+                              first.base, first.size, first.source)
+        return SliceParts(each[0].shape, filters, trunk)
+
+    def filter_caches(self) -> list[dict]:
+        """Every channel's cache of filter features."""
+        return [c._filters for c in self.channels]
 
 
 @dataclass(frozen=True)

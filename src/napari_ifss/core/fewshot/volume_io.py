@@ -2,8 +2,9 @@
 
 Propagation (:mod:`.propagation`), transfer to another image (:mod:`.transfer`), scoring
 (:mod:`napari_ifss.core.quality.quality_scan`) and batch runs read and check volumes the same
-way: ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)`` array-likes (numpy, dask, zarr) read one slice at a
-time (:func:`read_slice`), an intensity window from a few evenly spaced slices
+way: ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)`` array-likes (numpy, dask, zarr), or the channels of
+one (:class:`~napari_ifss.core.channels.Channels`, the per-volume learner only), read one slice
+at a time (:func:`read_slice`), an intensity window from a few evenly spaced slices
 (:func:`sample_window`), and results written slice by slice into ``out`` where nothing is
 labelled yet (:func:`write_slice`, one :class:`PropagationProgress` event per slice).
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..channels import Channels
 from ..encoding import slices_window
 from ..errors import InvalidInputError
 from ..normalize import IntensityWindow
@@ -57,12 +59,16 @@ def window_slices(volume: object, n: int = WINDOW_SAMPLE_SLICES) -> list[int]:
     return [int(z) for z in np.unique(np.linspace(0, depth - 1, min(n, depth)).round())]
 
 
-def read_slice(volume: object, z: int) -> np.ndarray:
-    """``volume[z]`` as an array, refused when it holds NaN or infinite values.
+def read_slice(volume: object, z: int) -> np.ndarray | Channels:
+    """``volume[z]`` as an array (for :class:`Channels`, the slice of every channel read),
+    refused when it holds NaN or infinite values.
 
     Raises:
         InvalidInputError: naming the slice and how to fix it.
     """
+    if isinstance(volume, Channels):
+        return Channels(tuple(read_slice(a, z) for a in volume.arrays), volume.windows,
+                        volume.names)
     arr = np.asarray(volume[int(z)])  # type: ignore[index]
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         raise InvalidInputError(f"slice {z} of the volume contains NaN or infinite values; "
@@ -85,6 +91,10 @@ def check_finite_up_front(volume: object, ids: list[int],
                           window: object | None) -> None:
     """For an in-memory float volume: refuse NaN/inf in any slice the run may read (the
     intensity sample and, per label, every slice between its support and the targets)."""
+    if isinstance(volume, Channels):
+        for arr in volume.arrays:
+            check_finite_up_front(arr, ids, slices_of, targets, window)
+        return
     if not (isinstance(volume, np.ndarray) and not isinstance(volume, np.memmap)
             and np.issubdtype(volume.dtype, np.floating) and targets):
         return
@@ -122,7 +132,10 @@ def _ranges(zs: Iterable[int]) -> str:
 
 
 def is_constant(image: np.ndarray) -> bool:
-    """True when a slice holds one value everywhere (a blank slice: nothing to segment)."""
+    """True when a slice holds one value everywhere (a blank slice: nothing to segment; for
+    :class:`Channels`, every channel)."""
+    if isinstance(image, Channels):
+        return all(is_constant(a) for a in image.arrays)
     arr = np.asarray(image)
     return arr.size == 0 or bool(arr.min() == arr.max())
 
@@ -133,8 +146,19 @@ def check_not_constant(volume: object, slices: Sequence[np.ndarray] = ()) -> Non
     already read (window sample, support), so that no slice is read twice.
 
     Raises:
-        InvalidInputError: naming the value and what to check.
+        InvalidInputError: naming the value and what to check (for :class:`Channels`: when
+            every channel is so).
     """
+    if isinstance(volume, Channels):
+        refused = []
+        for k, arr in enumerate(volume.arrays):
+            try:
+                check_not_constant(arr, [s.arrays[k] for s in slices])  # type: ignore[attr-defined]
+            except InvalidInputError as err:
+                refused.append(err)
+        if len(refused) == volume.count:
+            raise refused[0]
+        return
     if isinstance(volume, np.ndarray):
         arrays: Sequence[np.ndarray] = [volume]
     elif slices:
@@ -179,6 +203,16 @@ class PropagationProgress:
         return self.done / self.total if self.total else 1.0
 
 
+def volume_window(volume: object, sampled: Sequence[object]
+                  ) -> IntensityWindow | tuple[IntensityWindow, ...]:
+    """The window of a volume from slices ``sampled`` of it (:func:`slices_window`); for
+    :class:`Channels`, one per channel: the channel's own window where it has one."""
+    if not isinstance(volume, Channels):
+        return slices_window(list(sampled))  # type: ignore[arg-type]
+    return tuple(w if w is not None else slices_window([s.arrays[k] for s in sampled])  # type: ignore[attr-defined]
+                 for k, w in enumerate(volume.windows))
+
+
 def sample_window(volume: object, n: int = WINDOW_SAMPLE_SLICES) -> IntensityWindow:
     """Intensity window of a volume from ``n`` evenly spaced slices (bounded reads)."""
     return slices_window([read_slice(volume, z) for z in window_slices(volume, n)])
@@ -210,6 +244,8 @@ def check_volume_dtype(volume: object) -> None:
     Raises:
         InvalidInputError: naming the dtype.
     """
+    if isinstance(volume, Channels):
+        return  # each channel's dtype is checked when the Channels is made
     dtype = np.dtype(getattr(volume, "dtype", object))
     if dtype.kind not in "biuf" or dtype.fields is not None:
         raise InvalidInputError(f"volume must hold integer, float or boolean intensities; got "

@@ -152,7 +152,7 @@ class ClickPredictor(UsesSliceEncoder):
                 raise InvalidInputError(f"the click model takes one slice; the channels have "
                                         f"shape {image.shape}")
             lazy = self.uses_focus(image.shape)
-            wins = image.windows if window is None else (window,) * image.count
+            wins = image.windows_under(window)
             self._channels = [
                 self.slices.encode_slice(a, side, key=None if key is None else (key, "ch", k),
                                          window=w, lazy=lazy)

@@ -80,12 +80,7 @@ def _channel_windows(image: Channels, window: IntensityWindow | ChannelWindows |
     Raises:
         InvalidInputError: a per-channel window tuple of the wrong length.
     """
-    if isinstance(window, tuple):
-        wins = tuple(window)
-    else:
-        wins = image.windows if window is None else (window,) * image.count
-    if len(wins) != image.count:
-        raise InvalidInputError(f"{len(wins)} windows for {image.count} channels")
+    wins = image.windows_under(window)
     if image.count == 1:
         return image.arrays[0], wins[0]
     return image.with_windows(wins), (None if all(w is None for w in wins) else wins)
@@ -230,10 +225,10 @@ class InteractiveSession:
         if image.ndim != 2:
             raise InvalidInputError(f"expected the channels of one 2D slice; got shape "
                                     f"{image.shape}")
-        arrays = tuple(self._checked_slice(a) for a in image.arrays)
         if not getattr(self.segmenter, "takes_channels", False):
             raise InvalidInputError(f"{type(self.segmenter).__name__} uses one channel; pick "
                                     "one (the click model uses several together)")
+        arrays = tuple(self._checked_slice(a) for a in image.arrays)
         return Channels(arrays, image.windows, image.names)
 
     def _replay(self, state: _SliceState, window: IntensityWindow | ChannelWindows | None) -> None:

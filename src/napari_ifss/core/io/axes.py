@@ -137,8 +137,9 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
                 f"--{OPTIONS[letter]} 0 on the command line)"
                 + ("; or time='all' to follow an object through the time points"
                    if letter == "T" and count_along(kept, np.shape(arr), "Z") <= 1 else "")
-                + ("; or ifss.open_channels(path) for every channel, which clicks use "
-                   "together" if letter == "C" else ""))
+                + ("; or every channel, used together by clicks and propagation: "
+                   "ifss.open_channels(path), --channel all for ifss propagate"
+                   if letter == "C" else ""))
         index = 0 if index is None else int(index)
         if not 0 <= index < size:
             raise UnsupportedFormatError(f"{what}: {OPTIONS[letter]}={index} is out of range; "

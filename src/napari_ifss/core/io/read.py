@@ -56,6 +56,23 @@ def read_layer(
     return read_dicom_series(p, series_id=series_id, as_labels=as_labels)
 
 
+def file_axes(path: str | Path) -> tuple[str, str, tuple[int, ...]] | None:
+    """``(format, axes, shape)`` of a TIFF file or OME-Zarr image from its metadata (no pixel
+    read), or None for formats without named axes."""
+    p = Path(path)
+    fmt = read_format(p) if p.exists() else None
+    if fmt not in ("tiff", "ngff") or (fmt == "tiff" and not p.is_file()):
+        return None
+    axes, shape = tiff_axes(p) if fmt == "tiff" else ngff_axes(p)
+    return fmt, axes, tuple(shape)
+
+
+def channel_count(path: str | Path) -> int:
+    """How many channels the file at ``path`` has (1 for formats without channels)."""
+    found = file_axes(path)
+    return 1 if found is None else max(1, count_along(found[1], found[2], "C"))
+
+
 def read_layers(path: str | Path, as_labels: bool = False) -> list[LayerData]:
     """Every channel of ``path`` as its own layer (named ``"<name> [channel c]"``), in channel
     order; one layer for a file without channels. A 2D movie (time points, no z) opens with
@@ -66,10 +83,10 @@ def read_layers(path: str | Path, as_labels: bool = False) -> list[LayerData]:
         as :func:`read_layer` (several time points are refused with the choices named).
     """
     p = Path(path)
-    fmt = read_format(p) if p.exists() else None
-    if fmt not in ("tiff", "ngff") or (fmt == "tiff" and not p.is_file()):
+    found = file_axes(p)
+    if found is None:
         return [read_layer(p, as_labels=as_labels)]
-    axes, shape = tiff_axes(p) if fmt == "tiff" else ngff_axes(p)
+    fmt, axes, shape = found
     channels = count_along(axes, shape, "C")
     # a 2D movie (time points, no z) opens with its time points as the stack (axes TYX)
     time = "all" if count_along(axes, shape, "T") > 1 and count_along(axes, shape, "Z") <= 1 \
