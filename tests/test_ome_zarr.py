@@ -165,3 +165,28 @@ def test_ifss_propagate_refuses_labels_that_do_not_fit_before_working(tmp_path, 
                  "--out", str(other / "labels" / "x"), "-q"]) == 1
     assert "do not fit image" in capsys.readouterr().err
     assert not (other / "labels").exists()
+
+
+@pytest.mark.gui
+def test_napari_save_dialog_puts_labels_into_the_ome_zarr_image(tmp_path, make_napari_viewer):
+    """#20 (5): File > Save Selected Layers on the image's .zarr folder writes an NGFF
+    labels group named after the layer; a new .zarr path is refused with what to do."""
+    path = tmp_path / "cells.ome.zarr"
+    _write_ngff(path, np.zeros((2, 4, 16, 16), np.uint16), CZYX, [1.0, 2.0, 0.5, 0.5])
+    viewer = make_napari_viewer()
+    labels = np.zeros((4, 16, 16), np.uint16)
+    labels[1:3, 4:9, 5:10] = 3
+    layer = viewer.add_labels(labels, name="nuclei/v2", scale=(2.0, 0.5, 0.5))
+    viewer.layers.selection = {layer}
+    written = viewer.layers.save(str(path), selected=True, plugin="napari-ifss")
+    assert [str(w) for w in written] == [str(path / "labels" / "nuclei_v2")]
+    back = ifss.open_image(path / "labels" / "nuclei_v2", as_labels=True)
+    np.testing.assert_array_equal(np.asarray(back.data), labels)
+    layer.data[0, 0, 0] = 5  # saving the edited layer again replaces that label
+    viewer.layers.save(str(path), selected=True, plugin="napari-ifss")
+    assert ifss.open_image(path / "labels" / "nuclei_v2", as_labels=True).data[0, 0, 0] == 5
+    # a name typed inside the image's folder in the dialog: <image>/<name>.zarr
+    viewer.layers.save(str(path / "cells.zarr"), selected=True, plugin="napari-ifss")
+    assert ifss.open_image(path / "labels" / "cells", as_labels=True).data.shape == (4, 16, 16)
+    with pytest.raises(UnsupportedFormatError, match="into an existing OME-Zarr image"):
+        ifss.save(tmp_path / "new.zarr", ifss.LayerData.from_array(labels, "labels"))

@@ -10,6 +10,7 @@ as zarr v2, 0.5 as zarr v3), with ``image-label`` metadata pointing back at the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,13 @@ def ngff_labels_target(path: str | Path) -> tuple[Path, str] | None:
     if p.parent.name == "labels" and is_ngff(p.parent.parent):
         return p.parent.parent, p.name
     return None
+
+
+def label_name(layer_name: str) -> str:
+    """A labels group name from a layer's name: path separators and characters zarr keys
+    should not hold become ``_``; empty -> ``labels``."""
+    name = re.sub(r"[^A-Za-z0-9._ -]+", "_", layer_name).strip(" .")
+    return name or "labels"
 
 
 def labels_shape(image: str | Path | NgffImage) -> tuple[int, ...]:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import WriteError
+from ..errors import UnsupportedFormatError, WriteError
 from .atomic import atomic_write
 from .detect import write_format
 from .itk import write_itk
 from .layerdata import LayerData
-from .ngff_labels import ngff_labels_target, write_ngff_labels
+from .ngff import is_ngff
+from .ngff_labels import label_name, ngff_labels_target, write_ngff_labels
 from .tiff import write_tiff
 
 
 def write_layer(path: str | Path, layer: LayerData) -> list[Path]:
     """Write ``layer`` to ``path`` (.tif/.tiff/.ome.tif, .nii/.nii.gz, .mha/.mhd, .nrrd), or
-    labels to ``<OME-Zarr image>/labels/<name>`` (an NGFF labels group, :mod:`.ngff_labels`).
+    labels to ``<OME-Zarr image>/labels/<name>`` (an NGFF labels group, :mod:`.ngff_labels`);
+    labels given the OME-Zarr image itself as ``path`` go to ``labels/<the layer's name>``
+    there, and ``<image>/<name>.zarr`` to ``labels/<name>`` (replacing a label of that name:
+    saving the same layer again).
 
     Scale/translate (and direction, where the format has one) are stored as spacing/origin.
     Everything is checked before anything is written, so a refused call leaves no file, and
@@ -34,6 +38,16 @@ def write_layer(path: str | Path, layer: LayerData) -> list[Path]:
     target = ngff_labels_target(p)
     if target is not None:  # <OME-Zarr image>/labels/<name>
         return write_ngff_labels(target[0], target[1], layer, overwrite=True)
+    if layer.kind == "labels" and is_ngff(p):  # into the image, named after the layer
+        return write_ngff_labels(p, label_name(layer.name), layer, overwrite=True)
+    if layer.kind == "labels" and p.suffix.lower() == ".zarr" and is_ngff(p.parent):
+        # <image>.zarr/<name>.zarr: a name typed inside the image's folder (a save dialog)
+        return write_ngff_labels(p.parent, label_name(p.stem), layer, overwrite=True)
+    if p.name.lower().endswith(".zarr"):
+        raise UnsupportedFormatError(
+            f"{p}: napari-ifss writes labels into an existing OME-Zarr image: give the "
+            "image's .zarr folder (the labels go to labels/<layer name> there) or "
+            "<image>.zarr/labels/<name>; it does not make new OME-Zarr files (save as .tif)")
     fmt = write_format(p)
     if not p.parent.is_dir():
         raise WriteError(f"{p}: folder {p.parent} does not exist")
