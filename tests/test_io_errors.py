@@ -71,6 +71,7 @@ def test_unsupported_extension_on_write_writes_nothing(tmp_path, name):
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 6), (2, 2, 3, 5, 6)])
 def test_4d_and_5d_tiff_refused_naming_the_shape(tmp_path, shape):
+    """Without time="all" (a movie opened whole) or a time point, refused."""
     axes = "TZYX" if len(shape) == 4 else "TCZYX"
     tifffile.imwrite(tmp_path / "t.tif", np.zeros(shape, np.uint8), metadata={"axes": axes})
     with pytest.raises(UnsupportedFormatError, match=str(shape).replace("(", r"\(")

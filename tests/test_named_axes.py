@@ -48,8 +48,10 @@ def test_imagej_hyperstack_time_and_channel(tmp_path):
     tifffile.imwrite(path, data, imagej=True, metadata={"axes": "TZCYX", "spacing": 2.0})
     with pytest.raises(UnsupportedFormatError, match="3 time points"):
         ifss.open_image(path, channel=0)
-    with pytest.raises(UnsupportedFormatError, match="3 time points"):
-        read_layers(path)  # the napari reader: time points still need a choice
+    layers = read_layers(path)  # the napari reader: each channel a whole 3D movie
+    assert [ly.data.shape for ly in layers] == [(3, 4, 16, 16)] * 2
+    assert layers[1].axes == "TZYX"
+    np.testing.assert_array_equal(layers[1].data, data[:, :, 1])
     stack = ifss.open_image(path, time=2, channel=1)
     assert stack.axes == "ZYX" and stack.data.shape == (4, 16, 16)
     np.testing.assert_array_equal(stack.data, data[2, :, 1])
@@ -121,10 +123,14 @@ def test_time_points_of_a_2d_movie_open_as_the_stack(tmp_path):
     support[4] = np.where(truth[4] == cell, cell, 0)
     out = ifss.propagate(layer, support, cell)  # through the time points
     assert out[3].any() and out[5].any()
+    # a 3D movie opens whole with time="all": (T, Z, Y, X), axes TZYX
     zstack = tmp_path / "zstack.ome.tif"
     tifffile.imwrite(zstack, _planes((2, 3, 8, 8)), ome=True, metadata={"axes": "TZYX"})
-    with pytest.raises(UnsupportedFormatError, match="needs a file without z slices"):
-        ifss.open_image(zstack, time="all")
+    movie = ifss.open_image(zstack, time="all")
+    assert movie.axes == "TZYX" and movie.data.shape == (2, 3, 8, 8)
+    assert len(movie.scale) == 4 and movie.napari_meta()["axis_labels"] == ("t", "z", "y", "x")
+    with pytest.raises(UnsupportedFormatError, match="2 time points"):
+        ifss.open_image(zstack)  # without a choice: refused, naming it
 
 
 def test_napari_opens_a_2d_movie_with_a_time_slider(tmp_path):
@@ -134,3 +140,7 @@ def test_napari_opens_a_2d_movie_with_a_time_slider(tmp_path):
     assert [meta["name"] for _, meta, _ in layers] == ["movie [channel 0]", "movie [channel 1]"]
     data, meta, _ = layers[1]
     assert data.shape == (5, 16, 16) and meta["axis_labels"] == ("t", "y", "x")
+    movie = tmp_path / "movie3d.ome.tif"  # a 3D movie opens as one 4D layer, sliders t and z
+    tifffile.imwrite(movie, _planes((4, 3, 16, 16)), ome=True, metadata={"axes": "TZYX"})
+    (data, meta, _), = read_paths(str(movie))
+    assert data.shape == (4, 3, 16, 16) and meta["axis_labels"] == ("t", "z", "y", "x")

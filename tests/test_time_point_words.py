@@ -15,6 +15,9 @@ def test_plane_words():
     assert plane.describe(("t", "y", "x")) == "time point 4"
     assert plane.describe(("z", "y", "x")) == "slice 4"
     assert axis_noun("Time", 2) == "time points" and axis_noun(None) == "slice"
+    movie_plane = Plane(4, (2, 3), ((0, 2), (1, 4)))  # a 3D movie's (t, z) plane
+    assert movie_plane.describe(("t", "z", "y", "x")) == "time point 2, slice 4"
+    assert movie_plane.describe(("0", "1", "2", "3")) == "axis 0 = 2, axis 1 = 4"
 
 
 @pytest.mark.gui

@@ -284,7 +284,7 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
               learner: object | None = None, spacing: Sequence[float] | None = None,
               threshold: float = 0.5, progress: bool = False,
               window: WindowLike = None, channel_axis: int | None = None,
-              channels: int | Sequence[int] | None = None) -> Any:
+              channels: int | Sequence[int] | None = None, along: str | None = None) -> Any:
     """Propagate the annotated slices of ``labels`` through ``image``.
 
     By default a per-volume learner is fitted in seconds on the annotated slices (it never saw
@@ -314,6 +314,10 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
             channel axis, or a list of ``(Z, Y, X)`` channels as for :func:`segment_clicks`;
             ``channels`` picks some, default all): the per-volume learner sees every channel's
             features, each under its own window (``method="head"`` uses one channel).
+        along: for a 3D movie ``(T, Z, Y, X)`` (image and labels): ``"z"`` propagates within
+            each annotated time point through its slices, ``"t"`` follows the object through
+            time, one z plane at a time (:mod:`~napari_ifss.core.fewshot.movie`); required
+            for 4D input, refused for 3D.
 
     Returns:
         The propagated labels (``out`` when given). When ``labels`` is a napari Labels layer
@@ -335,9 +339,12 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
     if spacing is None and method != "head" and segmenter is None:
         spacing = image_spacing
     target = out if out is not None else _writable_copy(lab)
-    events = _propagate(vol, lab, label_ids, slices, method=method, segmenter=segmenter,
-                        learner=learner, spacing=spacing, out=target, threshold=threshold,
-                        window=as_window(window))
+    options = {"method": method, "segmenter": segmenter, "learner": learner,
+               "spacing": spacing, "threshold": threshold, "window": as_window(window)}
+    if along is not None or len(getattr(lab, "shape", ())) == 4:  # a 3D movie
+        events = _movie_events(vol, lab, target, along, label_ids, slices, options)
+    else:
+        events = _propagate(vol, lab, label_ids, slices, out=target, **options)
     try:
         for _ in _track(events, "propagate", progress):
             pass
@@ -350,6 +357,30 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
             layer):
         console.write_back(layer, target)
     return target
+
+
+def _movie_events(vol: Any, lab: Any, target: Any, along: str | None, label_ids: Any,
+                  slices: Any, options: dict[str, Any]) -> Iterator:
+    """The events of a 3D movie's propagation (:func:`~.core.fewshot.movie.propagate_movie`).
+
+    Raises:
+        InvalidInputError: no ``along`` for a movie, ``along`` for anything else, or
+            ``slices`` (a movie runs whole).
+    """
+    from .core.fewshot.movie import propagate_movie
+
+    shape = tuple(getattr(vol, "shape", ()))
+    if isinstance(vol, Channels) or len(shape) != 4:
+        raise InvalidInputError(f"along= is for a 3D movie (T, Z, Y, X) of one channel; the "
+                                f"image has shape {shape}")
+    if along is None:
+        raise InvalidInputError(
+            f"the image has 4 axes {shape}: if it is a 3D movie (T, Z, Y, X) choose along='z' "
+            "(through the slices of each annotated time point) or along='t' (through time); "
+            "for channels pass channel_axis=")
+    if slices is not None:
+        raise InvalidInputError("slices= applies to a (Z, Y, X) volume, not to a movie")
+    return propagate_movie(vol, lab, along, out=target, label_ids=label_ids, **options)
 
 
 def _keep_record(out: object, record: dict[int, list[str]]) -> None:

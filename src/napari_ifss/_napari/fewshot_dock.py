@@ -236,6 +236,12 @@ class FewShotDock(Container):
         if image is None:
             raise InvalidInputError("choose an image layer")
         shape = spatial_shape(image)
+        if len(shape) == 4:  # a 3D movie: the dock runs (Z, Y, X) stacks, the console both
+            raise InvalidInputError(
+                f"image {image.name!r} has 4 axes (a 3D movie?); this dock propagates a (Z, Y, "
+                f"X) stack: in napari's console, ifss.propagate({image.name!r}, 'labels name', "
+                "along='z') fills each annotated time point through its slices, along='t' "
+                "follows the object through time (one Ctrl+Z undoes it)")
         if len(shape) != 3:
             raise InvalidInputError(f"image {image.name!r} has {len(shape)} spatial axes; "
                                     "few-shot propagation needs a (Z, Y, X) stack")

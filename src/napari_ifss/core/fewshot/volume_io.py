@@ -231,7 +231,8 @@ def check_volume_shape(shape: tuple[int, ...]) -> None:
         ch = 1 if shape[1] <= 8 else 0
         hint = (f"; it looks like {'(Z, C, Y, X)' if ch else '(C, Z, Y, X)'} with "
                 f"{shape[ch]} channels: pass one channel, e.g. "
-                f"{'volume[:, 0]' if ch else 'volume[0]'}")
+                f"{'volume[:, 0]' if ch else 'volume[0]'} (ifss.propagate: channel_axis=), "
+                "or, for a 3D movie (T, Z, Y, X), labels of that shape and along='z' or 't'")
     elif len(shape) > 4:
         hint = "; pass one time point and one channel, e.g. volume[0, :, 0]"
     raise InvalidInputError(f"volume must be (Z, Y, X) or (Z, Y, X, 3|4); got shape {shape}"

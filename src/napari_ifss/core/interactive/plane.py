@@ -72,14 +72,20 @@ class Plane:
         return self.describe()
 
     def describe(self, axis_labels: Sequence[str] | None = None) -> str:
-        """As :attr:`description`, naming the stacked axis by its label when given one per
-        axis (e.g. napari's ``axis_labels`` ``("t", "y", "x")``: ``"time point 12"``)."""
+        """As :attr:`description`, naming the stacked axes by their labels when given one per
+        axis (e.g. napari's ``axis_labels`` ``("t", "y", "x")``: ``"time point 12"``; ``("t",
+        "z", "y", "x")``: ``"time point 2, slice 4"``)."""
         if not self.fixed:
             return "image"
         if self.axes == (self.ndim - 2, self.ndim - 1) and len(self.fixed) == 1:
             ax, idx = self.fixed[0]
             label = axis_labels[ax] if axis_labels is not None and len(axis_labels) > ax else None
             return f"{axis_noun(label)} {idx}"
+        named = axis_labels is not None and all(  # napari's default labels are "0", "-1", ...
+            ax < len(axis_labels) and not str(axis_labels[ax]).lstrip("-").isdigit()
+            for ax, _ in self.fixed)
+        if named:
+            return ", ".join(f"{axis_noun(axis_labels[ax])} {idx}" for ax, idx in self.fixed)
         return ", ".join(f"axis {ax} = {idx}" for ax, idx in self.fixed)
 
     def slicer(self) -> tuple[int | slice, ...]:

@@ -108,13 +108,12 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
         if "T" not in axes:
             raise UnsupportedFormatError(f"{what}: time='all' given, but the file has no "
                                          f"time points (axes {axes})")
-        if count_along(axes, np.shape(data), "Z") > 1:
-            raise UnsupportedFormatError(
-                f"{what}: time='all' needs a file without z slices (axes {axes}); open one "
-                "time point of this (T, Z, Y, X) file with time=0, 1, ...")
-        if "Z" in axes:
-            data, axes = _take(data, 0, axes.index("Z")), axes.replace("Z", "")
-        axes, time = axes.replace("T", "Z"), None
+        movie = count_along(axes, np.shape(data), "Z") > 1  # (T, Z, Y, X): both kept
+        if not movie:
+            if "Z" in axes:
+                data, axes = _take(data, 0, axes.index("Z")), axes.replace("Z", "")
+            axes = axes.replace("T", "Z")
+        time = None
     choice = {"T": time, "C": channel}
     for letter, index in choice.items():
         if index is not None and letter not in axes:
@@ -125,7 +124,7 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
     arr = data
     kept = axes
     for letter in "TC":
-        if letter not in kept:
+        if letter not in kept or (letter == "T" and through_time):
             continue
         pos, size = kept.index(letter), np.shape(arr)[kept.index(letter)]
         index = choice[letter]
@@ -159,16 +158,22 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
             stated = stated.replace(letter, "Z")
     if stated.count("Z") > 1:
         raise UnsupportedFormatError(f"{what}: axes {axes} hold more than one z axis")
-    order = [stated.index(a) for a in "ZYXS" if a in stated]  # z, y, x first, colour last
+    order = [stated.index(a) for a in "TZYXS" if a in stated]  # (t,) z, y, x, colour last
     if not hasattr(arr, "transpose"):  # lazy arrays (dask, zarr read through dask) stay lazy
         arr = np.asarray(arr)
     if order != sorted(order):
         arr = arr.transpose(order)
     final = "".join(stated[i] for i in order)
     if through_time:
-        final = final.replace("Z", "T")
+        final = final if "T" in final else final.replace("Z", "T")
         picked["time"] = "all"
     return AxesChoice(arr, final, file_axes, picked, tuple(notes))
+
+
+def movie_axes(axes: str) -> int:
+    """The most spatial axes a layer of ``axes`` may keep: 4 for a 3D movie (``TZYX``, opened
+    with ``time="all"``), else 3."""
+    return 4 if axes == "TZYX" else 3
 
 
 def _take(arr: Any, index: int, axis: int) -> Any:

@@ -23,6 +23,7 @@ def to_supported(
     translate: Sequence[float],
     colour_axis_last: bool = False,
     what: str = "file",
+    max_spatial: int = 3,
 ) -> tuple[np.ndarray, tuple[float, ...], tuple[float, ...], bool]:
     """Squeeze singleton axes and check the result.
 
@@ -31,6 +32,7 @@ def to_supported(
         scale, translate: one entry per spatial axis of ``data`` (data order).
         colour_axis_last: True when the last axis holds colour samples (TIFF ``S``, ITK vector).
         what: how to name the source in error messages (e.g. the file path).
+        max_spatial: 4 for a 3D movie ``(T, Z, Y, X)`` opened whole.
 
     Returns:
         ``(data, scale, translate, rgb)`` with singleton spatial axes removed.
@@ -60,7 +62,7 @@ def to_supported(
         arr = arr.squeeze(axis=drop)
     scale_t = tuple(float(scale_l[a]) for a in keep)
     trans_t = tuple(float(trans_l[a]) for a in keep)
-    if not 2 <= len(keep) <= 3 or (rgb and len(keep) != 2) or min(spatial, default=0) == 0:
+    if not 2 <= len(keep) <= max_spatial or (rgb and len(keep) != 2) or min(spatial, default=0) == 0:
         raise UnsupportedFormatError(
             f"{what}: data of shape {shape} is not supported; napari-ifss reads {SUPPORTED} "
             "(split time points or channels into separate files first)"

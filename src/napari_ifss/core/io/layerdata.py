@@ -53,9 +53,11 @@ class LayerData:
             raise InvalidInputError(f"data of dtype {dtype} is not an image or labels; "
                                     f"napari-ifss handles integer, float and boolean arrays{hint}")
         n = self.spatial_ndim
-        if n not in (2, 3) or (self.rgb and (n != 2 or self.data.shape[-1] not in (3, 4))):
+        movie = n == 4 and self.metadata.get("axes") == "TZYX"  # a 3D movie opened whole
+        if (n not in (2, 3) and not movie) or (self.rgb and (n != 2 or self.data.shape[-1] not in (3, 4))):
             raise InvalidInputError(
-                f"data of shape {self.data.shape} (rgb={self.rgb}) is not 2D, 3D or 2D RGB(A)"
+                f"data of shape {self.data.shape} (rgb={self.rgb}) is not 2D, 3D, 2D RGB(A) or "
+                "a 3D movie (axes TZYX)"
             )
         if 0 in self.data.shape:
             raise InvalidInputError(f"data of shape {self.data.shape} is empty")
@@ -100,7 +102,7 @@ class LayerData:
     @property
     def axes(self) -> str:
         """The data's axis letters: ``"YX"``, ``"ZYX"``, ``"YXS"`` (colour samples last), or
-        ``"TYX"`` for the time points of a file opened as the stack (``time="all"``).
+        ``"TYX"`` / ``"TZYX"`` for the time points of a file opened whole (``time="all"``).
         A file's own axes (e.g. ``"TCZYX"``) and the time point / channel opened are in
         ``metadata["file_axes"]``, ``metadata["time"]`` and ``metadata["channel"]``."""
         stated = self.metadata.get("axes")

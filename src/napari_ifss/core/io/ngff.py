@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReadError, UnsupportedFormatError
-from .axes import choose_planes, stack_geometry
+from .axes import choose_planes, movie_axes, stack_geometry
 from .dims import to_supported
 from .labels import looks_like_labels
 from .layerdata import LayerData, source_name
@@ -195,7 +195,8 @@ def read_ngff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     sizes = {letters[i]: scale_all[i] * f for i, f in zip(spatial, factors, strict=True)}
     origin = {letters[i]: shift_all[i] * f for i, f in zip(spatial, factors, strict=True)}
     scale, translate = stack_geometry(choice.axes, sizes, origin)
-    arr, scale_t, trans_t, _ = to_supported(choice.data, scale, translate, False, what=str(p))
+    arr, scale_t, trans_t, _ = to_supported(choice.data, scale, translate, False, what=str(p),
+                                            max_spatial=movie_axes(choice.axes))
     kind = "labels" if as_labels or looks_like_labels(p) else "image"
     if kind == "labels" and arr.dtype.kind not in "iub":
         raise UnsupportedFormatError(f"{p}: labels need integers, the array holds {arr.dtype}")

@@ -75,9 +75,9 @@ def channel_count(path: str | Path) -> int:
 
 def read_layers(path: str | Path, as_labels: bool = False) -> list[LayerData]:
     """Every channel of ``path`` as its own layer (named ``"<name> [channel c]"``), in channel
-    order; one layer for a file without channels. A 2D movie (time points, no z) opens with
-    its time points as the stack (``time="all"``, axes ``TYX``). What napari's reader opens:
-    each channel can then be picked in the docks.
+    order; one layer for a file without channels. A movie opens whole (``time="all"``):
+    a 2D movie with its time points as the stack (axes ``TYX``), a 3D movie as ``TZYX``.
+    What napari's reader opens: each channel can then be picked in the docks.
 
     Raises:
         as :func:`read_layer` (several time points are refused with the choices named).
@@ -88,9 +88,8 @@ def read_layers(path: str | Path, as_labels: bool = False) -> list[LayerData]:
         return [read_layer(p, as_labels=as_labels)]
     fmt, axes, shape = found
     channels = count_along(axes, shape, "C")
-    # a 2D movie (time points, no z) opens with its time points as the stack (axes TYX)
-    time = "all" if count_along(axes, shape, "T") > 1 and count_along(axes, shape, "Z") <= 1 \
-        else None
+    # a movie opens whole: time points as the stack (TYX) or beside z (TZYX, a 3D movie)
+    time = "all" if count_along(axes, shape, "T") > 1 else None
     if channels <= 1:
         return [read_layer(p, as_labels=as_labels, time=time)]
     if fmt == "tiff":  # the file is read once for all its channels

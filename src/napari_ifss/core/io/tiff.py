@@ -24,7 +24,7 @@ import numpy as np
 import tifffile
 
 from ..errors import IfssError, InvalidInputError, ReadError
-from .axes import channel_axes, choose_planes, count_along, stack_geometry
+from .axes import channel_axes, choose_planes, count_along, movie_axes, stack_geometry
 from .dims import to_supported
 from .guards import check_pixel_type, check_size
 from .labels import labels_or_image, looks_like_labels
@@ -128,7 +128,7 @@ def _to_layer(raw: _Series, as_labels: bool, channel: int | None,
     spatial_axes = choice.axes[:-1] if colour else choice.axes
     scale, translate = stack_geometry(spatial_axes, sizes, origin)
     data, scale_t, trans_t, rgb = to_supported(choice.data, scale, translate, colour,
-                                               what=str(p))
+                                               what=str(p), max_spatial=movie_axes(choice.axes))
     data, kind = labels_or_image(data, rgb, looks_like_labels(p), as_labels, str(p))
     metadata["source"] = str(p)
     return LayerData(data, kind, source_name(p), scale_t, trans_t, rgb=rgb, metadata=metadata)

@@ -43,7 +43,7 @@ def write_layer(path: str | Path, layer: LayerData) -> list[Path]:
     if layer.kind == "labels" and p.suffix.lower() == ".zarr" and is_ngff(p.parent):
         # <image>.zarr/<name>.zarr: a name typed inside the image's folder (a save dialog)
         return write_ngff_labels(p.parent, label_name(p.stem), layer, overwrite=True)
-    if p.name.lower().endswith(".zarr"):
+    if layer.kind == "labels" and p.name.lower().endswith(".zarr"):
         raise UnsupportedFormatError(
             f"{p}: napari-ifss writes labels into an existing OME-Zarr image: give the "
             "image's .zarr folder (the labels go to labels/<layer name> there) or "

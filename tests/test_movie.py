@@ -1,0 +1,110 @@
+"""#20 (4): a 3D movie (T, Z, Y, X) followed through z within a time point or through time."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+
+import napari_ifss as ifss
+from napari_ifss.core.data.sample import make_synthetic_cells
+from napari_ifss.core.errors import InvalidInputError
+from napari_ifss.core.fewshot.movie import FixedIndex, annotated_units
+from napari_ifss.eval.metrics import iou
+
+T = 6
+
+
+def moving_cells() -> tuple[np.ndarray, np.ndarray, int]:
+    """``(movie (T, 8, 48, 48), truth, cell)``: cells drifting 2 px per frame along x."""
+    vol, truth = make_synthetic_cells((8, 48, 48), n_cells=5, seed=4)
+    movie = np.stack([np.roll(vol, 2 * t, axis=2) for t in range(T)])
+    labels = np.stack([np.roll(truth, 2 * t, axis=2) for t in range(T)])
+    cell = int(np.bincount(truth[4].ravel())[1:].argmax() + 1)
+    return movie, labels == cell, cell
+
+
+def test_fixed_index_reads_and_writes_one_plane_at_a_time():
+    store = zarr.zeros((3, 4, 5, 6), chunks=(1, 1, 5, 6), dtype=np.uint16)
+    view = FixedIndex(store, 1, 2)  # store[:, 2]: a (3, 5, 6) stack
+    assert view.shape == (3, 5, 6) and len(view) == 3 and view.dtype == np.uint16
+    view[1] = np.full((5, 6), 7, np.uint16)
+    assert store[1, 2].min() == 7 and store[1, 1].max() == 0 and view[1].max() == 7
+    labels = np.zeros((3, 4, 5, 6), np.uint8)
+    labels[2, 1, 0, 0] = 1
+    assert annotated_units(labels, "z") == [2] and annotated_units(labels, "t") == [1]
+
+
+def test_movie_along_z_then_through_time():
+    movie, truth, cell = moving_cells()
+    labels = np.zeros(truth.shape, np.uint8)
+    labels[2, 4][truth[2, 4]] = 1
+    within = ifss.propagate(movie, labels, along="z")
+    assert iou(within[2] == 1, truth[2]) > 0.5  # time point 2 filled through z
+    assert not within[[0, 1, 3, 4, 5]].any()  # other time points untouched
+    through = ifss.propagate(da.from_array(movie, chunks=(1, 1, 48, 48)), within, along="t")
+    np.testing.assert_array_equal(through[2], within[2])  # the annotated frame is kept
+    for t in (0, 5):
+        assert iou(through[t] == 1, truth[t]) > 0.5, t
+    # into a zarr out, plane by plane
+    out = zarr.zeros(movie.shape, chunks=(1, 1, 48, 48), dtype=np.uint8)
+    out[:] = within
+    ifss.propagate(movie, within, along="t", out=out)
+    np.testing.assert_array_equal(out[:], through)
+
+
+def test_movie_needs_a_choice_and_refuses_what_does_not_fit():
+    movie, truth, _ = moving_cells()
+    labels = np.zeros(truth.shape, np.uint8)
+    labels[2, 4][truth[2, 4]] = 1
+    with pytest.raises(InvalidInputError, match="choose along='z'"):
+        ifss.propagate(movie, labels)
+    with pytest.raises(InvalidInputError, match="along must be"):
+        ifss.propagate(movie, labels, along="x")
+    with pytest.raises(InvalidInputError, match="along= is for a 3D movie"):
+        ifss.propagate(movie[0], labels[0], along="z")
+    with pytest.raises(InvalidInputError, match="slices= applies"):
+        ifss.propagate(movie, labels, along="t", slices=[1])
+    with pytest.raises(InvalidInputError, match="labels are empty"):
+        ifss.propagate(movie, np.zeros_like(labels), along="t")
+    with pytest.raises(InvalidInputError, match="one \\(T, Z, Y, X\\) shape"):
+        ifss.propagate(movie, labels[:, :4], along="t")
+    with pytest.raises(InvalidInputError, match="3D movie"):
+        ifss.propagate(movie, labels[0])  # 4D image, 3D labels: the hint names movies
+
+
+@pytest.mark.gui
+def test_movie_in_napari_clicks_commit_and_console_propagation(make_napari_viewer, qtbot):
+    """A 4D (t, z, y, x) layer: the Interactive dock clicks and commits on a (y, x) plane and
+    names it; the Few-shot dock says how to run a movie; ifss.propagate(..., along=) from the
+    console fills the labels layer in one undo step."""
+    from napari_ifss._napari.fewshot_dock import FewShotDock
+    from napari_ifss._napari.interactive_dock import InteractiveDock
+    from napari_ifss.eval.random_walker import RandomWalkerSegmenter
+
+    movie, truth, _ = moving_cells()
+    viewer = make_napari_viewer()
+    image = viewer.add_image(movie, name="movie", axis_labels=("t", "z", "y", "x"))
+    dock = InteractiveDock(viewer, segmenter=RandomWalkerSegmenter(max_side=64))
+    viewer.window.add_dock_widget(dock, name="Interactive segmentation")
+    viewer.dims.set_current_step(0, 2)
+    viewer.dims.set_current_step(1, 4)
+    rows, cols = np.nonzero(truth[2, 4])
+    dock.prompts.add(np.array([[2, 4, np.median(rows), np.median(cols)]]))
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    assert dock.status.startswith("time point 2, slice 4: 1 click"), dock.status
+    dock.commit()
+    labels = viewer.layers["ifss labels"]
+    assert labels.data.shape == movie.shape and labels.data[2, 4].any()
+    assert not labels.data[[0, 1, 3, 4, 5]].any()
+    fewshot = FewShotDock(viewer)
+    viewer.window.add_dock_widget(fewshot, name="Few-shot propagation")
+    fewshot._image_box.value, fewshot._labels_box.value = image, labels
+    fewshot.propagate()
+    assert "along='t'" in fewshot.status and "3D movie" in fewshot.status
+    before = np.array(labels.data)
+    ifss.propagate("movie", "ifss labels", along="z")  # the console: the layer is updated
+    assert labels.data[2].sum() > before[2].sum() and not labels.data[0].any()
+    labels.undo()
+    np.testing.assert_array_equal(labels.data, before)
