@@ -9,7 +9,7 @@ import zarr
 
 import napari_ifss as ifss
 from napari_ifss.core.data.sample import make_synthetic_cells
-from napari_ifss.core.errors import InvalidInputError
+from napari_ifss.core.errors import InvalidInputError, UnsupportedFormatError
 from napari_ifss.core.fewshot.movie import FixedIndex, annotated_units
 from napari_ifss.eval.metrics import iou
 
@@ -33,7 +33,9 @@ def test_fixed_index_reads_and_writes_one_plane_at_a_time():
     assert store[1, 2].min() == 7 and store[1, 1].max() == 0 and view[1].max() == 7
     labels = np.zeros((3, 4, 5, 6), np.uint8)
     labels[2, 1, 0, 0] = 1
-    assert annotated_units(labels, "z") == [2] and annotated_units(labels, "t") == [1]
+    labels[0, 3, 1, 1] = 4
+    assert annotated_units(labels, "z") == {0: [4], 2: [1]}
+    assert annotated_units(labels, "t") == {1: [1], 3: [4]}
 
 
 def test_movie_along_z_then_through_time():
@@ -72,10 +74,38 @@ def test_movie_needs_a_choice_and_refuses_what_does_not_fit():
         ifss.propagate(movie, labels[:, :4], along="t")
     with pytest.raises(InvalidInputError, match="3D movie"):
         ifss.propagate(movie, labels[0])  # 4D image, 3D labels: the hint names movies
+    with pytest.raises(InvalidInputError, match=r"label id\(s\) \[7\] do not occur"):
+        ifss.propagate(movie, labels, along="t", label_ids=7)
+    nan = movie.astype(np.float32)
+    nan[5, 0, 0, 0] = np.nan
+    with pytest.raises(InvalidInputError, match="NaN"):
+        ifss.propagate(nan, labels, along="z")
+
+
+def test_one_label_of_several_and_movies_saved_as_tiff(tmp_path):
+    movie, truth, _ = moving_cells()
+    labels = np.zeros(truth.shape, np.uint8)
+    labels[2, 4][truth[2, 4]] = 1
+    labels[4, 1, :3, :3] = 2  # another object, on another time point
+    filled = ifss.propagate(movie, labels, along="z", label_ids=1)
+    assert filled[2].sum() > labels[2].sum()
+    np.testing.assert_array_equal(filled[4], labels[4])  # label 2 not run
+    # a movie's labels are saved as an OME-TIFF (TZYX) that opens again as a movie
+    like = ifss.LayerData(movie, "image", "m", (1.0, 2.0, 0.5, 0.5), (0.0,) * 4,
+                          metadata={"axes": "TZYX"})
+    ifss.save(tmp_path / "m.tif", filled, like=like)
+    back = ifss.open_image(tmp_path / "m.tif", time="all", as_labels=True)
+    np.testing.assert_array_equal(back.data, filled)
+    assert back.axes == "TZYX" and back.scale[1:] == (2.0, 0.5, 0.5)
+    with pytest.raises(InvalidInputError, match="not 2D, 3D"):
+        ifss.save(tmp_path / "x.tif", filled)  # 4 axes and nothing says they are a movie
+    with pytest.raises(UnsupportedFormatError, match="saved as .tif"):
+        ifss.save(tmp_path / "m.nii.gz", filled, like=like)
 
 
 @pytest.mark.gui
-def test_movie_in_napari_clicks_commit_and_console_propagation(make_napari_viewer, qtbot):
+def test_movie_in_napari_clicks_commit_and_console_propagation(make_napari_viewer, qtbot,
+                                                                tmp_path):
     """A 4D (t, z, y, x) layer: the Interactive dock clicks and commits on a (y, x) plane and
     names it; the Few-shot dock says how to run a movie; ifss.propagate(..., along=) from the
     console fills the labels layer in one undo step."""
@@ -108,3 +138,10 @@ def test_movie_in_napari_clicks_commit_and_console_propagation(make_napari_viewe
     assert labels.data[2].sum() > before[2].sum() and not labels.data[0].any()
     labels.undo()
     np.testing.assert_array_equal(labels.data, before)
+    # File > Save of the 4D labels layer (first axis "t"): an OME-TIFF movie
+    labels.axis_labels = ("t", "z", "y", "x")
+    viewer.layers.selection = {labels}
+    written = viewer.layers.save(str(tmp_path / "movie_labels.tif"), selected=True,
+                                 plugin="napari-ifss")
+    back = ifss.open_image(written[0], time="all", as_labels=True)
+    np.testing.assert_array_equal(back.data, labels.data)

@@ -113,7 +113,7 @@ def test_time_points_of_a_2d_movie_open_as_the_stack(tmp_path):
     path = tmp_path / "movie.ome.tif"
     tifffile.imwrite(path, movie, ome=True, metadata={"axes": "TYX", "PhysicalSizeX": 0.5,
                                                       "PhysicalSizeY": 0.5})
-    with pytest.raises(UnsupportedFormatError, match="time='all' to follow an object"):
+    with pytest.raises(UnsupportedFormatError, match="time='all' to open every time point"):
         ifss.open_image(path)
     layer = ifss.open_image(path, time="all")
     assert layer.axes == "TYX" and layer.data.shape == (10, 48, 48)

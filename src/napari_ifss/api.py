@@ -38,6 +38,7 @@ import numpy as np
 from .core.batch.batch_engine import batch
 from .core.channels import Channels
 from .core.errors import InvalidInputError
+from .core.interactive.plane import TIME_LABELS
 from .core.interactive.prompts import Click
 from .core.interactive.session import InteractiveSession
 from .core.io import LayerData, read_layer, write_layer
@@ -234,9 +235,14 @@ def save(path: str | os.PathLike, data: object, *, like: LayerData | None = None
         n = arr.ndim - 1 if rgb else arr.ndim
         scale = tuple(getattr(geometry, "scale", (1.0,) * n))[-n:]
         translate = tuple(getattr(geometry, "translate", (0.0,) * n))[-n:]
-        layer = LayerData.from_array(arr, kind, Path(path).name.split(".")[0], scale,
-                                     translate, rgb=rgb,
-                                     direction=getattr(like, "direction", None))
+        # 4 axes: a 3D movie when the image it belongs to says so (never guessed)
+        first = (getattr(napari_layer, "axis_labels", None) or ("",))[0]
+        movie = n == 4 and (getattr(like, "axes", "") == "TZYX"
+                            or str(first).lower() in TIME_LABELS)
+        layer = LayerData(arr, kind, Path(path).name.split(".")[0],
+                          tuple(float(v) for v in scale), tuple(float(v) for v in translate),
+                          rgb=rgb, direction=getattr(like, "direction", None),
+                          metadata={"axes": "TZYX"} if movie else {})
     return write_layer(path, layer)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import InvalidInputError
+from ..core.interactive.plane import TIME_LABELS
 from ..core.io import LayerData, write_layer
 from ..core.io.labels import as_label_array
 
@@ -60,8 +62,15 @@ def layer_from_meta(data: np.ndarray, kind: str, meta: dict[str, Any]) -> LayerD
     direction_t = None
     if not np.allclose(direction, np.eye(n), atol=1e-9):
         direction_t = tuple(tuple(float(v) for v in row) for row in direction)
+    metadata = {}
+    if n == 4:  # a 3D movie when napari labels its first axis as time
+        labels = [str(a).lower() for a in (meta.get("axis_labels") or ())]
+        if not labels or labels[0] not in TIME_LABELS:
+            raise InvalidInputError(f"{name}: a 4D layer is saved as a 3D movie (T, Z, Y, X) "
+                                    "when its first axis is labelled t or time")
+        metadata["axes"] = "TZYX"
     return LayerData(data, kind, name, tuple(scale), tuple(origin), rgb=rgb,  # type: ignore[arg-type]
-                     direction=direction_t)
+                     direction=direction_t, metadata=metadata)
 
 
 def _write(path: str, layer: LayerData) -> list[str]:

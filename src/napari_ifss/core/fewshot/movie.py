@@ -16,13 +16,15 @@ Coordinates are (t, z, row, col).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..encoding import slices_window
 from ..errors import InvalidInputError
+from ..normalize import IntensityWindow
 from .propagation import propagate
 from .volume_io import PropagationProgress
 
@@ -78,30 +80,43 @@ class MovieProgress:
     total: int
 
 
-def annotated_units(labels: Any, along: str) -> list[int]:
-    """The time points (``along="z"``) or z planes (``along="t"``) of ``labels``
-    ``(T, Z, Y, X)`` that hold any label, read one ``(Y, X)`` plane at a time."""
-    n_t, n_z = int(labels.shape[0]), int(labels.shape[1])
-    hits = set()
-    for t in range(n_t):
-        for z in range(n_z):
-            key = t if along == "z" else z
-            if key not in hits and np.any(np.asarray(labels[t, z])):
-                hits.add(key)
-    return sorted(hits)
+def annotated_units(labels: Any, along: str) -> dict[int, list[int]]:
+    """``{unit: label ids in it}`` for the time points (``along="z"``) or z planes
+    (``along="t"``) of ``labels`` ``(T, Z, Y, X)`` that hold any label; one time point read at
+    a time."""
+    found: dict[int, set[int]] = {}
+    for t in range(int(labels.shape[0])):
+        frame = np.asarray(labels[t])
+        for z in np.flatnonzero(frame.any(axis=(1, 2))):
+            ids = {int(i) for i in np.unique(frame[z]) if i != 0}
+            found.setdefault(t if along == "z" else int(z), set()).update(ids)
+    return {unit: sorted(ids) for unit, ids in sorted(found.items())}
+
+
+def movie_window(movie: Any, n: int = 8) -> IntensityWindow:
+    """One intensity window for the whole movie, from ``n`` (t, z) planes spread over it, so
+    that every unit of a run sees the same grey values."""
+    n_t, n_z = int(movie.shape[0]), int(movie.shape[1])
+    picks = np.unique(np.linspace(0, n_t * n_z - 1, min(n, n_t * n_z)).round().astype(int))
+    return slices_window([np.asarray(movie[int(i) // n_z, int(i) % n_z]) for i in picks])
 
 
 def propagate_movie(movie: Any, labels: Any, along: str, *, out: Any,
                     spacing: tuple[float, float, float] | None = None,
+                    label_ids: int | Iterable[int] | None = None,
+                    window: IntensityWindow | None = None,
                     **kwargs: Any) -> Iterator[MovieProgress]:
     """Propagate the annotations of ``labels`` through ``movie``, both ``(T, Z, Y, X)``,
     along ``"z"`` or ``"t"`` (see the module docstring), writing into ``out`` (``(T, Z, Y,
     X)`` integer, writable; may be ``labels`` itself). ``spacing``: ``(z, y, x)`` voxel size;
-    other keywords go to :func:`~.propagation.propagate`. A generator.
+    ``label_ids``: which objects (default all; each unit runs those it holds); ``window``:
+    default one for the whole movie (:func:`movie_window`); other keywords go to
+    :func:`~.propagation.propagate`. A generator.
 
     Raises:
         InvalidInputError: another ``along``, shapes that are not one ``(T, Z, Y, X)``, no
-            annotation, and anything :func:`~.propagation.propagate` refuses.
+            annotation (of ``label_ids``), NaN / inf in an in-memory movie; a unit that fails
+            after others were written names the unit and those written.
     """
     if along not in ALONG:
         raise InvalidInputError(f"along must be 'z' (within each time point) or 't' "
@@ -112,15 +127,37 @@ def propagate_movie(movie: Any, labels: Any, along: str, *, out: Any,
         raise InvalidInputError(
             f"a movie needs image, labels and out of one (T, Z, Y, X) shape; got "
             f"{[tuple(getattr(a, 'shape', ())) for a in (movie, labels, out)]}")
+    if isinstance(movie, np.ndarray) and movie.dtype.kind == "f" and \
+            not np.isfinite(movie).all():
+        raise InvalidInputError("the movie contains NaN or infinite values; replace them "
+                                "(e.g. np.nan_to_num) first")
     units = annotated_units(labels, along)
+    if label_ids is not None:
+        wanted = {int(label_ids)} if isinstance(label_ids, int | np.integer) else \
+            {int(i) for i in label_ids}
+        missing = wanted - {i for ids in units.values() for i in ids}
+        if missing:
+            raise InvalidInputError(f"label id(s) {sorted(missing)} do not occur in the labels")
+        units = {u: [i for i in ids if i in wanted] for u, ids in units.items()}
+        units = {u: ids for u, ids in units.items() if ids}
     if not units:
         raise InvalidInputError("nothing to follow: the labels are empty; draw the object on "
                                 "a slice first")
+    window = window if window is not None else movie_window(movie)
     axis = 0 if along == "z" else 1
     if along == "t" and spacing is not None:
         step = min(float(spacing[1]), float(spacing[2]))
         spacing = (step, float(spacing[1]), float(spacing[2]))
-    for i, unit in enumerate(units):
-        for event in propagate(FixedIndex(movie, axis, unit), FixedIndex(labels, axis, unit),
-                               out=FixedIndex(out, axis, unit), spacing=spacing, **kwargs):
-            yield MovieProgress(along, unit, event, i + event.fraction, len(units))
+    noun = "time point" if along == "z" else "z plane"
+    done: list[int] = []
+    for i, (unit, ids) in enumerate(units.items()):
+        try:
+            for event in propagate(FixedIndex(movie, axis, unit),
+                                   FixedIndex(labels, axis, unit), ids,
+                                   out=FixedIndex(out, axis, unit), spacing=spacing,
+                                   window=window, **kwargs):
+                yield MovieProgress(along, unit, event, i + event.fraction, len(units))
+        except InvalidInputError as err:
+            written = f"; {noun}s already written to out: {done}" if done else ""
+            raise InvalidInputError(f"{noun} {unit}: {err}{written}") from err
+        done.append(unit)

@@ -134,8 +134,8 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
                 f"napari-ifss segments one at a time: open one with {OPTIONS[letter]}=0..."
                 f"{size - 1} (ifss.open_image(path, {OPTIONS[letter]}=0), or "
                 f"--{OPTIONS[letter]} 0 on the command line)"
-                + ("; or time='all' to follow an object through the time points"
-                   if letter == "T" and count_along(kept, np.shape(arr), "Z") <= 1 else "")
+                + ("; or time='all' to open every time point and follow an object through "
+                   "them" if letter == "T" else "")
                 + ("; or every channel, used together by clicks and propagation: "
                    "ifss.open_channels(path), --channel all for ifss propagate"
                    if letter == "C" else ""))

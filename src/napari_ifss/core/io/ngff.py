@@ -229,7 +229,7 @@ def ngff_pyramid(layer: LayerData) -> list[Any]:
                                channel=meta.get("channel"), time=meta.get("time"))
         ones = [1.0] * len(choice.axes)
         level = to_supported(choice.data, ones, [0.0] * len(ones), False,
-                             what=str(image.path))[0]
+                             what=str(image.path), max_spatial=movie_axes(choice.axes))[0]
         if level.ndim != layer.data.ndim:  # an axis shrunk to one pixel: no coarser level
             break
         levels.append(level)

@@ -34,7 +34,8 @@ def label_name(layer_name: str) -> str:
     """A labels group name from a layer's name: path separators and characters zarr keys
     should not hold become ``_``; empty -> ``labels``."""
     name = re.sub(r"[^A-Za-z0-9._ -]+", "_", layer_name).strip(" .")
-    return name or "labels"
+    reserved = name.lower() in ("zarr.json", "labels") or name.lower().startswith(".z")
+    return "labels" if not name or reserved else name
 
 
 def labels_shape(image: str | Path | NgffImage) -> tuple[int, ...]:

@@ -167,8 +167,8 @@ def write_tiff(path: str | Path, layer: LayerData) -> list[Path]:
         warnings.warn(f"{p}: TIFF cannot store the layer's rotated/flipped axes (direction); "
                       "only scale and translate are written", stacklevel=2)
     n = layer.spatial_ndim
-    axes = "YX" if n == 2 else "ZYX"
-    planes = layer.spatial_shape[0] if n == 3 else 1
+    axes = {2: "YX", 3: "ZYX", 4: "TZYX"}[n]  # 4: a 3D movie
+    planes = int(np.prod(layer.spatial_shape[:-2]))
     scale = dict(zip(axes, layer.scale, strict=True))
     origin = dict(zip(axes, layer.translate, strict=True))
     meta: dict[str, Any] = {
@@ -177,9 +177,11 @@ def write_tiff(path: str | Path, layer: LayerData) -> list[Path]:
         "PhysicalSizeX": scale["X"], "PhysicalSizeY": scale["Y"],
         "Plane": {"PositionX": [origin["X"]] * planes, "PositionY": [origin["Y"]] * planes},
     }
-    if n == 3:
+    if n >= 3:
+        depth = layer.spatial_shape[-3]
         meta["PhysicalSizeZ"] = scale["Z"]
-        meta["Plane"]["PositionZ"] = [origin["Z"] + i * scale["Z"] for i in range(planes)]
+        meta["Plane"]["PositionZ"] = [origin["Z"] + (i % depth) * scale["Z"]
+                                      for i in range(planes)]
     tifffile.imwrite(
         p, data, ome=True, compression="zlib", metadata=meta,
         photometric="rgb" if layer.rgb else "minisblack",

@@ -49,6 +49,9 @@ def write_layer(path: str | Path, layer: LayerData) -> list[Path]:
             "image's .zarr folder (the labels go to labels/<layer name> there) or "
             "<image>.zarr/labels/<name>; it does not make new OME-Zarr files (save as .tif)")
     fmt = write_format(p)
+    if layer.spatial_ndim == 4 and fmt != "tiff":
+        raise UnsupportedFormatError(f"{p}: a 3D movie (T, Z, Y, X) is saved as .tif "
+                                     "(OME-TIFF, axes TZYX), which opens again as a movie")
     if not p.parent.is_dir():
         raise WriteError(f"{p}: folder {p.parent} does not exist")
     writer = write_tiff if fmt == "tiff" else write_itk
