@@ -145,3 +145,32 @@ def test_movie_in_napari_clicks_commit_and_console_propagation(make_napari_viewe
                                  plugin="napari-ifss")
     back = ifss.open_image(written[0], time="all", as_labels=True)
     np.testing.assert_array_equal(back.data, labels.data)
+
+
+def test_cli_propagates_a_movie_file(tmp_path, capsys):
+    import tifffile
+
+    from napari_ifss.cli import main
+
+    movie, truth, _ = moving_cells()
+    image = tmp_path / "movie.ome.tif"
+    tifffile.imwrite(image, movie, ome=True, metadata={"axes": "TZYX"})
+    labels = np.zeros(truth.shape, np.uint8)
+    labels[2, 4][truth[2, 4]] = 1
+    like = ifss.LayerData(movie, "image", "m", (1.0,) * 4, (0.0,) * 4,
+                          metadata={"axes": "TZYX"})
+    support = tmp_path / "support.tif"
+    ifss.save(support, labels, like=like)
+    out = tmp_path / "out.tif"
+    assert main(["propagate", str(image), "--support", str(support), "--out", str(out),
+                 "--along", "z", "--quiet"]) == 0
+    back = ifss.open_image(out, time="all", as_labels=True)
+    np.testing.assert_array_equal(back.data, ifss.propagate(movie, labels, along="z"))
+    assert main(["propagate", str(image), "--support", str(support), "--out",
+                 str(tmp_path / "o.nii.gz"), "--along", "t"]) == 1
+    assert "give --out a .tif" in capsys.readouterr().err
+    flat = tmp_path / "flat.tif"
+    tifffile.imwrite(flat, movie[0], metadata={"axes": "ZYX"})
+    assert main(["propagate", str(flat), "--support", str(support), "--out",
+                 str(tmp_path / "o2.tif"), "--along", "t"]) == 1
+    assert "needs a 3D movie" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..core.errors import InvalidInputError, WriteError
+from ..core.errors import InvalidInputError, UnsupportedFormatError, WriteError
 from ..core.io import LayerData, read_layer
 from ..core.io.ngff_labels import ngff_labels_target
 
@@ -164,6 +164,23 @@ def read_volume_channels(path: str, args: argparse.Namespace) -> tuple[LayerData
         raise InvalidInputError(f"{path}: expected a 3D volume (Z, Y, X); got shape "
                                 f"{first.data.shape}")
     return first, picked
+
+
+def read_movie(path: str, channel: int | None, as_labels: bool = False) -> LayerData:
+    """A 3D movie ``(T, Z, Y, X)`` opened whole (``time="all"``).
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    try:
+        layer = read_layer(path, channel=channel, time="all", as_labels=as_labels)
+    except UnsupportedFormatError as err:
+        raise InvalidInputError(f"{path}: --along needs a 3D movie (axes T, Z, Y, X): "
+                                f"{err}") from err
+    if layer.axes != "TZYX":
+        raise InvalidInputError(f"{path}: --along needs a 3D movie (axes T, Z, Y, X); it has "
+                                f"axes {layer.axes}, shape {layer.data.shape}")
+    return layer
 
 
 def read_labels_like(path: str, image: LayerData, what: str) -> LayerData:

@@ -21,6 +21,7 @@ from .inputs import (
     finish_volume_command,
     load_segmenter,
     read_labels_like,
+    read_movie,
     read_volume_channels,
     set_threads,
     window_of,
@@ -74,6 +75,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help=f"{DEFAULT_METHOD} (default): a classifier fitted on your annotated "
                         "slices of this image only; head: the pretrained few-shot head (the "
                         "default when --weights is given)")
+    p.add_argument("--along", choices=("z", "t"), default=None,
+                   help="for a 3D movie (T, Z, Y, X) image and labels: z fills each annotated "
+                        "time point through its slices, t follows the objects through time "
+                        "(OUT is then an OME-TIFF movie, .tif)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     return finish_volume_command(p, _run)
 
@@ -86,6 +91,8 @@ def _run(args: argparse.Namespace) -> int:
     if into_ngff is None:
         write_format(out_path)  # a bad extension is refused before the work, not after
     window = window_of(args)
+    if args.along is not None:
+        return _run_movie(args, out_path, window)
     image, data = read_volume_channels(args.image, args)
     if into_ngff is not None:  # labels that will not fit that image are refused now
         check_labels_fit(into_ngff[0], image.spatial_shape)
@@ -108,4 +115,31 @@ def _run(args: argparse.Namespace) -> int:
     write_layer(out_path, LayerData(np.asarray(result), "labels", out_path.name.split(".")[0],
                                     image.scale, image.translate, direction=image.direction))
     print(f"wrote {out_path} ({filled} slices filled)", file=sys.stderr)
+    return 0
+
+
+def _run_movie(args: argparse.Namespace, out_path, window) -> int:
+    """``--along``: a 3D movie's image and labels opened whole, propagated, written as an
+    OME-TIFF movie; everything checked before the work."""
+    from ..api import propagate
+
+    if write_format(out_path) != "tiff" or ngff_labels_target(out_path) is not None:
+        raise InvalidInputError("--along writes a 3D movie: give --out a .tif file")
+    if args.time not in (None, "all") or args.slices is not None:
+        raise InvalidInputError("--along runs the whole movie: leave out --time and --slices")
+    if not isinstance(args.channel, int | None):
+        raise InvalidInputError("--along uses one channel: --channel N")
+    image = read_movie(args.image, args.channel)
+    support = read_movie(args.support, None, as_labels=True)
+    if support.data.shape != image.data.shape:
+        raise InvalidInputError(f"--support {args.support} has shape {support.data.shape}; the "
+                                f"movie has {image.data.shape} (T, Z, Y, X)")
+    set_threads(args)
+    result = propagate(image.data, support.data, args.ids, method=args.method,
+                       threshold=args.threshold, progress=not args.quiet, window=window,
+                       along=args.along, spacing=spacing_of(image.scale))
+    write_layer(out_path, LayerData(np.asarray(result), "labels", out_path.name.split(".")[0],
+                                    image.scale, image.translate,
+                                    metadata={"axes": "TZYX"}))
+    print(f"wrote {out_path} (a 3D movie, along {args.along})", file=sys.stderr)
     return 0
