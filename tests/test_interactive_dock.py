@@ -340,3 +340,14 @@ def test_segment_the_current_object_through_all_slices(make_napari_viewer, qtbot
     np.testing.assert_array_equal(labels.data[[2, 5]], before[[2, 5]])  # user slices kept
     labels.undo()
     np.testing.assert_array_equal(labels.data, before)
+
+
+def test_preview_of_a_huge_slice_is_a_pyramid_of_views():
+    from napari_ifss._napari.interactive_dock import preview_levels
+
+    assert len(preview_levels((3, 512, 512))) == 1
+    levels = preview_levels((2, 8192, 5000))
+    assert [lv.shape[-2:] for lv in levels] == [(8192, 5000), (4096, 2500), (2048, 1250),
+                                                (1024, 625)]
+    levels[0][1, 8, 8] = 1  # one array: the coarser levels are views of it
+    assert levels[3][1, 1, 1] == 1 and all(np.shares_memory(lv, levels[0]) for lv in levels)

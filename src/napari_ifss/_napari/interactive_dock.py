@@ -36,6 +36,7 @@ from .slice_context import (
     SliceContext,
     clicks_on,
     current_slice,
+    full_resolution,
     point_indices_on,
     show_slice,
     spatial_shape,
@@ -49,6 +50,22 @@ FEWSHOT_DOCK = "Few-shot propagation"  # its display name in napari.yaml
 _DATA_ACTIONS = {"added", "removed", "changed"}
 DOCK_MIN_HEIGHT = 200  # px: both docks and the slider fit a 1366x768 screen
 log = logging.getLogger(__name__)
+
+
+PREVIEW_PYRAMID_ABOVE = 4096  # px: a longer slice's preview is shown from coarser views
+
+
+def preview_levels(shape: tuple[int, ...]) -> list[np.ndarray]:
+    """The preview layer's data: one zero uint8 array of ``shape``; for slices longer than
+    :data:`PREVIEW_PYRAMID_ABOVE` also strided *views* of it, 2x coarser each down to ~1024
+    px, so that napari draws a huge preview from a small level (no copies: writing the full
+    level updates them all)."""
+    base = np.zeros(shape, np.uint8)
+    levels, k = [base], 1
+    while max(shape[-2:]) > PREVIEW_PYRAMID_ABOVE and max(shape[-2:]) // 2 ** k >= 1024:
+        levels.append(base[..., :: 2 ** k, :: 2 ** k])
+        k += 1
+    return levels
 
 
 class InteractiveDock(Container):
@@ -230,8 +247,10 @@ class InteractiveDock(Container):
         if image is None:
             self._set_status("open an image to start")
             return
+        preview = preview_levels(spatial_shape(image))
         self.preview = self.viewer.add_image(
-            np.zeros(spatial_shape(image), np.uint8), name=PREVIEW_NAME, scale=image.scale,
+            preview if len(preview) > 1 else preview[0], multiscale=len(preview) > 1,
+            name=PREVIEW_NAME, scale=image.scale,
             translate=image.translate, colormap="yellow", blending="additive", opacity=0.5,
             contrast_limits=(0, 1),
         )
@@ -364,7 +383,7 @@ class InteractiveDock(Container):
                 or ctx.channels != self.channels.layers):
             return  # the image or its channels changed while the job ran
         self._states[ctx.key] = (ctx, state)
-        self.preview.data[ctx.plane.slicer()] = state.mask
+        full_resolution(self.preview)[ctx.plane.slicer()] = state.mask
         self.preview.refresh()
         n = len(state.clicks)
         enc = f", encoding {result.encode_ms:.0f} ms" if result.encode_ms is not None else ""
@@ -553,7 +572,7 @@ class InteractiveDock(Container):
         self.boxes.clear()
         self._states.clear()
         self.runner.session.clear()
-        self.preview.data[...] = 0
+        full_resolution(self.preview)[...] = 0
         self.preview.refresh()
         self._set_status(f"committed label {label_id} ({idx[0].size} px on {n_slices} "
                          f"{stack_noun(self.image, n_slices)})")
