@@ -30,10 +30,8 @@ that channel alone.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,7 +43,7 @@ from napari_ifss.core.interactive.predictor import ClickPredictor
 from napari_ifss.eval.interactive_protocol import ObjectResult, run_object
 from napari_ifss.eval.objects import EvalObject
 from napari_ifss.eval.paired import mean_interval
-from napari_ifss.eval.report import emit, script_header
+from napari_ifss.eval.report import benchmark_parser, emit, script_header
 from napari_ifss.models.encoder import EncoderFeatures
 
 N_IMAGES, SIDE, MIN_AREA = 6, 256, 30
@@ -85,8 +83,7 @@ def run(pred: ClickPredictor, image: object, masks: list[np.ndarray]) -> list[Ob
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--md", type=Path, default=None, help="also write the table here")
+    parser = benchmark_parser(__doc__)
     args = parser.parse_args()
     torch.set_num_threads(1)
     pred = ClickPredictor.default(device="cpu")

@@ -27,9 +27,7 @@ difference to the channel alone, and seconds per propagation. One torch thread.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,7 +36,7 @@ import napari_ifss as ifss
 from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.eval.metrics import iou
 from napari_ifss.eval.paired import mean_interval
-from napari_ifss.eval.report import emit, script_header
+from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 N_STACKS, SHAPE = 4, (16, 128, 128)
 
@@ -68,8 +66,7 @@ def score(result: np.ndarray, gt: np.ndarray, z: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--md", type=Path, default=None, help="also write the table here")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--per-stack", type=int, default=6, help="cells per channel and stack")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -22,9 +22,7 @@ One torch thread.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +31,7 @@ from napari_ifss.core.interactive.predictor import ClickPredictor
 from napari_ifss.eval.clicker import Clicker
 from napari_ifss.eval.metrics import iou
 from napari_ifss.eval.paired import mean_interval
-from napari_ifss.eval.report import emit, script_header
+from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 N_SLICES, SIDE, CLICKS = 30, 512, 3
 SOFT = (-160.0, 240.0)
@@ -80,8 +78,7 @@ def clicks_iou(pred: ClickPredictor, image: np.ndarray, gt: np.ndarray,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--md", type=Path, default=None, help="also write the table here")
+    parser = benchmark_parser(__doc__)
     args = parser.parse_args()
     torch.set_num_threads(1)
     pred = ClickPredictor.default(device="cpu")

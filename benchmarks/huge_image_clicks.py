@@ -13,15 +13,15 @@ whole canvas downsampled (``focus_above=None``, which prepares the slice whole).
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from napari_ifss.eval.fewshot_resources import in_fresh_process, peak_rss_mb
-from napari_ifss.eval.report import emit, script_header
+from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 SIDE = 20000
 TILE = 512
@@ -47,14 +47,34 @@ def write_store(path: Path) -> None:
         store[top:top + 2048] = band[:min(2048, SIDE - top)]
 
 
+def robot_on_cell(act: Callable[[int, int, bool], None], tile_mask: Callable[[], np.ndarray],
+                  clicks: int = 3) -> tuple[list[float], float]:
+    """The benchmark robot's ``clicks`` on the cell of :func:`tile_and_cell` in the tile at
+    (``CENTRE``, ``CENTRE``): ``act(row, col, positive)`` makes one click on the whole image
+    (timed), ``tile_mask()`` returns the tile's mask after it (not timed). Returns the
+    seconds per click and the cell's IoU after the last one."""
+    from napari_ifss.eval.clicker import Clicker
+    from napari_ifss.eval.metrics import iou
+
+    _, gt = tile_and_cell()
+    robot, mask, secs = Clicker(gt), np.zeros_like(gt), []
+    for _ in range(clicks):
+        click = robot.click(mask)
+        if click is None:
+            break
+        t0 = time.perf_counter()
+        act(click.row + CENTRE, click.col + CENTRE, click.positive)
+        secs.append(time.perf_counter() - t0)
+        mask = tile_mask()
+    return secs, iou(mask, gt)
+
+
 def _job(store: str, in_memory: bool, focus: bool, queue) -> None:
     import torch
     import zarr
 
     from napari_ifss.core.interactive.predictor import ClickPredictor
     from napari_ifss.core.interactive.session import InteractiveSession
-    from napari_ifss.eval.clicker import Clicker
-    from napari_ifss.eval.metrics import iou
 
     torch.set_num_threads(1)
     pred = ClickPredictor.default(device="cpu") if focus else \
@@ -67,25 +87,24 @@ def _job(store: str, in_memory: bool, focus: bool, queue) -> None:
     t0 = time.perf_counter()
     session.set_image(image)
     out["set_s"], out["set_mb"] = time.perf_counter() - t0, peak_rss_mb()
-    _, gt = tile_and_cell()
-    robot, mask, secs = Clicker(gt), np.zeros_like(gt), []
-    for _ in range(3):
-        click = robot.click(mask)
-        if click is None:
-            break
-        t0 = time.perf_counter()
-        full = session.add_click(click.row + CENTRE, click.col + CENTRE, click.positive)
-        secs.append(time.perf_counter() - t0)
+    held: dict = {}
+
+    def act(row: int, col: int, positive: bool) -> None:
+        held["full"] = session.add_click(row, col, positive)
+
+    def tile_mask() -> np.ndarray:
+        full = held.pop("full")
         mask = full[CENTRE:CENTRE + TILE, CENTRE:CENTRE + TILE].copy()
         out.setdefault("outside", int(full.sum() - mask.sum()))
-        del full
-    out.update(click_s=secs, iou=iou(mask, gt), peak_mb=peak_rss_mb())
+        return mask
+
+    secs, cell_iou = robot_on_cell(act, tile_mask)
+    out.update(click_s=secs, iou=cell_iou, peak_mb=peak_rss_mb())
     queue.put(out)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--md", type=Path, default=None, help="also write the table here")
+    parser = benchmark_parser(__doc__)
     args = parser.parse_args()
     t0 = time.perf_counter()
     runs = [("zarr array (lazy)", False, True), ("numpy in memory", True, True),

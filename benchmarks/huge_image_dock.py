@@ -14,16 +14,15 @@ is built, and at the end; seconds from each click to its outline; the cell's IoU
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from huge_image_clicks import CENTRE, TILE, tile_and_cell, write_store
+from huge_image_clicks import CENTRE, TILE, robot_on_cell, write_store
 
 from napari_ifss.eval.fewshot_resources import in_fresh_process, peak_rss_mb
-from napari_ifss.eval.report import emit, script_header
+from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 
 def _job(store: str, pyramid: bool, queue) -> None:
@@ -33,8 +32,6 @@ def _job(store: str, pyramid: bool, queue) -> None:
 
     from napari_ifss._napari.interactive_dock import InteractiveDock
     from napari_ifss._napari.slice_context import full_resolution
-    from napari_ifss.eval.clicker import Clicker
-    from napari_ifss.eval.metrics import iou
 
     torch.set_num_threads(1)
     app = napari.qt.get_qapp()
@@ -48,31 +45,28 @@ def _job(store: str, pyramid: bool, queue) -> None:
     viewer.window.add_dock_widget(dock, name="Interactive segmentation")
     app.processEvents()
     out["dock_mb"] = peak_rss_mb()
-    _, gt = tile_and_cell()
-    robot, mask, secs = Clicker(gt), np.zeros_like(gt), []
-    for _ in range(3):
-        click = robot.click(mask)
-        if click is None:
-            break
-        dock._positive.value = click.positive
-        t0 = time.perf_counter()
-        dock.prompts.add(np.array([[click.row + CENTRE, click.col + CENTRE]], float))
-        while True:
+
+    def act(row: int, col: int, positive: bool) -> None:
+        dock._positive.value = positive
+        dock.prompts.add(np.array([[row, col]], float))
+        while True:  # to the outline: the dock's worker done
             app.processEvents()
             if not dock.busy:
                 break
             time.sleep(0.01)
-        secs.append(time.perf_counter() - t0)
+
+    def tile_mask() -> np.ndarray:
         preview = full_resolution(dock.preview)
-        mask = np.asarray(preview[CENTRE:CENTRE + TILE, CENTRE:CENTRE + TILE]) > 0
-    out.update(click_s=secs, iou=iou(mask, gt), peak_mb=peak_rss_mb(), status=dock.status)
+        return np.asarray(preview[CENTRE:CENTRE + TILE, CENTRE:CENTRE + TILE]) > 0
+
+    secs, cell_iou = robot_on_cell(act, tile_mask)
+    out.update(click_s=secs, iou=cell_iou, peak_mb=peak_rss_mb(), status=dock.status)
     viewer.close()
     queue.put(out)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--md", type=Path, default=None, help="also write the table here")
+    parser = benchmark_parser(__doc__)
     args = parser.parse_args()
     t0 = time.perf_counter()
     rows = []

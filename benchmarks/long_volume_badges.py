@@ -21,9 +21,7 @@ a user saw then. One torch thread.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,7 +37,7 @@ from napari_ifss.core.quality.quality_volume import score_volume
 from napari_ifss.eval.large_volume_bench import tube_radius
 from napari_ifss.eval.metrics import dice
 from napari_ifss.eval.quality_bench import SLICES_SCALE, score_with_distance
-from napari_ifss.eval.report import emit, script_header
+from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 OLD_REVIEW, OLD_GOOD = 0.10, 0.20  # the badges before issue #20
 OLD_DISTANCE_SCALE = SLICES_SCALE
@@ -121,8 +119,7 @@ def run_volume(name: str, image: np.ndarray, gt: np.ndarray,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--md", type=Path, default=None, help="also write the table here")
+    parser = benchmark_parser(__doc__)
     args = parser.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()

@@ -17,9 +17,7 @@ encoded and compared) and the median ms of later clicks, one torch thread.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,7 +28,7 @@ from napari_ifss.eval.interactive_protocol import ObjectResult, run_object
 from napari_ifss.eval.large_volume_bench import image_slice, tube_mask
 from napari_ifss.eval.objects import EvalObject
 from napari_ifss.eval.paired import mean_interval
-from napari_ifss.eval.report import emit, script_header
+from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 SIZES = (1, 2, 4, 8)
 
@@ -67,8 +65,7 @@ def mosaic(image: np.ndarray, labels: np.ndarray, ids: list[int], reps: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--md", type=Path, default=None, help="also write the table here")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--cell-spacing", type=float, default=0.35,
                         help="pixel size in um of the cell image (0.35: ~40 px cells)")
     parser.add_argument("--seed", type=int, default=11, help="cell image seed")

@@ -16,9 +16,7 @@ without tracking); IoU at the farthest time point; seconds per cell. One torch t
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,7 +25,7 @@ import napari_ifss as ifss
 from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.eval.metrics import iou
 from napari_ifss.eval.paired import mean_interval
-from napari_ifss.eval.report import emit, script_header
+from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 N_MOVIES, T, SHAPE = 3, 8, (12, 96, 96)
 
@@ -42,8 +40,7 @@ def movie(i: int, drift: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--md", type=Path, default=None, help="also write the table here")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--drift", type=int, default=3, help="px per time point along x")
     parser.add_argument("--per-movie", type=int, default=5, help="cells per movie")
     args = parser.parse_args()

@@ -343,7 +343,7 @@ def test_segment_the_current_object_through_all_slices(make_napari_viewer, qtbot
 
 
 def test_preview_of_a_huge_slice_is_a_pyramid_of_views():
-    from napari_ifss._napari.interactive_dock import preview_levels
+    from napari_ifss._napari.preview_layer import preview_levels
 
     assert len(preview_levels((3, 512, 512))) == 1
     levels = preview_levels((2, 8192, 5000))

@@ -148,16 +148,6 @@ def resolve_channels(obj: object, what: str = "image", *, channel_axis: int | No
     return (found.arrays[0] if found.count == 1 else found), layer, spacing
 
 
-def _one_channel(image: Any, what: str) -> Any:
-    """``image`` unless it is several channels: quality scores use one channel."""
-    if isinstance(image, Channels):
-        raise InvalidInputError(
-            f"{what} uses one channel of an image ({image.count} given: "
-            f"{', '.join(image.names)}); pick the one that shows your objects with "
-            "channels=k (clicks and propagation use several together)")
-    return image
-
-
 def _as_click(c: ClickLike) -> Click:
     if isinstance(c, Click):
         return c
@@ -440,7 +430,11 @@ def score(image: object, labels: object, support: object | None = None,
 
     vol, _, image_spacing = resolve_channels(image, "image", channel_axis=channel_axis,
                                              channels=channels)
-    vol = _one_channel(vol, "the quality score")
+    if isinstance(vol, Channels):
+        raise InvalidInputError(
+            f"the quality score uses one channel of an image ({vol.count} given: "
+            f"{', '.join(vol.names)}); pick the one that shows your objects with "
+            "channels=k (clicks and propagation use several together)")
     spacing = spacing if spacing is not None else image_spacing
     after, layer = resolve(labels, "labels")
     if support is not None:

@@ -31,6 +31,7 @@ from .intensity_choice import IntensityChoice
 from .labels_history import write_labels
 from .object_edit import EditTarget, edit_writes, start_edit
 from .prediction_worker import Job, JobResult, PredictionRunner
+from .preview_layer import add_preview_layer
 from .session_autosave import SessionKeeper
 from .slice_context import (
     SliceContext,
@@ -50,22 +51,6 @@ FEWSHOT_DOCK = "Few-shot propagation"  # its display name in napari.yaml
 _DATA_ACTIONS = {"added", "removed", "changed"}
 DOCK_MIN_HEIGHT = 200  # px: both docks and the slider fit a 1366x768 screen
 log = logging.getLogger(__name__)
-
-
-PREVIEW_PYRAMID_ABOVE = 4096  # px: a longer slice's preview is shown from coarser views
-
-
-def preview_levels(shape: tuple[int, ...]) -> list[np.ndarray]:
-    """The preview layer's data: one zero uint8 array of ``shape``; for slices longer than
-    :data:`PREVIEW_PYRAMID_ABOVE` also strided *views* of it, 2x coarser each down to ~1024
-    px, so that napari draws a huge preview from a small level (no copies: writing the full
-    level updates them all)."""
-    base = np.zeros(shape, np.uint8)
-    levels, k = [base], 1
-    while max(shape[-2:]) > PREVIEW_PYRAMID_ABOVE and max(shape[-2:]) // 2 ** k >= 1024:
-        levels.append(base[..., :: 2 ** k, :: 2 ** k])
-        k += 1
-    return levels
 
 
 class InteractiveDock(Container):
@@ -247,13 +232,7 @@ class InteractiveDock(Container):
         if image is None:
             self._set_status("open an image to start")
             return
-        preview = preview_levels(spatial_shape(image))
-        self.preview = self.viewer.add_image(
-            preview if len(preview) > 1 else preview[0], multiscale=len(preview) > 1,
-            name=PREVIEW_NAME, scale=image.scale,
-            translate=image.translate, colormap="yellow", blending="additive", opacity=0.5,
-            contrast_limits=(0, 1),
-        )
+        self.preview = add_preview_layer(self.viewer, image, PREVIEW_NAME)
         self.prompts = pl.make_prompt_layer(image)
         self.prompts.metadata["ifss_image"] = image
         self.viewer.add_layer(self.prompts)

@@ -124,10 +124,10 @@ class Channels:
 
     def with_windows(self, windows: Sequence[IntensityWindow | None] | IntensityWindow | None
                      ) -> Channels:
-        """The same channels seen through ``windows`` (one per channel, or one for all)."""
-        if windows is None or isinstance(windows, IntensityWindow):
-            windows = (windows,) * self.count
-        return Channels(self.arrays, tuple(windows), self.names)
+        """The same channels seen through ``windows``: one per channel, one for all, or None
+        (each channel's own percentiles)."""
+        wins = (None,) * self.count if windows is None else self.windows_under(windows)
+        return Channels(self.arrays, wins, self.names)
 
     def windows_under(self, window: Sequence[IntensityWindow | None] | IntensityWindow | None
                       ) -> tuple[IntensityWindow | None, ...]:
@@ -150,7 +150,3 @@ class Channels:
         """The same spatial ``index`` of every channel (e.g. ``stack[z]`` -> the slice ``z`` of
         every channel), lazily for zarr / dask; windows and names kept."""
         return Channels(tuple(a[index] for a in self.arrays), self.windows, self.names)
-
-    def single(self) -> Any:
-        """The one channel's array when there is only one, else None."""
-        return self.arrays[0] if self.count == 1 else None

@@ -6,6 +6,7 @@ measured. :func:`markdown_table` formats rows of dicts; :func:`write_report` wri
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -147,6 +148,14 @@ def write_report(json_path: Path | str, payload: Mapping[str, object], markdown:
     j = write_json(json_path, payload, one_line_items)
     m = write_markdown(md_path if md_path is not None else markdown_path_for(j), markdown)
     return j, m
+
+
+def benchmark_parser(doc: str) -> argparse.ArgumentParser:
+    """A benchmark script's argument parser: its docstring's first line as the description
+    and ``--md PATH`` (also write the table there); add the script's own options to it."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--md", type=Path, default=None, help="also write the table here")
+    return parser
 
 
 def script_header(title: str, command: str, seconds: float) -> list[str]:

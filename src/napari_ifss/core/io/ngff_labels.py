@@ -30,6 +30,22 @@ def ngff_labels_target(path: str | Path) -> tuple[Path, str] | None:
     return None
 
 
+def labels_destination(path: str | Path, layer_name: str) -> tuple[Path, str] | None:
+    """``(image folder, label name)`` for labels written to ``path``: ``<image>/labels/<name>``
+    (:func:`ngff_labels_target`), the OME-Zarr image itself (the layer's name) or
+    ``<image>/<name>.zarr`` (a name typed inside the image's folder in a save dialog); None
+    for any other path."""
+    p = Path(path)
+    target = ngff_labels_target(p)
+    if target is not None:
+        return target
+    if is_ngff(p):
+        return p, label_name(layer_name)
+    if p.suffix.lower() == ".zarr" and is_ngff(p.parent):
+        return p.parent, label_name(p.stem)
+    return None
+
+
 def label_name(layer_name: str) -> str:
     """A labels group name from a layer's name: path separators and characters zarr keys
     should not hold become ``_``; empty -> ``labels``."""

@@ -9,8 +9,7 @@ from .atomic import atomic_write
 from .detect import write_format
 from .itk import write_itk
 from .layerdata import LayerData
-from .ngff import is_ngff
-from .ngff_labels import label_name, ngff_labels_target, write_ngff_labels
+from .ngff_labels import labels_destination, ngff_labels_target, write_ngff_labels
 from .tiff import write_tiff
 
 
@@ -35,14 +34,11 @@ def write_layer(path: str | Path, layer: LayerData) -> list[Path]:
         WriteError: the folder does not exist or the file could not be written.
     """
     p = Path(path)
-    target = ngff_labels_target(p)
-    if target is not None:  # <OME-Zarr image>/labels/<name>
-        return write_ngff_labels(target[0], target[1], layer, overwrite=True)
-    if layer.kind == "labels" and is_ngff(p):  # into the image, named after the layer
-        return write_ngff_labels(p, label_name(layer.name), layer, overwrite=True)
-    if layer.kind == "labels" and p.suffix.lower() == ".zarr" and is_ngff(p.parent):
-        # <image>.zarr/<name>.zarr: a name typed inside the image's folder (a save dialog)
-        return write_ngff_labels(p.parent, label_name(p.stem), layer, overwrite=True)
+    # an NGFF labels group in an OME-Zarr image (an image layer there is refused by it)
+    target = labels_destination(p, layer.name) if layer.kind == "labels" else \
+        ngff_labels_target(p)
+    if target is not None:
+        return write_ngff_labels(*target, layer, overwrite=True)
     if layer.kind == "labels" and p.name.lower().endswith(".zarr"):
         raise UnsupportedFormatError(
             f"{p}: napari-ifss writes labels into an existing OME-Zarr image: give the "

@@ -1,0 +1,39 @@
+"""The Interactive dock's yellow preview layer: the object being clicked, on the image's grid.
+
+A slice longer than :data:`PREVIEW_PYRAMID_ABOVE` gets a pyramid of strided *views* of one
+uint8 array, so that napari draws a huge preview from a small level without copies (writing
+the full level, :func:`~.slice_context.full_resolution`, updates them all).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from napari.layers import Image
+from napari.viewer import Viewer
+
+from .slice_context import spatial_shape
+
+PREVIEW_PYRAMID_ABOVE = 4096  # px: a longer slice's preview is shown from coarser views
+
+
+def preview_levels(shape: tuple[int, ...]) -> list[np.ndarray]:
+    """The preview layer's data: one zero uint8 array of ``shape``; for slices longer than
+    :data:`PREVIEW_PYRAMID_ABOVE` also strided *views* of it, 2x coarser each down to ~1024
+    px, so that napari draws a huge preview from a small level (no copies: writing the full
+    level updates them all)."""
+    base = np.zeros(shape, np.uint8)
+    levels, k = [base], 1
+    while max(shape[-2:]) > PREVIEW_PYRAMID_ABOVE and max(shape[-2:]) // 2 ** k >= 1024:
+        levels.append(base[..., :: 2 ** k, :: 2 ** k])
+        k += 1
+    return levels
+
+
+def add_preview_layer(viewer: Viewer, image: Image, name: str) -> Image:
+    """A zero preview layer named ``name`` over ``image`` (its scale and translation): yellow,
+    additive, half transparent, values 0 / 1."""
+    levels = preview_levels(spatial_shape(image))
+    return viewer.add_image(
+        levels if len(levels) > 1 else levels[0], multiscale=len(levels) > 1, name=name,
+        scale=image.scale, translate=image.translate, colormap="yellow", blending="additive",
+        opacity=0.5, contrast_limits=(0, 1))
