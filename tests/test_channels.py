@@ -1,5 +1,5 @@
 """#20 (3): several channels of one image used together by the click model (core, session,
-API) and picked one at a time for propagation."""
+API) and by propagation (the head and scores: tests/test_channels_fewshot.py)."""
 
 from __future__ import annotations
 
@@ -166,10 +166,6 @@ def test_propagation_with_channels():
     both = ifss.propagate([noise, da.from_array(vol, chunks=(1, 48, 48))], labels)
     assert iou(both == 1, truth == cell) > 0.5
     np.testing.assert_array_equal(both, ifss.propagate(two, labels, channel_axis=0))
-    with pytest.raises(InvalidInputError, match="method='head'"):
-        ifss.propagate(two, labels, channel_axis=0, method="head")
-    with pytest.raises(InvalidInputError, match="quality score uses one channel"):
-        ifss.score([noise, vol], picked, support=labels)
     with pytest.raises(InvalidInputError, match="one shape"):
         ifss.propagate([noise[:4], vol], labels)
 
@@ -216,6 +212,6 @@ def test_cli_propagates_on_several_channels(tmp_path, capsys):
               str(tmp_path / "x.tif"), "--channel", "0,x"])
     assert exit_.value.code == 2
     assert "a channel number, a list" in capsys.readouterr().err
-    assert main(["score", str(image), "--labels", str(support), "--support", str(support),
-                 "--csv", str(tmp_path / "s.csv"), "--channel", "all"]) == 1
+    assert main(["propagate", str(image), "--support", str(support), "--out",
+                 str(tmp_path / "m.tif"), "--channel", "all", "--along", "t"]) == 1
     assert "uses one channel" in capsys.readouterr().err

@@ -85,3 +85,45 @@ def test_reordering_layers_keeps_the_channels_and_one_channel_models_get_none(
     viewer.window.add_dock_widget(classical, name="classical")
     classical._image_box.value = layers[0]
     assert classical.channels.layers == () and classical.channels.select.native.isHidden()
+
+
+def test_fewshot_dock_propagates_and_scores_on_the_channels(make_napari_viewer, qtbot):
+    """The Few-shot dock offers the image's other channels; the learner uses them together
+    (as ifss.propagate with both), the quality scores the object's channel (as ifss.score)."""
+    import napari_ifss as ifss
+    from napari_ifss._napari.fewshot_dock import FewShotDock
+    from napari_ifss.core.data.sample import make_synthetic_cells
+    from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
+
+    vol, truth = make_synthetic_cells((8, 48, 48), n_cells=4, seed=3)
+    dim = (vol.astype(np.float32) * 0.08 + 50).astype(np.uint16)
+    noise = np.random.default_rng(0).integers(0, 4000, vol.shape).astype(np.uint16)
+    cell = int(np.bincount(truth[2].ravel())[1:].argmax() + 1)
+    support = np.zeros(truth.shape, np.uint8)
+    support[2][truth[2] == cell] = 1
+    viewer = make_napari_viewer()
+    layers = viewer.add_image(np.stack([noise, dim]), channel_axis=0, name="pair")
+    labels = viewer.add_labels(support.copy(), name="ifss labels")
+    seg = FewShotSegmenter.default(device="cpu")
+    dock = FewShotDock(viewer, segmenter=seg)
+    viewer.window.add_dock_widget(dock, name="Few-shot propagation")
+    dock._image_box.value = layers[0]
+    assert dock.channels.layers == (layers[1],)  # the same image's other channel
+    dock.propagate()
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    assert dock.status.startswith("done: "), dock.status
+    expected = ifss.propagate([noise, dim], support)
+    np.testing.assert_array_equal(labels.data, expected)
+    scores = ifss.score([noise, dim], expected, support=support, segmenter=seg)
+    rows = {(r.z, r.label_id): r.score for r in dock.quality.rows}
+    assert rows and rows == pytest.approx({(z, 1): s.score for z, s in scores[1].items()})
+
+    dock._target_box.value = layers[1]  # another image: one channel only
+    dock.propagate()
+    assert "uses one channel" in dock.status
+    dock._target_box.value = None
+    dock.channels.select.value = []  # the noise channel alone
+    labels.data = support.copy()
+    dock.propagate()
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    np.testing.assert_array_equal(labels.data, ifss.propagate(noise, support))

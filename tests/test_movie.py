@@ -107,8 +107,8 @@ def test_one_label_of_several_and_movies_saved_as_tiff(tmp_path):
 def test_movie_in_napari_clicks_commit_and_console_propagation(make_napari_viewer, qtbot,
                                                                 tmp_path):
     """A 4D (t, z, y, x) layer: the Interactive dock clicks and commits on a (y, x) plane and
-    names it; the Few-shot dock says how to run a movie; ifss.propagate(..., along=) from the
-    console fills the labels layer in one undo step."""
+    names it; ifss.propagate(..., along=) from the console and the Few-shot dock (through z,
+    then through time) fill the labels layer, each run one undo step."""
     from napari_ifss._napari.fewshot_dock import FewShotDock
     from napari_ifss._napari.interactive_dock import InteractiveDock
     from napari_ifss.eval.random_walker import RandomWalkerSegmenter
@@ -128,16 +128,44 @@ def test_movie_in_napari_clicks_commit_and_console_propagation(make_napari_viewe
     labels = viewer.layers["ifss labels"]
     assert labels.data.shape == movie.shape and labels.data[2, 4].any()
     assert not labels.data[[0, 1, 3, 4, 5]].any()
-    fewshot = FewShotDock(viewer)
-    viewer.window.add_dock_widget(fewshot, name="Few-shot propagation")
-    fewshot._image_box.value, fewshot._labels_box.value = image, labels
-    fewshot.propagate()
-    assert "along='t'" in fewshot.status and "3D movie" in fewshot.status
     before = np.array(labels.data)
     ifss.propagate("movie", "ifss labels", along="z")  # the console: the layer is updated
     assert labels.data[2].sum() > before[2].sum() and not labels.data[0].any()
     labels.undo()
     np.testing.assert_array_equal(labels.data, before)
+
+    # the Few-shot dock: through z, then that 3D object through time, each one Ctrl+Z
+    fewshot = FewShotDock(viewer, segmenter=object())  # the learner; no quality scores
+    viewer.window.add_dock_widget(fewshot, name="Few-shot propagation")
+    fewshot._image_box.value, fewshot._labels_box.value = image, labels
+    assert not fewshot._along.native.isHidden() and fewshot._along.value == "z"
+    assert fewshot.support_text == "label 1: time point 2: slice 4"
+    fewshot.propagate()
+    qtbot.waitUntil(lambda: not fewshot.busy, timeout=60000)
+    assert fewshot.status.startswith("done: 1/1 time points"), fewshot.status
+    within = ifss.propagate(movie, before, along="z")
+    np.testing.assert_array_equal(labels.data, within)
+    fewshot._along.value = "t"  # the planes filled through z are annotations for this run
+    assert fewshot.support_text.startswith("label 1: time point 2: slices ")
+    fewshot.propagate()
+    qtbot.waitUntil(lambda: not fewshot.busy, timeout=60000)
+    n_planes = int(within[2].any(axis=(1, 2)).sum())
+    assert fewshot.status.startswith(f"done: {n_planes}/{n_planes} z planes"), fewshot.status
+    through = np.array(labels.data)
+    np.testing.assert_array_equal(through, ifss.propagate(movie, within, along="t"))
+    assert through[0].any() and through[5].any()
+    fewshot._along.value = "z"  # through z again: the planes filled through time count
+    text = fewshot.support_text
+    assert f"{n_planes - 1} propagated planes (recomputed by the next run)" in text, text
+    assert "label 1: time point 0: slices " in text, text
+    labels.undo()
+    np.testing.assert_array_equal(labels.data, within)
+    labels.undo()
+    np.testing.assert_array_equal(labels.data, before)
+    fewshot._mode.value = "z range"
+    fewshot.propagate()
+    assert "followed whole" in fewshot.status and not fewshot.busy
+    np.testing.assert_array_equal(labels.data, before)  # nothing written
     # File > Save of the 4D labels layer (first axis "t"): an OME-TIFF movie
     labels.axis_labels = ("t", "z", "y", "x")
     viewer.layers.selection = {labels}

@@ -8,7 +8,7 @@ import pytest
 from napari_ifss._napari.prompt_layer import make_prompt_layer
 from napari_ifss._napari.session_autosave import SESSION_DIR_ENV, SessionKeeper, session_folder
 from napari_ifss.core.interactive.session_store import load_session
-from napari_ifss.core.provenance import RECORD_KEY
+from napari_ifss.core.provenance import RECORD_KEY, TIME_RECORD_KEY
 
 pytestmark = pytest.mark.gui
 
@@ -41,6 +41,7 @@ def test_changes_are_saved_after_a_quiet_second_and_restored(make_napari_viewer,
     prompts.add([[4, 20, 5]])
     labels.data_setitem((np.array([2, 2]), np.array([10, 10]), np.array([11, 12])), 3)
     labels.metadata[RECORD_KEY] = {2: ["abc"]}
+    labels.metadata[TIME_RECORD_KEY] = {3: ["def"]}  # a movie's runs through time
     folder = session_folder(layer)
     assert folder == session_dir / "cells_6x32x32"
     qtbot.waitUntil(lambda: (folder / "session.json").exists(), timeout=3000)
@@ -62,6 +63,7 @@ def test_changes_are_saved_after_a_quiet_second_and_restored(make_napari_viewer,
     assert prompts2.features["positive"].tolist() == [True, False]
     assert labels2.data[2, 10, 12] == 3 and labels2.data[0, 0, 0] == 9  # nothing overwritten
     assert labels2.metadata[RECORD_KEY] == {2: ["abc"]}  # int slice keys again
+    assert labels2.metadata[TIME_RECORD_KEY] == {3: ["def"]}
     labels2.undo()  # the restore is one undo step
     assert labels2.data[2, 10, 11] == 0 and labels2.data[0, 0, 0] == 9
     assert not messages

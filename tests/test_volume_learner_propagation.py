@@ -256,23 +256,23 @@ def test_dock_method_box_and_a_learner_run_with_the_layer_scale(fewshot_docked, 
     assert box.label == "method" and "learn from this image" in box.tooltip
     assert dock.method == "learner" and list(box.choices) == ["learner", "head"]
 
-    from napari_ifss._napari import fewshot_dock
+    from napari_ifss._napari import fewshot_plan
 
     runs = []
-    real = fewshot_dock.propagate
+    real = fewshot_plan.propagate
 
     def spy(*args, **kwargs):
         runs.append(kwargs)
         return real(*args, **{**kwargs, "learner": FAST})
 
-    fewshot_dock.propagate = spy
+    fewshot_plan.propagate = spy
     try:
         dock.segmenter = object()  # no pretrained model needed for the learner run
         dock.quality.score = lambda *a, **k: None  # (its scores use the pretrained model)
         dock.propagate()
         qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
     finally:
-        fewshot_dock.propagate = real
+        fewshot_plan.propagate = real
     assert dock.status.startswith("done: 6/6 slices"), dock.status
     assert runs[0]["method"] == "learner" and runs[0]["spacing"] == (9.0, 1.0, 1.0)
     assert _dice(layer.data, truth) > 0.95  # the thick-slice prior reached the learner

@@ -309,7 +309,8 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
         channel_axis, channels: several channels used together (one array with its
             channel axis, or a list of ``(Z, Y, X)`` channels as for :func:`segment_clicks`;
             ``channels`` picks some, default all): the per-volume learner sees every channel's
-            features, each under its own window (``method="head"`` uses one channel).
+            features, each under its own window; ``method="head"`` uses, for each object,
+            the channel it stands out in most on the annotated slices.
         along: for a 3D movie ``(T, Z, Y, X)`` (image and labels): ``"z"`` propagates within
             each annotated time point through its slices, ``"t"`` follows the object through
             time, one z plane at a time (:mod:`~napari_ifss.core.fewshot.movie`); required
@@ -423,18 +424,15 @@ def score(image: object, labels: object, support: object | None = None,
         spacing: ``(z, y, x)`` voxel size (default: the image layer's scale or the file's
             spacing, else 1, 1, 1): the distance to your slices counts in object widths, so a
             slice 10 thick slices away is trusted less than one 10 thin slices away.
-        channel_axis, channels: the one channel to score on, as for :func:`propagate`.
+        channel_axis, channels: several channels, as for :func:`propagate`: each object is
+            judged in the channel it stands out in most on your own slices
+            (:mod:`~napari_ifss.core.fewshot.support_channel`).
     """
     from .core.fewshot.support import index_labels, resolve_label_ids
     from .core.quality.quality_volume import score_labels
 
     vol, _, image_spacing = resolve_channels(image, "image", channel_axis=channel_axis,
                                              channels=channels)
-    if isinstance(vol, Channels):
-        raise InvalidInputError(
-            f"the quality score uses one channel of an image ({vol.count} given: "
-            f"{', '.join(vol.names)}); pick the one that shows your objects with "
-            "channels=k (clicks and propagation use several together)")
     spacing = spacing if spacing is not None else image_spacing
     after, layer = resolve(labels, "labels")
     if support is not None:

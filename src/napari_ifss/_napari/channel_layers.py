@@ -6,7 +6,7 @@ named ``"cells"``, ``"cells [1]"``, ...; our reader names them ``"cells [channel
 A layer can be used with the clicked image when it lies on the same grid: same spatial shape,
 scale and translation, and is not an RGB(A) layer or one of ours. By default the layers of the
 same image (the same name before the ``[...]`` suffix) are used; the user changes the choice
-in the Interactive dock's *other channels* list.
+in the *other channels* list of the Interactive and Few-shot docks.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from napari.viewer import Viewer
 
 from .slice_context import spatial_shape
 
+CLICK_TOOLTIP = ("other channels of this image that the model also looks at (each with its own "
+                 "brightness); it outlines the object from the channel that shows it best. "
+                 "Ctrl+click to add or remove one; none selected: only the image above")
 _SUFFIX = re.compile(r"\s*\[(channel\s+)?\d+\]$")
 
 
@@ -63,18 +66,16 @@ class ChannelChoice:
         exclude: returns the dock's own layers (never offered).
         on_change: called when the user changes the choice.
         enabled: False for a model that uses one channel: nothing is offered.
+        tooltip: what the list's tooltip says (default: the click model's use of them).
     """
 
-    def __init__(self, viewer: Viewer, image, exclude, on_change, enabled: bool = True
-                 ) -> None:
+    def __init__(self, viewer: Viewer, image, exclude, on_change, enabled: bool = True,
+                 tooltip: str = CLICK_TOOLTIP) -> None:
         self.viewer, self._image, self._exclude = viewer, image, exclude
         self.enabled = enabled
         self.select = Select(label="other channels", choices=self._choices,
                              allow_multiple=True)
-        self.select.tooltip = (
-            "other channels of this image that the model also looks at (each with its own "
-            "brightness); it outlines the object from the channel that shows it best. "
-            "Ctrl+click to add or remove one; none selected: only the image above")
+        self.select.tooltip = tooltip
         self.select.native.setMaximumHeight(90)
         self._quiet = False
         self._on_change = on_change

@@ -1,7 +1,7 @@
 """The "Few-shot propagation" dock: spread annotated objects from a few slices to the stack.
 
-Pick the image, the labels layer holding the annotated (support) slices, the label ids, the
-method (a per-volume learner fitted on those slices, the default, or the pretrained few-shot
+Pick the image (and its other channels, used together: :mod:`.channel_layers`), the labels
+layer holding the annotated (support) slices, the label ids, the method (a per-volume learner fitted on those slices, the default, or the pretrained few-shot
 head; JFS quality scores always use the head) and which slices to fill (all, a z range, or
 only between annotated slices), or another image of
 the same ``(Y, X)`` size as the target (its result goes into a new labels layer). Slices come
@@ -29,25 +29,31 @@ from napari.utils import progress
 from napari.viewer import Viewer
 from qtpy.QtCore import QTimer
 
-from ..core.errors import IfssError, InvalidInputError
+from ..core.errors import IfssError
 from ..core.fewshot.fewshot import FewShotSegmenter
-from ..core.fewshot.learner_segmenter import DEFAULT_METHOD, LearnerSegmenter
-from ..core.fewshot.propagation import propagate
-from ..core.fewshot.support import LabelsIndex, index_labels
-from ..core.fewshot.transfer import transfer
+from ..core.fewshot.learner_segmenter import DEFAULT_METHOD
+from ..core.fewshot.support import index_labels
 from ..core.fewshot.volume_io import PropagationProgress
-from ..core.io.layerdata import spacing_of
-from ..core.provenance import RECORD_KEY, record_states, user_labels
-from ..core.slice_store import compressed_copy
-from .fewshot_run import RunPlan, RunState, clear_slices, parse_ids, propagated_record
+from ..core.planes import PlaneStack
+from ..core.provenance import record_key, record_states, user_labels
+from .channel_layers import ChannelChoice
+from .fewshot_plan import ALL, BETWEEN, RANGE, Selection, plan_run, plane_words
+from .fewshot_run import RunPlan, RunState, propagated_record
 from .intensity_choice import IntensityChoice
 from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 from .quality_panel import QualityPanel
-from .quality_worker import ScoringRequest, reserve_cache
-from .slice_context import full_resolution, spatial_shape, stack_noun
+from .slice_context import spatial_shape, stack_noun
 
-ALL, BETWEEN, RANGE = "all slices", "between annotated slices", "z range"
+ALONG_CHOICES = [("through the slices of each time point", "z"), ("through time", "t")]
+ALONG_TIP = ("a 3D movie: fill each time point you annotated through its slices, or follow the "
+             "object through time, one z plane at a time, from the time points where it is "
+             "drawn (draw it in 3D on one time point first)")
+CHANNELS_TIP = ("other channels of this image used together with it, each with its own "
+                "brightness: 'learn from this image' looks at all of them; the pretrained model "
+                "and the quality scores use, for each object, the channel it stands out in "
+                "most on your slices. Ctrl+click to add or remove one; none selected: only the "
+                "image above")
 METHOD_CHOICES = [("learn from this image", "learner"), ("pretrained few-shot model", "head")]
 METHOD_TIP = ("how the other slices are segmented. 'learn from this image' (recommended): a "
               "classifier is trained in seconds on the slices you annotated, uses the image's "
@@ -65,12 +71,18 @@ class FewShotDock(Container):
         self.segmenter = segmenter
         self._image_box = ComboBox(label="image", choices=self._images, nullable=True)
         self._image_box.tooltip = "the image whose slices are annotated"
+        self.channels = ChannelChoice(napari_viewer, lambda: self._image_box.value,
+                                      self._not_images, None, tooltip=CHANNELS_TIP)
+        self._channels_of: Image | None = None  # the image the channel list was made for
         self._labels_box = ComboBox(label="labels", choices=self._labels_layers, nullable=True)
         self._labels_box.tooltip = ("the labels layer holding your annotated slices; the "
                                     "other slices are filled in it")
         self._ids = LineEdit(label="label ids", value="")
         self._ids.tooltip = "comma-separated label ids; empty: every id present"
         self._mode = ComboBox(label="slices to fill", choices=[ALL, BETWEEN, RANGE], value=ALL)
+        self._along = ComboBox(label="follow the object", choices=ALONG_CHOICES, value="z",
+                               visible=False)
+        self._along.tooltip = ALONG_TIP
         self._mode.tooltip = "which slices get objects: all, a z range, or between annotations"
         self._method = ComboBox(label="method", choices=METHOD_CHOICES, value=DEFAULT_METHOD)
         self._method.tooltip = METHOD_TIP
@@ -92,7 +104,8 @@ class FewShotDock(Container):
         self._status = Label(label="status", value="")
         self.quality = QualityPanel(napari_viewer, propagated_record, self._on_scoring)
         super().__init__(widgets=[
-            self._image_box, self._labels_box, self._ids, self._method, self.intensity.combo,
+            self._image_box, self.channels.select, self._labels_box, self._ids, self._method,
+            self.intensity.combo, self._along,
             self._mode,
             self._z_from, self._z_to, self._target_box, self._support, self._run_btn,
             self._cancel_btn, self._status,
@@ -111,7 +124,8 @@ class FewShotDock(Container):
         self._timer.setSingleShot(True)
         self._timer.setInterval(150)
         self._timer.timeout.connect(self.refresh_support)
-        for box in (self._labels_box, self._image_box, self._ids, self._mode):
+        for box in (self._labels_box, self._image_box, self._ids, self._mode,
+                    self._along):
             box.changed.connect(self._on_selection_changed)
         self._run_btn.changed.connect(self.propagate)
         self._cancel_btn.changed.connect(self.cancel)
@@ -146,7 +160,12 @@ class FewShotDock(Container):
     # -- choices and state -------------------------------------------------------------
     def _images(self, _widget=None) -> list[Image]:
         return [ly for ly in self.viewer.layers
-                if isinstance(ly, Image) and ly.name != PREVIEW_NAME]  # not the click preview
+                if isinstance(ly, Image) and ly not in self._not_images()]
+
+    def _not_images(self) -> list[Image]:
+        """Image layers that are not images of the sample (the click preview)."""
+        return [ly for ly in self.viewer.layers
+                if isinstance(ly, Image) and ly.name == PREVIEW_NAME]
 
     def _labels_layers(self, _widget=None) -> list[Labels]:
         return [ly for ly in self.viewer.layers if isinstance(ly, Labels)]
@@ -173,6 +192,10 @@ class FewShotDock(Container):
         self._run_btn.enabled, self._cancel_btn.enabled = not busy, busy
 
     def _on_selection_changed(self, *_args) -> None:
+        if self._image_box.value is not self._channels_of:  # offer this image's channels
+            self._channels_of = self._image_box.value
+            self.channels.reset()
+            self._along.visible = self._is_movie()
         labels = self._labels_box.value
         if labels is not self._watched:
             for layer, connect in ((self._watched, False), (labels, True)):
@@ -205,7 +228,8 @@ class FewShotDock(Container):
             if labels is None:
                 index = None
             else:
-                support, stale = user_labels(propagated_record(labels), labels.data)
+                support, stale = user_labels(propagated_record(labels, self._record_key()),
+                                             PlaneStack(labels.data))
                 index = index_labels(support)
         except IfssError as err:
             self._support.value = str(err)
@@ -215,15 +239,25 @@ class FewShotDock(Container):
             return
         self._z_to.max = self._z_from.max = max(index.depth - 1, 0)
         items = sorted(index.slices_of.items())
-        lines = [f"label {i}: {self._noun(len(zs))} {', '.join(map(str, zs))}"
+        lead = PlaneStack(labels.data).lead  # (Z,), or (T, Z) for a 3D movie
+        lines = [f"label {i}: {plane_words(lead, list(zs), self._noun(len(zs)))}"
                  for i, zs in items[:SUPPORT_LINES]]
         if len(items) > SUPPORT_LINES:  # keep the dock compact for layers with many objects
-            lines.append(f"... and {len(items) - SUPPORT_LINES} more labels on {self._noun(2)} "
-                         f"{index.annotated[0]}-{index.annotated[-1]}")
+            lines.append(f"... and {len(items) - SUPPORT_LINES} more labels")
         if stale:
-            lines.append(f"{len(stale)} propagated {self._noun(len(stale))} "
-                         "(recomputed by the next run)")
+            noun = "planes" if len(lead) == 2 else self._noun(len(stale))
+            lines.append(f"{len(stale)} propagated {noun} (recomputed by the next run)")
         self._support.value = "\n".join(lines)
+
+    def _record_key(self) -> str:
+        """The record of the runs this dock's next run recomputes (a movie's: those in the
+        chosen direction)."""
+        return record_key(self._along.value if self._is_movie() else "z")
+
+    def _is_movie(self) -> bool:
+        """Whether the chosen image is a 3D movie ``(T, Z, Y, X)``."""
+        image = self._image_box.value
+        return image is not None and len(spatial_shape(image)) == 4
 
     def _noun(self, count: int = 1) -> str:
         """"slice(s)", or "time point(s)" when the image's stacked axis is time."""
@@ -231,87 +265,21 @@ class FewShotDock(Container):
 
     # -- starting a run ----------------------------------------------------------------
     def _plan(self) -> RunPlan:
-        """Validate the selection and say what the run does (see :class:`RunPlan`)."""
-        image, labels = self._image_box.value, self._labels_box.value
-        if image is None:
-            raise InvalidInputError("choose an image layer")
-        shape = spatial_shape(image)
-        if len(shape) == 4:  # a 3D movie: the dock runs (Z, Y, X) stacks, the console both
-            raise InvalidInputError(
-                f"image {image.name!r} has 4 axes (a 3D movie?); this dock propagates a (Z, Y, "
-                f"X) stack: in napari's console, ifss.propagate({image.name!r}, 'labels name', "
-                "along='z') fills each annotated time point through its slices, along='t' "
-                "follows the object through time (one Ctrl+Z undoes it)")
-        if len(shape) != 3:
-            raise InvalidInputError(f"image {image.name!r} has {len(shape)} spatial axes; "
-                                    "few-shot propagation needs a (Z, Y, X) stack")
-        if labels is None:
-            raise InvalidInputError("choose a labels layer with annotated slices")
-        if tuple(labels.data.shape) != shape:
-            raise InvalidInputError(f"labels {labels.name!r} has shape {labels.data.shape}, "
-                                    f"image {image.name!r} has {shape}")
-        user, stale = user_labels(propagated_record(labels), labels.data)
-        support = compressed_copy(user)  # the worker's copy: propagation writes into it
-        index = index_labels(support)
-        if not index.annotated:
-            raise InvalidInputError(f"no annotated slice in {labels.name!r}: draw the object "
-                                    "on at least one slice first")
-        ids = parse_ids(self._ids.value, index)
-        method = self.method  # read here, in the UI thread: the run does not follow later edits
-        window = self.intensity.window(image)  # what you see, if so chosen (see the combo)
-        volume = full_resolution(image)  # level 0 of a multiscale (pyramid) layer
-        target = self._target_box.value
-        if target is not None and target is not image:
-            tshape = spatial_shape(target)
-            if len(tshape) != 3 or tshape[1:] != shape[1:] or target.rgb != image.rgb:
-                raise InvalidInputError(f"target {target.name!r} has shape {tshape}; it needs "
-                                        f"(Z, {shape[1]}, {shape[2]}) like {image.name!r}")
-            out = np.zeros(tshape, labels.data.dtype)
-            layer = self.viewer.add_labels(np.zeros_like(out), name=f"{target.name} few-shot",
-                                           scale=target.scale, translate=target.translate)
+        """Validate the selection and say what the run does (:func:`.fewshot_plan.plan_run`)."""
+        before = list(self.viewer.layers)
+        plan = plan_run(self.viewer, Selection(
+            self._image_box.value, self._labels_box.value, self._ids.value, self.method,
+            self._mode.value, (int(self._z_from.value), int(self._z_to.value)),
+            self._target_box.value, self.channels.layers, self.intensity.window,
+            self._along.value if self._is_movie() else None))
+        if plan.layer not in before:  # a new labels layer for another target image
             self._labels_box.reset_choices()
-            return RunPlan(lambda seg: transfer(
-                volume, support, full_resolution(target), out, ids,
-                segmenter=seg if method == "head" else LearnerSegmenter(), window=window),
-                tshape[0] * len(ids), layer, list, None)
-        slices = self._slices(index, ids)
-        todo = [z for z in slices if z not in set(index.annotated)]
-        if not todo:
-            raise InvalidInputError("nothing to fill: every selected slice is annotated")
-        redo = sorted(set(stale) & set(slices))
-        spacing = spacing_of(image.scale)  # (z, y, x) voxel size
-        scoring = ScoringRequest.for_run(volume, ids, spacing, window)  # as the run
-        if method == "head":
-            def start(seg):
-                return propagate(volume, support, ids, slices, method="head",
-                                 segmenter=reserve_cache(seg, index.depth), out=support,
-                                 cache_prefix=scoring.cache_prefix, window=window)
-        else:
-            def start(seg):  # seg: the pretrained model, loaded for the quality scores
-                return propagate(volume, support, ids, slices, method="learner",
-                                 spacing=spacing, out=support, window=window)
-        return RunPlan(start, len(todo) * len(ids), labels,
-                       lambda: clear_slices(labels, redo, ids), scoring)
+        return plan
 
     @property
     def method(self) -> str:
         """``"learner"`` or ``"head"``: how slices are segmented (the "method" box)."""
         return self._method.value
-
-
-    def _slices(self, index: LabelsIndex, ids: list[int]) -> list[int]:
-        if self._mode.value == BETWEEN:
-            zs = [z for i in ids for z in index.slices_of[i]]
-            if min(zs) == max(zs):
-                raise InvalidInputError("only one annotated slice: nothing lies between "
-                                        "annotated slices (choose all slices or a z range)")
-            return list(range(min(zs), max(zs) + 1))
-        if self._mode.value == RANGE:
-            lo, hi = int(self._z_from.value), int(self._z_to.value)
-            if not 0 <= lo <= hi < index.depth:
-                raise InvalidInputError(f"z range {lo}..{hi} is not within 0..{index.depth - 1}")
-            return list(range(lo, hi + 1))
-        return list(range(index.depth))
 
     def _load_segmenter(self) -> FewShotSegmenter:
         """Runs in the worker thread (the dock keeps the model for the next run)."""
@@ -340,10 +308,11 @@ class FewShotDock(Container):
             self._set_status(f"cannot propagate: {err}")
             return
         total = plan.total
-        self._run = RunState(plan.layer, total, plan.scoring, plan.clear())
+        self._run = RunState(plan.layer, total, plan.scoring, plan.clear(),
+                             unit=plan.unit or self._noun(2), record_key=plan.record_key)
         self.progress_bar = progress(total=total, desc="few-shot propagation")
         self._run_btn.enabled, self._cancel_btn.enabled = False, True
-        self._set_status(f"propagating 0/{total} {self._noun(2)}...")
+        self._set_status(f"propagating 0/{total} {self._run.unit}...")
         self.runner.run(self._load_segmenter, plan.start)
 
     def cancel(self) -> None:
@@ -360,22 +329,23 @@ class FewShotDock(Container):
         if run is None:
             return
         layer = run.layer
-        current = np.array(layer.data[event.z])
+        planes = PlaneStack(layer.data)  # event.z: the plane (t * Z + z in a 3D movie)
+        current = np.array(planes[event.z])
         gained = event.mask & (current == 0)  # the user may have painted meanwhile
         if gained.any():
             current[gained] = event.label_id
-            layer.data[event.z] = current
+            planes[event.z] = current
             flat = np.flatnonzero(gained)  # 32-bit where a slice allows: kept for the undo
             run.written.append((event.z, flat.astype(np.int32) if gained.size < 2**31
                                 else flat, event.label_id))
         run.done = event.done
         if not self.runner.cancelling:
-            self._set_status(f"propagating {event.done}/{event.total} {self._noun(2)}...")
+            self._set_status(f"propagating {int(event.done)}/{event.total} {run.unit}...")
         # last: redrawing may process queued signals (even the end of the run) re-entrantly
         if gained.any():
             layer.refresh()
         if self.progress_bar is not None:
-            self.progress_bar.update(1)
+            self.progress_bar.update(event.done - self.progress_bar.n)
 
     def _on_done(self, result: RunFinished | RunFailed) -> None:
         run, self._run = self._run, None
@@ -384,17 +354,17 @@ class FewShotDock(Container):
             self.progress_bar = None
         layer = run.layer
         run.record_undo()
-        layer.metadata = {**layer.metadata, RECORD_KEY: record_states(
-            propagated_record(layer), layer.data, run.touched)}
+        layer.metadata = {**layer.metadata, run.record_key: record_states(
+            propagated_record(layer, run.record_key), PlaneStack(layer.data), run.touched)}
         self._run_btn.enabled, self._cancel_btn.enabled = True, False
-        done, total = run.done, run.total
+        done, total, unit = int(run.done), run.total, run.unit
         if isinstance(result, RunFailed):
-            self._set_status(f"error after {done}/{total} {self._noun(2)}: {result.error}")
+            self._set_status(f"error after {done}/{total} {unit}: {result.error}")
         elif result.cancelled:
-            self._set_status(f"cancelled after {done}/{total} {self._noun(2)}")
+            self._set_status(f"cancelled after {done}/{total} {unit}")
         else:
-            log.info("propagation: %d/%d slices in %.1f s", done, total, result.seconds)
-            self._set_status(f"done: {done}/{total} {self._noun(2)} into {layer.name!r} "
+            log.info("propagation: %d/%d %s in %.1f s", done, total, unit, result.seconds)
+            self._set_status(f"done: {done}/{total} {unit} into {layer.name!r} "
                              "(Ctrl+Z undoes the run)")
         self.refresh_support()
         scoring = run.scoring

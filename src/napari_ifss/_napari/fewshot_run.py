@@ -17,11 +17,14 @@ from napari.layers import Labels
 
 from ..core.errors import InvalidInputError
 from ..core.fewshot.support import LabelsIndex, resolve_label_ids
+from ..core.planes import PlaneStack
 from ..core.provenance import RECORD_KEY, Record
 from .labels_history import record_as_one_step
 from .propagation_worker import Starter
 from .quality_worker import ScoringRequest
 
+# Slices are numbered as the planes of the layer (:class:`~napari_ifss.core.planes.PlaneStack`:
+# z for a (Z, Y, X) layer, t * Z + z for a 3D movie).
 # (z, flat indices into the (Y, X) slice, the values they held before): voxels a run zeroed
 Cleared = tuple[int, np.ndarray, np.ndarray]
 # (z, flat indices into the (Y, X) slice, the label id written there; they held 0 before)
@@ -38,6 +41,9 @@ class RunPlan:
         layer: the labels layer written (``(Z, Y, X)``; a new one for another target image).
         clear: zeroes the earlier propagated results the run recomputes; returns them.
         scoring: what JFS scores after the run (None: no scoring, for another target).
+        unit: what the run's steps are called in the status line, plural (empty: the
+            layer's slices or time points); a 3D movie runs "time points" or "z planes".
+        record_key: the metadata key of the record the run adds its slices to.
     """
 
     start: Starter
@@ -45,6 +51,8 @@ class RunPlan:
     layer: Labels
     clear: Callable[[], list[Cleared]]
     scoring: ScoringRequest | None
+    unit: str = ""
+    record_key: str = RECORD_KEY
 
 
 @dataclass
@@ -57,7 +65,10 @@ class RunState:
         scoring: what JFS scores after a finished run (None: nothing).
         cleared: the voxels the run zeroed before it started (earlier propagated results).
         written: the voxels the run wrote, slice by slice, in order.
-        done: the number of steps come back so far.
+        done: the number of steps come back so far (a 3D movie's: units, with the running
+            unit's fraction).
+        unit: the steps' name, plural (see :attr:`RunPlan.unit`).
+        record_key: see :attr:`RunPlan.record_key`.
     """
 
     layer: Labels
@@ -65,7 +76,9 @@ class RunState:
     scoring: ScoringRequest | None
     cleared: list[Cleared]
     written: list[Written] = field(default_factory=list)
-    done: int = 0
+    done: float = 0
+    unit: str = "slices"
+    record_key: str = RECORD_KEY
 
     @property
     def touched(self) -> set[int]:
@@ -87,7 +100,8 @@ class RunState:
             by_z.setdefault(int(z), []).append((flat, np.zeros(flat.size, layer.data.dtype)))
         if not by_z:
             return
-        yx = layer.data.shape[1:]
+        planes = PlaneStack(layer.data)
+        yx = planes.shape[1:]
         itype = np.int16 if max(layer.data.shape) <= np.iinfo(np.int16).max else np.int32
         with layer.block_history():
             for z in sorted(by_z):
@@ -95,30 +109,35 @@ class RunState:
                 before = np.concatenate([b for _, b in by_z[z]])
                 flat, first = np.unique(flat, return_index=True)
                 rows, cols = np.unravel_index(flat, yx)
-                idx = (np.full(flat.size, z, itype), rows.astype(itype), cols.astype(itype))
+                idx = (*(np.full(flat.size, i, itype) for i in planes.index(z)),
+                       rows.astype(itype), cols.astype(itype))
                 record_as_one_step(layer, idx, before[first], refresh=False)
         layer.refresh()
 
 
 def clear_slices(layer: Labels, zs: list[int], ids: list[int]) -> list[Cleared]:
-    """Zero the voxels of ``ids`` on slices ``zs`` of ``layer`` ``(Z, Y, X)`` (earlier
-    propagated results that a run recomputes); returns what was zeroed, for the undo."""
+    """Zero the voxels of ``ids`` on slices ``zs`` of ``layer`` ``(Z, Y, X)`` (planes of a
+    movie, :class:`~napari_ifss.core.planes.PlaneStack`) (earlier propagated results that a
+    run recomputes); returns what was zeroed, for the undo."""
     cleared: list[Cleared] = []
+    planes = PlaneStack(layer.data)
     for z in zs:
-        current = np.array(layer.data[z])
+        current = np.array(planes[z])
         flat = np.flatnonzero(np.isin(current, ids))
         if flat.size:
             cleared.append((z, flat, current.reshape(-1)[flat].copy()))
             current.reshape(-1)[flat] = 0
-            layer.data[z] = current
+            planes[z] = current
     if cleared:
         layer.refresh()
     return cleared
 
 
-def propagated_record(layer: Labels) -> Record:
-    """The record of propagated slices kept in ``layer.metadata`` (empty if none)."""
-    return dict(layer.metadata.get(RECORD_KEY, {}))
+def propagated_record(layer: Labels, key: str = RECORD_KEY) -> Record:
+    """The record of propagated slices kept in ``layer.metadata`` under ``key`` (empty if
+    none; :data:`~napari_ifss.core.provenance.TIME_RECORD_KEY`: a movie's runs through
+    time)."""
+    return dict(layer.metadata.get(key, {}))
 
 
 def parse_ids(text: str, index: LabelsIndex) -> list[int]:

@@ -33,14 +33,14 @@ from ..core.interactive.session_store import (
     save_session,
     session_folder_for,
 )
-from ..core.provenance import RECORD_KEY, record_from_json
+from ..core.provenance import RECORD_KEYS, record_from_json
 from ..core.quality.quality_store import QUALITY_KEY
 from .labels_history import write_labels
 from .slice_context import spatial_shape
 
 MAX_LABELS_BYTES = 512 * 2**20
 SESSION_DIR_ENV = "IFSS_SESSION_DIR"
-KEPT_METADATA = (RECORD_KEY, QUALITY_KEY)
+KEPT_METADATA = (*RECORD_KEYS, QUALITY_KEY)
 LABELS_EVENTS = ("paint", "set_data", "data")  # painting, undo/redo, data replaced
 
 
@@ -180,8 +180,9 @@ class SessionKeeper:
             idx = np.nonzero((saved.labels != 0) & (saved.labels != current))
             restored = write_labels(labels, idx, saved.labels[idx])
             kept = {k: v for k, v in saved.metadata.items() if k in KEPT_METADATA}
-            if RECORD_KEY in kept:  # JSON turned its int slice keys into strings
-                kept[RECORD_KEY] = record_from_json(kept[RECORD_KEY])
+            for key in RECORD_KEYS:  # JSON turned their int slice keys into strings
+                if key in kept:
+                    kept[key] = record_from_json(kept[key])
             if kept:
                 labels.metadata = {**labels.metadata, **kept}
         return (f"restored {n_points} prompt{'s' * (n_points != 1)} and {restored} labelled "

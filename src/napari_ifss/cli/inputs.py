@@ -35,8 +35,8 @@ def add_plane_args(p: argparse.ArgumentParser) -> None:
     """``--channel`` and ``--time``: which channel / time point of the image file to open."""
     p.add_argument("--channel", type=_channel_choice, default=None,
                    help="which channel of a multichannel image file (0, 1, ...); required when "
-                        "the file has several. ifss propagate also takes several, used "
-                        "together: 'all' or a list such as 0,2")
+                        "the file has several. ifss propagate and ifss score also take "
+                        "several, used together: 'all' or a list such as 0,2")
     p.add_argument("--time", type=_time_choice, default=None,
                    help="which time point of a time-lapse image file (0, 1, ...); required "
                         "when the file has several; 'all' follows the object through the "

@@ -19,7 +19,7 @@ from .inputs import (
     finish_volume_command,
     load_segmenter,
     read_labels_like,
-    read_volume,
+    read_volume_channels,
     window_of,
 )
 
@@ -50,13 +50,13 @@ def _run(args: argparse.Namespace) -> int:
 
     csv_path = check_new_file(args.csv, args.overwrite) if args.csv else None
     window = window_of(args)
-    image = read_volume(args.image, args)
+    image, data = read_volume_channels(args.image, args)
     result = read_labels_like(args.labels, image, "--labels")
     support = read_labels_like(args.support, image, "--support")
     partial: dict = {}  # filled slice by slice: what Ctrl+C leaves
     interrupted = False
     try:
-        scores = score(image.data, result.data, support.data, args.ids,
+        scores = score(data, result.data, support.data, args.ids,
                        segmenter=load_segmenter(args), progress=not args.quiet, out=partial,
                        window=window, spacing=spacing_of(image.scale))
     except KeyboardInterrupt:
@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
             for z, s in sorted(table.items()):
                 print(f"{z},{label_id},{s.score:.6f},{s.badge}")
     if interrupted:
-        total = plan_scoring(image.data, result.data, support.data, args.ids).total
+        total = plan_scoring(data, result.data, support.data, args.ids).total
         where = f"written to {csv_path}" if csv_path is not None else "printed above"
         print(f"interrupted: {done} of {total} slices scored, their rows {where}",
               file=sys.stderr)

@@ -10,7 +10,8 @@ undo/redo of a run keeps the record valid, and a slice the user edits afterwards
 correction into) becomes a user slice again automatically.
 
 The record is a plain ``dict[int, list[str]]`` (JSON-friendly), e.g. stored in a napari layer's
-``metadata``. Arrays are ``(Z, Y, X)`` integer labels.
+``metadata``. Arrays are ``(Z, Y, X)`` integer labels, or the planes of a 3D movie
+(:class:`~napari_ifss.core.planes.PlaneStack`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ import numpy as np
 
 Record = dict[int, list[str]]
 RECORD_KEY = "napari_ifss_propagated"  # where a labels layer's metadata keeps its record
+# A 3D movie's planes (numbered t * Z + z) that runs *through time* filled: kept apart from
+# those filled through z (RECORD_KEY), so that a run in one direction recomputes its own
+# earlier results and takes the other direction's as annotations (draw on one slice, fill the
+# time point through z, then follow that 3D object through time).
+TIME_RECORD_KEY = "napari_ifss_propagated_through_time"
+RECORD_KEYS = (RECORD_KEY, TIME_RECORD_KEY)
 # States kept per slice (newest last); older ones are dropped beyond this.
 MAX_STATES = 16
 
@@ -103,3 +110,9 @@ def user_labels(record: Record, labels: object) -> tuple[UserSlices, list[int]]:
     Nothing is copied: take ``np.array(view)`` for a writable copy."""
     stale = propagated_slices(record, labels)
     return UserSlices(labels, stale), stale
+
+
+def record_key(along: str) -> str:
+    """The metadata key of the record of runs along ``"z"`` (stacks, and movies through z)
+    or ``"t"`` (movies through time)."""
+    return TIME_RECORD_KEY if along == "t" else RECORD_KEY

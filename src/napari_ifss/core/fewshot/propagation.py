@@ -52,6 +52,7 @@ from ..normalize import IntensityWindow
 from .fewshot import FewShotSegmenter
 from .learner_segmenter import DEFAULT_METHOD, LearnerSegmenter, check_method, check_spacing
 from .support import index_labels, resolve_label_ids
+from .support_channel import channel_key, support_channel
 from .volume_io import (
     PropagationProgress,
     check_finite_up_front,
@@ -61,6 +62,7 @@ from .volume_io import (
     is_constant,
     partial_write_error,
     read_slice,
+    sample_window,
     volume_window,
     window_slices,
     write_slice,
@@ -94,8 +96,9 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
 
     Args:
         volume: ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)`` array-like (numpy, dask, zarr), or
-            :class:`~napari_ifss.core.channels.Channels` of ``(Z, Y, X)`` arrays used together
-            (method ``"learner"``).
+            :class:`~napari_ifss.core.channels.Channels` of ``(Z, Y, X)`` arrays: the learner
+            uses them together, the head the one each object stands out in on its annotated
+            slices (:mod:`.support_channel`).
         labels: ``(Z, Y, X)`` integer labels; slices containing an id are its support.
         label_ids: one id, several, or None for every id present.
         slices: the z indices to fill (default all); annotated slices are always skipped.
@@ -112,9 +115,11 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
         threshold: probability above which a voxel belongs to the object.
         use_neighbour: use the mask propagated on the adjacent slice as a prior.
         stop_when_empty: outside the annotated z-range, stop a front once its mask is empty.
-        window: intensity window (default: from a few evenly spaced slices of the volume).
+        window: intensity window (default: from a few evenly spaced slices of the volume;
+            for Channels each channel's own window, else its own slices).
         cache_prefix: when given, encoded slices are cached in the segmenter under
-            ``(cache_prefix, z)`` (useful to re-run on the same volume).
+            ``(cache_prefix, z)`` (useful to re-run on the same volume); a channel's under
+            ``(channel_key(cache_prefix, k), z)``.
 
     Yields:
         :class:`PropagationProgress` per filled slice and label id, after it was written.
@@ -129,9 +134,6 @@ def propagate(volume: object, labels: object, label_ids: int | Iterable[int] | N
     """
     depth, _, _ = check_inputs(volume, labels, out)
     model = slice_model(method, segmenter, learner, spacing, threshold)
-    if isinstance(volume, Channels) and not isinstance(model, LearnerSegmenter):
-        raise InvalidInputError("the few-shot head (method='head') uses one channel; the "
-                                "per-volume learner (the default) uses several together")
     index = index_labels(labels)
     ids = resolve_label_ids(index, label_ids)
     if out is None and len(ids) > 1:
@@ -191,6 +193,9 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
         sampled = [read_slice(volume, z) for z in window_slices(volume)]
         check_not_constant(volume, sampled + list(support.values()))
         window = volume_window(volume, sampled)
+    elif isinstance(volume, Channels):  # one per channel: given, else from its own slices
+        window = sample_window(volume.with_windows(window))
+    by_channel = isinstance(volume, Channels) and not isinstance(seg, LearnerSegmenter)
     total, done = len(targets) * len(ids), 0
     target_set = set(targets)
     written: dict[int, list[int]] = {}
@@ -201,8 +206,12 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
             z = None
             ann = list(index.slices_of[label_id])
             known = {a: np.asarray(labels[a]) == label_id for a in ann}
-            seg.set_support([support[a] for a in ann], [known[a] for a in ann],
-                            positions=ann, window=window)
+            view, win, prefix, shots = volume, window, cache_prefix, [support[a] for a in ann]
+            if by_channel:  # the head sees one channel: the one this object stands out in
+                k = support_channel(shots, [known[a] for a in ann], window)
+                view, win, shots = volume.arrays[k], window[k], [s.arrays[k] for s in shots]
+                prefix = None if cache_prefix is None else channel_key(cache_prefix, k)
+            seg.set_support(shots, [known[a] for a in ann], positions=ann, window=win)
             lo, hi = min(min(targets), ann[0]), max(max(targets), ann[-1])
             finished = set(ann)
             for z in processing_order(ann, lo, hi):
@@ -213,13 +222,13 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
                 if stop_when_empty and outside and inner in known and not known[inner].any():
                     mask, predicted = np.zeros_like(known[inner]), False
                 else:
-                    image = read_slice(volume, z)
+                    image = read_slice(view, z)
                     if is_constant(image):  # a blank slice: nothing to find on it
                         mask, predicted = np.zeros(image.shape[:2], dtype=bool), False
                         blank.add(z)
                     else:
                         prior = np.mean(nbrs, axis=0) if (use_neighbour and nbrs) else None
-                        key = None if cache_prefix is None else (cache_prefix, z)
+                        key = None if prefix is None else (prefix, z)
                         prob = seg.predict(image, position=z, neighbour=prior, key=key)
                         mask, predicted = prob > threshold, True
                 known[z] = mask

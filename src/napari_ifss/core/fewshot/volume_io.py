@@ -213,9 +213,11 @@ def volume_window(volume: object, sampled: Sequence[object]
                  for k, w in enumerate(volume.windows))
 
 
-def sample_window(volume: object, n: int = WINDOW_SAMPLE_SLICES) -> IntensityWindow:
-    """Intensity window of a volume from ``n`` evenly spaced slices (bounded reads)."""
-    return slices_window([read_slice(volume, z) for z in window_slices(volume, n)])
+def sample_window(volume: object, n: int = WINDOW_SAMPLE_SLICES
+                  ) -> IntensityWindow | tuple[IntensityWindow, ...]:
+    """Intensity window of a volume from ``n`` evenly spaced slices (bounded reads); for
+    :class:`Channels` one per channel (:func:`volume_window`)."""
+    return volume_window(volume, [read_slice(volume, z) for z in window_slices(volume, n)])
 
 
 def check_volume_shape(shape: tuple[int, ...]) -> None:

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..contrast import region_contrast
+
 FOCUS_ABOVE = 1024  # slices with a longer side get focus windows by default
 FOCUS_MIN_SIZE = 384  # the smallest window side, slice pixels
 FOCUS_EXPANSION = 2.0  # a later window is this many times the object's extent
@@ -130,14 +132,7 @@ def boundary_contrast(grey: np.ndarray, mask: np.ndarray, seed: tuple[int, int])
     if not m[r, c]:
         return 0.0
     labels, _ = ndi.label(m)
-    obj = labels == labels[r, c]
-    width = max(2, int(round(0.25 * 2.0 * np.sqrt(obj.sum() / np.pi))))
-    ring = ndi.binary_dilation(obj, iterations=width) & ~obj
-    if not ring.any():
-        return 0.0
-    inside, around = g[obj], g[ring]
-    spread = np.sqrt((inside.var() + around.var()) / 2.0 + 1e-6)
-    return float(abs(inside.mean() - around.mean()) / spread)
+    return region_contrast(g, labels == labels[r, c])
 
 
 def prompt_extent(rows: list[int], cols: list[int], span: Window | None

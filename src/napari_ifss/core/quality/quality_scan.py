@@ -34,12 +34,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..channels import Channels
 from ..encoding import EncodedSlice
 from ..errors import InvalidInputError
 from ..fewshot.fewshot import FewShotSegmenter
 from ..fewshot.learner_segmenter import check_spacing
 from ..fewshot.support import index_labels
-from ..fewshot.volume_io import check_volume_dtype, check_volume_shape, sample_window
+from ..fewshot.support_channel import channel_key, support_channel
+from ..fewshot.volume_io import (
+    check_volume_dtype,
+    check_volume_shape,
+    read_slice,
+    sample_window,
+)
 from ..normalize import IntensityWindow
 from .quality import EMPTY_BADGE, QualityScore, score_encoded, unusable_score
 
@@ -200,7 +207,8 @@ def score_plan(volume: object, labels_after: object, user_labels: object, plan: 
 
     Args:
         segmenter: the few-shot model (default :meth:`FewShotSegmenter.default`).
-        window: intensity window (default: :func:`sample_window`, as propagation).
+        window: intensity window (default: :func:`sample_window`, as propagation); for
+            :class:`Channels` one for all or one per channel (None: that channel's own).
         cache_prefix: result slices are encoded under ``(cache_prefix, z)``; pass the
             propagation's prefix to reuse its encodings (None: private to this run).
         spacing: ``(z, y, x)`` voxel size (checked by :func:`score_labels`): distances to the
@@ -210,15 +218,34 @@ def score_plan(volume: object, labels_after: object, user_labels: object, plan: 
     if total == 0:
         return
     seg = segmenter if segmenter is not None else FewShotSegmenter.default()
-    window = window if window is not None else sample_window(volume)
+    if isinstance(volume, Channels):  # one window per channel: given, else from its own slices
+        window = sample_window(volume.with_windows(window) if window is not None else volume)
+    elif window is None:
+        window = sample_window(volume)
     prefix = cache_prefix if cache_prefix is not None else ("quality", object())
-    held: dict[int, EncodedSlice] = {}  # user slices of every id: encoded once, kept
+    held: dict[tuple[int, int | None], EncodedSlice] = {}  # user slices: encoded once, kept
     user_masks: dict[int, list[np.ndarray]] = {}
+    channel_of: dict[int, int | None] = {}
 
-    def user_slice(z: int) -> EncodedSlice:
-        if z not in held:
-            held[z] = seg.encode(np.asarray(volume[z]), (prefix, z), window=window)  # type: ignore[index]
-        return held[z]
+    def encode(z: int, k: int | None) -> EncodedSlice:
+        view, win = (volume, window) if k is None else (volume.arrays[k], window[k])  # type: ignore[attr-defined, index]
+        return seg.encode(np.asarray(view[z]), (channel_key(prefix, k), z), window=win)
+
+    def user_slice(z: int, k: int | None) -> EncodedSlice:
+        if (z, k) not in held:
+            held[z, k] = encode(z, k)
+        return held[z, k]
+
+    def masks_of(i: int) -> list[np.ndarray]:
+        if i not in user_masks:
+            user_masks[i] = [np.asarray(user_labels[u]) == i for u in plan.user[i]]  # type: ignore[index]
+        return user_masks[i]
+
+    def channel(i: int) -> int | None:  # the channel object i is judged in (support_channel)
+        if i not in channel_of:
+            channel_of[i] = None if not isinstance(volume, Channels) else support_channel(
+                [read_slice(volume, u) for u in plan.user[i]], masks_of(i), window)  # type: ignore[arg-type]
+        return channel_of[i]
 
     every_user = {u for us in plan.user.values() for u in us}
     at: dict[int, list[int]] = {}
@@ -228,17 +255,16 @@ def score_plan(volume: object, labels_after: object, user_labels: object, plan: 
     done = 0
     for z in _visit_order(plan, recent_first):
         sl = np.asarray(labels_after[z])  # type: ignore[index]
-        enc: EncodedSlice | None = None
+        encoded: dict[int | None, EncodedSlice] = {}  # this slice, per channel
         for i in at[z]:
             mask = sl == i
             score = _empty(z, i, plan.span[i]) if not mask.any() else unusable_score(mask, z)
             if score is None:
-                if enc is None:  # a user slice of another id is encoded once, and held
-                    enc = user_slice(z) if z in every_user else seg.encode(
-                        np.asarray(volume[z]), (prefix, z), window=window)  # type: ignore[index]
-                if i not in user_masks:
-                    user_masks[i] = [np.asarray(user_labels[u]) == i for u in plan.user[i]]  # type: ignore[index]
-                score = score_encoded(seg, enc, mask, [user_slice(u) for u in plan.user[i]],
-                                      user_masks[i], z, plan.user[i], spacing=spacing)
+                k = channel(i)
+                if k not in encoded:  # a user slice of another id is encoded once, and held
+                    encoded[k] = user_slice(z, k) if z in every_user else encode(z, k)
+                score = score_encoded(seg, encoded[k], mask,
+                                      [user_slice(u, k) for u in plan.user[i]], masks_of(i),
+                                      z, plan.user[i], spacing=spacing)
             done += 1
             yield QualityProgress(z, i, score, done, total)
