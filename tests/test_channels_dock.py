@@ -92,15 +92,10 @@ def test_fewshot_dock_propagates_and_scores_on_the_channels(make_napari_viewer, 
     (as ifss.propagate with both), the quality scores the object's channel (as ifss.score)."""
     import napari_ifss as ifss
     from napari_ifss._napari.fewshot_dock import FewShotDock
-    from napari_ifss.core.data.sample import make_synthetic_cells
     from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
+    from test_channels_fewshot import noise_and_dim_cells
 
-    vol, truth = make_synthetic_cells((8, 48, 48), n_cells=4, seed=3)
-    dim = (vol.astype(np.float32) * 0.08 + 50).astype(np.uint16)
-    noise = np.random.default_rng(0).integers(0, 4000, vol.shape).astype(np.uint16)
-    cell = int(np.bincount(truth[2].ravel())[1:].argmax() + 1)
-    support = np.zeros(truth.shape, np.uint8)
-    support[2][truth[2] == cell] = 1
+    noise, dim, support = noise_and_dim_cells()
     viewer = make_napari_viewer()
     layers = viewer.add_image(np.stack([noise, dim]), channel_axis=0, name="pair")
     labels = viewer.add_labels(support.copy(), name="ifss labels")

@@ -29,8 +29,12 @@ def head() -> FewShotSegmenter:
 
 @pytest.fixture(scope="module")
 def stack() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(noise, cells, support)``: a noise channel, a dim cells channel (~8 % brightness) and
-    one cell drawn on slice 2."""
+    return noise_and_dim_cells()
+
+
+def noise_and_dim_cells() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(noise, cells, support)`` ``(8, 48, 48)``: a noise channel, a dim cells channel (~8 %
+    brightness) and one cell drawn on slice 2."""
     vol, truth = make_synthetic_cells((8, 48, 48), n_cells=4, seed=3)
     dim = (vol.astype(np.float32) * 0.08 + 50).astype(np.uint16)
     noise = np.random.default_rng(0).integers(0, 4000, vol.shape).astype(np.uint16)

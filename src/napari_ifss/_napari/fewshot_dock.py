@@ -243,7 +243,9 @@ class FewShotDock(Container):
         lines = [f"label {i}: {plane_words(lead, list(zs), self._noun(len(zs)))}"
                  for i, zs in items[:SUPPORT_LINES]]
         if len(items) > SUPPORT_LINES:  # keep the dock compact for layers with many objects
-            lines.append(f"... and {len(items) - SUPPORT_LINES} more labels")
+            where = "" if len(lead) == 2 else \
+                f" on {self._noun(2)} {index.annotated[0]}-{index.annotated[-1]}"
+            lines.append(f"... and {len(items) - SUPPORT_LINES} more labels{where}")
         if stale:
             noun = "planes" if len(lead) == 2 else self._noun(len(stale))
             lines.append(f"{len(stale)} propagated {noun} (recomputed by the next run)")

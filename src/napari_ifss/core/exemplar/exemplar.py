@@ -11,6 +11,8 @@ How (all on one 2D slice, coordinates (row, col)):
 
 1. Scale: the slice is resized so that the exemplar's equivalent diameter is about
    ``settings.diameter`` network pixels (within the segmenter's ``min_side``/``max_side``).
+   A large slice that this would shrink to under half that scale is processed at its own
+   scale in tiles instead (:mod:`.exemplar_tiles`).
 2. Class map: a closed-form ridge classifier (the few-shot head's own, on the frozen click
    encoder's features) is fitted with the exemplar as foreground and a ring around it as
    background, everything else *ignored* (not background: the other objects of the kind lie
@@ -45,7 +47,8 @@ slice's objects as the support and links each instance to the object it mostly o
 previous slice (see its docstring).
 
 This module holds the slice API (:class:`ExemplarSettings`, :class:`ExemplarResult`,
-:func:`segment_all_like`), the ridge class map and the input checks. Splitting and filtering
+:func:`segment_all_like`) and the input checks; the ridge class map is in :mod:`.class_map`.
+Splitting and filtering
 instances live in :mod:`.instances` (``split_instances`` and ``working_scale`` stay importable
 from here), the stack in :mod:`.exemplar_volume` (import ``segment_all_like_volume``,
 ``ExemplarSliceEvent`` and ``exemplar_slice`` from there: it imports this module, not the
@@ -54,38 +57,31 @@ other way round).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from scipy import ndimage as ndi
 from skimage.segmentation import relabel_sequential
 
-from ...models.fewshot_ridge import normal_equations, pixel_features, ridge_map, solve
 from ..encoding import slice_window
 from ..errors import InvalidInputError
 from ..fewshot.fewshot import FewShotSegmenter
 from ..labels_ops import next_free_id
 from ..normalize import IntensityWindow, check_slice
+from .class_map import class_support, ridge_scores
+from .exemplar_tiles import segment_tiles, tiled_scale
 from .instances import (
-    ObjectShape,
     area_filter,
     find_instances,
-    resized,
     split_instances,
+    to_slice_size,
+    to_working_size,
     working_scale,
 )
 
 # The long side the default segmenter may give the network in exemplar mode (the few-shot
 # default is 512): small nuclei in large images need the resolution.
 EXEMPLAR_MAX_SIDE = 1024
-# Support-mask values of the ridge fit: pixels >= 0.5 are foreground, <= 0.1 background,
-# this one is neither (models.fewshot_ridge's thresholds).
-_IGNORE = 0.3
-# A pixel whose ridge score lies below -this becomes background of the next ridge fit.
-_CLEAR_BACKGROUND = 0.5
 
 
 @dataclass(frozen=True)
@@ -103,6 +99,8 @@ class ExemplarSettings:
             apart.
         min_depth_ratio: instance seeds lie at least this many exemplar inscribed radii deep
             inside the foreground.
+        tiles: a large slice is processed at the objects' own scale, in tiles
+            (:mod:`.exemplar_tiles`); False: always the whole slice at the network's size.
     """
 
     diameter: float = 32.0
@@ -112,6 +110,7 @@ class ExemplarSettings:
     max_area_ratio: float = 4.0
     peak_distance_ratio: float = 0.7
     min_depth_ratio: float = 0.2
+    tiles: bool = True
 
     def __post_init__(self) -> None:
         if not self.diameter > 0:
@@ -162,51 +161,6 @@ class ExemplarResult:
             yield i, self.labels == i
 
 
-# -------------------------------------------------------------------------- class map
-def ridge_scores(segmenter: FewShotSegmenter, image: np.ndarray, support: np.ndarray,
-                 key: Hashable | None = None) -> np.ndarray:
-    """The few-shot head's ridge classifier fitted on ``image`` itself and applied to it.
-
-    Args:
-        segmenter: a segmenter whose window is set (``set_support`` was called).
-        image: ``(H, W)`` / ``(H, W, 3|4)`` slice.
-        support: ``(H, W)`` float: 1 foreground, 0 background, other values (e.g. 0.3) are
-            left out of the fit.
-        key: cache key of the encoded slice.
-
-    Returns:
-        ``(H, W)`` float32 score, about +1 on foreground-like and -1 on background-like pixels.
-    """
-    enc = segmenter.encode(image, key)
-    deep, low = enc.feats.deep[0], enc.feats.low[0]
-    with torch.inference_mode():
-        # padding: not part of the slice, left out of the fit
-        m = enc.geometry.map_to_network(support, deep.device, pad=_IGNORE)
-        feats = pixel_features(deep, low)
-        gram, xty = normal_equations(feats, F.adaptive_avg_pool2d(m, low.shape[-2:])[0, 0])
-        weights = solve([(gram, xty)], torch.ones(1))
-        score = ridge_map(feats, weights)[None]
-        score = F.interpolate(score, size=m.shape[-2:], mode="bilinear", align_corners=False)
-        score = enc.geometry.from_network(score)
-    return score[0, 0].float().cpu().numpy()
-
-
-def _class_support(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.ndarray,
-                   blocked: np.ndarray, shape: ObjectShape, settings: ExemplarSettings,
-                   key: Hashable) -> np.ndarray:
-    """``(H, W)`` bool: the exemplar plus the objects the ridge class map finds (steps 2, 4)."""
-    ring = ndi.binary_dilation(exemplar, iterations=max(2, int(round(shape.radius))))
-    support = np.where(exemplar, 1.0, np.where(ring, 0.0, _IGNORE)).astype(np.float32)
-    found = np.zeros_like(exemplar)
-    for _ in range(settings.ridge_rounds):
-        score = ridge_scores(segmenter, image, support, key)
-        found = find_instances(score > 0, blocked, shape, settings)[0] > 0
-        support = np.where(score < -_CLEAR_BACKGROUND, 0.0, _IGNORE).astype(np.float32)
-        support[ring & ~exemplar] = 0.0
-        support[exemplar | found] = 1.0
-    return exemplar | found
-
-
 # -------------------------------------------------------------------------- checks
 def _check_labels(labels: np.ndarray, shape: tuple[int, ...], what: str = "labels") -> np.ndarray:
     lab = np.asarray(labels)
@@ -241,26 +195,15 @@ def _segment_scaled(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np
                     scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Steps 1-4 at ``scale``; returns (instances, probability, support mask, #candidates),
     all at the slice's own size."""
-    h, w = exemplar.shape
-    size = (max(8, round(h * scale)), max(8, round(w * scale)))
-    img = resized(image.astype(np.float32, copy=False), size, 1).astype(np.float32)
-    ex = resized(exemplar.astype(np.float32), size, 1) >= 0.5
-    if not ex.any():
-        ex = resized(exemplar.astype(np.float32), size, 1) > 0
-    blk = (resized(blocked.astype(np.float32), size, 1) > 0) & ~ex
-    shape = ObjectShape.of(ex)
+    img, ex, blk, shape = to_working_size(image, exemplar, blocked, scale)
     key = ("exemplar", id(img))
     segmenter.set_support([img], [ex], window=window)
-    support = _class_support(segmenter, img, ex, blk | ex, shape, settings, key)
+    support = class_support(segmenter, img, ex, blk | ex, shape, settings, key)
     segmenter.set_support([img], [support], window=window)
     prob = segmenter.predict(img, key=key)
     segmenter.clear_cache()
     inst, n, _, _ = find_instances(prob > settings.threshold, blk | ex, shape, settings)
-    back = (h, w)
-    prob = np.clip(resized(prob, back, 1), 0, 1).astype(np.float32)
-    inst = resized(inst, back, 0).astype(np.int32)
-    support = resized(support.astype(np.float32), back, 1) >= 0.5
-    return inst, prob, support, n
+    return (*to_slice_size(inst, prob, support, exemplar.shape), n)
 
 
 def _finish(inst: np.ndarray, blocked: np.ndarray, area: float, settings: ExemplarSettings,
@@ -316,13 +259,16 @@ def segment_all_like(
     window = window if window is not None else slice_window(image)
     first = next_free_id(lab) if first_id is None else int(first_id)
     area = float(np.count_nonzero(exemplar))
-    scale = working_scale(exemplar.shape, np.sqrt(area / np.pi), settings.diameter,
-                          segmenter.min_side, segmenter.max_side)
+    radius = np.sqrt(area / np.pi)
+    tiled = tiled_scale(exemplar.shape, radius, settings.diameter, segmenter.min_side,
+                        segmenter.max_side) if settings.tiles else None
+    scale = tiled if tiled is not None else working_scale(
+        exemplar.shape, radius, settings.diameter, segmenter.min_side, segmenter.max_side)
     if abs(scale - 1.0) < 0.05:
         scale = 1.0
     blocked = lab != 0
-    inst, prob, _, n = _segment_scaled(segmenter, image, exemplar, blocked, settings, window,
-                                       scale)
+    run = segment_tiles if tiled is not None else _segment_scaled
+    inst, prob, _, n = run(segmenter, image, exemplar, blocked, settings, window, scale)
     out, ids, small, large = _finish(inst, blocked, area, settings, first, lab.dtype)
     prob.flags.writeable = False
     return ExemplarResult(out, ids, prob, exemplar_id, int(area), n, small, large, scale)

@@ -89,6 +89,31 @@ def resized(arr: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
                   mode="edge")
 
 
+def to_working_size(image: np.ndarray, exemplar: np.ndarray, blocked: np.ndarray,
+                    scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, ObjectShape]:
+    """The slice ``(H, W[, 3|4])``, the exemplar and the blocked pixels (``(H, W)`` bool)
+    resized by ``scale``: ``(image float32, exemplar, blocked minus exemplar, the exemplar's
+    shape)``; an exemplar that would vanish keeps every pixel it touches."""
+    h, w = exemplar.shape
+    size = (max(8, round(h * scale)), max(8, round(w * scale)))
+    img = resized(image.astype(np.float32, copy=False), size, 1).astype(np.float32)
+    ex = resized(exemplar.astype(np.float32), size, 1) >= 0.5
+    if not ex.any():
+        ex = resized(exemplar.astype(np.float32), size, 1) > 0
+    blk = (resized(blocked.astype(np.float32), size, 1) > 0) & ~ex
+    return img, ex, blk, ObjectShape.of(ex)
+
+
+def to_slice_size(inst: np.ndarray, prob: np.ndarray, support: np.ndarray,
+                  shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Instances (int32), probability (float32 in [0, 1]) and support mask (bool) of the
+    working size resized back to the slice's ``shape`` ``(H, W)``."""
+    prob = np.clip(resized(prob, shape, 1), 0, 1).astype(np.float32)
+    inst = resized(inst, shape, 0).astype(np.int32)
+    support = resized(support.astype(np.float32), shape, 1) >= 0.5
+    return inst, prob, support
+
+
 # -------------------------------------------------------------------------- instances
 def split_instances(foreground: np.ndarray, min_distance: float, min_depth: float) -> np.ndarray:
     """Split a ``(H, W)`` bool foreground into instances: ``(H, W)`` int32 ids 1..n, 0 elsewhere.
