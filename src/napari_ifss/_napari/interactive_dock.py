@@ -31,13 +31,12 @@ from .intensity_choice import IntensityChoice
 from .labels_history import write_labels
 from .object_edit import EditTarget, edit_writes, start_edit
 from .prediction_worker import Job, JobResult, PredictionRunner
-from .preview_layer import add_preview_layer
+from .preview_layer import PreviewSpans, add_preview_layer
 from .session_autosave import SessionKeeper
 from .slice_context import (
     SliceContext,
     clicks_on,
     current_slice,
-    full_resolution,
     point_indices_on,
     show_slice,
     spatial_shape,
@@ -128,6 +127,7 @@ class InteractiveDock(Container):
         self._saved: SavedSession | None = None
         self.prompts: Points | None = None
         self.preview: Image | None = None
+        self._shown = PreviewSpans()
         self._states: dict[object, tuple[SliceContext, SessionState]] = {}
         self._updating = False
         self._commit_when_idle = False
@@ -233,6 +233,7 @@ class InteractiveDock(Container):
             self._set_status("open an image to start")
             return
         self.preview = add_preview_layer(self.viewer, image, PREVIEW_NAME)
+        self._shown = PreviewSpans()  # where the new preview layer holds objects
         self.prompts = pl.make_prompt_layer(image)
         self.prompts.metadata["ifss_image"] = image
         self.viewer.add_layer(self.prompts)
@@ -362,7 +363,7 @@ class InteractiveDock(Container):
                 or ctx.channels != self.channels.layers):
             return  # the image or its channels changed while the job ran
         self._states[ctx.key] = (ctx, state)
-        full_resolution(self.preview)[ctx.plane.slicer()] = state.mask
+        self._shown.show(self.preview, ctx.plane, state.probabilities, state.threshold)
         self.preview.refresh()
         n = len(state.clicks)
         enc = f", encoding {result.encode_ms:.0f} ms" if result.encode_ms is not None else ""
@@ -551,7 +552,7 @@ class InteractiveDock(Container):
         self.boxes.clear()
         self._states.clear()
         self.runner.session.clear()
-        full_resolution(self.preview)[...] = 0
+        self._shown.clear(self.preview)
         self.preview.refresh()
         self._set_status(f"committed label {label_id} ({idx[0].size} px on {n_slices} "
                          f"{stack_noun(self.image, n_slices)})")

@@ -2,7 +2,10 @@
 
 A slice longer than :data:`PREVIEW_PYRAMID_ABOVE` gets a pyramid of strided *views* of one
 uint8 array, so that napari draws a huge preview from a small level without copies (writing
-the full level, :func:`~.slice_context.full_resolution`, updates them all).
+the full level, :func:`~.slice_context.full_resolution`, updates them all). Masks are written
+by :class:`PreviewSpans` only where the object is or was: the layer's zero array is never
+written whole, so on a 20000 x 20000 slice its untouched pages cost no memory, and no
+full-size mask is made.
 """
 
 from __future__ import annotations
@@ -11,7 +14,11 @@ import numpy as np
 from napari.layers import Image
 from napari.viewer import Viewer
 
-from .slice_context import spatial_shape
+from ..core.interactive.plane import Plane
+from ..core.spans import span_above
+from .slice_context import full_resolution, spatial_shape
+
+Span = tuple[int, int, int, int]  # (r0, r1, c0, c1), half-open
 
 PREVIEW_PYRAMID_ABOVE = 4096  # px: a longer slice's preview is shown from coarser views
 
@@ -37,3 +44,30 @@ def add_preview_layer(viewer: Viewer, image: Image, name: str) -> Image:
         levels if len(levels) > 1 else levels[0], multiscale=len(levels) > 1, name=name,
         scale=image.scale, translate=image.translate, colormap="yellow", blending="additive",
         opacity=0.5, contrast_limits=(0, 1))
+
+
+class PreviewSpans:
+    """Writes the object of each plane into a preview layer, touching only the span of the
+    object shown there before and of the new one."""
+
+    def __init__(self) -> None:
+        self._spans: dict[Plane, Span] = {}
+
+    def show(self, layer: Image, plane: Plane, prob: np.ndarray, threshold: float) -> None:
+        """Show ``prob > threshold`` (``prob`` ``(H, W)``) on ``plane`` of ``layer``."""
+        view = full_resolution(layer)[plane.slicer()]
+        old = self._spans.pop(plane, None)
+        if old is not None:
+            view[old[0]:old[1], old[2]:old[3]] = 0
+        new = span_above(prob, threshold)
+        if new is not None:
+            r0, r1, c0, c1 = new
+            view[r0:r1, c0:c1] = np.asarray(prob[r0:r1, c0:c1]) > threshold
+            self._spans[plane] = new
+
+    def clear(self, layer: Image) -> None:
+        """Remove every object shown (the layer becomes all zeros again)."""
+        data = full_resolution(layer)
+        for plane, (r0, r1, c0, c1) in self._spans.items():
+            data[plane.slicer()][r0:r1, c0:c1] = 0
+        self._spans.clear()
