@@ -7,6 +7,7 @@ number box has a visible label, and no visible text uses developer words ("JFS",
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, PushButton, SpinBox
 
@@ -76,10 +77,13 @@ def test_no_timings_in_the_status_line(docks, monkeypatch):
     from types import SimpleNamespace
 
     dock = docks["interactive"]
+    from napari_ifss._napari.slice_context import spatial_shape
+    from napari_ifss.core.interactive.plane import Plane
+
     ctx = SimpleNamespace(layer=dock.image, key=("z", 0), description="slice 0", channels=(),
-                          plane=SimpleNamespace(description="slice 0",
-                                                slicer=lambda: (0, slice(None), slice(None))))
-    state = SimpleNamespace(mask=0, clicks=((1, 1, True),), box=None)
+                          plane=Plane(3, (1, 2), ((0, 0),)))
+    state = SimpleNamespace(probabilities=np.zeros(spatial_shape(dock.image)[1:], np.float32),
+                            threshold=0.5, clicks=((1, 1, True),), box=None)
     dock._on_result(SimpleNamespace(ctx=ctx, state=state, predict_ms=12.3, encode_ms=45.6))
     assert dock.status == "slice 0: 1 click"
     assert "12 ms" in dock._status.tooltip and "46 ms" in dock._status.tooltip

@@ -20,7 +20,6 @@ from qtpy.QtCore import QTimer
 from ..core.errors import IfssError
 from ..core.interactive.session import InteractiveSession, SessionState, takes_window
 from ..core.interactive.session_store import SavedSession
-from ..core.labels_ops import free_indices, next_free_id
 from ..core.normalize import IntensityWindow
 from ..core.protocols import ClickSegmenter
 from . import prompt_layer as pl
@@ -29,7 +28,8 @@ from .channel_layers import ChannelChoice
 from .exemplar_action import ExemplarAction
 from .intensity_choice import IntensityChoice
 from .labels_history import write_labels
-from .object_edit import EditTarget, edit_writes, start_edit
+from .object_commit import commit_writes, drawn_slices
+from .object_edit import EditTarget, start_edit
 from .prediction_worker import Job, JobResult, PredictionRunner
 from .preview_layer import PreviewSpans, add_preview_layer
 from .session_autosave import SessionKeeper
@@ -496,18 +496,6 @@ class InteractiveDock(Container):
         self._object.value = ("new label on the next commit" if cur is None else
                               f"label {cur} (commits on other slices add to it)")
 
-    def _commit_id(self, labels: np.ndarray) -> int:
-        """The current object's id, unless it already lies on a slice being committed (then
-        this is another object on that slice) or there is none: the next free id."""
-        cur = self.current_object
-        if cur is not None:
-            for ctx, state in self._states.values():
-                drawn = state.clicks or state.box is not None
-                if drawn and np.any(labels[ctx.plane.slice_index(labels.ndim)] == cur):
-                    cur = None
-                    break
-        return cur if cur is not None else next_free_id(labels)
-
     def commit(self) -> None:
         """Write the object (every slice with clicks) into the labels layer with a new id.
 
@@ -520,9 +508,7 @@ class InteractiveDock(Container):
             self._commit_when_idle = True
             self._set_status("committing after the running prediction...")
             return
-        parts = [c.plane.volume_indices(s.mask) for c, s in self._states.values()
-                 if s.clicks or s.box is not None]
-        if not parts:
+        if not drawn_slices(list(self._states.values())):
             self._set_status("nothing to commit: click on the object first")
             return
         labels = self._target_labels()
@@ -530,24 +516,20 @@ class InteractiveDock(Container):
             self._set_status(f"labels {labels.name!r} has shape {labels.data.shape}, image "
                              f"{self.image.name!r} has {spatial_shape(self.image)}")
             return
-        obj = tuple(np.concatenate(ax) for ax in zip(*parts, strict=True))
         try:
-            if self._editing is not None:  # replace the object being corrected
-                label_id = self._editing.label_id
-                idx, values = edit_writes(np.asarray(labels.data), self._editing, obj)
-            else:
-                label_id = self._commit_id(np.asarray(labels.data))
-                idx = free_indices(np.asarray(labels.data), obj)
-                values = label_id
+            writes = commit_writes(list(self._states.values()), np.asarray(labels.data),
+                                   self.current_object, self._editing)
         except IfssError as err:
             self._set_status(f"cannot commit: {err}")
             return
-        write_labels(labels, idx, values)
+        if writes is None:
+            return
+        label_id, idx, n_slices = writes.label_id, writes.idx, writes.slices
+        write_labels(labels, idx, writes.values)
         self._editing = None
         self.last_committed = label_id
         self.current_object = label_id
         self._show_object()
-        n_slices = len(parts)
         self._remove_prompts(list(range(len(self.prompts.data))))
         self.boxes.clear()
         self._states.clear()
