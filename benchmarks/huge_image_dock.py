@@ -26,7 +26,6 @@ from huge_image_clicks import CENTRE, TILE, robot_on_cell, write_store
 from napari_ifss.eval.fewshot_resources import in_fresh_process, peak_rss_mb
 from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
-
 LEVELS = 4  # the pyramid: level k is level 0 taken every 2**k pixels, stored as its own array
 
 
