@@ -59,6 +59,13 @@ def test_region_contrast():
     big = np.kron(grey, np.ones((20, 20), np.float32))
     assert sampled_contrast(big, np.kron(obj, np.ones((20, 20), bool))) == pytest.approx(
         sharp, rel=0.2)
+    # a small object on a large slice keeps its pixels (no grid step across the slice)
+    huge = np.zeros((6000, 6000), np.float32)
+    huge[3000:3040, 3000:3040] = grey[:40, :40]
+    small = np.zeros(huge.shape, bool)
+    small[3010:3020, 3010:3020] = True
+    assert sampled_contrast(huge, small) == pytest.approx(
+        region_contrast(huge[2990:3040, 2990:3040], small[2990:3040, 2990:3040]))
 
 
 def test_support_channel_is_where_the_object_stands_out(stack):

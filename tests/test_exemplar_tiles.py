@@ -20,9 +20,10 @@ def test_tile_boxes_cover_once_with_a_halo():
     for (a0, a1, b0, b1), (k0, k1, l0, l1) in boxes:
         cover[k0:k1, l0:l1] += 1
         assert 0 <= a0 <= k0 < k1 <= a1 <= 70 and 0 <= b0 <= l0 < l1 <= b1 <= 45
-        assert a1 - a0 <= 32 and b1 - b0 <= 32
-        assert (k0 - a0 == 4 or a0 == 0) and (a1 - k1 == 4 or a1 == 70)
+        assert a1 - a0 == 32 and b1 - b0 == 32  # full tiles, moved inside at the edges
+        assert (k0 - a0 >= 4 or a0 == 0) and (a1 - k1 >= 4 or a1 == 70)
     assert (cover == 1).all()
+    assert tile_boxes((20, 20), 32, 4) == [((0, 20, 0, 20), (0, 20, 0, 20))]  # image < tile
     with pytest.raises(ValueError, match="halo"):
         tile_boxes((10, 10), 8, 4)
     assert box_around((2, 40), 16, (30, 45)) == (0, 16, 29, 45)
@@ -34,6 +35,8 @@ def test_tiled_scale_only_when_the_slice_would_shrink_the_objects_a_lot():
     assert tiled_scale((2048, 2048), 20.0, 32.0, 64, 1024) is None  # 0.5: kept whole
     assert tiled_scale((4096, 4096), 20.0, 32.0, 64, 1024) == pytest.approx(1.0)
     assert tiled_scale((20000, 20000), 20.0, 32.0, 64, 1024) == pytest.approx(8192 / 20000)
+    assert tiled_scale((4096, 4096), 100.0, 32.0, 64, 1024) is None  # 50 px when shrunk
+    assert tiled_scale((20000, 20000), 1000.0, 32.0, 64, 1024) is None
 
 
 def test_a_large_mosaic_is_segmented_at_the_cells_scale():

@@ -265,3 +265,13 @@ def test_labels_committed_after_the_dock_opened_are_the_ones_propagated(make_nap
     assert dock._labels_box.value is ours
     viewer.add_labels(np.zeros(truth.shape, np.uint32), name="scratch")
     assert dock._labels_box.value is ours  # other layers do not take over
+
+
+def test_a_2d_labels_layer_gets_a_message_not_a_crash(fewshot_docked):
+    image = np.zeros((6, 32, 32), np.float32)
+    viewer, _, dock = fewshot_docked(image, np.zeros(image.shape, np.uint8), None)
+    flat = viewer.add_labels(np.zeros((32, 32), np.uint8), name="flat")
+    dock.reset_choices()
+    dock._labels_box.value = flat
+    dock.refresh_support()
+    assert "expected a (Z, Y, X) stack" in dock.support_text

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import zarr
 
+from napari_ifss.core.errors import InvalidInputError
 from napari_ifss.core.planes import PlaneStack
 from napari_ifss.core.provenance import (
     RECORD_KEY,
@@ -27,8 +28,9 @@ def test_plane_stack_numbers_planes_in_c_order():
     assert planes[9].max() == 7 and planes[8].max() == 0
     volume = np.zeros((4, 5, 6), np.uint8)
     assert PlaneStack(volume).index(3) == (3,)  # a stack: plane z is slice z
-    with pytest.raises(ValueError, match="at least 3 axes"):
-        PlaneStack(np.zeros((5, 6)))
+    for shape in ((5, 6), (2, 3, 4, 5, 6)):
+        with pytest.raises(InvalidInputError, match="expected a"):
+            PlaneStack(np.zeros(shape))
 
 
 def test_movie_provenance_and_copy_by_plane():

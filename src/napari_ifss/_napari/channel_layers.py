@@ -58,7 +58,8 @@ def default_channels(image: Image | None, candidates: Sequence[Image]) -> list[I
 
 
 class ChannelChoice:
-    """The *other channels* list of the Interactive dock (a magicgui ``Select``).
+    """The *other channels* list of the Interactive and Few-shot docks (a magicgui
+    ``Select``).
 
     Args:
         viewer: the viewer whose layers are offered.

@@ -9,6 +9,11 @@ back one by one from a thread worker and are written as they arrive; slices hold
 and other objects' voxels are never overwritten; Cancel keeps what was written; the whole run
 is one undo step (Ctrl+Z) of the labels layer.
 
+A 3D movie ``(T, Z, Y, X)`` gets *follow the object*: through the slices of each annotated
+time point, or through time one z plane at a time (:func:`.fewshot_plan.plan_run`); its planes
+are numbered ``t * Z + z`` (:class:`~napari_ifss.core.planes.PlaneStack`) for the writes, the
+undo step and the record below, and runs through time keep a record of their own.
+
 Slices a run filled are remembered in the labels layer's metadata (see
 :mod:`napari_ifss.core.provenance`): as long as the user leaves them as they are, the next run
 does not take them as annotations but recomputes them (inside the same one undo step); a slice
@@ -196,6 +201,9 @@ class FewShotDock(Container):
             self._channels_of = self._image_box.value
             self.channels.reset()
             self._along.visible = self._is_movie()
+            if self._is_movie():  # a movie is followed in one channel: none offered
+                self.channels.restore([])
+                self.channels.select.visible = False
         labels = self._labels_box.value
         if labels is not self._watched:
             for layer, connect in ((self._watched, False), (labels, True)):
@@ -228,8 +236,9 @@ class FewShotDock(Container):
             if labels is None:
                 index = None
             else:
+                planes = PlaneStack(labels.data)
                 support, stale = user_labels(propagated_record(labels, self._record_key()),
-                                             PlaneStack(labels.data))
+                                             planes)
                 index = index_labels(support)
         except IfssError as err:
             self._support.value = str(err)
@@ -239,7 +248,7 @@ class FewShotDock(Container):
             return
         self._z_to.max = self._z_from.max = max(index.depth - 1, 0)
         items = sorted(index.slices_of.items())
-        lead = PlaneStack(labels.data).lead  # (Z,), or (T, Z) for a 3D movie
+        lead = planes.lead  # (Z,), or (T, Z) for a 3D movie
         lines = [f"label {i}: {plane_words(lead, list(zs), self._noun(len(zs)))}"
                  for i, zs in items[:SUPPORT_LINES]]
         if len(items) > SUPPORT_LINES:  # keep the dock compact for layers with many objects

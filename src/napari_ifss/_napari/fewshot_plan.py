@@ -113,10 +113,12 @@ def plan_run(viewer: Viewer, sel: Selection) -> RunPlan:
     redo = sorted(set(stale) & set(slices))
     spacing = spacing_of(image.scale)  # (z, y, x) voxel size
     scoring = ScoringRequest.for_run(volume, ids, spacing, window)  # as the run
+    channel_count = volume.count if isinstance(volume, Channels) else 1
     if method == "head":
         def start(seg):
             return propagate(volume, support, ids, slices, method="head",
-                             segmenter=reserve_cache(seg, index.depth), out=support,
+                             segmenter=reserve_cache(seg, index.depth * channel_count),
+                             out=support,
                              cache_prefix=scoring.cache_prefix, window=window)
     else:
         def start(seg):  # seg: the pretrained model, loaded for the quality scores

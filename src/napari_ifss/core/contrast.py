@@ -34,7 +34,16 @@ def region_contrast(grey: np.ndarray, obj: np.ndarray) -> float:
 
 
 def sampled_contrast(grey: np.ndarray, mask: np.ndarray, side: int = SAMPLE_SIDE) -> float:
-    """:func:`region_contrast` of ``mask`` ``(H, W)`` in ``grey`` ``(H, W)``, both read on a
-    regular grid of about ``side`` pixels a side (bounded cost on large slices)."""
-    step = max(1, int(np.ceil(max(np.shape(grey)) / side)))
-    return region_contrast(np.asarray(grey[::step, ::step]), np.asarray(mask)[::step, ::step])
+    """:func:`region_contrast` of ``mask`` ``(H, W)`` in ``grey`` ``(H, W)`` within the
+    object's bounding box and ring, read on a regular grid of about ``side`` pixels a side
+    when that region is larger (bounded cost on large slices; a small object on a large slice
+    keeps all its pixels)."""
+    m = np.asarray(mask, dtype=bool)
+    if not m.any():
+        return 0.0
+    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+    pad = max(2, int(round(0.5 * np.sqrt(m.sum() / np.pi)))) + 1  # the ring, and one more
+    r0, r1 = max(0, rows[0] - pad), min(m.shape[0], rows[-1] + 1 + pad)
+    c0, c1 = max(0, cols[0] - pad), min(m.shape[1], cols[-1] + 1 + pad)
+    step = max(1, int(np.ceil(max(r1 - r0, c1 - c0) / side)))
+    return region_contrast(np.asarray(grey[r0:r1:step, c0:c1:step]), m[r0:r1:step, c0:c1:step])

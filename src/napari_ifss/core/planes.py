@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InvalidInputError
+
 
 class PlaneStack:
-    """``array`` ``(..., Y, X)`` as a ``(P, Y, X)`` stack of its planes, read and written one
+    """``array`` ``(Z, Y, X)`` or ``(T, Z, Y, X)`` as a ``(P, Y, X)`` stack of its planes, read and written one
     plane at a time (numpy, zarr, dask alike; nothing is copied).
 
     Attributes:
@@ -26,8 +28,9 @@ class PlaneStack:
 
     def __init__(self, array: Any) -> None:
         full = tuple(int(n) for n in np.shape(array))
-        if len(full) < 3:
-            raise ValueError(f"a stack of planes needs at least 3 axes; got shape {full}")
+        if len(full) not in (3, 4):
+            raise InvalidInputError(f"expected a (Z, Y, X) stack or a 3D movie (T, Z, Y, X); "
+                                    f"got shape {full}")
         self.array = array
         self.lead = full[:-2]
         self.shape = (int(np.prod(self.lead)), *full[-2:])

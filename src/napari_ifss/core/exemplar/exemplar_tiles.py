@@ -19,7 +19,6 @@ Coordinates (row, col).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,21 +43,21 @@ def tiled_scale(shape: tuple[int, int], radius: float, diameter: float, min_side
                 max_side: int) -> float | None:
     """The working scale of tiled mode for a slice of ``shape`` whose exemplar has
     equivalent ``radius`` (px), or None when the whole slice at the network's size
-    (:func:`~.instances.working_scale`) keeps at least :data:`TILED_BELOW` of it."""
+    (:func:`~.instances.working_scale`) keeps at least :data:`TILED_BELOW` of it or still
+    shows the exemplar at least ``diameter`` px across (large objects need no tiles)."""
     whole = working_scale(shape, radius, diameter, min_side, max_side)
     free = working_scale(shape, radius, diameter, min_side, max(TILED_MAX_SIDE, max_side))
-    return free if whole < TILED_BELOW * free else None
+    own = diameter / (2.0 * radius)  # the scale at which the exemplar is `diameter` px
+    return free if whole < TILED_BELOW * free and whole < own else None
 
 
 def segment_tiles(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.ndarray,
                   blocked: np.ndarray, settings: ExemplarSettings, window: IntensityWindow,
-                  scale: float, progress: Callable[[int, int], None] | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+                  scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Steps 1-3 at ``scale`` in tiles of ``segmenter.max_side`` px.
 
     Args:
         image: ``(H, W)`` / ``(H, W, 3|4)`` slice; exemplar, blocked: ``(H, W)`` bool.
-        progress: called with ``(tiles done, tiles)`` after each tile.
 
     Returns:
         ``(instances, probability, support mask, #candidates)`` at the slice's own size,
@@ -78,11 +77,9 @@ def segment_tiles(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.n
     segmenter.clear_cache()
     prob = np.zeros(size, np.float32)
     boxes = tile_boxes(size, tile, int(HALO_SHARE * tile))
-    for k, ((a0, a1, b0, b1), (k0, k1, l0, l1)) in enumerate(boxes):
+    for (a0, a1, b0, b1), (k0, k1, l0, l1) in boxes:
         p = segmenter.predict(img[a0:a1, b0:b1])
         prob[k0:k1, l0:l1] = p[k0 - a0:k1 - a0, l0 - b0:l1 - b0]
-        if progress is not None:
-            progress(k + 1, len(boxes))
     inst, n, _, _ = find_instances(prob > settings.threshold, blk | ex, shape, settings)
     support = np.zeros(size, bool)
     support[crop] = found

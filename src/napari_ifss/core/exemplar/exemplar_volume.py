@@ -11,7 +11,7 @@ overlaps on the previous slice, or a new one. Progress comes as :class:`Exemplar
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -138,8 +138,10 @@ def segment_all_like_volume(
     dtype = np.dtype(labels.dtype)
     next_id = max(next_free_id(np.asarray(labels[zz])) for zz in range(shape[0]))
     lab0 = np.asarray(labels[z0])
+    # every slice at one scale: the stack's slices are predicted whole below, so no tiles
     first = segment_all_like(np.asarray(volume[z0]), lab0, exemplar_id, segmenter=segmenter,
-                             settings=settings, first_id=next_id, window=window)
+                             settings=replace(settings, tiles=False), first_id=next_id,
+                             window=window)
     next_id += first.count
     total, done = shape[0], 1
     yield ExemplarSliceEvent(z0, done, total, first.labels, first.ids)

@@ -5,7 +5,9 @@ Usage::
 
     events = list(score_labels(volume, labels_after, user_labels))  # every drawn label id
 
-``volume`` is ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)``; ``labels_after`` (the labels after
+``volume`` is ``(Z, Y, X)`` or ``(Z, Y, X, 3|4)``, or :class:`~napari_ifss.core.channels.Channels`
+of ``(Z, Y, X)`` arrays (each object is judged in the channel it stands out in on the user's
+slices, :mod:`~napari_ifss.core.fewshot.support_channel`); ``labels_after`` (the labels after
 propagation) and ``user_labels`` (what the user drew) are ``(Z, Y, X)`` integer, read one z
 slice at a time.
 
@@ -17,11 +19,12 @@ may continue there), unless the user annotated anything on it (propagation never
 slice). :func:`~.quality_volume.score_volume` (one id, the calibration benchmark's) lists only the
 slices holding the id unless ``in_range=True``.
 
-**Cost**: within a run each slice is encoded at most once, whatever the number of label ids.
+**Cost**: within a run each slice is encoded at most once per channel used, whatever the
+number of label ids.
 User slices are encoded once and held; result slices are encoded under the keys
 ``(cache_prefix, z)`` and the window of :func:`~napari_ifss.core.fewshot.volume_io.sample_window`,
 the keys and window :func:`~napari_ifss.core.fewshot.propagation.propagate` uses with the same
-``cache_prefix``, so what propagation left in the segmenter's cache is reused
+``cache_prefix`` (a channel's under ``(channel_key(cache_prefix, k), z)``), so what propagation left in the segmenter's cache is reused
 (``recent_first=True`` scores those slices first, before anything can evict them). A scored
 slice then costs the summary of its mask and one head pass per user slice; an empty one
 costs nothing.
@@ -209,8 +212,9 @@ def score_plan(volume: object, labels_after: object, user_labels: object, plan: 
         segmenter: the few-shot model (default :meth:`FewShotSegmenter.default`).
         window: intensity window (default: :func:`sample_window`, as propagation); for
             :class:`Channels` one for all or one per channel (None: that channel's own).
-        cache_prefix: result slices are encoded under ``(cache_prefix, z)``; pass the
-            propagation's prefix to reuse its encodings (None: private to this run).
+        cache_prefix: result slices are encoded under ``(cache_prefix, z)`` (channel ``k``:
+            ``(channel_key(cache_prefix, k), z)``); pass the propagation's prefix to reuse
+            its encodings (None: private to this run).
         spacing: ``(z, y, x)`` voxel size (checked by :func:`score_labels`): distances to the
             user slices count in object widths (:func:`~.quality.object_widths`).
     """
