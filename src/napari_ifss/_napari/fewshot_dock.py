@@ -40,10 +40,10 @@ from ..core.fewshot.learner_segmenter import DEFAULT_METHOD
 from ..core.fewshot.support import index_labels
 from ..core.fewshot.volume_io import PropagationProgress
 from ..core.planes import PlaneStack
-from ..core.provenance import record_key, record_states, user_labels
+from ..core.provenance import record_states
 from .channel_layers import ChannelChoice
 from .fewshot_plan import ALL, BETWEEN, RANGE, Selection, plan_run, plane_words
-from .fewshot_run import RunPlan, RunState, propagated_record
+from .fewshot_run import RunPlan, RunState, propagated_record, user_support
 from .intensity_choice import IntensityChoice
 from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
@@ -236,9 +236,7 @@ class FewShotDock(Container):
             if labels is None:
                 index = None
             else:
-                planes = PlaneStack(labels.data)
-                support, stale = user_labels(propagated_record(labels, self._record_key()),
-                                             planes)
+                support, stale = user_support(labels, self._along_key())
                 index = index_labels(support)
         except IfssError as err:
             self._support.value = str(err)
@@ -248,7 +246,7 @@ class FewShotDock(Container):
             return
         self._z_to.max = self._z_from.max = max(index.depth - 1, 0)
         items = sorted(index.slices_of.items())
-        lead = planes.lead  # (Z,), or (T, Z) for a 3D movie
+        lead = support.labels.lead  # (Z,), or (T, Z) for a 3D movie
         lines = [f"label {i}: {plane_words(lead, list(zs), self._noun(len(zs)))}"
                  for i, zs in items[:SUPPORT_LINES]]
         if len(items) > SUPPORT_LINES:  # keep the dock compact for layers with many objects
@@ -260,10 +258,9 @@ class FewShotDock(Container):
             lines.append(f"{len(stale)} propagated {noun} (recomputed by the next run)")
         self._support.value = "\n".join(lines)
 
-    def _record_key(self) -> str:
-        """The record of the runs this dock's next run recomputes (a movie's: those in the
-        chosen direction)."""
-        return record_key(self._along.value if self._is_movie() else "z")
+    def _along_key(self) -> str:
+        """The direction of this dock's next run: a movie's choice, else z."""
+        return self._along.value if self._is_movie() else "z"
 
     def _is_movie(self) -> bool:
         """Whether the chosen image is a 3D movie ``(T, Z, Y, X)``."""

@@ -20,16 +20,16 @@ from napari.viewer import Viewer
 from ..core.channels import Channels
 from ..core.errors import InvalidInputError
 from ..core.fewshot.learner_segmenter import LearnerSegmenter
-from ..core.fewshot.movie import ALONG, annotated_units, propagate_movie
+from ..core.fewshot.movie import ALONG, propagate_movie
 from ..core.fewshot.propagation import propagate
 from ..core.fewshot.support import LabelsIndex, index_labels
 from ..core.fewshot.transfer import transfer
 from ..core.io.layerdata import spacing_of
 from ..core.normalize import IntensityWindow
 from ..core.planes import PlaneStack
-from ..core.provenance import record_key, user_labels
+from ..core.provenance import record_key
 from ..core.slice_store import compressed_copy
-from .fewshot_run import RunPlan, clear_slices, parse_ids, propagated_record
+from .fewshot_run import RunPlan, clear_slices, parse_ids, user_support
 from .quality_worker import ScoringRequest, reserve_cache
 from .slice_context import full_resolution, spatial_shape
 
@@ -86,14 +86,17 @@ def plan_run(viewer: Viewer, sel: Selection) -> RunPlan:
         raise InvalidInputError(f"labels {labels.name!r} has shape {labels.data.shape}, "
                                 f"image {image.name!r} has {shape}")
     if len(shape) == 4:
-        return _movie_plan(image, labels, sel)
-    user, stale = user_labels(propagated_record(labels), labels.data)
-    support = compressed_copy(user)  # the worker's copy: propagation writes into it
-    index = index_labels(support)
+        _check_movie(image, sel)
+    user, stale = user_support(labels, sel.along or "z")
+    # the worker's copy: propagation writes into it
+    support = compressed_copy(user, shape=tuple(labels.data.shape))
+    index = index_labels(PlaneStack(support))
     if not index.annotated:
         raise InvalidInputError(f"no annotated slice in {labels.name!r}: draw the object "
                                 "on at least one slice first")
     ids = parse_ids(sel.ids, index)
+    if len(shape) == 4:
+        return _movie_plan(image, labels, sel, support, index, stale, ids)
     method, window = sel.method, sel.window(image)  # what you see, if so chosen
     volume: object = full_resolution(image)  # level 0 of a multiscale (pyramid) layer
     if sel.channels:  # each channel under its own window (None: its own percentiles)
@@ -128,12 +131,8 @@ def plan_run(viewer: Viewer, sel: Selection) -> RunPlan:
                    lambda: clear_slices(labels, redo, ids), scoring)
 
 
-def _movie_plan(image: Image, labels: Labels, sel: Selection) -> RunPlan:
-    """The run that follows the objects of a 3D movie ``(T, Z, Y, X)`` along ``sel.along``
-    (:func:`~napari_ifss.core.fewshot.movie.propagate_movie`): the whole movie, every
-    annotated time point (along z) or z plane (along t). Its steps come back as the
-    :class:`PropagationProgress` of the written plane, numbered as the layer's planes
-    (:class:`~napari_ifss.core.planes.PlaneStack`); no quality scores (they score stacks)."""
+def _check_movie(image: Image, sel: Selection) -> None:
+    """Refuse what a 3D movie's run cannot do (before its labels are read)."""
     if sel.along not in ALONG:
         raise InvalidInputError("choose how to follow the object through the movie: through "
                                 "the slices of each time point, or through time")
@@ -142,16 +141,20 @@ def _movie_plan(image: Image, labels: Labels, sel: Selection) -> RunPlan:
                                 "'other channels' and 'segment in another image'")
     if sel.mode != ALL:
         raise InvalidInputError("a 3D movie is followed whole: choose 'all slices'")
-    key = record_key(sel.along)  # this direction's earlier results are recomputed
-    user, stale = user_labels(propagated_record(labels, key), PlaneStack(labels.data))
-    support = compressed_copy(user, shape=tuple(labels.data.shape))
-    index = index_labels(PlaneStack(support))
-    if not index.annotated:
-        raise InvalidInputError(f"no annotated slice in {labels.name!r}: draw the object "
-                                "on at least one slice first")
-    ids = parse_ids(sel.ids, index)
-    units = [u for u, held in annotated_units(support, sel.along).items()
-             if set(held) & set(ids)]
+
+
+def _movie_plan(image: Image, labels: Labels, sel: Selection, support: object,
+                index: LabelsIndex, stale: list[int], ids: list[int]) -> RunPlan:
+    """The run that follows the objects of a 3D movie ``(T, Z, Y, X)`` along ``sel.along``
+    (:func:`~napari_ifss.core.fewshot.movie.propagate_movie`): the whole movie, every
+    annotated time point (along z) or z plane (along t). ``support`` is the user's part of
+    the labels (a ``(T, Z, Y, X)`` copy), ``index`` its planes' index, ``stale`` the planes
+    this direction's earlier runs filled. Its steps come back as the
+    :class:`PropagationProgress` of the written plane, numbered as the layer's planes
+    (:class:`~napari_ifss.core.planes.PlaneStack`); no quality scores (they score stacks)."""
+    depth = int(labels.data.shape[1])  # plane p is time point p // depth, slice p % depth
+    units = {p // depth if sel.along == "z" else p % depth
+             for i in ids for p in index.slices_of[i]}
     method, window, volume = sel.method, sel.window(image), full_resolution(image)
     spacing = spacing_of(image.scale) if method == "learner" else None
     planes = PlaneStack(support)
@@ -165,7 +168,7 @@ def _movie_plan(image: Image, labels: Labels, sel: Selection) -> RunPlan:
             yield replace(m.event, z=planes.number(at), done=m.done, total=m.total)
 
     return RunPlan(start, len(units), labels, lambda: clear_slices(labels, stale, ids), None,
-                   "time points" if sel.along == "z" else "z planes", key)
+                   "time points" if sel.along == "z" else "z planes", record_key(sel.along))
 
 
 def plane_words(lead: tuple[int, ...], planes: list[int], noun: str) -> str:

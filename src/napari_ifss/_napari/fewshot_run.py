@@ -18,7 +18,7 @@ from napari.layers import Labels
 from ..core.errors import InvalidInputError
 from ..core.fewshot.support import LabelsIndex, resolve_label_ids
 from ..core.planes import PlaneStack
-from ..core.provenance import RECORD_KEY, Record
+from ..core.provenance import RECORD_KEY, Record, UserSlices, record_key, user_labels
 from .labels_history import record_as_one_step
 from .propagation_worker import Starter
 from .quality_worker import ScoringRequest
@@ -131,6 +131,17 @@ def clear_slices(layer: Labels, zs: list[int], ids: list[int]) -> list[Cleared]:
     if cleared:
         layer.refresh()
     return cleared
+
+
+def user_support(layer: Labels, along: str = "z") -> tuple[UserSlices, list[int]]:
+    """The user's part of ``layer``'s labels (a view numbered as its planes,
+    :class:`~napari_ifss.core.planes.PlaneStack`) and the planes that runs along ``along``
+    filled (a next run in that direction recomputes them).
+
+    Raises:
+        InvalidInputError: a layer that is neither a stack nor a 3D movie.
+    """
+    return user_labels(propagated_record(layer, record_key(along)), PlaneStack(layer.data))
 
 
 def propagated_record(layer: Labels, key: str = RECORD_KEY) -> Record:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from .spans import span_above
+
 SAMPLE_SIDE = 256  # sampled_contrast measures on a grid of about this many pixels a side
 
 
@@ -39,11 +41,11 @@ def sampled_contrast(grey: np.ndarray, mask: np.ndarray, side: int = SAMPLE_SIDE
     when that region is larger (bounded cost on large slices; a small object on a large slice
     keeps all its pixels)."""
     m = np.asarray(mask, dtype=bool)
-    if not m.any():
+    span = span_above(m, 0)
+    if span is None:
         return 0.0
-    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
     pad = max(2, int(round(0.5 * np.sqrt(m.sum() / np.pi)))) + 1  # the ring, and one more
-    r0, r1 = max(0, rows[0] - pad), min(m.shape[0], rows[-1] + 1 + pad)
-    c0, c1 = max(0, cols[0] - pad), min(m.shape[1], cols[-1] + 1 + pad)
+    r0, r1 = max(0, span[0] - pad), min(m.shape[0], span[1] + pad)
+    c0, c1 = max(0, span[2] - pad), min(m.shape[1], span[3] + pad)
     step = max(1, int(np.ceil(max(r1 - r0, c1 - c0) / side)))
     return region_contrast(np.asarray(grey[r0:r1:step, c0:c1:step]), m[r0:r1:step, c0:c1:step])

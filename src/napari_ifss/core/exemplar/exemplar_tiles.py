@@ -25,6 +25,7 @@ import numpy as np
 
 from ..fewshot.fewshot import FewShotSegmenter
 from ..normalize import IntensityWindow
+from ..spans import span_above
 from ..tiles import box_around, tile_boxes
 from .class_map import class_support
 from .instances import find_instances, to_slice_size, to_working_size, working_scale
@@ -66,9 +67,8 @@ def segment_tiles(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.n
     img, ex, blk, shape = to_working_size(image, exemplar, blocked, scale)
     size = ex.shape
     tile = int(segmenter.max_side)
-    rows, cols = np.nonzero(ex)
-    r0, r1, c0, c1 = box_around(((rows.min() + rows.max()) / 2.0, (cols.min() + cols.max()) / 2.0),
-                                tile, size)
+    e0, e1, f0, f1 = span_above(ex, 0)  # the exemplar's box; its tile centred on it
+    r0, r1, c0, c1 = box_around(((e0 + e1 - 1) / 2.0, (f0 + f1 - 1) / 2.0), tile, size)
     crop = (slice(r0, r1), slice(c0, c1))
     segmenter.set_support([img[crop]], [ex[crop]], window=window)
     found = class_support(segmenter, img[crop], ex[crop], (blk | ex)[crop], shape, settings,

@@ -37,6 +37,7 @@ import numpy as np
 from ..channels import Channels
 from ..errors import InvalidInputError, NotReadyError
 from ..normalize import IntensityWindow
+from ..spans import span_above
 from .support import check_query, check_support
 
 if TYPE_CHECKING:  # torch is imported when a learner is built, not with this module
@@ -276,12 +277,9 @@ def focus_box(masks: Sequence[np.ndarray], above: int | None
     h, w = masks[0].shape[:2]
     if above is None or max(h, w) <= above or is_class_like(list(masks)):
         return None
-    union = np.zeros((h, w), bool)
-    for m in masks:
-        union |= np.asarray(m, bool)
-    rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
+    r0, r1, c0, c1 = span_above(np.logical_or.reduce([np.asarray(m, bool) for m in masks]), 0)
     box = []
-    for (lo, hi), n in (((rows[0], rows[-1] + 1), h), ((cols[0], cols[-1] + 1), w)):
+    for (lo, hi), n in (((r0, r1), h), ((c0, c1), w)):
         grow = max(FOCUS_MARGIN_MIN, int(round(FOCUS_MARGIN * (hi - lo))))
         box += [max(0, int(lo) - grow), min(n, int(hi) + grow)]
     if box == [0, h, 0, w]:

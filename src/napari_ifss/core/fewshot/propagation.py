@@ -62,7 +62,7 @@ from .volume_io import (
     is_constant,
     partial_write_error,
     read_slice,
-    sample_window,
+    run_window,
     volume_window,
     window_slices,
     write_slice,
@@ -193,8 +193,8 @@ def _run(volume, labels, ids, index, targets, protected, segmenter, out, thresho
         sampled = [read_slice(volume, z) for z in window_slices(volume)]
         check_not_constant(volume, sampled + list(support.values()))
         window = volume_window(volume, sampled)
-    elif isinstance(volume, Channels):  # one per channel: given, else from its own slices
-        window = sample_window(volume.with_windows(window))
+    else:
+        window = run_window(volume, window)  # for Channels one per channel
     by_channel = isinstance(volume, Channels) and not isinstance(seg, LearnerSegmenter)
     total, done = len(targets) * len(ids), 0
     target_set = set(targets)

@@ -213,6 +213,20 @@ def volume_window(volume: object, sampled: Sequence[object]
                  for k, w in enumerate(volume.windows))
 
 
+def run_window(volume: object, window: object = None
+               ) -> IntensityWindow | tuple[IntensityWindow, ...]:
+    """The window(s) a run over ``volume`` uses, the same for propagation and its scoring:
+    ``window`` itself, else :func:`sample_window`; for :class:`Channels` one per channel
+    (``window``: one for all or one per channel; a channel without one gets its own from the
+    sampled slices, which are read only then)."""
+    if not isinstance(volume, Channels):
+        return window if window is not None else sample_window(volume)  # type: ignore[return-value]
+    seen = volume.with_windows(window) if window is not None else volume  # type: ignore[arg-type]
+    if all(w is not None for w in seen.windows):
+        return seen.windows  # type: ignore[return-value]
+    return sample_window(seen)
+
+
 def sample_window(volume: object, n: int = WINDOW_SAMPLE_SLICES
                   ) -> IntensityWindow | tuple[IntensityWindow, ...]:
     """Intensity window of a volume from ``n`` evenly spaced slices (bounded reads); for

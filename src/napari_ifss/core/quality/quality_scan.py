@@ -22,9 +22,10 @@ slices holding the id unless ``in_range=True``.
 **Cost**: within a run each slice is encoded at most once per channel used, whatever the
 number of label ids.
 User slices are encoded once and held; result slices are encoded under the keys
-``(cache_prefix, z)`` and the window of :func:`~napari_ifss.core.fewshot.volume_io.sample_window`,
-the keys and window :func:`~napari_ifss.core.fewshot.propagation.propagate` uses with the same
-``cache_prefix`` (a channel's under ``(channel_key(cache_prefix, k), z)``), so what propagation left in the segmenter's cache is reused
+``(cache_prefix, z)`` (a channel's under ``(channel_key(cache_prefix, k), z)``) and the
+window of :func:`~napari_ifss.core.fewshot.volume_io.run_window`, the keys and window
+:func:`~napari_ifss.core.fewshot.propagation.propagate` uses with the same ``cache_prefix``,
+so what propagation left in the segmenter's cache is reused
 (``recent_first=True`` scores those slices first, before anything can evict them). A scored
 slice then costs the summary of its mask and one head pass per user slice; an empty one
 costs nothing.
@@ -48,7 +49,7 @@ from ..fewshot.volume_io import (
     check_volume_dtype,
     check_volume_shape,
     read_slice,
-    sample_window,
+    run_window,
 )
 from ..normalize import IntensityWindow
 from .quality import EMPTY_BADGE, QualityScore, score_encoded, unusable_score
@@ -210,8 +211,9 @@ def score_plan(volume: object, labels_after: object, user_labels: object, plan: 
 
     Args:
         segmenter: the few-shot model (default :meth:`FewShotSegmenter.default`).
-        window: intensity window (default: :func:`sample_window`, as propagation); for
-            :class:`Channels` one for all or one per channel (None: that channel's own).
+        window: intensity window, as propagation's (:func:`run_window`): default from a few
+            slices; for :class:`Channels` one for all or one per channel (None: that
+            channel's own).
         cache_prefix: result slices are encoded under ``(cache_prefix, z)`` (channel ``k``:
             ``(channel_key(cache_prefix, k), z)``); pass the propagation's prefix to reuse
             its encodings (None: private to this run).
@@ -222,10 +224,7 @@ def score_plan(volume: object, labels_after: object, user_labels: object, plan: 
     if total == 0:
         return
     seg = segmenter if segmenter is not None else FewShotSegmenter.default()
-    if isinstance(volume, Channels):  # one window per channel: given, else from its own slices
-        window = sample_window(volume.with_windows(window) if window is not None else volume)
-    elif window is None:
-        window = sample_window(volume)
+    window = run_window(volume, window)  # as propagation's
     prefix = cache_prefix if cache_prefix is not None else ("quality", object())
     held: dict[tuple[int, int | None], EncodedSlice] = {}  # user slices: encoded once, kept
     user_masks: dict[int, list[np.ndarray]] = {}
@@ -245,11 +244,16 @@ def score_plan(volume: object, labels_after: object, user_labels: object, plan: 
             user_masks[i] = [np.asarray(user_labels[u]) == i for u in plan.user[i]]  # type: ignore[index]
         return user_masks[i]
 
+    shots: dict[int, object] = {}  # user slices read for the channel choice, read once
+
     def channel(i: int) -> int | None:  # the channel object i is judged in (support_channel)
-        if i not in channel_of:
-            channel_of[i] = None if not isinstance(volume, Channels) else support_channel(
-                [read_slice(volume, u) for u in plan.user[i]], masks_of(i), window)  # type: ignore[arg-type]
-        return channel_of[i]
+        if i not in channel_of and isinstance(volume, Channels):
+            for u in plan.user[i]:
+                if u not in shots:
+                    shots[u] = read_slice(volume, u)
+            channel_of[i] = support_channel([shots[u] for u in plan.user[i]], masks_of(i),
+                                            window)  # type: ignore[arg-type]
+        return channel_of.get(i)
 
     every_user = {u for us in plan.user.values() for u in us}
     at: dict[int, list[int]] = {}
