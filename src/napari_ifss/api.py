@@ -38,7 +38,7 @@ import numpy as np
 from .core.batch.batch_engine import batch
 from .core.channels import Channels
 from .core.errors import InvalidInputError
-from .core.interactive.plane import TIME_LABELS
+from .core.interactive.plane import is_time_label
 from .core.interactive.prompts import Click
 from .core.interactive.session import InteractiveSession
 from .core.io import LayerData, read_layer, write_layer
@@ -228,7 +228,7 @@ def save(path: str | os.PathLike, data: object, *, like: LayerData | None = None
         # 4 axes: a 3D movie when the image it belongs to says so (never guessed)
         first = (getattr(napari_layer, "axis_labels", None) or ("",))[0]
         movie = n == 4 and (getattr(like, "axes", "") == "TZYX"
-                            or str(first).lower() in TIME_LABELS)
+                            or is_time_label(first))
         layer = LayerData(arr, kind, Path(path).name.split(".")[0],
                           tuple(float(v) for v in scale), tuple(float(v) for v in translate),
                           rgb=rgb, direction=getattr(like, "direction", None),
@@ -335,11 +335,16 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
     lab, layer = resolve(labels, "labels")
     if spacing is None and method != "head" and segmenter is None:
         spacing = image_spacing
+    movie = along is not None or len(getattr(lab, "shape", ())) == 4
+    if movie:
+        _check_movie_call(vol, along, slices)  # before anything is copied
     target = out if out is not None else _writable_copy(lab)
     options = {"method": method, "segmenter": segmenter, "learner": learner,
                "spacing": spacing, "threshold": threshold, "window": as_window(window)}
-    if along is not None or len(getattr(lab, "shape", ())) == 4:  # a 3D movie
-        events = _movie_events(vol, lab, target, along, label_ids, slices, options)
+    if movie:
+        from .core.fewshot.movie import propagate_movie
+
+        events = propagate_movie(vol, lab, along, out=target, label_ids=label_ids, **options)
     else:
         events = _propagate(vol, lab, label_ids, slices, out=target, **options)
     try:
@@ -356,16 +361,13 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
     return target
 
 
-def _movie_events(vol: Any, lab: Any, target: Any, along: str | None, label_ids: Any,
-                  slices: Any, options: dict[str, Any]) -> Iterator:
-    """The events of a 3D movie's propagation (:func:`~.core.fewshot.movie.propagate_movie`).
+def _check_movie_call(vol: Any, along: str | None, slices: Any) -> None:
+    """What :func:`propagate` refuses for a 3D movie (:mod:`~.core.fewshot.movie`).
 
     Raises:
         InvalidInputError: no ``along`` for a movie, ``along`` for anything else, or
             ``slices`` (a movie runs whole).
     """
-    from .core.fewshot.movie import propagate_movie
-
     shape = tuple(getattr(vol, "shape", ()))
     if isinstance(vol, Channels) or len(shape) != 4:
         raise InvalidInputError(f"along= is for a 3D movie (T, Z, Y, X) of one channel; the "
@@ -377,7 +379,6 @@ def _movie_events(vol: Any, lab: Any, target: Any, along: str | None, label_ids:
             "for channels pass channel_axis=")
     if slices is not None:
         raise InvalidInputError("slices= applies to a (Z, Y, X) volume, not to a movie")
-    return propagate_movie(vol, lab, along, out=target, label_ids=label_ids, **options)
 
 
 def _keep_record(out: object, record: dict[int, list[str]]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import InvalidInputError
-from ..core.interactive.plane import TIME_LABELS
+from ..core.interactive.plane import is_time_label
 from ..core.io import LayerData, write_layer
 from ..core.io.labels import as_label_array
 
@@ -64,8 +64,7 @@ def layer_from_meta(data: np.ndarray, kind: str, meta: dict[str, Any]) -> LayerD
         direction_t = tuple(tuple(float(v) for v in row) for row in direction)
     metadata = {}
     if n == 4:  # a 3D movie when napari labels its first axis as time
-        labels = [str(a).lower() for a in (meta.get("axis_labels") or ())]
-        if not labels or labels[0] not in TIME_LABELS:
+        if not is_time_label((meta.get("axis_labels") or (None,))[0]):
             raise InvalidInputError(f"{name}: a 4D layer is saved as a 3D movie (T, Z, Y, X) "
                                     "when its first axis is labelled t or time")
         metadata["axes"] = "TZYX"

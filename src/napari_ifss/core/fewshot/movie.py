@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from ..encoding import slices_window
 from ..errors import InvalidInputError
 from ..normalize import IntensityWindow
+from ..planes import PlaneStack
 from .propagation import propagate
-from .volume_io import PropagationProgress
+from .volume_io import PropagationProgress, sample_window
 
 ALONG = ("z", "t")
 
@@ -93,12 +93,12 @@ def annotated_units(labels: Any, along: str) -> dict[int, list[int]]:
     return {unit: sorted(ids) for unit, ids in sorted(found.items())}
 
 
-def movie_window(movie: Any, n: int = 8) -> IntensityWindow:
-    """One intensity window for the whole movie, from ``n`` (t, z) planes spread over it, so
-    that every unit of a run sees the same grey values."""
-    n_t, n_z = int(movie.shape[0]), int(movie.shape[1])
-    picks = np.unique(np.linspace(0, n_t * n_z - 1, min(n, n_t * n_z)).round().astype(int))
-    return slices_window([np.asarray(movie[int(i) // n_z, int(i) % n_z]) for i in picks])
+def movie_window(movie: Any) -> IntensityWindow:
+    """One intensity window for the whole movie, from planes spread over all its (t, z)
+    planes (:func:`~.volume_io.sample_window` of its
+    :class:`~napari_ifss.core.planes.PlaneStack`), so that every unit of a run sees the same
+    grey values."""
+    return sample_window(PlaneStack(movie))  # type: ignore[return-value]
 
 
 def propagate_movie(movie: Any, labels: Any, along: str, *, out: Any,

@@ -18,10 +18,15 @@ from ..errors import InvalidInputError
 TIME_LABELS = ("t", "time")
 
 
+def is_time_label(label: object) -> bool:
+    """Whether an axis label (napari's ``axis_labels`` entry) names time ("t", "time")."""
+    return str(label or "").strip().lower() in TIME_LABELS
+
+
 def axis_noun(label: str | None, count: int = 1) -> str:
     """What a user calls one position (``count`` 1) or several along a stacked axis labelled
     ``label``: "time point(s)" for a time axis ("t", "time"), else "slice(s)"."""
-    noun = "time point" if (label or "").strip().lower() in TIME_LABELS else "slice"
+    noun = "time point" if is_time_label(label) else "slice"
     return noun if count == 1 else noun + "s"
 
 
