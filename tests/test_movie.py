@@ -197,6 +197,16 @@ def test_cli_propagates_a_movie_file(tmp_path, capsys):
     assert main(["propagate", str(image), "--support", str(support), "--out",
                  str(tmp_path / "o.nii.gz"), "--along", "t"]) == 1
     assert "give --out a .tif" in capsys.readouterr().err
+    # the model options count for a movie as for a stack (they were ignored before)
+    assert main(["propagate", str(image), "--support", str(support), "--out",
+                 str(tmp_path / "w.tif"), "--along", "z", "--method", "learner",
+                 "--weights", str(tmp_path / "w.pt")]) == 1
+    assert "choose the few-shot head" in capsys.readouterr().err
+    head = tmp_path / "head.tif"
+    assert main(["propagate", str(image), "--support", str(support), "--out", str(head),
+                 "--along", "z", "--method", "head", "--quiet"]) == 0
+    np.testing.assert_array_equal(ifss.open_image(head, time="all", as_labels=True).data,
+                                  ifss.propagate(movie, labels, along="z", method="head"))
     flat = tmp_path / "flat.tif"
     tifffile.imwrite(flat, movie[0], metadata={"axes": "ZYX"})
     assert main(["propagate", str(flat), "--support", str(support), "--out",

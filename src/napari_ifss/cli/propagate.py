@@ -92,21 +92,15 @@ def _run(args: argparse.Namespace) -> int:
         write_format(out_path)  # a bad extension is refused before the work, not after
     window = window_of(args)
     if args.along is not None:
+        if into_ngff is not None or write_format(out_path) != "tiff":
+            raise InvalidInputError("--along writes a 3D movie: give --out a .tif file")
         return _run_movie(args, out_path, window)
     image, data = read_volume_channels(args.image, args)
     if into_ngff is not None:  # labels that will not fit that image are refused now
         check_labels_fit(into_ngff[0], image.spatial_shape)
     support = read_labels_like(args.support, image, "--support")
     slices = parse_slices(args.slices, image.spatial_shape[0])
-    method = args.method or ("head" if args.weights is not None else DEFAULT_METHOD)
-    if method == "head":
-        model = {"segmenter": load_segmenter(args)}
-    else:
-        if args.weights is not None or args.click_weights is not None:
-            raise InvalidInputError("--weights / --click-weights choose the few-shot head: "
-                                    "use --method head")
-        set_threads(args)
-        model = {"spacing": spacing_of(image.scale)}
+    method, model = _model(args, image.scale)
     result = propagate(data, support.data, args.ids, slices, method=method,
                        threshold=args.threshold, progress=not args.quiet, window=window,
                        **model)
@@ -118,13 +112,28 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(args: argparse.Namespace, scale: object) -> tuple[str, dict]:
+    """``(method, keywords for propagate)``: the few-shot head (``--method head`` or
+    ``--weights``) with its segmenter, else the learner with the image's voxel ``scale``.
+
+    Raises:
+        InvalidInputError: ``--weights`` / ``--click-weights`` with ``--method learner``.
+    """
+    method = args.method or ("head" if args.weights is not None else DEFAULT_METHOD)
+    if method == "head":
+        return method, {"segmenter": load_segmenter(args)}
+    if args.weights is not None or args.click_weights is not None:
+        raise InvalidInputError("--weights / --click-weights choose the few-shot head: "
+                                "use --method head")
+    set_threads(args)
+    return method, {"spacing": spacing_of(scale)}
+
+
 def _run_movie(args: argparse.Namespace, out_path, window) -> int:
     """``--along``: a 3D movie's image and labels opened whole, propagated, written as an
     OME-TIFF movie; everything checked before the work."""
     from ..api import propagate
 
-    if write_format(out_path) != "tiff" or ngff_labels_target(out_path) is not None:
-        raise InvalidInputError("--along writes a 3D movie: give --out a .tif file")
     if args.time not in (None, "all") or args.slices is not None:
         raise InvalidInputError("--along runs the whole movie: leave out --time and --slices")
     if not isinstance(args.channel, int | None):
@@ -134,10 +143,10 @@ def _run_movie(args: argparse.Namespace, out_path, window) -> int:
     if support.data.shape != image.data.shape:
         raise InvalidInputError(f"--support {args.support} has shape {support.data.shape}; the "
                                 f"movie has {image.data.shape} (T, Z, Y, X)")
-    set_threads(args)
-    result = propagate(image.data, support.data, args.ids, method=args.method,
+    method, model = _model(args, image.scale)
+    result = propagate(image.data, support.data, args.ids, method=method,
                        threshold=args.threshold, progress=not args.quiet, window=window,
-                       along=args.along, spacing=spacing_of(image.scale))
+                       along=args.along, **model)
     write_layer(out_path, LayerData(np.asarray(result), "labels", out_path.name.split(".")[0],
                                     image.scale, image.translate,
                                     metadata={"axes": "TZYX"}))
