@@ -2,9 +2,11 @@
 
     python benchmarks/channel_head_quality.py [--md docs/benchmarks/channel_head_quality.md]
 
-The stacks and cells of ``benchmarks/channel_propagation.py`` (synthetic, so nothing here was
-trained on): channel 0 bright, channel 1 dim (~8 %) with other cells; each cell annotated on
-its middle slice. The head and JFS see one channel: with several, each object gets the one it
+The stacks and cells of ``benchmarks/channel_propagation.py``: channel 0 bright, channel 1 dim
+(~8 %) with other cells; each cell annotated on its middle slice. Not held out for the head:
+other seeds of the same generator (``make_synthetic_cells``) are in its training pool
+(``train/fewshot_pool.py``), so this measures the channel choice on in-distribution cells, not
+what a user's images give. The head and JFS see one channel: with several, each object gets the one it
 stands out in on the annotated slice (``core.fewshot.support_channel``). Compared in the same
 run, for cells of each channel:
 

@@ -9,9 +9,11 @@ exemplar is the cell of the centre tile whose area is closest to the median
 (``eval.exemplar_protocol.choose_exemplar``), drawn exactly. ``segment_all_like`` finds the
 others. Reported per canvas size: objects found, recall and precision over the whole canvas
 (one-to-one matches at IoU >= 0.5, ``match_instances``; the exemplar itself not counted), the
-matches' mean IoU, and seconds per run; one torch thread. Nothing here was trained or tuned on
-(the tile size is the network's long side, the halo an eighth of it, the switch at half the
-free scale: fixed before this benchmark was run).
+matches' mean IoU, and seconds per run; one torch thread. Not held out: other seeds of the
+same generator are in the few-shot head's training pool (``train/fewshot_pool.py``), so this
+compares the two ways of covering a large image on in-distribution cells. Nothing was tuned on
+it (the tile size is the network's long side, the halo an eighth of it, the switch at half
+the free scale: fixed before this benchmark was run).
 """
 
 from __future__ import annotations
