@@ -42,7 +42,7 @@ from .core.interactive.plane import is_time_label
 from .core.interactive.prompts import Click
 from .core.interactive.session import InteractiveSession
 from .core.io import LayerData, read_layer, write_layer
-from .core.io.layerdata import spacing_of
+from .core.io.layerdata import MOVIE_AXES, spacing_of
 from .core.io.read import read_layers
 from .core.normalize import WindowLike, as_window
 
@@ -186,8 +186,9 @@ def open_image(path: str | os.PathLike, *, as_labels: bool = False,
     order as ``.axes`` says, ``.scale``/``.translate`` from the file's spacing/origin). A TIFF
     or OME-Zarr with several channels or time points opens the one chosen with ``channel=`` /
     ``time=`` (the error names the file's axes when the choice is missing); ``time="all"``
-    opens the time points of a file without z as the stack (``.axes == "TYX"``), so that
-    propagation follows an object through time;
+    opens every time point: a file without z as the stack (``.axes == "TYX"``), so that
+    propagation follows an object through time, a file with z as a 3D movie
+    (``.axes == "TZYX"``, see ``propagate(..., along=)``);
     ``.metadata["file_axes"]`` keeps the file's own axes, e.g. ``"TCZYX"``."""
     return read_layer(path, as_labels=as_labels, channel=channel, time=time)
 
@@ -227,12 +228,12 @@ def save(path: str | os.PathLike, data: object, *, like: LayerData | None = None
         translate = tuple(getattr(geometry, "translate", (0.0,) * n))[-n:]
         # 4 axes: a 3D movie when the image it belongs to says so (never guessed)
         first = (getattr(napari_layer, "axis_labels", None) or ("",))[0]
-        movie = n == 4 and (getattr(like, "axes", "") == "TZYX"
+        movie = n == 4 and (getattr(like, "axes", "") == MOVIE_AXES
                             or is_time_label(first))
         layer = LayerData(arr, kind, Path(path).name.split(".")[0],
                           tuple(float(v) for v in scale), tuple(float(v) for v in translate),
                           rgb=rgb, direction=getattr(like, "direction", None),
-                          metadata={"axes": "TZYX"} if movie else {})
+                          metadata={"axes": MOVIE_AXES} if movie else {})
     return write_layer(path, layer)
 
 

@@ -11,6 +11,7 @@ from napari.layers import Labels, Layer
 
 from ..core.errors import InvalidInputError, NotReadyError
 from .labels_history import write_labels
+from .slice_context import full_resolution
 
 
 def is_layer(obj: object) -> bool:
@@ -42,7 +43,8 @@ def layer_names() -> list[str]:
 
 
 def write_back(layer: Labels, new: np.ndarray) -> int:
-    """Make ``layer.data`` equal ``new`` in ONE undo step (Ctrl+Z restores it).
+    """Make the labels of ``layer`` (at full resolution) equal ``new`` in ONE undo step
+    (Ctrl+Z restores it).
 
     Only the voxels that differ are written. Returns how many changed.
 
@@ -52,10 +54,10 @@ def write_back(layer: Labels, new: np.ndarray) -> int:
     """
     if not isinstance(layer, Labels):
         raise NotReadyError(f"layer {getattr(layer, 'name', layer)!r} is not a Labels layer")
-    new = np.asarray(new)
-    if new.shape != tuple(layer.data.shape):
+    new, data = np.asarray(new), full_resolution(layer)
+    if new.shape != tuple(np.shape(data)):
         raise InvalidInputError(
             f"result of shape {new.shape} does not fit labels layer {layer.name!r} of shape "
-            f"{tuple(layer.data.shape)}")
-    changed = np.nonzero(np.asarray(layer.data) != new)
+            f"{tuple(np.shape(data))}")
+    changed = np.nonzero(np.asarray(data) != new)
     return write_labels(layer, changed, new[changed])

@@ -31,7 +31,7 @@ from ..core.fewshot.fewshot import FewShotSegmenter
 from ..core.interactive.plane import Plane
 from ..core.labels_ops import next_free_id
 from .generator_runner import GeneratorRunner
-from .labels_history import write_labels
+from .labels_history import check_writable, write_labels
 from .slice_context import current_slice, full_resolution, spatial_shape
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Plan:
 
     @property
     def total(self) -> int:
-        return int(self.labels.data.shape[0]) if self.stack else 1
+        return int(np.shape(full_resolution(self.labels))[0]) if self.stack else 1
 
 
 def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
@@ -171,11 +171,13 @@ class ExemplarAction:
             raise InvalidInputError("open an image first")
         if labels is None:
             raise InvalidInputError("commit an object first: it is the exemplar")
-        if tuple(labels.data.shape) != spatial_shape(image):
-            raise InvalidInputError(f"labels {labels.name!r} has shape {labels.data.shape}, "
+        data = full_resolution(labels)
+        if tuple(np.shape(data)) != spatial_shape(image):
+            raise InvalidInputError(f"labels {labels.name!r} has shape {np.shape(data)}, "
                                     f"image {image.name!r} has {spatial_shape(image)}")
+        check_writable(labels)
         plane = current_slice(self.viewer, image).plane
-        on_slice = np.asarray(labels.data[plane.slicer()])
+        on_slice = np.asarray(data[plane.slicer()])
         candidates = [self._last(), int(labels.selected_label)]
         exemplar = next((i for i in candidates if i and np.any(on_slice == i)), None)
         if exemplar is None:
@@ -184,7 +186,7 @@ class ExemplarAction:
         stack = bool(self.all_slices.value) and len(plane.fixed) == 1 \
             and plane.axes == (1, 2) and plane.ndim == 3
         return Plan(image, labels, int(exemplar), plane, stack,
-                    next_free_id(np.asarray(labels.data)))
+                    next_free_id(np.asarray(data)))
 
     def run(self) -> None:
         """Start exemplar mode (a status message and no change on bad input)."""
@@ -199,7 +201,8 @@ class ExemplarAction:
         self._plan, self._parts = plan, []
         self.progress_bar = progress(total=plan.total, desc="segment all like this")
         self.button.enabled = False
-        self.runner.start(run_exemplar, plan, self._load_segmenter, np.array(plan.labels.data))
+        self.runner.start(run_exemplar, plan, self._load_segmenter,
+                          np.array(full_resolution(plan.labels)))
 
     def _on_found(self, item: Found) -> None:
         self._parts.append(item)
@@ -239,7 +242,7 @@ class ExemplarAction:
             return np.zeros(0, np.int64)
         idx = tuple(np.concatenate(ax) for ax in zip(*idx_parts, strict=True))
         vals = np.concatenate(values)
-        free = np.asarray(layer.data[idx]) == 0
+        free = np.asarray(full_resolution(layer)[idx]) == 0
         idx, vals = tuple(a[free] for a in idx), vals[free]
         write_labels(layer, idx, vals)
         return np.unique(vals)

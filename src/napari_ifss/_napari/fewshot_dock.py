@@ -48,7 +48,7 @@ from .intensity_choice import IntensityChoice
 from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
 from .quality_panel import QualityPanel
-from .slice_context import spatial_shape, stack_noun
+from .slice_context import full_resolution, spatial_shape, stack_noun
 
 ALONG_CHOICES = [("through the slices of each time point", "z"), ("through time", "t")]
 ALONG_TIP = ("a 3D movie: fill each time point you annotated through its slices, or follow the "
@@ -337,7 +337,7 @@ class FewShotDock(Container):
         if run is None:
             return
         layer = run.layer
-        planes = PlaneStack(layer.data)  # event.z: the plane (t * Z + z in a 3D movie)
+        planes = PlaneStack(full_resolution(layer))  # event.z: the plane (t * Z + z in a 3D movie)
         current = np.array(planes[event.z])
         gained = event.mask & (current == 0)  # the user may have painted meanwhile
         if gained.any():
@@ -363,7 +363,8 @@ class FewShotDock(Container):
         layer = run.layer
         run.record_undo()
         layer.metadata = {**layer.metadata, run.record_key: record_states(
-            propagated_record(layer, run.record_key), PlaneStack(layer.data), run.touched)}
+            propagated_record(layer, run.record_key), PlaneStack(full_resolution(layer)),
+            run.touched)}
         self._run_btn.enabled, self._cancel_btn.enabled = True, False
         done, total, unit = int(run.done), run.total, run.unit
         if isinstance(result, RunFailed):

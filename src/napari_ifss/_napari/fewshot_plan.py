@@ -30,6 +30,7 @@ from ..core.planes import PlaneStack
 from ..core.provenance import record_key
 from ..core.slice_store import compressed_copy
 from .fewshot_run import RunPlan, clear_slices, parse_ids, user_support
+from .labels_history import check_writable
 from .quality_worker import ScoringRequest, reserve_cache
 from .slice_context import full_resolution, spatial_shape
 
@@ -82,14 +83,16 @@ def plan_run(viewer: Viewer, sel: Selection) -> RunPlan:
                                 "(T, Z, Y, X)")
     if labels is None:
         raise InvalidInputError("choose a labels layer with annotated slices")
-    if tuple(labels.data.shape) != shape:
-        raise InvalidInputError(f"labels {labels.name!r} has shape {labels.data.shape}, "
+    lshape = tuple(np.shape(full_resolution(labels)))
+    if lshape != shape:
+        raise InvalidInputError(f"labels {labels.name!r} has shape {lshape}, "
                                 f"image {image.name!r} has {shape}")
+    check_writable(labels)
     if len(shape) == 4:
         _check_movie(image, sel)
     user, stale = user_support(labels, sel.along or "z")
     # the worker's copy: propagation writes into it
-    support = compressed_copy(user, shape=tuple(labels.data.shape))
+    support = compressed_copy(user, shape=lshape)
     index = index_labels(PlaneStack(support))
     if not index.annotated:
         raise InvalidInputError(f"no annotated slice in {labels.name!r}: draw the object "
@@ -152,7 +155,7 @@ def _movie_plan(image: Image, labels: Labels, sel: Selection, support: object,
     this direction's earlier runs filled. Its steps come back as the
     :class:`PropagationProgress` of the written plane, numbered as the layer's planes
     (:class:`~napari_ifss.core.planes.PlaneStack`); no quality scores (they score stacks)."""
-    depth = int(labels.data.shape[1])  # plane p is time point p // depth, slice p % depth
+    depth = int(np.shape(full_resolution(labels))[1])  # plane p: time p // depth, slice p % depth
     units = {p // depth if sel.along == "z" else p % depth
              for i in ids for p in index.slices_of[i]}
     method, window, volume = sel.method, sel.window(image), full_resolution(image)
@@ -196,7 +199,7 @@ def _transfer_plan(viewer: Viewer, image: Image, target: Image, labels: Labels, 
     if len(tshape) != 3 or tshape[1:] != shape[1:] or target.rgb != image.rgb:
         raise InvalidInputError(f"target {target.name!r} has shape {tshape}; it needs "
                                 f"(Z, {shape[1]}, {shape[2]}) like {image.name!r}")
-    out = np.zeros(tshape, labels.data.dtype)
+    out = np.zeros(tshape, full_resolution(labels).dtype)
     layer = viewer.add_labels(np.zeros_like(out), name=f"{target.name} few-shot",
                               scale=target.scale, translate=target.translate)
     return RunPlan(lambda seg: transfer(

@@ -19,9 +19,10 @@ from ..core.errors import InvalidInputError
 from ..core.fewshot.support import LabelsIndex, resolve_label_ids
 from ..core.planes import PlaneStack
 from ..core.provenance import RECORD_KEY, Record, UserSlices, record_key, user_labels
-from .labels_history import record_as_one_step
+from .labels_history import one_undo_step, record_as_one_step
 from .propagation_worker import Starter
 from .quality_worker import ScoringRequest
+from .slice_context import full_resolution
 
 # Slices are numbered as the planes of the layer (:class:`~napari_ifss.core.planes.PlaneStack`:
 # z for a (Z, Y, X) layer, t * Z + z for a 3D movie).
@@ -88,22 +89,23 @@ class RunState:
     def record_undo(self) -> None:
         """Turn the run's direct writes (and clearings) into one undo step of its layer.
 
-        Slice by slice, inside one ``block_history`` of the layer (one Ctrl+Z), with the
+        Slice by slice, inside :func:`~.labels_history.one_undo_step` (one Ctrl+Z), with the
         smallest integer type that holds the indices (16 bits up to 32767 pixels a side): the
         history holds about 10 bytes per changed voxel of a uint16 layer, and no array spans
         the whole run (a 300 x 1024 x 1024 run may change 30 million voxels)."""
         layer = self.layer
+        data = full_resolution(layer)
         by_z: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         for z, flat, old in self.cleared:  # cleared voxels first: their value before wins
             by_z.setdefault(int(z), []).append((flat, old))
         for z, flat, _ in self.written:
-            by_z.setdefault(int(z), []).append((flat, np.zeros(flat.size, layer.data.dtype)))
+            by_z.setdefault(int(z), []).append((flat, np.zeros(flat.size, data.dtype)))
         if not by_z:
             return
-        planes = PlaneStack(layer.data)
+        planes = PlaneStack(data)
         yx = planes.shape[1:]
-        itype = np.int16 if max(layer.data.shape) <= np.iinfo(np.int16).max else np.int32
-        with layer.block_history():
+        itype = np.int16 if max(data.shape) <= np.iinfo(np.int16).max else np.int32
+        with one_undo_step(layer):
             for z in sorted(by_z):
                 flat = np.concatenate([f for f, _ in by_z[z]])
                 before = np.concatenate([b for _, b in by_z[z]])
@@ -120,7 +122,7 @@ def clear_slices(layer: Labels, zs: list[int], ids: list[int]) -> list[Cleared]:
     movie, :class:`~napari_ifss.core.planes.PlaneStack`) (earlier propagated results that a
     run recomputes); returns what was zeroed, for the undo."""
     cleared: list[Cleared] = []
-    planes = PlaneStack(layer.data)
+    planes = PlaneStack(full_resolution(layer))
     for z in zs:
         current = np.array(planes[z])
         flat = np.flatnonzero(np.isin(current, ids))
@@ -141,7 +143,8 @@ def user_support(layer: Labels, along: str = "z") -> tuple[UserSlices, list[int]
     Raises:
         InvalidInputError: a layer that is neither a stack nor a 3D movie.
     """
-    return user_labels(propagated_record(layer, record_key(along)), PlaneStack(layer.data))
+    return user_labels(propagated_record(layer, record_key(along)),
+                       PlaneStack(full_resolution(layer)))
 
 
 def propagated_record(layer: Labels, key: str = RECORD_KEY) -> Record:

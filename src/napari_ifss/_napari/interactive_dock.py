@@ -22,12 +22,13 @@ from ..core.interactive.session import InteractiveSession, SessionState, takes_w
 from ..core.interactive.session_store import SavedSession
 from ..core.normalize import IntensityWindow
 from ..core.protocols import ClickSegmenter
+from ..core.pyramid import strided_levels
 from . import prompt_layer as pl
 from .box_prompt import BoxPrompt
 from .channel_layers import ChannelChoice
 from .exemplar_action import ExemplarAction
 from .intensity_choice import IntensityChoice
-from .labels_history import write_labels
+from .labels_history import check_writable, write_labels
 from .object_commit import commit_writes, drawn_slices
 from .object_edit import EditTarget, start_edit
 from .prediction_worker import Job, JobResult, PredictionRunner
@@ -37,6 +38,7 @@ from .slice_context import (
     SliceContext,
     clicks_on,
     current_slice,
+    full_resolution,
     point_indices_on,
     show_slice,
     spatial_shape,
@@ -459,9 +461,10 @@ class InteractiveDock(Container):
     def _target_labels(self) -> Labels:
         labels = self._labels_box.value
         if labels is None:
+            levels = strided_levels(spatial_shape(self.image), np.uint32)  # huge: a pyramid
             labels = self.viewer.add_labels(
-                np.zeros(spatial_shape(self.image), np.uint32), name=LABELS_NAME,
-                scale=self.image.scale, translate=self.image.translate)
+                levels if len(levels) > 1 else levels[0], multiscale=len(levels) > 1,
+                name=LABELS_NAME, scale=self.image.scale, translate=self.image.translate)
             self._labels_box.reset_choices()
             self._labels_box.value = labels
             self._activate_prompts()
@@ -512,12 +515,14 @@ class InteractiveDock(Container):
             self._set_status("nothing to commit: click on the object first")
             return
         labels = self._target_labels()
-        if tuple(labels.data.shape) != spatial_shape(self.image):
-            self._set_status(f"labels {labels.name!r} has shape {labels.data.shape}, image "
+        data = full_resolution(labels)
+        if tuple(np.shape(data)) != spatial_shape(self.image):
+            self._set_status(f"labels {labels.name!r} has shape {np.shape(data)}, image "
                              f"{self.image.name!r} has {spatial_shape(self.image)}")
             return
         try:
-            writes = commit_writes(list(self._states.values()), np.asarray(labels.data),
+            check_writable(labels)
+            writes = commit_writes(list(self._states.values()), np.asarray(data),
                                    self.current_object, self._editing)
         except IfssError as err:
             self._set_status(f"cannot commit: {err}")

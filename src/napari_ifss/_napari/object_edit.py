@@ -15,7 +15,7 @@ from napari.layers import Labels
 
 from ..core.errors import InvalidInputError
 from ..core.labels_ops import replacement_writes
-from .slice_context import SliceContext
+from .slice_context import SliceContext, full_resolution
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def start_edit(labels: Labels, ctx: SliceContext, label_id: int) -> tuple[EditTa
     if label_id < 1:
         raise InvalidInputError("select the label to edit (the labels layer's current label "
                                 "is background)")
-    mask = np.asarray(labels.data[ctx.plane.slicer()]) == label_id
+    mask = np.asarray(full_resolution(labels)[ctx.plane.slicer()]) == label_id
     if not mask.any():
         raise InvalidInputError(f"label {label_id} is not on {ctx.description}")
     return EditTarget(int(label_id), ctx), mask

@@ -1,7 +1,7 @@
 """The Interactive dock's yellow preview layer: the object being clicked, on the image's grid.
 
-A slice longer than :data:`PREVIEW_PYRAMID_ABOVE` gets a pyramid of strided *views* of one
-uint8 array, so that napari draws a huge preview from a small level without copies (writing
+A slice longer than :data:`~napari_ifss.core.pyramid.PYRAMID_ABOVE` gets a pyramid of strided
+*views* of one uint8 array, so that napari draws a huge preview from a small level without copies (writing
 the full level, :func:`~.slice_context.full_resolution`, updates them all). Masks are written
 by :class:`PreviewSpans` only where the object is or was: the layer's zero array is never
 written whole, so on a 20000 x 20000 slice its untouched pages cost no memory, and no
@@ -15,25 +15,18 @@ from napari.layers import Image
 from napari.viewer import Viewer
 
 from ..core.interactive.plane import Plane
+from ..core.pyramid import strided_levels
 from ..core.spans import span_above
 from .slice_context import full_resolution, spatial_shape
 
 Span = tuple[int, int, int, int]  # (r0, r1, c0, c1), half-open
 
-PREVIEW_PYRAMID_ABOVE = 4096  # px: a longer slice's preview is shown from coarser views
-
-
 def preview_levels(shape: tuple[int, ...]) -> list[np.ndarray]:
     """The preview layer's data: one zero uint8 array of ``shape``; for slices longer than
-    :data:`PREVIEW_PYRAMID_ABOVE` also strided *views* of it, 2x coarser each down to ~1024
-    px, so that napari draws a huge preview from a small level (no copies: writing the full
-    level updates them all)."""
-    base = np.zeros(shape, np.uint8)
-    levels, k = [base], 1
-    while max(shape[-2:]) > PREVIEW_PYRAMID_ABOVE and max(shape[-2:]) // 2 ** k >= 1024:
-        levels.append(base[..., :: 2 ** k, :: 2 ** k])
-        k += 1
-    return levels
+    :data:`~napari_ifss.core.pyramid.PYRAMID_ABOVE` also strided *views* of it, 2x coarser
+    each down to ~1024 px, so that napari draws a huge preview from a small level (no copies:
+    writing the full level updates them all)."""
+    return strided_levels(shape, np.uint8)
 
 
 def add_preview_layer(viewer: Viewer, image: Image, name: str) -> Image:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+import numpy as np
 from magicgui.widgets import Container, Label, PushButton
 from napari.layers import Labels
 from napari.utils import progress
@@ -45,7 +46,7 @@ from .quality_table import (  # noqa: F401 (re-exported: the panel's public name
     text_overlay,
 )
 from .quality_worker import QualityScorer, ScoringRequest
-from .slice_context import show_slice
+from .slice_context import full_resolution, show_slice
 
 
 class QualityPanel(Container):
@@ -154,7 +155,7 @@ class QualityPanel(Container):
             pending = self.scorer.pending
             if pending is not None and pending[0] is layer:
                 stored = replace_labels(stored, pending[1], pending[2])
-            table = current_scores(stored, layer.data, self._record_of(layer))
+            table = current_scores(stored, full_resolution(layer), self._record_of(layer))
         self._scores = table
         self.table.fill(list(ScoreTable.from_labels(table)))
         self.update_overlay()
@@ -187,11 +188,12 @@ class QualityPanel(Container):
             overlay.visible = False
             return
         colour = None
-        if not 0 <= z < layer.data.shape[0]:
+        if not 0 <= z < np.shape(full_resolution(layer))[0]:
             text = "quality: this slice is outside the labels"
         else:
             here = {i: e[z] for i, e in self._scores.items() if z in e}
-            annotated = not here and is_user_slice(layer.data[z], z, self._record_of(layer))
+            annotated = not here and is_user_slice(full_resolution(layer)[z], z,
+                                                   self._record_of(layer))
             text = slice_text(z, here, annotated)
             if here:
                 colour = BADGE_COLOURS[min(here.values(), key=lambda s: s.score).badge]

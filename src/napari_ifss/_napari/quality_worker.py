@@ -39,6 +39,7 @@ from ..core.quality.quality_store import (
 )
 from ..core.slice_store import compressed_copy
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
+from .slice_context import full_resolution
 
 # At most this many encoded slices are kept for reuse between propagation and scoring (one
 # slice is about 2 MB at the network's smallest size, 8 MB at its largest).
@@ -180,7 +181,8 @@ class QualityScorer:
         started). Raises RuntimeError when a job is running."""
         if self.runner.busy:
             raise RuntimeError("a quality scoring is already running")
-        work = ScoringWork.snapshot(request, layer.data, record)  # the worker's snapshots
+        # the worker's snapshots
+        work = ScoringWork.snapshot(request, full_resolution(layer), record)
         total = work.plan.total
         if total == 0:
             return 0

@@ -36,7 +36,7 @@ from ..core.interactive.session_store import (
 from ..core.provenance import RECORD_KEYS, record_from_json
 from ..core.quality.quality_store import QUALITY_KEY
 from .labels_history import write_labels
-from .slice_context import spatial_shape
+from .slice_context import full_resolution, spatial_shape
 
 MAX_LABELS_BYTES = 512 * 2**20
 SESSION_DIR_ENV = "IFSS_SESSION_DIR"
@@ -130,7 +130,7 @@ class SessionKeeper:
         if self.labels is not None:
             metadata = {k: self.labels.metadata[k] for k in KEPT_METADATA
                         if k in self.labels.metadata}
-            data = self.labels.data
+            data = full_resolution(self.labels)
             if isinstance(data, np.ndarray) and data.nbytes <= MAX_LABELS_BYTES:
                 labels = data
         try:
@@ -173,10 +173,10 @@ class SessionKeeper:
             prompts.refresh_colors()
         restored = 0
         if labels is not None and saved.labels is not None:
-            if saved.labels.shape != tuple(labels.data.shape):
+            current = np.asarray(full_resolution(labels))
+            if saved.labels.shape != current.shape:
                 return f"saved labels have shape {saved.labels.shape}, layer {labels.name!r} " \
-                       f"has {tuple(labels.data.shape)}: not restored"
-            current = np.asarray(labels.data)
+                       f"has {current.shape}: not restored"
             idx = np.nonzero((saved.labels != 0) & (saved.labels != current))
             restored = write_labels(labels, idx, saved.labels[idx])
             kept = {k: v for k, v in saved.metadata.items() if k in KEPT_METADATA}

@@ -18,6 +18,7 @@ from ..core.errors import InvalidInputError
 from ..core.interactive.plane import is_time_label
 from ..core.io import LayerData, write_layer
 from ..core.io.labels import as_label_array
+from ..core.io.layerdata import MOVIE_AXES
 
 
 def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
@@ -67,7 +68,7 @@ def layer_from_meta(data: np.ndarray, kind: str, meta: dict[str, Any]) -> LayerD
         if not is_time_label((meta.get("axis_labels") or (None,))[0]):
             raise InvalidInputError(f"{name}: a 4D layer is saved as a 3D movie (T, Z, Y, X) "
                                     "when its first axis is labelled t or time")
-        metadata["axes"] = "TZYX"
+        metadata["axes"] = MOVIE_AXES
     return LayerData(data, kind, name, tuple(scale), tuple(origin), rgb=rgb,  # type: ignore[arg-type]
                      direction=direction_t, metadata=metadata)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core.errors import InvalidInputError, UnsupportedFormatError, WriteError
 from ..core.io import LayerData, read_layer
+from ..core.io.layerdata import MOVIE_AXES
 from ..core.io.ngff_labels import ngff_labels_target
 
 
@@ -39,8 +40,9 @@ def add_plane_args(p: argparse.ArgumentParser) -> None:
                         "several, used together: 'all' or a list such as 0,2")
     p.add_argument("--time", type=_time_choice, default=None,
                    help="which time point of a time-lapse image file (0, 1, ...); required "
-                        "when the file has several; 'all' follows the object through the "
-                        "time points of a file without z")
+                        "when the file has several; 'all' opens every time point: a file "
+                        "without z as the stack (the object is followed through time), a "
+                        "file with z as a 3D movie (ifss propagate --along z|t)")
 
 
 def _channel_choice(text: str) -> int | str | tuple[int, ...]:
@@ -177,7 +179,7 @@ def read_movie(path: str, channel: int | None, as_labels: bool = False) -> Layer
     except UnsupportedFormatError as err:
         raise InvalidInputError(f"{path}: --along needs a 3D movie (axes T, Z, Y, X): "
                                 f"{err}") from err
-    if layer.axes != "TZYX":
+    if layer.axes != MOVIE_AXES:
         raise InvalidInputError(f"{path}: --along needs a 3D movie (axes T, Z, Y, X); it has "
                                 f"axes {layer.axes}, shape {layer.data.shape}")
     return layer

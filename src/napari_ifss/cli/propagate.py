@@ -14,7 +14,7 @@ import numpy as np
 from ..core.errors import InvalidInputError
 from ..core.fewshot.learner_segmenter import DEFAULT_METHOD, METHODS
 from ..core.io import LayerData, write_format, write_layer
-from ..core.io.layerdata import spacing_of
+from ..core.io.layerdata import MOVIE_AXES, spacing_of
 from ..core.io.ngff_labels import check_labels_fit, ngff_labels_target
 from .inputs import (
     check_new_file,
@@ -149,6 +149,6 @@ def _run_movie(args: argparse.Namespace, out_path, window) -> int:
                        along=args.along, **model)
     write_layer(out_path, LayerData(np.asarray(result), "labels", out_path.name.split(".")[0],
                                     image.scale, image.translate,
-                                    metadata={"axes": "TZYX"}))
+                                    metadata={"axes": MOVIE_AXES}))
     print(f"wrote {out_path} (a 3D movie, along {args.along})", file=sys.stderr)
     return 0

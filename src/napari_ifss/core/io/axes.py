@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedFormatError
+from .layerdata import MOVIE_AXES
 
 UNSTATED = "IQ"  # tifffile's letters for page stacks of unknown meaning
 KNOWN = "TCZYXS" + UNSTATED
@@ -33,8 +34,9 @@ class AxesChoice:
     Attributes:
         data: the array with only ``Z``, ``Y``, ``X`` (and colour ``S``) axes left (a numpy
             array, or a dask array when a lazy one was given: nothing is read).
-        axes: its axis letters, e.g. ``"ZYX"``, ``"YX"``, ``"YXS"``, or ``"TYX"`` for the
-            time points of a file without z opened as the stack (``time="all"``).
+        axes: its axis letters, e.g. ``"ZYX"``, ``"YX"``, ``"YXS"``; with ``time="all"``
+            ``"TYX"`` (the time points of a file without z as the stack) or ``"TZYX"``
+            (:data:`MOVIE_AXES`, a 3D movie kept whole).
         file_axes: the file's own axis letters, e.g. ``"TCZYX"``.
         picked: ``{"time": t, "channel": c}`` for the axes a choice was applied to
             (``"all"`` for time points opened as the stack).
@@ -83,8 +85,9 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
         what: names the source in messages (e.g. the file path).
         channel, time: the index to open along ``C`` / ``T`` (required when that axis holds
             more than one plane; an axis of length 1 is dropped either way). ``time="all"``
-            keeps every time point of a file without z as the stack's first axis (``TYX``):
-            propagation then follows the object through time.
+            keeps every time point: of a file without z as the stack's first axis (``TYX``,
+            propagation then follows the object through time), of a file with z as a 3D
+            movie (``TZYX``).
         samples_are_colour: False when the file's ``S`` samples are not RGB(A) (e.g. the
             channels of a fluorescence image stored interleaved): they count as channels.
 
@@ -173,7 +176,7 @@ def choose_planes(data: np.ndarray, axes: str, what: str, *, channel: int | None
 def movie_axes(axes: str) -> int:
     """The most spatial axes a layer of ``axes`` may keep: 4 for a 3D movie (``TZYX``, opened
     with ``time="all"``), else 3."""
-    return 4 if axes == "TZYX" else 3
+    return 4 if axes == MOVIE_AXES else 3
 
 
 def _take(arr: Any, index: int, axis: int) -> Any:

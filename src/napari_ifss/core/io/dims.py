@@ -65,7 +65,8 @@ def to_supported(
     if not 2 <= len(keep) <= max_spatial or (rgb and len(keep) != 2) or min(spatial, default=0) == 0:
         raise UnsupportedFormatError(
             f"{what}: data of shape {shape} is not supported; napari-ifss reads {SUPPORTED} "
-            "(split time points or channels into separate files first)"
+            "(a file with time points or channels: open one with time= / channel=, every "
+            "time point with time='all', every channel with ifss.open_channels)"
         )
     return arr, scale_t, trans_t, rgb
 

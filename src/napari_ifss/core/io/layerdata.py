@@ -17,6 +17,8 @@ import numpy as np
 
 from ..errors import InvalidInputError
 
+MOVIE_AXES = "TZYX"  # a 3D movie opened whole (time="all" on a file with z)
+
 LayerKind = Literal["image", "labels"]
 
 
@@ -53,7 +55,7 @@ class LayerData:
             raise InvalidInputError(f"data of dtype {dtype} is not an image or labels; "
                                     f"napari-ifss handles integer, float and boolean arrays{hint}")
         n = self.spatial_ndim
-        movie = n == 4 and self.metadata.get("axes") == "TZYX"  # a 3D movie opened whole
+        movie = n == 4 and self.metadata.get("axes") == MOVIE_AXES  # a 3D movie opened whole
         if (n not in (2, 3) and not movie) or (self.rgb and (n != 2 or self.data.shape[-1] not in (3, 4))):
             raise InvalidInputError(
                 f"data of shape {self.data.shape} (rgb={self.rgb}) is not 2D, 3D, 2D RGB(A) or "
@@ -96,7 +98,7 @@ class LayerData:
 
     @property
     def spatial_ndim(self) -> int:
-        """Number of spatial axes (2 or 3)."""
+        """Number of spatial axes: 2 or 3, 4 for a 3D movie (axes ``TZYX``)."""
         return self.data.ndim - 1 if self.rgb else self.data.ndim
 
     @property

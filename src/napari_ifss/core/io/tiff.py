@@ -28,7 +28,7 @@ from .axes import channel_axes, choose_planes, count_along, movie_axes, stack_ge
 from .dims import to_supported
 from .guards import check_pixel_type, check_size
 from .labels import labels_or_image, looks_like_labels
-from .layerdata import LayerData, is_identity, source_name
+from .layerdata import MOVIE_AXES, LayerData, is_identity, source_name
 from .units import to_micrometre
 
 
@@ -45,8 +45,9 @@ def read_tiff(path: str | Path, as_labels: bool = False, *, channel: int | None 
     Args:
         path: the file.
         as_labels: open as labels (content must be integral) regardless of the file name.
-        channel, time: which channel / time point to open (see above); ``time="all"``: the
-            time points of a file without z as the stack (axes ``TYX``).
+        channel, time: which channel / time point to open (see above); ``time="all"``: every
+            time point, of a file without z as the stack (axes ``TYX``), of a file with z as
+            a 3D movie (``TZYX``).
 
     Returns:
         A :class:`LayerData` with data in ``(Z, Y, X)`` / ``(Y, X)`` / ``(Y, X, 3|4)`` order.
@@ -167,7 +168,7 @@ def write_tiff(path: str | Path, layer: LayerData) -> list[Path]:
         warnings.warn(f"{p}: TIFF cannot store the layer's rotated/flipped axes (direction); "
                       "only scale and translate are written", stacklevel=2)
     n = layer.spatial_ndim
-    axes = {2: "YX", 3: "ZYX", 4: "TZYX"}[n]  # 4: a 3D movie
+    axes = {2: "YX", 3: "ZYX", 4: MOVIE_AXES}[n]  # 4: a 3D movie
     planes = int(np.prod(layer.spatial_shape[:-2]))
     scale = dict(zip(axes, layer.scale, strict=True))
     origin = dict(zip(axes, layer.translate, strict=True))
