@@ -81,3 +81,25 @@ def test_all_slices_of_a_stack_in_one_undo_step(make_napari_viewer, qtbot):
     assert "found" in dock.status
     labels.undo()
     assert np.array_equal(labels.data, before)
+
+
+def test_tiles_of_a_large_slice_move_the_progress_bar(make_napari_viewer):
+    """A large slice is found tile by tile: the bar counts its tiles, then its one plane."""
+    from napari.utils import progress
+
+    from napari_ifss._napari.exemplar_action import Found
+    from napari_ifss.core.exemplar.exemplar_tiles import TileProgress
+    from napari_ifss.core.interactive.plane import Plane
+
+    _, _, dock = _dock(make_napari_viewer, np.zeros((64, 64), np.float32))
+    action = dock.exemplar
+    action.progress_bar = bar = progress(total=1, desc="segment all like this")
+    try:
+        action._on_found(TileProgress(1, 9))
+        assert bar.total == 9 and bar.n == 1 and "1/9 parts of the slice" in dock.status
+        action._on_found(TileProgress(9, 9))
+        action._on_found(Found(Plane(2, (0, 1), ()), np.zeros((64, 64), np.int32), 1, 1))
+        assert bar.n == 9 and len(action._parts) == 1 and "1/1 slices" in dock.status
+    finally:
+        bar.close()
+        action.progress_bar = None

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from napari_ifss.core.data.sample import make_synthetic_cells
-from napari_ifss.core.exemplar.exemplar import ExemplarSettings, segment_all_like
-from napari_ifss.core.exemplar.exemplar_tiles import tiled_scale
+from napari_ifss.core.exemplar.exemplar import ExemplarSettings, segment_all_like_steps
+from napari_ifss.core.exemplar.exemplar_tiles import TileProgress, tiled_scale
 from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
 from napari_ifss.core.tiles import box_around, tile_boxes
 from napari_ifss.eval.exemplar_protocol import choose_exemplar, match_instances
@@ -56,8 +56,20 @@ def test_a_large_mosaic_is_segmented_at_the_cells_scale():
     seg = FewShotSegmenter.default(device="cpu", max_side=512)
     recall = {}
     for tiles in (True, False):
-        res = segment_all_like(big, drawn, ex_id, segmenter=seg,
-                               settings=ExemplarSettings(tiles=tiles))
+        steps = segment_all_like_steps(big, drawn, ex_id, segmenter=seg,
+                                       settings=ExemplarSettings(tiles=tiles))
+        events = []
+        while True:  # the progress generator: one event per tile, then the result
+            try:
+                events.append(next(steps))
+            except StopIteration as end:
+                res = end.value
+                break
+        if tiles:
+            n = len(events)
+            assert n > 1 and events == [TileProgress(k, n) for k in range(1, n + 1)]
+        else:
+            assert events == []  # the whole slice at once
         assert res.labels.shape == big.shape and not res.labels[truth == ex_id].any()
         recall[tiles] = len(match_instances(others, res.labels)) / len(np.unique(others)[1:])
         assert (res.scale == 1.0) == tiles

@@ -25,7 +25,12 @@ from napari.utils import progress
 from napari.viewer import Viewer
 
 from ..core.errors import IfssError, InvalidInputError
-from ..core.exemplar.exemplar import EXEMPLAR_MAX_SIDE, ExemplarSettings, segment_all_like
+from ..core.exemplar.exemplar import (
+    EXEMPLAR_MAX_SIDE,
+    ExemplarSettings,
+    segment_all_like_steps,
+)
+from ..core.exemplar.exemplar_tiles import TileProgress
 from ..core.exemplar.exemplar_volume import segment_all_like_volume
 from ..core.fewshot.fewshot import FewShotSegmenter
 from ..core.interactive.plane import Plane
@@ -82,8 +87,10 @@ class Plan:
 def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
                  labels: np.ndarray, settings: ExemplarSettings | None = None, *,
                  cancel: threading.Event | None = None,
-                 ) -> Generator[str | Found, None, Finished | Failed]:
-    """The worker's body: yields status lines and :class:`Found` planes (runs without Qt).
+                 ) -> Generator[str | Found | TileProgress, None, Finished | Failed]:
+    """The worker's body: yields status lines, :class:`Found` planes and, on a large slice,
+    the :class:`~napari_ifss.core.exemplar.exemplar_tiles.TileProgress` of its tiles (runs
+    without Qt).
 
     ``labels`` is a ``(Z, Y, X)`` (or ``(Y, X)``) snapshot of the labels layer's data taken
     when the run started. Once ``cancel`` is set, a stack run stops after the slice it is on
@@ -106,9 +113,15 @@ def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
                     break
         else:
             sl = plan.plane.slicer()
-            result = segment_all_like(np.asarray(full_resolution(plan.image)[sl]), labels[sl],
-                                      plan.exemplar_id, segmenter=segmenter,
-                                      settings=settings, first_id=plan.first_id)
+            steps = segment_all_like_steps(
+                np.asarray(full_resolution(plan.image)[sl]), labels[sl], plan.exemplar_id,
+                segmenter=segmenter, settings=settings, first_id=plan.first_id)
+            while True:
+                try:
+                    yield next(steps)  # the tiles of a large slice
+                except StopIteration as end:
+                    result = end.value
+                    break
             yield Found(plan.plane, result.labels, 1, 1)
     except Exception as err:  # reported in the UI thread
         return Failed(err)
@@ -143,7 +156,7 @@ class ExemplarAction:
         self.widgets = [self.button, self.all_slices]
         self.button.changed.connect(self.run)
         self.progress_bar: progress | None = None
-        self.runner: GeneratorRunner[Found, Finished | Failed] = GeneratorRunner(
+        self.runner: GeneratorRunner[Found | TileProgress, Finished | Failed] = GeneratorRunner(
             self._on_status, self._on_found, self._on_done, failed=Failed,
             stopped_message="the worker stopped")
         self._parts: list[Found] = []
@@ -204,11 +217,20 @@ class ExemplarAction:
         self.runner.start(run_exemplar, plan, self._load_segmenter,
                           np.array(full_resolution(plan.labels)))
 
-    def _on_found(self, item: Found) -> None:
+    def _on_found(self, item: Found | TileProgress) -> None:
+        bar = self.progress_bar
+        if isinstance(item, TileProgress):  # a large slice, tile by tile
+            self._on_status(f"segment all like this: {item.done}/{item.total} parts of the "
+                            "slice...")
+            if bar is not None:
+                if bar.total != item.total:
+                    bar.total = item.total
+                bar.update(item.done - bar.n)
+            return
         self._parts.append(item)
         self._on_status(f"segment all like this: {item.done}/{item.total} slices...")
-        if self.progress_bar is not None:
-            self.progress_bar.update(1)
+        if bar is not None:  # (a slice done in tiles has its bar full already)
+            bar.update(max(0, item.done - bar.n))
 
     def _on_done(self, result: Finished | Failed) -> None:
         plan, self._plan = self._plan, None

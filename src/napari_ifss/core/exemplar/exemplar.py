@@ -57,7 +57,7 @@ other way round).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,8 +68,9 @@ from ..errors import InvalidInputError
 from ..fewshot.fewshot import FewShotSegmenter
 from ..labels_ops import next_free_id
 from ..normalize import IntensityWindow, check_slice
+from ..progress import run_to_end
 from .class_map import class_support, ridge_scores
-from .exemplar_tiles import segment_tiles, tiled_scale
+from .exemplar_tiles import TileProgress, segment_tiles, tiled_scale
 from .instances import (
     area_filter,
     find_instances,
@@ -227,7 +228,21 @@ def segment_all_like(
     segmenter: FewShotSegmenter | None = None, settings: ExemplarSettings | None = None,
     first_id: int | None = None, window: IntensityWindow | None = None,
 ) -> ExemplarResult:
-    """Find the other objects like the exemplar on one slice (see the module docstring).
+    """Find the other objects like the exemplar on one slice (see the module docstring);
+    :func:`segment_all_like_steps` run to its end (arguments and errors as there)."""
+    return run_to_end(segment_all_like_steps(
+        image, labels, exemplar_id, segmenter=segmenter, settings=settings, first_id=first_id,
+        window=window))
+
+
+def segment_all_like_steps(
+    image: np.ndarray, labels: np.ndarray, exemplar_id: int, *,
+    segmenter: FewShotSegmenter | None = None, settings: ExemplarSettings | None = None,
+    first_id: int | None = None, window: IntensityWindow | None = None,
+) -> Generator[TileProgress, None, ExemplarResult]:
+    """Find the other objects like the exemplar on one slice (see the module docstring),
+    yielding a :class:`~.exemplar_tiles.TileProgress` after each tile of a large slice (none
+    for a slice processed whole); returns the :class:`ExemplarResult`.
 
     Args:
         image: the slice ``(H, W)`` or ``(H, W, 3|4)``, any numeric dtype.
@@ -267,8 +282,12 @@ def segment_all_like(
     if abs(scale - 1.0) < 0.05:
         scale = 1.0
     blocked = lab != 0
-    run = segment_tiles if tiled is not None else _segment_scaled
-    inst, prob, _, n = run(segmenter, image, exemplar, blocked, settings, window, scale)
+    if tiled is not None:
+        inst, prob, _, n = yield from segment_tiles(segmenter, image, exemplar, blocked,
+                                                    settings, window, scale)
+    else:
+        inst, prob, _, n = _segment_scaled(segmenter, image, exemplar, blocked, settings,
+                                           window, scale)
     out, ids, small, large = _finish(inst, blocked, area, settings, first, lab.dtype)
     prob.flags.writeable = False
     return ExemplarResult(out, ids, prob, exemplar_id, int(area), n, small, large, scale)
@@ -277,6 +296,6 @@ def segment_all_like(
 
 __all__ = [
     "EXEMPLAR_MAX_SIDE", "ExemplarResult", "ExemplarSettings", "ridge_scores",
-    "segment_all_like", "split_instances", "working_scale",
+    "segment_all_like", "segment_all_like_steps", "split_instances", "working_scale",
 ]
 

@@ -13,12 +13,17 @@ it is processed at that scale instead, in tiles of the network's long side:
    probability map of the working size;
 3. instances are split on that map as on a small slice (:mod:`.instances`).
 
+:func:`segment_tiles` is a progress generator: it yields a :class:`TileProgress` after each
+tile (the dock's progress bar) and returns the result.
+
 The working image is at most :data:`TILED_MAX_SIDE` px long (larger slices are shrunk to it).
 Coordinates (row, col).
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,7 +42,16 @@ TILED_MAX_SIDE = 8192  # the working image's longest side in tiled mode
 TILED_BELOW = 0.5  # tiles when the whole-slice scale is below this share of the free scale
 HALO_SHARE = 0.125  # each tile is read with this share of its side as context on every side
 
-__all__ = ["HALO_SHARE", "TILED_BELOW", "TILED_MAX_SIDE", "segment_tiles", "tiled_scale"]
+__all__ = ["HALO_SHARE", "TILED_BELOW", "TILED_MAX_SIDE", "TileProgress", "segment_tiles",
+           "tiled_scale"]
+
+
+@dataclass(frozen=True)
+class TileProgress:
+    """``done`` of the slice's ``total`` tiles are predicted."""
+
+    done: int
+    total: int
 
 
 def tiled_scale(shape: tuple[int, int], radius: float, diameter: float, min_side: int,
@@ -54,8 +68,11 @@ def tiled_scale(shape: tuple[int, int], radius: float, diameter: float, min_side
 
 def segment_tiles(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.ndarray,
                   blocked: np.ndarray, settings: ExemplarSettings, window: IntensityWindow,
-                  scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Steps 1-3 at ``scale`` in tiles of ``segmenter.max_side`` px.
+                  scale: float
+                  ) -> Generator[TileProgress, None,
+                                 tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+    """Steps 1-3 at ``scale`` in tiles of ``segmenter.max_side`` px; yields a
+    :class:`TileProgress` after each tile.
 
     Args:
         image: ``(H, W)`` / ``(H, W, 3|4)`` slice; exemplar, blocked: ``(H, W)`` bool.
@@ -77,9 +94,10 @@ def segment_tiles(segmenter: FewShotSegmenter, image: np.ndarray, exemplar: np.n
     segmenter.clear_cache()
     prob = np.zeros(size, np.float32)
     boxes = tile_boxes(size, tile, int(HALO_SHARE * tile))
-    for (a0, a1, b0, b1), (k0, k1, l0, l1) in boxes:
+    for done, ((a0, a1, b0, b1), (k0, k1, l0, l1)) in enumerate(boxes, start=1):
         p = segmenter.predict(img[a0:a1, b0:b1])
         prob[k0:k1, l0:l1] = p[k0 - a0:k1 - a0, l0 - b0:l1 - b0]
+        yield TileProgress(done, len(boxes))
     inst, n, _, _ = find_instances(prob > settings.threshold, blk | ex, shape, settings)
     support = np.zeros(size, bool)
     support[crop] = found
