@@ -370,9 +370,9 @@ def _check_movie_call(vol: Any, along: str | None, slices: Any) -> None:
             ``slices`` (a movie runs whole).
     """
     shape = tuple(getattr(vol, "shape", ()))
-    if isinstance(vol, Channels) or len(shape) != 4:
-        raise InvalidInputError(f"along= is for a 3D movie (T, Z, Y, X) of one channel; the "
-                                f"image has shape {shape}")
+    if len(shape) != 4:
+        raise InvalidInputError(f"along= is for a 3D movie (T, Z, Y, X) (of one channel or "
+                                f"several); the image has shape {shape}")
     if along is None:
         raise InvalidInputError(
             f"the image has 4 axes {shape}: if it is a 3D movie (T, Z, Y, X) choose along='z' "

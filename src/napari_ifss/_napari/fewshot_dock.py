@@ -201,9 +201,6 @@ class FewShotDock(Container):
             self._channels_of = self._image_box.value
             self.channels.reset()
             self._along.visible = self._is_movie()
-            if self._is_movie():  # a movie is followed in one channel: none offered
-                self.channels.restore([])
-                self.channels.select.visible = False
         labels = self._labels_box.value
         if labels is not self._watched:
             for layer, connect in ((self._watched, False), (labels, True)):

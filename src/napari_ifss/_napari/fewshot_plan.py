@@ -100,14 +100,8 @@ def plan_run(viewer: Viewer, sel: Selection) -> RunPlan:
     ids = parse_ids(sel.ids, index)
     if len(shape) == 4:
         return _movie_plan(image, labels, sel, support, index, stale, ids)
-    method, window = sel.method, sel.window(image)  # what you see, if so chosen
-    volume: object = full_resolution(image)  # level 0 of a multiscale (pyramid) layer
-    if sel.channels:  # each channel under its own window (None: its own percentiles)
-        layers = (image, *sel.channels)
-        volume = Channels(tuple(full_resolution(ly) for ly in layers),
-                          tuple(sel.window(ly) for ly in layers),
-                          tuple(ly.name for ly in layers))
-        window = None
+    method = sel.method
+    volume, window = _volume(image, sel)
     target = sel.target
     if target is not None and target is not image:
         return _transfer_plan(viewer, image, target, labels, sel.method, volume, support,
@@ -134,14 +128,27 @@ def plan_run(viewer: Viewer, sel: Selection) -> RunPlan:
                    lambda: clear_slices(labels, redo, ids), scoring)
 
 
+def _volume(image: Image, sel: Selection) -> tuple[object, IntensityWindow | None]:
+    """What a run reads and its window: level 0 of ``image`` (of a pyramid layer too) under
+    the chosen window, or with other channels chosen their
+    :class:`~napari_ifss.core.channels.Channels`, each under its own window (None: its own
+    percentiles)."""
+    if not sel.channels:
+        return full_resolution(image), sel.window(image)  # what you see, if so chosen
+    layers = (image, *sel.channels)
+    return Channels(tuple(full_resolution(ly) for ly in layers),
+                    tuple(sel.window(ly) for ly in layers),
+                    tuple(ly.name for ly in layers)), None
+
+
 def _check_movie(image: Image, sel: Selection) -> None:
     """Refuse what a 3D movie's run cannot do (before its labels are read)."""
     if sel.along not in ALONG:
         raise InvalidInputError("choose how to follow the object through the movie: through "
                                 "the slices of each time point, or through time")
-    if sel.channels or (sel.target is not None and sel.target is not image):
-        raise InvalidInputError("a 3D movie is followed in one channel and in itself: clear "
-                                "'other channels' and 'segment in another image'")
+    if sel.target is not None and sel.target is not image:
+        raise InvalidInputError("a 3D movie is followed in itself: clear 'segment in another "
+                                "image'")
     if sel.mode != ALL:
         raise InvalidInputError("a 3D movie is followed whole: choose 'all slices'")
 
@@ -158,7 +165,8 @@ def _movie_plan(image: Image, labels: Labels, sel: Selection, support: object,
     depth = int(np.shape(full_resolution(labels))[1])  # plane p: time p // depth, slice p % depth
     units = {p // depth if sel.along == "z" else p % depth
              for i in ids for p in index.slices_of[i]}
-    method, window, volume = sel.method, sel.window(image), full_resolution(image)
+    method = sel.method
+    volume, window = _volume(image, sel)
     spacing = spacing_of(image.scale) if method == "learner" else None
     planes = PlaneStack(support)
 

@@ -185,6 +185,31 @@ def read_movie(path: str, channel: int | None, as_labels: bool = False) -> Layer
     return layer
 
 
+def read_movie_channels(path: str, channel: int | str | tuple[int, ...] | None
+                        ) -> tuple[LayerData, object]:
+    """``(first channel's movie, data)``: :func:`read_movie` of one channel, or for ``"all"``
+    or a list of channels their :class:`~napari_ifss.core.channels.Channels` (each channel
+    opened whole; the layer carries the geometry).
+
+    Raises:
+        InvalidInputError: not a movie, or a channel the file does not have.
+    """
+    if channel is None or isinstance(channel, int):
+        movie = read_movie(path, channel)
+        return movie, movie.data
+    from ..core.channels import Channels, picked_indices
+    from ..core.io.read import channel_count
+
+    n = channel_count(path)
+    if channel == "all" and n == 1:  # no channels: the movie itself
+        movie = read_movie(path, None)
+        return movie, movie.data
+    picks = picked_indices(None if channel == "all" else channel, n)  # checked, then read
+    movies = [read_movie(path, c) for c in picks]
+    return movies[0], Channels(tuple(m.data for m in movies),
+                               names=tuple(f"channel {c}" for c in picks))
+
+
 def read_labels_like(path: str, image: LayerData, what: str) -> LayerData:
     """Labels at ``path`` with the same ``(Z, Y, X)`` shape as ``image``."""
     labels = read_layer(path, as_labels=True)

@@ -22,6 +22,7 @@ from .inputs import (
     load_segmenter,
     read_labels_like,
     read_movie,
+    read_movie_channels,
     read_volume_channels,
     set_threads,
     window_of,
@@ -136,15 +137,13 @@ def _run_movie(args: argparse.Namespace, out_path, window) -> int:
 
     if args.time not in (None, "all") or args.slices is not None:
         raise InvalidInputError("--along runs the whole movie: leave out --time and --slices")
-    if not isinstance(args.channel, int | None):
-        raise InvalidInputError("--along uses one channel: --channel N")
-    image = read_movie(args.image, args.channel)
+    image, data = read_movie_channels(args.image, args.channel)
     support = read_movie(args.support, None, as_labels=True)
     if support.data.shape != image.data.shape:
         raise InvalidInputError(f"--support {args.support} has shape {support.data.shape}; the "
                                 f"movie has {image.data.shape} (T, Z, Y, X)")
     method, model = _model(args, image.scale)
-    result = propagate(image.data, support.data, args.ids, method=method,
+    result = propagate(data, support.data, args.ids, method=method,
                        threshold=args.threshold, progress=not args.quiet, window=window,
                        along=args.along, **model)
     write_layer(out_path, LayerData(np.asarray(result), "labels", out_path.name.split(".")[0],

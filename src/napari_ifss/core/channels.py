@@ -1,7 +1,9 @@
 """Several channels of one image, used together (fluorescence stains, two modalities).
 
-A :class:`Channels` holds one array per channel, all of one spatial shape: a slice ``(H, W)``
-or a stack ``(Z, H, W)``, each array numpy, zarr or dask (indexing one keeps it lazy). Every
+A :class:`Channels` holds one array per channel, all of one spatial shape: a slice ``(H, W)``,
+a stack ``(Z, H, W)`` or a 3D movie ``(T, Z, H, W)`` (propagation only,
+:mod:`~napari_ifss.core.fewshot.movie`), each array numpy, zarr or dask (indexing one keeps
+it lazy). Every
 channel has its own intensity window (None: its own percentiles), so that a dim channel counts
 as much as a bright one: one window over all channels, as for an RGB photo, would leave an
 object seen only in the dim channel nearly black. The click model encodes each channel as a
@@ -22,9 +24,31 @@ from .errors import InvalidInputError
 from .normalize import IntensityWindow
 
 
+def picked_indices(channels: Sequence[int] | int | None, count: int) -> list[int]:
+    """The channel indices ``channels`` picks among ``count`` (None: all), in the order given.
+
+    Raises:
+        InvalidInputError: an index out of range, a repeated one, or none.
+    """
+    if channels is None:
+        return list(range(count))
+    picks = [int(channels)] if isinstance(channels, int | np.integer) else \
+        [int(c) for c in channels]
+    if not picks:
+        raise InvalidInputError("channels=[] picks nothing; leave it None to use all")
+    bad = [c for c in picks if not 0 <= c < count]
+    if bad:
+        raise InvalidInputError(f"channel {bad[0]} is out of range: this image has "
+                                f"{count} channels (0 .. {count - 1})")
+    if len(set(picks)) != len(picks):
+        raise InvalidInputError(f"channels repeat: {picks}")
+    return picks
+
+
 @dataclass(frozen=True, eq=False)
 class Channels:
-    """Channels of one image: ``arrays[k]`` is channel ``k``, ``(H, W)`` or ``(Z, H, W)``.
+    """Channels of one image: ``arrays[k]`` is channel ``k``, ``(H, W)``, ``(Z, H, W)`` or a
+    3D movie's ``(T, Z, H, W)``.
 
     Attributes:
         arrays: one array per channel, all of ``shape``.
@@ -45,10 +69,11 @@ class Channels:
             raise InvalidInputError(f"channels used together need one shape; got "
                                     f"{sorted(shapes)}")
         shape = shapes.pop()
-        if len(shape) not in (2, 3):
+        if len(shape) not in (2, 3, 4):
             raise InvalidInputError(
-                f"each channel must be a slice (H, W) or a stack (Z, H, W); got shape {shape}"
-                " (a colour image is one channel set of its own: split its colours first)")
+                f"each channel must be a slice (H, W), a stack (Z, H, W) or a 3D movie (T, Z, "
+                f"H, W); got shape {shape} (a colour image is one channel set of its own: "
+                "split its colours first)")
         for a in arrays:
             dtype = np.dtype(a.dtype) if hasattr(a, "dtype") else np.asarray(a).dtype
             if dtype.kind not in "biuf":
@@ -93,12 +118,13 @@ class Channels:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """The spatial shape shared by all channels: ``(H, W)`` or ``(Z, H, W)``."""
+        """The spatial shape shared by all channels: ``(H, W)``, ``(Z, H, W)`` or
+        ``(T, Z, H, W)``."""
         return tuple(int(s) for s in np.shape(self.arrays[0]))
 
     @property
     def ndim(self) -> int:
-        """2 for a slice, 3 for a stack."""
+        """2 for a slice, 3 for a stack, 4 for a 3D movie."""
         return len(self.shape)
 
     def picked(self, channels: Sequence[int] | int | None) -> Channels:
@@ -109,16 +135,7 @@ class Channels:
         """
         if channels is None:
             return self
-        picks = [int(channels)] if isinstance(channels, int | np.integer) else \
-            [int(c) for c in channels]
-        if not picks:
-            raise InvalidInputError("channels=[] picks nothing; leave it None to use all")
-        bad = [c for c in picks if not 0 <= c < self.count]
-        if bad:
-            raise InvalidInputError(f"channel {bad[0]} is out of range: this image has "
-                                    f"{self.count} channels (0 .. {self.count - 1})")
-        if len(set(picks)) != len(picks):
-            raise InvalidInputError(f"channels repeat: {picks}")
+        picks = picked_indices(channels, self.count)
         return Channels(tuple(self.arrays[c] for c in picks),
                         tuple(self.windows[c] for c in picks), tuple(self.names[c] for c in picks))
 

@@ -11,6 +11,8 @@ Nothing is copied whole: :class:`FixedIndex` presents ``movie[t]`` or ``movie[:,
 stack whose items are read (and, for ``out``, written) one plane at a time, for numpy, zarr and
 dask alike (``zarr_array[:, z]`` would read the whole plane series into memory). Time steps
 are not lengths: along time the learner's neighbour margin uses the in-plane pixel size only.
+A movie of several channels (:class:`~napari_ifss.core.channels.Channels` of ``(T, Z, Y, X)``
+arrays) runs each unit on the same unit of every channel, each channel under its own window.
 Coordinates are (t, z, row, col).
 """
 
@@ -22,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from ..channels import Channels
 from ..errors import InvalidInputError
 from ..normalize import IntensityWindow
 from ..planes import PlaneStack
 from .propagation import propagate
-from .volume_io import PropagationProgress, sample_window
+from .volume_io import PropagationProgress, run_window, sample_window
 
 ALONG = ("z", "t")
 
@@ -93,11 +96,23 @@ def annotated_units(labels: Any, along: str) -> dict[int, list[int]]:
     return {unit: sorted(ids) for unit, ids in sorted(found.items())}
 
 
-def movie_window(movie: Any) -> IntensityWindow:
+def unit_of(movie: Any, axis: int, unit: int) -> Any:
+    """Time point ``unit`` (``axis`` 0) or z plane ``unit`` (``axis`` 1) of ``movie`` as a
+    stack (:class:`FixedIndex`; of every channel for :class:`Channels`, windows kept)."""
+    if isinstance(movie, Channels):
+        return Channels(tuple(FixedIndex(a, axis, unit) for a in movie.arrays), movie.windows,
+                        movie.names)
+    return FixedIndex(movie, axis, unit)
+
+
+def movie_window(movie: Any) -> IntensityWindow | tuple[IntensityWindow, ...]:
     """One intensity window for the whole movie, from planes spread over all its (t, z)
     planes (:func:`~.volume_io.sample_window` of its
     :class:`~napari_ifss.core.planes.PlaneStack`), so that every unit of a run sees the same
-    grey values."""
+    grey values; for :class:`Channels` one per channel (a channel's own where it has one)."""
+    if isinstance(movie, Channels):
+        return run_window(Channels(tuple(PlaneStack(a) for a in movie.arrays), movie.windows,
+                                   movie.names))
     return sample_window(PlaneStack(movie))  # type: ignore[return-value]
 
 
@@ -108,7 +123,8 @@ def propagate_movie(movie: Any, labels: Any, along: str, *, out: Any,
                     **kwargs: Any) -> Iterator[MovieProgress]:
     """Propagate the annotations of ``labels`` through ``movie``, both ``(T, Z, Y, X)``,
     along ``"z"`` or ``"t"`` (see the module docstring), writing into ``out`` (``(T, Z, Y,
-    X)`` integer, writable; may be ``labels`` itself). ``spacing``: ``(z, y, x)`` voxel size;
+    X)`` integer, writable; may be ``labels`` itself). ``movie`` may be
+    :class:`~napari_ifss.core.channels.Channels` of ``(T, Z, Y, X)`` channels. ``spacing``: ``(z, y, x)`` voxel size;
     ``label_ids``: which objects (default all; each unit runs those it holds); ``window``:
     default one for the whole movie (:func:`movie_window`); other keywords go to
     :func:`~.propagation.propagate`. A generator.
@@ -127,10 +143,10 @@ def propagate_movie(movie: Any, labels: Any, along: str, *, out: Any,
         raise InvalidInputError(
             f"a movie needs image, labels and out of one (T, Z, Y, X) shape; got "
             f"{[tuple(getattr(a, 'shape', ())) for a in (movie, labels, out)]}")
-    if isinstance(movie, np.ndarray) and movie.dtype.kind == "f" and \
-            not np.isfinite(movie).all():
-        raise InvalidInputError("the movie contains NaN or infinite values; replace them "
-                                "(e.g. np.nan_to_num) first")
+    for arr in movie.arrays if isinstance(movie, Channels) else (movie,):
+        if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise InvalidInputError("the movie contains NaN or infinite values; replace them "
+                                    "(e.g. np.nan_to_num) first")
     units = annotated_units(labels, along)
     if label_ids is not None:
         wanted = {int(label_ids)} if isinstance(label_ids, int | np.integer) else \
@@ -152,7 +168,7 @@ def propagate_movie(movie: Any, labels: Any, along: str, *, out: Any,
     done: list[int] = []
     for i, (unit, ids) in enumerate(units.items()):
         try:
-            for event in propagate(FixedIndex(movie, axis, unit),
+            for event in propagate(unit_of(movie, axis, unit),
                                    FixedIndex(labels, axis, unit), ids,
                                    out=FixedIndex(out, axis, unit), spacing=spacing,
                                    window=window, **kwargs):
