@@ -1,4 +1,5 @@
-"""Save the screenshots of docs/your-own-data.md: a multichannel file and a CT stack.
+"""Save the screenshots of docs/your-own-data.md: a multichannel file, a CT stack, a 3D movie
+of two channels and a large mosaic from an OME-Zarr pyramid.
 
 1. ``own_data_channels.png``: a 2-channel z-stack saved as OME-TIFF (axes CZYX; the object is
    seen only in the dim channel 1) opened with napari's File > Open through the plugin's
@@ -7,6 +8,13 @@
 2. ``own_data_ct.png``: a synthetic int16 CT stack (an organ 35 HU above soft tissue, air and
    bone around it) in the Few-shot dock with *intensity* set to *CT soft tissue*, propagated
    from one drawn slice and scored.
+3. ``own_data_movie.png``: a two-channel 3D movie (cells drifting through time, seen only in
+   the dim channel) in the Few-shot dock: one cell drawn on one slice of one time point,
+   followed through the slices of that time point, then through time, with the other
+   channel chosen; shown at a later time point.
+4. ``own_data_mosaic.png``: an 8192 x 8192 mosaic of ~40 px cells written as a 5-level
+   OME-Zarr, opened with File > Open (a pyramid layer), one click in the Interactive dock and
+   *Commit* (the labels layer is a pyramid too), zoomed in on the cell.
 
 Prints the status lines and Dice so that the page's words can be checked against the run.
 
@@ -26,6 +34,7 @@ from _viewer_shot import PLUGIN, out_dir, wait_idle
 
 from napari_ifss._napari.fewshot_dock import FewShotDock
 from napari_ifss._napari.interactive_dock import InteractiveDock
+from napari_ifss.core.data.ngff_sample import ngff_axes, write_ngff_image
 from napari_ifss.core.data.sample import make_synthetic_cells
 
 
@@ -120,6 +129,89 @@ def main() -> None:
     app.processEvents()
     viewer.screenshot(str(out / "own_data_ct.png"), canvas_only=False)
     print(f"saved {out / 'own_data_ct.png'}")
+    viewer.close()
+
+    movie_shot(out, app)
+    with tempfile.TemporaryDirectory() as tmp:
+        mosaic_shot(out, app, Path(tmp))
+
+
+def two_channel_movie() -> tuple[np.ndarray, np.ndarray]:
+    """``(2, T, Z, Y, X)`` uint16: bright noise, then cells drifting 3 px per time point seen
+    dimly; the cells' ground truth ``(T, Z, Y, X)``."""
+    vol, truth = make_synthetic_cells((10, 128, 128), n_cells=10, seed=4)
+    movie = np.stack([np.roll(vol, 3 * t, axis=2) for t in range(8)])
+    labels = np.stack([np.roll(truth, 3 * t, axis=2) for t in range(8)])
+    dim = (100 + 80 * (movie - movie.min()) / np.ptp(movie)).astype(np.uint16)
+    noise = np.random.default_rng(0).integers(1000, 3000, movie.shape).astype(np.uint16)
+    return np.stack([noise, dim]), labels
+
+
+def movie_shot(out: Path, app) -> None:
+    """3. a two-channel movie followed through z, then through time."""
+    data, truth = two_channel_movie()
+    cell = int(np.bincount(truth[2, 5].ravel())[1:].argmax() + 1)
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1270, 880)
+    noise, dim = viewer.add_image(data, channel_axis=0, name=["noise", "cells"],
+                                  colormap=["gray", "magenta"], blending="additive",
+                                  axis_labels=("t", "z", "y", "x"))
+    noise.visible = False
+    user = np.zeros(truth.shape, np.int32)
+    user[2, 5] = np.where(truth[2, 5] == cell, 1, 0)
+    labels = viewer.add_labels(user, name="cell", axis_labels=("t", "z", "y", "x"))
+    fewshot = FewShotDock(viewer, segmenter=object())  # the learner; movies get no badges
+    viewer.window.add_dock_widget(fewshot, name="Few-shot propagation", area="right")
+    fewshot._image_box.value, fewshot._labels_box.value = dim, labels
+    fewshot.channels.restore([noise])
+    for along in ("z", "t"):
+        fewshot._along.value = along
+        fewshot.propagate()
+        wait_idle(fewshot, app, timeout=600)
+        print(f"3: along {along}:", fewshot.status)
+    gt = truth == cell
+    print("3: mean Dice over time points",
+          round(float(np.mean([_dice(labels.data[t] == 1, gt[t]) for t in range(8)])), 3))
+    viewer.dims.set_current_step(0, 6)
+    viewer.dims.set_current_step(1, 5)
+    viewer.reset_view()
+    app.processEvents()
+    viewer.screenshot(str(out / "own_data_movie.png"), canvas_only=False)
+    print(f"saved {out / 'own_data_movie.png'}")
+    viewer.close()
+
+
+def mosaic_shot(out: Path, app, folder: Path) -> None:
+    """4. an 8192 px mosaic from an OME-Zarr pyramid: one click, Commit, zoomed in."""
+    tile, truth = make_synthetic_cells((512, 512), n_cells=30, seed=11, spacing=(0.35, 0.35))
+    path = write_ngff_image(folder / "mosaic.ome.zarr", np.tile(tile, (16, 16)),
+                            ngff_axes("YX"), [0.35, 0.35], levels=5, name="mosaic")
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1270, 880)
+    viewer.open(str(path), plugin=PLUGIN)
+    image = viewer.layers[0]
+    print("4: layer", image.name, "multiscale", image.multiscale,
+          [tuple(lv.shape) for lv in image.data])
+    dock = InteractiveDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Interactive segmentation", area="right")
+    off = 8 * 512  # a cell of the tile near the mosaic's centre
+    cell = int(np.bincount(truth[200:320, 200:320].ravel())[1:].argmax() + 1)
+    rows, cols = np.nonzero(truth == cell)
+    point = np.array([off + np.median(rows), off + np.median(cols)])
+    dock.prompts.add(np.asarray(dock.prompts.world_to_data(image.data_to_world(point)))[None])
+    wait_idle(dock, app)
+    print("4:", dock.status)
+    dock.commit()
+    labels = dock._labels_box.value
+    mask = np.asarray(labels.data[0][off:off + 512, off:off + 512]) > 0
+    print("4:", dock.status, "| pyramid labels", labels.multiscale, "| Dice",
+          round(_dice(mask, truth == cell), 3))
+    viewer.camera.center = tuple(image.data_to_world(point))
+    viewer.camera.zoom = 2.0
+    for _ in range(5):
+        app.processEvents()
+    viewer.screenshot(str(out / "own_data_mosaic.png"), canvas_only=False)
+    print(f"saved {out / 'own_data_mosaic.png'}")
     viewer.close()
 
 

@@ -47,8 +47,9 @@ def test_channels_checks_and_views():
         Channels((a, np.zeros((5, 7))))
     with pytest.raises(InvalidInputError, match="at least one"):
         Channels(())
-    with pytest.raises(InvalidInputError, match=r"\(H, W\) or a stack"):
-        Channels((np.zeros((4, 5, 6, 3)),))
+    with pytest.raises(InvalidInputError, match=r"\(H, W\), a stack"):
+        Channels((np.zeros((2, 4, 5, 6, 3)),))
+    assert Channels((np.zeros((4, 5, 6, 3)),)).ndim == 4  # a 3D movie (propagation only)
     with pytest.raises(InvalidInputError, match="windows and names"):
         Channels((a, a), windows=(None,))
     stack = da.zeros((3, 4, 5, 6), chunks=(1, 1, 5, 6), dtype=np.uint16)  # (C, Z, Y, X)
@@ -214,4 +215,4 @@ def test_cli_propagates_on_several_channels(tmp_path, capsys):
     assert "a channel number, a list" in capsys.readouterr().err
     assert main(["propagate", str(image), "--support", str(support), "--out",
                  str(tmp_path / "m.tif"), "--channel", "all", "--along", "t"]) == 1
-    assert "uses one channel" in capsys.readouterr().err
+    assert "--along needs a 3D movie" in capsys.readouterr().err  # channels, no time points

@@ -122,3 +122,23 @@ def test_fewshot_dock_propagates_and_scores_on_the_channels(make_napari_viewer, 
     dock.propagate()
     qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
     np.testing.assert_array_equal(labels.data, ifss.propagate(noise, support))
+
+
+def test_closing_the_viewer_starts_no_prediction(make_napari_viewer, qtbot, capsys):
+    """Closing the viewer removes its layers one by one, the chosen channel among them: the
+    dock predicts nothing on its way out (it used to start a job whose end found its
+    widgets deleted)."""
+    bright, dim, lab = two_channels()
+    click = centre_click(lab == int(np.argmax(np.bincount(lab.ravel())[1:]) + 1))
+    viewer = make_napari_viewer()
+    layers = viewer.add_image(np.stack([bright, dim]), channel_axis=0, name="pair")
+    dock = InteractiveDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Interactive segmentation")
+    dock._image_box.value = layers[0]
+    dock.prompts.add(np.array([[click.row, click.col]], float))
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
+    jobs = dock.runner.jobs_started
+    viewer.close()
+    qtbot.wait(100)
+    assert dock.runner.jobs_started == jobs
+    assert "already deleted" not in capsys.readouterr().err

@@ -9,6 +9,7 @@ import zarr
 
 import napari_ifss as ifss
 from napari_ifss._napari.readers import get_reader
+from napari_ifss.core.data.ngff_sample import write_ngff_image
 from napari_ifss.core.errors import InvalidInputError, ReadError, UnsupportedFormatError
 from napari_ifss.core.io import read_format
 
@@ -16,22 +17,7 @@ from napari_ifss.core.io import read_format
 def _write_ngff(path, data: np.ndarray, axes: list[dict], scale: list[float],
                 version: str = "0.4", translation: list[float] | None = None) -> None:
     """A two-level OME-Zarr image: level 0 ``data``, level 1 every 2nd pixel in y and x."""
-    fmt = 2 if version == "0.4" else 3
-    group = zarr.open_group(str(path), mode="w", zarr_format=fmt)
-    levels = [data, data[..., ::2, ::2]]
-    datasets = []
-    for i, level in enumerate(levels):
-        group.create_array(str(i), data=level, chunks=(1,) * (level.ndim - 2) + level.shape[-2:])
-        s = list(scale[:-2]) + [scale[-2] * 2**i, scale[-1] * 2**i]
-        t = [{"type": "scale", "scale": s}]
-        if translation is not None:
-            t.append({"type": "translation", "translation": translation})
-        datasets.append({"path": str(i), "coordinateTransformations": t})
-    multiscales = [{"version": version, "name": "cells", "axes": axes, "datasets": datasets}]
-    if version == "0.4":
-        group.attrs["multiscales"] = multiscales
-    else:
-        group.attrs["ome"] = {"version": version, "multiscales": multiscales}
+    write_ngff_image(path, data, axes, scale, version=version, translation=translation)
 
 
 CZYX = [{"name": "c", "type": "channel"}, {"name": "z", "type": "space", "unit": "micrometer"},

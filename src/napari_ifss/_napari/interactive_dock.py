@@ -108,6 +108,7 @@ class InteractiveDock(Container):
                                                     "takes_boxes", False)))
         self.intensity = IntensityChoice(
             self._rewindow, enabled=segmenter is None or takes_window(segmenter))
+        self._channels_pending = False  # a change of channels waits for its prediction
         self.channels = ChannelChoice(
             self.viewer, lambda: self.image, self._own_layers, self._on_channels_changed,
             enabled=segmenter is None or bool(getattr(segmenter, "takes_channels", False)))
@@ -201,8 +202,9 @@ class InteractiveDock(Container):
 
     @property
     def busy(self) -> bool:
-        """True while predictions run or wait."""
-        return self.runner.busy
+        """True while predictions run or wait (also a new choice of channels not yet
+        predicted)."""
+        return self.runner.busy or self._channels_pending
 
     def _set_status(self, text: str) -> None:
         self._status.value = text
@@ -334,8 +336,18 @@ class InteractiveDock(Container):
                                        window=self._window(c)))
 
     def _on_channels_changed(self) -> None:
-        """Other channels chosen: every slice with prompts is predicted again with them (not
-        while a label is being edited: its starting outline would be lost)."""
+        """Other channels chosen (or one of them removed from the viewer): predict again once
+        the event is over, unless the dock is gone by then (closing the viewer removes every
+        layer first)."""
+        self._channels_pending = True
+        QTimer.singleShot(0, self.native, self._predict_with_channels)
+
+    def _predict_with_channels(self) -> None:
+        """Every slice with prompts is predicted again with the chosen channels (not while a
+        label is being edited: its starting outline would be lost)."""
+        self._channels_pending = False
+        if self.image is None:
+            return
         if self._editing is not None:
             previous = next(iter(self._states.values()))[0].channels if self._states else ()
             self.channels.restore(previous)
