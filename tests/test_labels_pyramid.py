@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import zarr
 from napari.layers import Labels
-from napari.utils.key_bindings import KeyBinding
+from napari.utils.key_bindings import KeyCode, KeyMod, coerce_keybinding
 
 from napari_ifss._napari.labels_history import (
     check_writable,
@@ -19,7 +19,16 @@ from napari_ifss._napari.labels_history import (
     write_labels,
 )
 from napari_ifss.core.errors import InvalidInputError
-from napari_ifss.core.pyramid import is_writable, level_factors, strided_levels, write_levels
+from napari_ifss.core.pyramid import (
+    is_read_only,
+    is_writable,
+    level_factors,
+    strided_levels,
+    write_levels,
+)
+
+UNDO = coerce_keybinding(KeyMod.CtrlCmd | KeyCode.KeyZ)  # napari's own (Cmd on macOS)
+REDO = coerce_keybinding(KeyMod.CtrlCmd | KeyMod.Shift | KeyCode.KeyZ)
 
 
 def test_strided_levels_are_views_of_one_array():
@@ -50,12 +59,18 @@ def test_write_levels_reaches_separate_coarser_levels_on_their_grid():
 def test_level_factors_and_writability():
     assert level_factors((10, 4096, 4096), (10, 1024, 1024)) == (1, 4, 4)
     assert level_factors((5, 5), (3, 3)) == (2, 2)  # odd sizes round
+    # deep levels of a 20000 px slide, sides rounded up (157) or down (39): powers of two
+    assert level_factors((20000, 20000, 5000), (157, 39, 79)) == (128, 512, 64)
     with pytest.raises(InvalidInputError, match="does not fit"):
         level_factors((64, 64), (128, 64))
+    with pytest.raises(InvalidInputError, match="does not fit"):
+        level_factors((64,), (50,))  # no integer factor makes 50 of 64
     frozen = np.zeros(3)
     frozen.flags.writeable = False
     assert is_writable(np.zeros(3)) and not is_writable(frozen)
     assert not is_writable(da.zeros(3))
+    assert is_read_only(frozen) and not is_read_only(np.zeros(3))
+    assert not is_read_only(da.zeros(3))  # unknown: an out= the user chose is tried
     assert not is_writable(zarr.open_array(zarr.create_array(store={}, shape=(2,), dtype="u1")
                                            .store, mode="r"))
 
@@ -68,22 +83,25 @@ def _pyramid_layer() -> tuple[Labels, np.ndarray, np.ndarray]:
 
 def test_a_write_into_a_pyramid_layer_is_one_undo_step_bound_to_ctrl_z():
     layer, full, coarse = _pyramid_layer()
+    painted = []
+    layer.events.paint.connect(lambda e: painted.append(e.value))
     full[10, 10] = 3  # painted before (no history)
     idx = (np.array([10, 10, 40]), np.array([10, 11, 42]))
     assert write_labels(layer, idx, 5) == 3
+    assert len(painted) == 1  # as napari's own writes: the docks and autosave hear of it
     assert full[idx].tolist() == [5, 5, 5] and coarse[5, 5] == 5 and coarse[20, 21] == 5
     write_labels(layer, (np.array([0]), np.array([0])), 9)
     undo_labels(layer)  # the second write
     assert full[0, 0] == 0 and full[40, 42] == 5
-    layer.keymap[KeyBinding.from_str("Ctrl+Z")](layer)  # the layer's own Ctrl+Z: the first
+    layer.keymap[UNDO](layer)  # the layer's own Ctrl+Z: the first
     assert full[10, 10] == 3 and full[10, 11] == 0 and full[40, 42] == 0 and coarse[20, 21] == 0
     assert coarse[5, 5] == 3  # the value before, on the coarse level too
     undo_labels(layer)  # nothing left: no change
     assert full[10, 10] == 3
     redo_labels(layer)
     assert full[40, 42] == 5 and full[0, 0] == 0
-    layer.keymap[KeyBinding.from_str("Ctrl+Shift+Z")](layer)
-    assert full[0, 0] == 9
+    layer.keymap[REDO](layer)
+    assert full[0, 0] == 9 and len(painted) == 6  # 2 writes, 2 undos, 2 redos
 
 
 def test_several_writes_in_one_undo_step_and_a_run_recorded_afterwards():
@@ -144,7 +162,7 @@ def test_interactive_dock_commits_into_a_pyramid_on_a_huge_slice(make_napari_vie
     full = labels.data[0]
     assert full[1000, 1200] == 1 and full[1000, 2000] == 0 and labels.data[-1][250, 300] == 1
     assert "committed label 1" in dock.status
-    labels.keymap[KeyBinding.from_str("Ctrl+Z")](labels)
+    labels.keymap[UNDO](labels)
     assert not full[900:1100, 1100:1300].any()
 
 
@@ -170,5 +188,18 @@ def test_fewshot_dock_propagates_into_a_pyramid_labels_layer(make_napari_viewer,
     assert len(filled) >= 2
     for z in filled:  # the coarse level shows the run too
         np.testing.assert_array_equal(coarse[z], full[z, ::2, ::2])
-    layer.keymap[KeyBinding.from_str("Ctrl+Z")](layer)  # the run is one undo step
+    layer.keymap[UNDO](layer)  # the run is one undo step
     assert not full[filled].any() and not coarse[filled].any() and np.any(full[4] == cell)
+
+
+def test_ifss_propagate_refuses_a_read_only_pyramid_layer_before_the_run():
+    import napari_ifss as ifss
+    from napari_ifss.core.data.sample import make_synthetic_cells
+
+    image, truth = make_synthetic_cells((8, 48, 48), n_cells=4, seed=3)
+    full = np.where(truth == 1, 1, 0).astype(np.uint8)
+    full[[0, 1, 2, 4, 5, 6, 7]] = 0
+    layer = Labels([full, da.from_array(full[:, ::2, ::2])], multiscale=True, name="ome")
+    with pytest.raises(InvalidInputError, match="'ome'.*level 1 is read-only"):
+        ifss.propagate(image, layer)
+    assert np.count_nonzero(full) == np.count_nonzero(truth[3] == 1)  # nothing written

@@ -52,6 +52,10 @@ def test_a_movie_followed_in_the_channel_where_the_cells_are():
            (("both", both), ("alone", alone), ("noise", noise))}
     assert got["both"] > 0.6 and got["both"] > got["alone"] - 0.1 \
         and got["both"] > got["noise"] + 0.2, got
+    frozen = np.zeros_like(labels)
+    frozen.flags.writeable = False
+    with pytest.raises(InvalidInputError, match="out is read-only"):  # before any work
+        ifss.propagate(data, labels, along="z", channel_axis=0, out=frozen)
     through = ifss.propagate([data[0], data[1]], both, along="t")  # a list of channels
     np.testing.assert_array_equal(through[2], both[2])
     assert iou(through[5] == 1, truth[5]) > 0.5

@@ -334,6 +334,11 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
     vol, _, image_spacing = resolve_channels(image, "image", channel_axis=channel_axis,
                                              channels=channels)
     lab, layer = resolve(labels, "labels")
+    console = _napari_console()
+    writes_layer = out is None and layer is not None and console is not None \
+        and console.is_labels_layer(layer)
+    if writes_layer:
+        console.check_writable(layer)  # a pyramid with a read-only level: before the work
     if spacing is None and method != "head" and segmenter is None:
         spacing = image_spacing
     movie = along is not None or len(getattr(lab, "shape", ())) == 4
@@ -355,9 +360,7 @@ def propagate(image: object, labels: object, label_ids: int | Iterable[int] | No
         if out is not None:
             _keep_record(out, err.record)
         raise
-    console = _napari_console()
-    if out is None and layer is not None and console is not None and console.is_labels_layer(
-            layer):
+    if writes_layer:
         console.write_back(layer, target)
     return target
 

@@ -10,7 +10,10 @@ import numpy as np
 from napari.layers import Labels, Layer
 
 from ..core.errors import InvalidInputError, NotReadyError
-from .labels_history import write_labels
+from .labels_history import check_writable, write_labels
+
+__all__ = ["check_writable", "find_layer", "is_labels_layer", "is_layer", "layer_names",
+           "write_back"]
 from .slice_context import full_resolution
 
 

@@ -92,8 +92,9 @@ def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
     the :class:`~napari_ifss.core.exemplar.exemplar_tiles.TileProgress` of its tiles (runs
     without Qt).
 
-    ``labels`` is a ``(Z, Y, X)`` (or ``(Y, X)``) snapshot of the labels layer's data taken
-    when the run started. Once ``cancel`` is set, a stack run stops after the slice it is on
+    ``labels`` is the snapshot of the labels layer's data taken when the run started: all of
+    it ``(Z, Y, X)`` for a stack run, else the plane's ``(H, W)`` (a huge slide's labels are
+    not copied whole for one slice). Once ``cancel`` is set, a stack run stops after the slice it is on
     (the planes found so far stay valid). Exceptions are returned as :class:`Failed` (superqt
     drops the error signal of a generator worker raising RuntimeError).
     """
@@ -114,7 +115,7 @@ def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
         else:
             sl = plan.plane.slicer()
             steps = segment_all_like_steps(
-                np.asarray(full_resolution(plan.image)[sl]), labels[sl], plan.exemplar_id,
+                np.asarray(full_resolution(plan.image)[sl]), labels, plan.exemplar_id,
                 segmenter=segmenter, settings=settings, first_id=plan.first_id)
             while True:
                 try:
@@ -214,8 +215,9 @@ class ExemplarAction:
         self._plan, self._parts = plan, []
         self.progress_bar = progress(total=plan.total, desc="segment all like this")
         self.button.enabled = False
-        self.runner.start(run_exemplar, plan, self._load_segmenter,
-                          np.array(full_resolution(plan.labels)))
+        data = full_resolution(plan.labels)
+        snapshot = np.array(data if plan.stack else data[plan.plane.slicer()])
+        self.runner.start(run_exemplar, plan, self._load_segmenter, snapshot)
 
     def _on_found(self, item: Found | TileProgress) -> None:
         bar = self.progress_bar

@@ -339,14 +339,17 @@ class InteractiveDock(Container):
         """Other channels chosen (or one of them removed from the viewer): predict again once
         the event is over, unless the dock is gone by then (closing the viewer removes every
         layer first)."""
-        self._channels_pending = True
-        QTimer.singleShot(0, self.native, self._predict_with_channels)
+        if not self._channels_pending:
+            self._channels_pending = True
+            QTimer.singleShot(0, self.native, self._predict_with_channels)
 
     def _predict_with_channels(self) -> None:
         """Every slice with prompts is predicted again with the chosen channels (not while a
         label is being edited: its starting outline would be lost)."""
+        if not self._channels_pending:
+            return  # already done (a commit asked for it first)
         self._channels_pending = False
-        if self.image is None:
+        if self.image is None or self.image not in self.viewer.layers:
             return
         if self._editing is not None:
             previous = next(iter(self._states.values()))[0].channels if self._states else ()
@@ -519,6 +522,8 @@ class InteractiveDock(Container):
         """
         if self.image is None or self.prompts is None:
             return
+        if self._channels_pending:  # a new choice of channels: its predictions first
+            self._predict_with_channels()
         if self.runner.busy:
             self._commit_when_idle = True
             self._set_status("committing after the running prediction...")

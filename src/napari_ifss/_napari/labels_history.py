@@ -11,7 +11,8 @@ A *pyramid* labels layer (napari multiscale: a huge slide's labels, OME-Zarr lab
 and written at full resolution (:func:`~.slice_context.full_resolution`, level 0); each
 write also reaches the coarser levels (:func:`~napari_ifss.core.pyramid.write_levels`). napari keeps no undo
 history for such layers, so the history is kept here (:class:`PyramidHistory`) and bound to
-the layer's own Ctrl+Z / Ctrl+Shift+Z.
+the layer's own Ctrl+Z / Ctrl+Shift+Z. Each finished step, undo and redo emits the layer's
+``paint`` event, as napari does for its own history (the docks and autosave listen to it).
 
 Indices are tuples of equal-length integer arrays, one per axis of the labels at full
 resolution (what ``np.nonzero`` returns).
@@ -54,13 +55,15 @@ class PyramidHistory:
     redo_steps: list[list[Atom]] = field(default_factory=list)
     open_step: list[Atom] | None = None  # atoms of the step being gathered, if any
 
-    def record(self, atom: Atom) -> None:
-        """Add one write to the step being gathered, or as a step of its own."""
+    def record(self, atom: Atom) -> list[Atom] | None:
+        """Add one write to the step being gathered (returns None), or as a step of its own
+        (returns that step)."""
         self.redo_steps.clear()
         if self.open_step is not None:
             self.open_step.append(atom)
-        else:
-            self.undo_steps.append([atom])
+            return None
+        self.undo_steps.append([atom])
+        return self.undo_steps[-1]
 
     def replay(self, layer: Labels, undoing: bool) -> bool:
         """Undo (or redo) the last step on ``layer``; False when there is none."""
@@ -74,6 +77,7 @@ class PyramidHistory:
             write_levels(levels, idx, before if undoing else after)
         target.append(step)
         layer.refresh()
+        layer.events.paint(value=step)
         return True
 
 
@@ -128,6 +132,7 @@ def one_undo_step(layer: Labels) -> Iterator[None]:
             step, history.open_step = history.open_step, None
             if step:
                 history.undo_steps.append(step)
+                layer.events.paint(value=step)
 
 
 def write_labels(layer: Labels, idx: Index, values: int | np.ndarray,
@@ -155,10 +160,12 @@ def write_labels(layer: Labels, idx: Index, values: int | np.ndarray,
     changed = before != after
     idx = tuple(np.asarray(a)[changed] for a in idx)
     if idx[0].size:
-        pyramid_history(layer).record((idx, before[changed], after[changed].copy()))
+        step = pyramid_history(layer).record((idx, before[changed], after[changed].copy()))
         write_levels(list(layer.data), idx, after[changed])
         if refresh:
             layer.refresh()
+        if step is not None:  # a step of its own: done (else at the end of one_undo_step)
+            layer.events.paint(value=step)
     return n
 
 

@@ -38,13 +38,23 @@ def strided_levels(shape: Sequence[int], dtype: np.dtype | type = np.uint8,
 
 
 def is_writable(array: object) -> bool:
-    """Whether ``array`` takes writes: a numpy array with the writeable flag, a zarr array not
-    opened read-only. dask arrays and other lazy views do not."""
+    """Whether ``array`` is known to take writes: a numpy array with the writeable flag, a
+    zarr array not opened read-only. dask arrays and other lazy views do not (a pyramid level
+    must be one of the former)."""
     if isinstance(array, np.ndarray):
         return bool(array.flags.writeable)
     if hasattr(array, "read_only"):  # zarr
         return not bool(array.read_only)
     return False
+
+
+def is_read_only(array: object) -> bool:
+    """Whether ``array`` is known to refuse writes: a ``read_only`` attribute (zarr) or
+    ``flags.writeable`` False (numpy, and views that pass their array's flags on). Other
+    array-likes are given the benefit of the doubt (an ``out=`` the user chose)."""
+    flags = getattr(array, "flags", None)
+    return bool(getattr(array, "read_only", False)) or (
+        flags is not None and not getattr(flags, "writeable", True))
 
 
 def check_writable_levels(levels: Sequence[object], name: str) -> None:
@@ -60,19 +70,33 @@ def check_writable_levels(levels: Sequence[object], name: str) -> None:
                 f"({type(level).__name__}); pick another labels layer or make a new one")
 
 
+def _axis_factor(n0: int, n: int) -> int | None:
+    """The integer factor ``f`` that takes an axis of ``n0`` pixels to ``n`` (``n0 // f`` or
+    ``ceil(n0 / f)``, as downsampling rounds either way), a power of two where one fits;
+    None when no factor does."""
+    if n == n0:
+        return 1
+    fits = [f for f in range(max(2, n0 // (n + 1)), n0 // max(n - 1, 1) + 2)
+            if n in (n0 // f, -(-n0 // f))]
+    powers = [f for f in fits if f & (f - 1) == 0]
+    return (powers or fits or [None])[0]
+
+
 def level_factors(shape0: Sequence[int], shape: Sequence[int]) -> tuple[int, ...]:
     """Integer downsampling factor of each axis from a level of ``shape0`` to one of
-    ``shape`` (1 where an axis keeps its size).
+    ``shape`` (1 where an axis keeps its size; a level's side may be rounded down or up).
 
     Raises:
-        InvalidInputError: a level larger than level 0 or with another number of axes.
+        InvalidInputError: a level larger than level 0, with another number of axes, or
+            that no integer factor makes.
     """
-    if len(shape) != len(shape0) or any(int(n) > int(n0) or int(n) < 1
-                                        for n, n0 in zip(shape, shape0, strict=True)):
+    factors = [_axis_factor(int(n0), int(n)) if 1 <= int(n) <= int(n0) else None
+               for n0, n in zip(shape0, shape, strict=True)] if len(shape) == len(shape0) \
+        else [None]
+    if any(f is None for f in factors):
         raise InvalidInputError(f"resolution level of shape {tuple(shape)} does not fit a "
                                 f"pyramid whose full resolution is {tuple(shape0)}")
-    return tuple(max(1, int(round(int(n0) / int(n)))) for n0, n in zip(shape0, shape,
-                                                                         strict=True))
+    return tuple(int(f) for f in factors)  # type: ignore[arg-type]
 
 
 def _views_of(level: object, base: object) -> bool:

@@ -242,7 +242,8 @@ def segment_all_like_steps(
 ) -> Generator[TileProgress, None, ExemplarResult]:
     """Find the other objects like the exemplar on one slice (see the module docstring),
     yielding a :class:`~.exemplar_tiles.TileProgress` after each tile of a large slice (none
-    for a slice processed whole); returns the :class:`ExemplarResult`.
+    for a slice processed whole); returns the :class:`ExemplarResult`. A generator: the
+    input is checked at the first ``next()``, not at the call.
 
     Args:
         image: the slice ``(H, W)`` or ``(H, W, 3|4)``, any numeric dtype.

@@ -28,7 +28,7 @@ from ..encoding import slices_window
 from ..errors import InvalidInputError
 from ..normalize import IntensityWindow
 from ..provenance import Record, record_states
-from ..pyramid import is_writable
+from ..pyramid import is_read_only
 from .support import check_labels_volume
 
 WINDOW_SAMPLE_SLICES = 8
@@ -290,7 +290,7 @@ def check_inputs(volume: object, labels: object, out: object | None) -> tuple[in
             raise InvalidInputError(f"out has shape {oshape}, expected {lshape}")
         if not np.issubdtype(np.dtype(out.dtype), np.integer):  # type: ignore[attr-defined]
             raise InvalidInputError(f"out must have an integer dtype, got {out.dtype}")  # type: ignore[attr-defined]
-        if not is_writable(out):
+        if is_read_only(out):
             raise InvalidInputError("out is read-only; pass a writable array (e.g. a copy, or "
                                     "a zarr array opened with mode='r+')")
     return lshape  # type: ignore[return-value]
