@@ -11,7 +11,7 @@ of two channels and a large mosaic from an OME-Zarr pyramid.
 3. ``own_data_movie.png``: a two-channel 3D movie (cells drifting through time, seen only in
    the dim channel) in the Few-shot dock: one cell drawn on one slice of one time point,
    followed through the slices of that time point, then through time, with the other
-   channel chosen; shown at a later time point.
+   channel chosen, and the badges of the run through time; shown at a later time point.
 4. ``own_data_mosaic.png``: an 8192 x 8192 mosaic of ~40 px cells written as a 5-level
    OME-Zarr, opened with File > Open (a pyramid layer), one click in the Interactive dock and
    *Commit* (the labels layer is a pyramid too), zoomed in on the cell.
@@ -160,15 +160,15 @@ def movie_shot(out: Path, app) -> None:
     user = np.zeros(truth.shape, np.int32)
     user[2, 5] = np.where(truth[2, 5] == cell, 1, 0)
     labels = viewer.add_labels(user, name="cell", axis_labels=("t", "z", "y", "x"))
-    fewshot = FewShotDock(viewer, segmenter=object())  # the learner; movies get no badges
+    fewshot = FewShotDock(viewer)
     viewer.window.add_dock_widget(fewshot, name="Few-shot propagation", area="right")
     fewshot._image_box.value, fewshot._labels_box.value = dim, labels
     fewshot.channels.restore([noise])
     for along in ("z", "t"):
         fewshot._along.value = along
         fewshot.propagate()
-        wait_idle(fewshot, app, timeout=600)
-        print(f"3: along {along}:", fewshot.status)
+        wait_idle(fewshot, app, timeout=600)  # the run and its quality badges
+        print(f"3: along {along}:", fewshot.status, "|", fewshot.quality.status)
     gt = truth == cell
     print("3: mean Dice over time points",
           round(float(np.mean([_dice(labels.data[t] == 1, gt[t]) for t in range(8)])), 3))
@@ -206,8 +206,9 @@ def mosaic_shot(out: Path, app, folder: Path) -> None:
     mask = np.asarray(labels.data[0][off:off + 512, off:off + 512]) > 0
     print("4:", dock.status, "| pyramid labels", labels.multiscale, "| Dice",
           round(_dice(mask, truth == cell), 3))
-    viewer.camera.center = tuple(image.data_to_world(point))
-    viewer.camera.zoom = 2.0
+    camera = viewer.scene.camera
+    camera.center = tuple(image.data_to_world(point))
+    camera.zoom = 2.0
     for _ in range(5):
         app.processEvents()
     viewer.screenshot(str(out / "own_data_mosaic.png"), canvas_only=False)

@@ -10,6 +10,7 @@ import zarr
 import napari_ifss as ifss
 from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.errors import InvalidInputError, UnsupportedFormatError
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
 from napari_ifss.core.fewshot.movie import FixedIndex, annotated_units
 from napari_ifss.eval.metrics import iou
 
@@ -135,16 +136,28 @@ def test_movie_in_napari_clicks_commit_and_console_propagation(make_napari_viewe
     np.testing.assert_array_equal(labels.data, before)
 
     # the Few-shot dock: through z, then that 3D object through time, each one Ctrl+Z
-    fewshot = FewShotDock(viewer, segmenter=object())  # the learner; no quality scores
+    fewshot = FewShotDock(viewer, segmenter=FewShotSegmenter.default(device="cpu"))
     viewer.window.add_dock_widget(fewshot, name="Few-shot propagation")
     fewshot._image_box.value, fewshot._labels_box.value = image, labels
     assert not fewshot._along.native.isHidden() and fewshot._along.value == "z"
     assert fewshot.support_text == "label 1: time point 2: slice 4"
     fewshot.propagate()
-    qtbot.waitUntil(lambda: not fewshot.busy, timeout=60000)
+    qtbot.waitUntil(lambda: not fewshot.busy, timeout=60000)  # the run, then its badges
     assert fewshot.status.startswith("done: 1/1 time points"), fewshot.status
     within = ifss.propagate(movie, before, along="z")
     np.testing.assert_array_equal(labels.data, within)
+    # quality badges, numbered as the movie's planes t * Z + z: time point 2's slices
+    rows = fewshot.quality.rows
+    filled = [2 * 8 + z for z in range(8) if z != 4 and within[2, z].any()]
+    assert rows and {r.z for r in rows if r.badge != "empty"} == set(filled)
+    assert fewshot.quality.table.horizontalHeaderItem(0).text() == "t, z"
+    assert fewshot.quality.table.item(0, 0).text() == f"2, {rows[0].z - 16}"
+    row = fewshot.quality.annotate_next()
+    assert viewer.dims.current_step[:2] == divmod(row.z, 8)  # the viewer went there
+    assert f"slice t=2 z={row.z - 16}" in fewshot.quality.status
+    csv = tmp_path / "scores.csv"
+    fewshot.quality.export_csv(csv)
+    assert csv.read_text().splitlines()[0] == "time_point,slice,label_id,score,badge"
     fewshot._along.value = "t"  # the planes filled through z are annotations for this run
     assert fewshot.support_text.startswith("label 1: time point 2: slices ")
     fewshot.propagate()
@@ -154,6 +167,10 @@ def test_movie_in_napari_clicks_commit_and_console_propagation(make_napari_viewe
     through = np.array(labels.data)
     np.testing.assert_array_equal(through, ifss.propagate(movie, within, along="t"))
     assert through[0].any() and through[5].any()
+    # badges of the run through time: the other time points (time point 2 is its evidence)
+    scored = {r.z for r in fewshot.quality.rows if r.badge != "empty"}
+    assert {p // 8 for p in scored} == {0, 1, 3, 4, 5}
+    assert {p % 8 for p in scored} <= {z for z in range(8) if within[2, z].any()}
     fewshot._along.value = "z"  # through z again: the planes filled through time count
     text = fewshot.support_text
     assert f"{n_planes - 1} propagated planes (recomputed by the next run)" in text, text

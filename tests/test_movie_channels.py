@@ -10,6 +10,7 @@ import tifffile
 import napari_ifss as ifss
 from napari_ifss.core.channels import Channels, picked_indices
 from napari_ifss.core.errors import InvalidInputError
+from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
 from napari_ifss.core.fewshot.movie import movie_window, unit_of
 from napari_ifss.eval.metrics import iou
 from test_movie import moving_cells
@@ -90,7 +91,7 @@ def test_fewshot_dock_follows_a_movie_with_its_other_channel(make_napari_viewer,
     viewer = make_napari_viewer()
     noise, cells = viewer.add_image(data, channel_axis=0, name=["noise", "cells"])
     layer = viewer.add_labels(labels.copy(), name="labels")
-    dock = FewShotDock(viewer, segmenter=object())  # the learner; no quality scores
+    dock = FewShotDock(viewer, segmenter=FewShotSegmenter.default(device="cpu"))
     viewer.window.add_dock_widget(dock, name="Few-shot propagation")
     dock._image_box.value, dock._labels_box.value = noise, layer
     assert not dock.channels.select.native.isHidden()  # offered for a movie too

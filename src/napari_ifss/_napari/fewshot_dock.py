@@ -20,7 +20,8 @@ does not take them as annotations but recomputes them (inside the same one undo 
 the user corrects by painting becomes an annotation.
 
 After a finished run the propagated slices are scored with JFS and listed in the embedded
-quality panel (:mod:`.quality_panel`); Cancel also stops that scoring.
+quality panel (:mod:`.quality_panel`; a 3D movie's unit by unit as its run went, listed as
+"t, z"); Cancel also stops that scoring.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from ..core.planes import PlaneStack
 from ..core.provenance import record_states
 from .channel_layers import ChannelChoice
 from .fewshot_plan import ALL, BETWEEN, RANGE, Selection, plan_run, plane_words
-from .fewshot_run import RunPlan, RunState, propagated_record, user_support
+from .fewshot_run import RunPlan, RunState, every_propagated, propagated_record, user_support
 from .intensity_choice import IntensityChoice
 from .interactive_dock import DOCK_MIN_HEIGHT, LABELS_NAME, PREVIEW_NAME
 from .propagation_worker import PropagationRunner, RunFailed, RunFinished
@@ -107,7 +108,7 @@ class FewShotDock(Container):
         self._cancel_btn.tooltip = ("stop after the slice being computed; the slices already "
                                     "filled stay")
         self._status = Label(label="status", value="")
-        self.quality = QualityPanel(napari_viewer, propagated_record, self._on_scoring)
+        self.quality = QualityPanel(napari_viewer, every_propagated, self._on_scoring)
         super().__init__(widgets=[
             self._image_box, self.channels.select, self._labels_box, self._ids, self._method,
             self.intensity.combo, self._along,
@@ -375,5 +376,6 @@ class FewShotDock(Container):
         self.refresh_support()
         scoring = run.scoring
         if isinstance(result, RunFinished) and not result.cancelled and scoring is not None:
-            self.quality.score(scoring, layer, self.segmenter)
+            self.quality.score(scoring, layer, self.segmenter,
+                               record=propagated_record(layer, run.record_key))
 

@@ -161,13 +161,15 @@ def _movie_plan(image: Image, labels: Labels, sel: Selection, support: object,
     the labels (a ``(T, Z, Y, X)`` copy), ``index`` its planes' index, ``stale`` the planes
     this direction's earlier runs filled. Its steps come back as the
     :class:`PropagationProgress` of the written plane, numbered as the layer's planes
-    (:class:`~napari_ifss.core.planes.PlaneStack`); no quality scores (they score stacks)."""
+    (:class:`~napari_ifss.core.planes.PlaneStack`); quality scores unit by unit
+    (:mod:`~napari_ifss.core.quality.quality_movie`)."""
     depth = int(np.shape(full_resolution(labels))[1])  # plane p: time p // depth, slice p % depth
     units = {p // depth if sel.along == "z" else p % depth
              for i in ids for p in index.slices_of[i]}
     method = sel.method
     volume, window = _volume(image, sel)
-    spacing = spacing_of(image.scale) if method == "learner" else None
+    scoring = ScoringRequest.for_run(volume, ids, spacing_of(image.scale), window, sel.along)
+    spacing = scoring.spacing if method == "learner" else None
     planes = PlaneStack(support)
 
     def start(seg):
@@ -178,8 +180,9 @@ def _movie_plan(image: Image, labels: Labels, sel: Selection, support: object,
             at = (m.unit, m.event.z) if m.along == "z" else (m.event.z, m.unit)
             yield replace(m.event, z=planes.number(at), done=m.done, total=m.total)
 
-    return RunPlan(start, len(units), labels, lambda: clear_slices(labels, stale, ids), None,
-                   "time points" if sel.along == "z" else "z planes", record_key(sel.along))
+    return RunPlan(start, len(units), labels, lambda: clear_slices(labels, stale, ids),
+                   scoring, "time points" if sel.along == "z" else "z planes",
+                   record_key(sel.along))
 
 
 def plane_words(lead: tuple[int, ...], planes: list[int], noun: str) -> str:

@@ -18,7 +18,14 @@ from napari.layers import Labels
 from ..core.errors import InvalidInputError
 from ..core.fewshot.support import LabelsIndex, resolve_label_ids
 from ..core.planes import PlaneStack
-from ..core.provenance import RECORD_KEY, Record, UserSlices, record_key, user_labels
+from ..core.provenance import (
+    RECORD_KEY,
+    RECORD_KEYS,
+    Record,
+    UserSlices,
+    record_key,
+    user_labels,
+)
 from .labels_history import one_undo_step, record_as_one_step
 from .propagation_worker import Starter
 from .quality_worker import ScoringRequest
@@ -152,6 +159,17 @@ def propagated_record(layer: Labels, key: str = RECORD_KEY) -> Record:
     none; :data:`~napari_ifss.core.provenance.TIME_RECORD_KEY`: a movie's runs through
     time)."""
     return dict(layer.metadata.get(key, {}))
+
+
+def every_propagated(layer: Labels) -> Record:
+    """The planes runs in either direction filled (a stack's: its one record; a 3D movie's
+    runs through z and through time together): what the quality panel does not count as
+    the user's."""
+    merged: Record = {}
+    for key in RECORD_KEYS:
+        for p, states in propagated_record(layer, key).items():
+            merged[p] = [*merged.get(p, []), *states]
+    return merged
 
 
 def parse_ids(text: str, index: LabelsIndex) -> list[int]:

@@ -24,6 +24,7 @@ from qtpy.QtWidgets import QFileDialog
 
 from ..core.errors import IfssError, InvalidInputError, NotReadyError
 from ..core.fewshot.fewshot import FewShotSegmenter
+from ..core.planes import PlaneStack
 from ..core.provenance import Record
 from ..core.quality.quality import badge_label, format_score
 from ..core.quality.quality_next import NEXT_RULE
@@ -42,6 +43,7 @@ from .quality_table import (  # noqa: F401 (re-exported: the panel's public name
     COLUMNS,
     EMPTY_TIP,
     BadgeTable,
+    plane_name,
     slice_text,
     text_overlay,
 )
@@ -129,7 +131,15 @@ class QualityPanel(Container):
             self._watch(False)
             self._layer = layer
             self._watch(True)
+        self.table.set_planes(self._planes().lead if self._planes() is not None else ())
         self.refresh()
+
+    def _planes(self) -> PlaneStack | None:
+        """The layer's labels as planes (a 3D movie's numbered ``t * Z + z``), or None."""
+        layer = self._layer
+        if layer is None or len(np.shape(full_resolution(layer))) not in (3, 4):
+            return None
+        return PlaneStack(full_resolution(layer))
 
     def _watch(self, on: bool) -> None:
         """(Dis)connect the layer's ``set_data`` event, the one undo and redo emit."""
@@ -155,7 +165,9 @@ class QualityPanel(Container):
             pending = self.scorer.pending
             if pending is not None and pending[0] is layer:
                 stored = replace_labels(stored, pending[1], pending[2])
-            table = current_scores(stored, full_resolution(layer), self._record_of(layer))
+            planes = self._planes()
+            table = {} if planes is None else current_scores(stored, planes,
+                                                             self._record_of(layer))
         self._scores = table
         self.table.fill(list(ScoreTable.from_labels(table)))
         self.update_overlay()
@@ -166,16 +178,23 @@ class QualityPanel(Container):
 
     # -- the viewer --------------------------------------------------------------------
     def jump_to(self, z: int) -> None:
-        """Show slice ``z`` of the layer (its axis 0, wherever that lies in the viewer)."""
-        if self._layer is not None:
-            show_slice(self.viewer, self._layer, z)
+        """Show slice ``z`` of the layer (its axis 0, wherever that lies in the viewer; a 3D
+        movie's plane ``t * Z + z``)."""
+        planes = self._planes()
+        if self._layer is not None and planes is not None:
+            show_slice(self.viewer, self._layer, planes.index(z))
 
     def current_z(self) -> int | None:
-        """The layer's slice index the viewer shows (None without a layer)."""
-        layer = self._layer
-        if layer is None:
+        """The layer's slice index the viewer shows (a 3D movie's plane number ``t * Z +
+        z``; None without a layer, or outside it)."""
+        layer, planes = self._layer, self._planes()
+        if layer is None or planes is None:
             return None
-        return int(round(float(layer.world_to_data(self.viewer.dims.point)[0])))
+        data = layer.world_to_data(self.viewer.dims.point)
+        index = tuple(int(round(float(v))) for v in data[:len(planes.lead)])
+        if not all(0 <= i < n for i, n in zip(index, planes.lead, strict=True)):
+            return -1
+        return planes.number(index)
 
     def update_overlay(self, _event: object = None) -> None:
         """Show the current slice's badges on the canvas (hidden when nothing is scored)."""
@@ -187,28 +206,30 @@ class QualityPanel(Container):
         if layer is None or z is None or not (self._scores or running):
             overlay.visible = False
             return
-        colour = None
-        if not 0 <= z < np.shape(full_resolution(layer))[0]:
+        colour, planes = None, self._planes()
+        if planes is None or not 0 <= z < len(planes):
             text = "quality: this slice is outside the labels"
         else:
             here = {i: e[z] for i, e in self._scores.items() if z in e}
-            annotated = not here and is_user_slice(full_resolution(layer)[z], z,
-                                                   self._record_of(layer))
-            text = slice_text(z, here, annotated)
+            annotated = not here and is_user_slice(planes[z], z, self._record_of(layer))
+            text = slice_text(plane_name(planes.lead, z), here, annotated)
             if here:
                 colour = BADGE_COLOURS[min(here.values(), key=lambda s: s.score).badge]
         overlay.text, overlay.color, overlay.visible = text, colour, True
 
     # -- scoring -----------------------------------------------------------------------
-    def score(self, request: ScoringRequest, layer: Labels, segmenter: FewShotSegmenter
-              ) -> None:
+    def score(self, request: ScoringRequest, layer: Labels, segmenter: FewShotSegmenter,
+              record: Record | None = None) -> None:
         """Score ``request``'s label ids on ``layer`` in a thread worker (see
-        :class:`~.quality_worker.QualityScorer`); its rows replace theirs as they come."""
+        :class:`~.quality_worker.QualityScorer`); its rows replace theirs as they come.
+        ``record``: the propagated planes that are not the user's evidence (default the
+        panel's record of the layer; a 3D movie's run through time gives its own)."""
         if self.scorer.busy:
             self._set_status("the quality check is already running")
             return
         try:
-            total = self.scorer.start(request, layer, segmenter, self._record_of(layer))
+            total = self.scorer.start(request, layer, segmenter,
+                                      self._record_of(layer) if record is None else record)
         except IfssError as err:
             self._set_status(f"cannot score: {err}")
             return
@@ -266,7 +287,8 @@ class QualityPanel(Container):
         self.table.select(row.z, row.label_id)
         if self._layer is not None:
             self._layer.selected_label = row.label_id
-        self._set_status(f"annotate next: slice z={row.z} (label {row.label_id}: "
+        where = plane_name(self.table.lead, row.z)
+        self._set_status(f"annotate next: slice {where} (label {row.label_id}: "
                          f"{format_score(row.score)} {badge_label(row.badge)}), the least "
                          "trusted listed slice; draw it, then Propagate again")
         return row
@@ -276,7 +298,7 @@ class QualityPanel(Container):
         returns the number of rows. Raises NotReadyError when nothing is scored."""
         if not self.table.rows:
             raise NotReadyError("no scored slice to export: propagate first")
-        scores_to_csv(ScoreTable.from_labels(self._scores), path)
+        scores_to_csv(ScoreTable.from_labels(self._scores), path, lead=self.table.lead)
         n = len(self.table.rows)
         self._set_status(f"exported {n} scores to {os.fspath(path)}")
         return n

@@ -3,7 +3,8 @@
 One row per listed (slice z, label id): z, label id, JFS score (two decimals, rounded down)
 and the badge in words, its cell coloured good green / check amber / review red / "nothing
 found" purple (an empty slice inside the object's range, with a tooltip saying what to do).
-Rows stay in (z, label id) order.
+Rows stay in (z, label id) order. A 3D movie's rows are its planes ``t * Z + z``
+(:class:`~napari_ifss.core.planes.PlaneStack`), shown as "t, z" (:func:`plane_name`).
 """
 
 from __future__ import annotations
@@ -37,16 +38,26 @@ def text_overlay(viewer: Viewer) -> TextOverlay:
     return viewer.text_overlay
 
 
-def slice_text(z: int, scores: dict[int, StoredScore], annotated: bool) -> str:
-    """The overlay text for slice ``z``: its ``{label_id: score}`` (one line per label id when
-    there are several), or why there is none."""
+def plane_name(lead: tuple[int, ...], plane: int, *, short: bool = False) -> str:
+    """Slice ``plane`` of a layer whose leading axes are ``lead``: ``"z=4"`` for a stack,
+    ``"t=2 z=4"`` for a 3D movie (``short``: ``"4"`` and ``"2, 4"``, the table's)."""
+    if len(lead) != 2:
+        return str(plane) if short else f"z={plane}"
+    t, z = divmod(int(plane), int(lead[1]))
+    return f"{t}, {z}" if short else f"t={t} z={z}"
+
+
+def slice_text(where: str, scores: dict[int, StoredScore], annotated: bool) -> str:
+    """The overlay text for the slice named ``where`` (:func:`plane_name`): its
+    ``{label_id: score}`` (one line per label id when there are several), or why there is
+    none."""
     if annotated:
-        return f"quality z={z}: annotated"
+        return f"quality {where}: annotated"
     if not scores:
-        return f"quality z={z}: not scored"
+        return f"quality {where}: not scored"
     parts = [f"label {i}: {format_score(s.score)} {badge_label(s.badge)}"
              for i, s in sorted(scores.items())]
-    return f"quality z={z}" + ("  " if len(parts) == 1 else "\n") + "\n".join(parts)
+    return f"quality {where}" + ("  " if len(parts) == 1 else "\n") + "\n".join(parts)
 
 
 class BadgeTable(QTableWidget):
@@ -63,6 +74,14 @@ class BadgeTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setMinimumHeight(120)
         self.rows: list[ScoreRow] = []
+        self.lead: tuple[int, ...] = ()  # the layer's leading axes: (Z,) or a movie's (T, Z)
+
+    def set_planes(self, lead: tuple[int, ...]) -> None:
+        """Name the rows' planes for a layer with leading axes ``lead`` (a 3D movie's
+        ``(T, Z)``: the first column is "t, z")."""
+        self.lead = tuple(lead)
+        self.setHorizontalHeaderLabels(["t, z" if len(self.lead) == 2 else COLUMNS[0],
+                                        *COLUMNS[1:]])
 
     def fill(self, rows: list[ScoreRow]) -> None:
         """List exactly ``rows`` (without emitting selection signals)."""
@@ -91,7 +110,8 @@ class BadgeTable(QTableWidget):
         else:
             self.rows.insert(at, row)
             self.insertRow(at)
-        texts = (str(row.z), str(row.label_id), format_score(row.score), badge_label(row.badge))
+        texts = (plane_name(self.lead, row.z, short=True), str(row.label_id),
+                 format_score(row.score), badge_label(row.badge))
         for col, text in enumerate(texts):
             item = Item(text)
             item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)

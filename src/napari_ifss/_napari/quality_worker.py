@@ -26,7 +26,9 @@ from ..core.errors import InvalidInputError
 from ..core.fewshot.fewshot import FewShotSegmenter
 from ..core.fewshot.learner_segmenter import check_spacing
 from ..core.normalize import IntensityWindow
+from ..core.planes import PlaneStack
 from ..core.provenance import Record, UserSlices, user_labels
+from ..core.quality.quality_movie import MoviePlan, plan_movie, score_movie
 from ..core.quality.quality_next import ScoreRow
 from ..core.quality.quality_scan import QualityProgress, ScoringPlan, plan_drawn, score_plan
 from ..core.quality.quality_store import (
@@ -62,25 +64,29 @@ class ScoringRequest:
     """What a propagation run hands to scoring: the ``(Z, Y, X[, 3|4])`` volume it read, the
     label ids it propagated, the cache prefix it encoded slices under and the layer's
     ``(z, y, x)`` voxel size (distances to the user's slices count in object widths) and the
-    intensity window the run used (None: the automatic one)."""
+    intensity window the run used (None: the automatic one). A 3D movie's run also says
+    which way it went (``along``, :mod:`~napari_ifss.core.quality.quality_movie`: its planes
+    are numbered ``t * Z + z``)."""
 
     volume: object
     label_ids: tuple[int, ...]
     cache_prefix: Hashable
     spacing: tuple[float, float, float] | None = None
     window: IntensityWindow | None = None
+    along: str | None = None
 
     @classmethod
     def for_run(cls, volume: object, label_ids: Sequence[int],
                 spacing: Sequence[float] | None = None,
-                window: IntensityWindow | None = None) -> ScoringRequest:
+                window: IntensityWindow | None = None,
+                along: str | None = None) -> ScoringRequest:
         """A request with a cache prefix of its own (one per propagation run).
 
         Raises:
             InvalidInputError: ``spacing`` not three positive numbers."""
         return cls(volume, tuple(int(i) for i in label_ids),
                    ("napari-ifss-propagation", next(_RUN_NUMBERS)), check_spacing(spacing),
-                   window)
+                   window, along)
 
 
 @dataclass(frozen=True)
@@ -89,34 +95,45 @@ class ScoringWork:
 
     Attributes:
         request: the volume, label ids and cache prefix of the propagation run.
-        labels: ``(Z, Y, X)`` the labels layer's data when the job started (what is scored).
-        user: ``(Z, Y, X)`` the user's own slices of ``labels`` (a view of it with the
-            propagated slices read as zeros).
-        plan: the (slice, label id) pairs to score.
+        labels: ``(Z, Y, X)`` (a movie's ``(T, Z, Y, X)``) the labels layer's data when the
+            job started (what is scored).
+        user: the user's own planes of ``labels`` (a view of its planes with the propagated
+            ones read as zeros).
+        plan: the (slice, label id) pairs to score (a movie's per unit).
     """
 
     request: ScoringRequest
     labels: object
     user: UserSlices
-    plan: ScoringPlan
+    plan: ScoringPlan | MoviePlan
 
     @classmethod
     def snapshot(cls, request: ScoringRequest, data: object, record: Record) -> ScoringWork:
-        """Copy ``data`` ``(Z, Y, X)`` (a labels layer's data; a compressed copy,
+        """Copy ``data`` (a labels layer's data; a compressed copy,
         :func:`~napari_ifss.core.slice_store.compressed_copy`) and plan the slices of
-        ``request``'s label ids the user drew; ``record`` tells the propagated slices from
+        ``request``'s label ids the user drew; ``record`` tells the propagated planes from
         the user's."""
-        labels_after = compressed_copy(data)
-        user, _ = user_labels(record, labels_after)
-        return cls(request, labels_after, user,
-                   plan_drawn(request.volume, labels_after, user, request.label_ids))
+        if request.along is None:
+            labels_after = compressed_copy(data)
+            user, _ = user_labels(record, labels_after)
+            return cls(request, labels_after, user,
+                       plan_drawn(request.volume, labels_after, user, request.label_ids))
+        labels_after = compressed_copy(PlaneStack(data), shape=tuple(np.shape(data)))
+        user, _ = user_labels(record, PlaneStack(labels_after))  # numbered as its planes
+        return cls(request, labels_after, user, plan_movie(
+            request.volume, labels_after, user, request.along, request.label_ids))
 
     def events(self, segmenter: FewShotSegmenter) -> Iterator[QualityProgress]:
         """The scores, one :class:`QualityProgress` per planned (slice, label id), the slices
-        the propagation encoded last first (their features are still cached)."""
-        return score_plan(self.request.volume, self.labels, self.user, self.plan, segmenter,
-                          cache_prefix=self.request.cache_prefix, recent_first=True,
-                          spacing=self.request.spacing, window=self.request.window)
+        the propagation encoded last first (their features are still cached); a movie's
+        unit by unit, numbered as its planes."""
+        req = self.request
+        if isinstance(self.plan, MoviePlan):
+            return score_movie(req.volume, self.labels, self.user, self.plan, segmenter,
+                               window=req.window, spacing=req.spacing)
+        return score_plan(req.volume, self.labels, self.user, self.plan, segmenter,
+                          cache_prefix=req.cache_prefix, recent_first=True,
+                          spacing=req.spacing, window=req.window)
 
 
 @dataclass
@@ -126,7 +143,8 @@ class ScoringJob:
     Attributes:
         layer: the labels layer scored; its metadata receives the scores when the job ends.
         label_ids: the label ids scored (their earlier stored scores are replaced).
-        labels: ``(Z, Y, X)`` the snapshot that is scored (:attr:`ScoringWork.labels`).
+        labels: the snapshot that is scored (:attr:`ScoringWork.labels`) as its planes
+            (:class:`~napari_ifss.core.planes.PlaneStack`).
         total: the number of (slice, label id) pairs to score.
         scores: the scores so far, ``{label_id: {z: StoredScore}}``.
         done: the number of pairs scored so far.
@@ -134,7 +152,7 @@ class ScoringJob:
 
     layer: Labels
     label_ids: tuple[int, ...]
-    labels: np.ndarray
+    labels: PlaneStack
     total: int
     scores: StoredTable = field(default_factory=dict)
     done: int = 0
@@ -186,7 +204,7 @@ class QualityScorer:
         total = work.plan.total
         if total == 0:
             return 0
-        self._job = ScoringJob(layer, request.label_ids, work.labels, total)
+        self._job = ScoringJob(layer, request.label_ids, PlaneStack(work.labels), total)
         self.runner.run(lambda: segmenter, work.events)
         return total
 

@@ -153,12 +153,15 @@ def clicks_on(ctx: SliceContext, points: Points) -> tuple[list[Click], int]:
     return clicks, outside
 
 
-def show_slice(viewer: Viewer, layer: Layer, z: float) -> None:
-    """Move ``viewer`` to slice ``z``: a data index on ``layer``'s first axis (its scale,
-    translate and position among the viewer's axes taken into account)."""
-    world = layer.data_to_world([z] + [0] * (layer.ndim - 1))
+def show_slice(viewer: Viewer, layer: Layer, z: float | tuple[float, ...]) -> None:
+    """Move ``viewer`` to slice ``z``: a data index on ``layer``'s first axis, or an index on
+    its leading axes (e.g. a 3D movie's ``(t, z)``) (its scale, translate and position
+    among the viewer's axes taken into account)."""
+    lead = tuple(z) if isinstance(z, tuple) else (z,)
+    world = layer.data_to_world([*lead] + [0] * (layer.ndim - len(lead)))
     axis = viewer.dims.ndim - layer.ndim
-    viewer.dims.set_point(axis, float(world[0]))
+    for k in range(len(lead)):
+        viewer.dims.set_point(axis + k, float(world[k]))
 
 
 def stack_noun(layer: Layer | None, count: int = 1) -> str:

@@ -53,3 +53,37 @@ class PlaneStack:
 
     def __setitem__(self, plane: int, value: Any) -> None:
         self.array[self.index(plane)] = value
+
+
+class UnitPlanes:
+    """One *unit* of a 3D movie's planes as a ``(n, Y, X)`` stack: along ``"z"`` the slices
+    of time point ``unit``, along ``"t"`` the time points of z plane ``unit``.
+
+    Attributes:
+        planes: any stack indexed by plane number ``(T * Z, Y, X)`` (a :class:`PlaneStack`,
+            or a view over one such as the user's slices), read one plane at a time.
+        lead: the movie's ``(T, Z)``.
+        along, unit: which unit.
+        shape: ``(n, Y, X)``.
+    """
+
+    def __init__(self, planes: Any, lead: tuple[int, ...], along: str, unit: int) -> None:
+        if len(lead) != 2 or along not in ("z", "t"):
+            raise InvalidInputError(f"a unit needs a movie's (T, Z) and along 'z' or 't'; "
+                                    f"got {lead}, {along!r}")
+        self.planes, self.lead, self.along, self.unit = planes, tuple(lead), along, int(unit)
+        n = self.lead[1] if along == "z" else self.lead[0]
+        self.shape = (int(n), *tuple(int(s) for s in np.shape(planes))[1:])
+        self.dtype = np.dtype(planes.dtype)
+        self.ndim = 3
+
+    def number(self, i: int) -> int:
+        """The plane number of the unit's item ``i``."""
+        t, z = (self.unit, int(i)) if self.along == "z" else (int(i), self.unit)
+        return t * self.lead[1] + z
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return np.asarray(self.planes[self.number(i)])

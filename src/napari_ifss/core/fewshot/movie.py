@@ -105,6 +105,16 @@ def unit_of(movie: Any, axis: int, unit: int) -> Any:
     return FixedIndex(movie, axis, unit)
 
 
+def unit_spacing(spacing: tuple[float, float, float] | None, along: str
+                 ) -> tuple[float, float, float] | None:
+    """The ``(z, y, x)`` voxel size a unit is run with: the movie's along z; along time the
+    step is the in-plane pixel size (a time step is not a length)."""
+    if along == "t" and spacing is not None:
+        step = min(float(spacing[1]), float(spacing[2]))
+        return (step, float(spacing[1]), float(spacing[2]))
+    return spacing
+
+
 def movie_window(movie: Any) -> IntensityWindow | tuple[IntensityWindow, ...]:
     """One intensity window for the whole movie, from planes spread over all its (t, z)
     planes (:func:`~.volume_io.sample_window` of its
@@ -161,9 +171,7 @@ def propagate_movie(movie: Any, labels: Any, along: str, *, out: Any,
                                 "a slice first")
     window = window if window is not None else movie_window(movie)
     axis = 0 if along == "z" else 1
-    if along == "t" and spacing is not None:
-        step = min(float(spacing[1]), float(spacing[2]))
-        spacing = (step, float(spacing[1]), float(spacing[2]))
+    spacing = unit_spacing(spacing, along)
     noun = "time point" if along == "z" else "z plane"
     done: list[int] = []
     for i, (unit, ids) in enumerate(units.items()):

@@ -116,10 +116,11 @@ def scored_slices(events: Sequence[QualityProgress]) -> dict[int, QualityScore]:
 
 
 def scores_to_csv(scores: SlicesOrEvents | ScoreTable, path: str | os.PathLike,
-                  label_id: int | None = None) -> None:
+                  label_id: int | None = None, *, lead: Sequence[int] = ()) -> None:
     """Write the rows ``slice, label_id, score, badge`` of ``as_table(scores)`` (z order).
     ``label_id`` is required for a mapping ``{z: QualityScore}``; events and a
-    :class:`ScoreTable` carry their own.
+    :class:`ScoreTable` carry their own. ``lead``: a 3D movie's ``(T, Z)``, whose planes
+    ``t * Z + z`` are written as two columns ``time_point, slice``.
 
     The file appears whole or not at all (:func:`~napari_ifss.core.io.atomic.atomic_write`).
 
@@ -134,9 +135,11 @@ def scores_to_csv(scores: SlicesOrEvents | ScoreTable, path: str | os.PathLike,
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(CSV_FIELDS)
+            movie = len(lead) == 2
+            writer.writerow(("time_point", *CSV_FIELDS) if movie else CSV_FIELDS)
             for row in table:
-                writer.writerow([row.z, row.label_id, f"{row.score:.6f}", row.badge])
+                where = list(divmod(row.z, int(lead[1]))) if movie else [row.z]
+                writer.writerow([*where, row.label_id, f"{row.score:.6f}", row.badge])
 
     atomic_write(path, write)
 
