@@ -51,10 +51,13 @@ def wait_idle(dock, app, timeout: float = 300.0) -> None:
     app.processEvents()
 
 
-def save_window(viewer, app, out: str | Path) -> Path:
-    """Fit the view, screenshot the whole window to ``out`` (folders made), close the viewer."""
-    viewer.reset_view()
-    app.processEvents()
+def save_window(viewer, app, out: str | Path, fit: bool = True) -> Path:
+    """Fit the view (unless ``fit`` is False: the camera as set), screenshot the whole window
+    to ``out`` (folders made), close the viewer."""
+    if fit:
+        viewer.reset_view()
+    for _ in range(5):  # the layers drawn (a pyramid's tiles too)
+        app.processEvents()
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(str(path), canvas_only=False)

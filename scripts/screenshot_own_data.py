@@ -30,7 +30,7 @@ import napari
 import numpy as np
 import tifffile
 import torch
-from _viewer_shot import PLUGIN, out_dir, wait_idle
+from _viewer_shot import PLUGIN, out_dir, save_window, wait_idle
 
 from napari_ifss._napari.fewshot_dock import FewShotDock
 from napari_ifss._napari.interactive_dock import InteractiveDock
@@ -99,11 +99,7 @@ def main() -> None:
         dock.prompts.add(np.asarray(dock.prompts.world_to_data(dim.data_to_world(point)))[None])
         wait_idle(dock, app)
         print("1:", dock.status, "| Dice", round(_dice(dock.preview.data[8] > 0, cell[8]), 3))
-        viewer.reset_view()
-        app.processEvents()
-        viewer.screenshot(str(out / "own_data_channels.png"), canvas_only=False)
-        print(f"saved {out / 'own_data_channels.png'}")
-        viewer.close()
+        print("saved", save_window(viewer, app, out / "own_data_channels.png"))
 
     # 2. a CT stack through the Few-shot dock with a soft-tissue window
     image, organ = ct_stack()
@@ -125,11 +121,7 @@ def main() -> None:
     print("2:", fewshot.status, "|", fewshot.quality.status, "| mean Dice",
           round(float(np.mean([_dice(labels.data[z] == 1, organ[z]) for z in filled])), 3))
     viewer.dims.set_current_step(0, 6)
-    viewer.reset_view()
-    app.processEvents()
-    viewer.screenshot(str(out / "own_data_ct.png"), canvas_only=False)
-    print(f"saved {out / 'own_data_ct.png'}")
-    viewer.close()
+    print("saved", save_window(viewer, app, out / "own_data_ct.png"))
 
     movie_shot(out, app)
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,11 +166,7 @@ def movie_shot(out: Path, app) -> None:
           round(float(np.mean([_dice(labels.data[t] == 1, gt[t]) for t in range(8)])), 3))
     viewer.dims.set_current_step(0, 6)
     viewer.dims.set_current_step(1, 5)
-    viewer.reset_view()
-    app.processEvents()
-    viewer.screenshot(str(out / "own_data_movie.png"), canvas_only=False)
-    print(f"saved {out / 'own_data_movie.png'}")
-    viewer.close()
+    print("saved", save_window(viewer, app, out / "own_data_movie.png"))
 
 
 def mosaic_shot(out: Path, app, folder: Path) -> None:
@@ -209,11 +197,7 @@ def mosaic_shot(out: Path, app, folder: Path) -> None:
     camera = viewer.scene.camera
     camera.center = tuple(image.data_to_world(point))
     camera.zoom = 2.0
-    for _ in range(5):
-        app.processEvents()
-    viewer.screenshot(str(out / "own_data_mosaic.png"), canvas_only=False)
-    print(f"saved {out / 'own_data_mosaic.png'}")
-    viewer.close()
+    print("saved", save_window(viewer, app, out / "own_data_mosaic.png", fit=False))
 
 
 if __name__ == "__main__":
