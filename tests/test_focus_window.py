@@ -234,3 +234,19 @@ def test_contrast_prefers_the_whole_object():
     assert windows[-1] is None and len(windows) >= 4
     sides = [b[1] - b[0] for b in windows[:-1]]
     assert sides == sorted(sides) and sides[0] >= FOCUS_MIN_SIZE
+
+
+def test_a_smaller_first_window_on_an_ordinary_slice(cells, predictor):
+    """``focus_min``: windows from that side (and focus windows on a 512 px slice when
+    ``focus_above`` is below it); a cell is then found in a window around the click."""
+    image, labels = cells
+    with pytest.raises(InvalidInputError, match="focus_min"):
+        ClickPredictor(predictor.net, device="cpu", focus_min=8)
+    small = ClickPredictor(predictor.net, device="cpu", focus_above=256, focus_min=128)
+    assert small.focus_min == 128 and predictor.focus_min == FOCUS_MIN_SIZE
+    cell = labels == np.bincount(labels.ravel())[1:].argmax() + 1
+    small.set_image(image)
+    prob = small.predict([first_click(cell)])
+    chosen = next(iter(small._current.memo["first_windows"].values()))
+    assert chosen is not None and chosen[1] - chosen[0] < 512  # a window, not the slice
+    assert _iou(prob > 0.5, cell) > 0.5

@@ -321,11 +321,14 @@ def main(args: argparse.Namespace) -> int:
             "of the same stem); objects need >= 100 px and <= 90% of the image"
             + ("; try --split all" if subset != "all" else ""))
     segmenters = {m: make_segmenter(m, checkpoints) for m in methods}
-    if args.focus_above is not None:
-        for seg in segmenters.values():
-            model = getattr(seg, "segmenter", seg)  # the model inside a '+clicked' wrapper
-            if hasattr(model, "focus_above"):  # click models (not the classical baselines)
-                model.focus_above = None if args.focus_above == "none" else int(args.focus_above)
+    for seg in segmenters.values():
+        model = getattr(seg, "segmenter", seg)  # the model inside a '+clicked' wrapper
+        if not hasattr(model, "focus_above"):  # click models only (not the classical baselines)
+            continue
+        if args.focus_above is not None:
+            model.focus_above = None if args.focus_above == "none" else int(args.focus_above)
+        if args.focus_min is not None:
+            model.focus_min = int(args.focus_min)
     skipped = box_skips(segmenters) if args.first_prompt == "box" else {}
     segmenters = {m: s for m, s in segmenters.items() if m not in skipped}
     for name, why in skipped.items():
@@ -402,6 +405,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--focus-above", type=size_or_none, default=None, metavar="PX|none",
                    help="click models: focus windows on images whose long side exceeds PX "
                         "('none': always the whole image; default: as shipped)")
+    p.add_argument("--focus-min", type=int, default=None, metavar="PX",
+                   help="click models: the side of the smallest focus window, image pixels "
+                        "(default: as shipped)")
     p.set_defaults(func=main)
     return p
 

@@ -85,7 +85,8 @@ class ClickPredictor(UsesSliceEncoder):
 
     def __init__(self, net: ClickNet | None = None, *, device: str | None = None,
                  max_side: int = 512, zoom_in: bool = True, refine: bool = False,
-                 cache_size: int = 16, focus_above: int | None = FOCUS_ABOVE) -> None:
+                 cache_size: int = 16, focus_above: int | None = FOCUS_ABOVE,
+                 focus_min: int = FOCUS_MIN_SIZE) -> None:
         if net is None:
             from ...models.registry import default_click_weights, load_click_net
 
@@ -104,6 +105,9 @@ class ClickPredictor(UsesSliceEncoder):
         self.max_side = int(max_side)
         # slices with a longer side get focus windows (None: never)
         self.focus_above = None if focus_above is None else int(focus_above)
+        if focus_min < 16:
+            raise InvalidInputError(f"focus_min must be >= 16 px, got {focus_min}")
+        self.focus_min = int(focus_min)  # the smallest focus window's side, slice pixels
         self.zoom_in = zoom_in
         self.refine = refine
         self.zoom_side = min(ZOOM_SIDE, self.max_side)
@@ -311,8 +315,8 @@ class ClickPredictor(UsesSliceEncoder):
         if first is not None and _fits(span_r, span_c, first):
             zoom = first  # its encoding is reused
         else:
-            min_size = FOCUS_MIN_SIZE if first is None else max(first[1] - first[0],
-                                                                 first[3] - first[2])
+            min_size = self.focus_min if first is None else max(first[1] - first[0],
+                                                                first[3] - first[2])
             zoom = window_around(span_r, span_c, shape, FOCUS_EXPANSION, min_size,
                                  grid=FOCUS_GRID, shift=True)
         return self._predict_window(entry, zoom, None, clicks, prev, box, clicked_only=True)
@@ -327,7 +331,7 @@ class ClickPredictor(UsesSliceEncoder):
         h, w = entry.geometry.source
         row, col = click.pixel
         tried = []
-        for zoom in first_windows(click.pixel, (h, w)):
+        for zoom in first_windows(click.pixel, (h, w), self.focus_min):
             r0, r1, c0, c1 = zoom if zoom is not None else (0, h, 0, w)
             enc = entry if zoom is None else self.slices.crop(entry, zoom, self._window_side(zoom))
             probs = self._network_probs(enc, [Click(row - r0, col - c0, True)], None, (0, 0))
