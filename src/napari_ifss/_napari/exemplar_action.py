@@ -35,6 +35,7 @@ from ..core.exemplar.exemplar_volume import segment_all_like_volume
 from ..core.fewshot.fewshot import FewShotSegmenter
 from ..core.interactive.plane import Plane
 from ..core.labels_ops import next_free_id
+from ..core.slice_store import compressed_copy
 from .generator_runner import GeneratorRunner
 from .labels_history import check_writable, write_labels
 from .slice_context import current_slice, full_resolution, spatial_shape
@@ -93,8 +94,8 @@ def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
     without Qt).
 
     ``labels`` is the snapshot of the labels layer's data taken when the run started: all of
-    it ``(Z, Y, X)`` for a stack run, else the plane's ``(H, W)`` (a huge slide's labels are
-    not copied whole for one slice). Once ``cancel`` is set, a stack run stops after the slice it is on
+    it ``(Z, Y, X)`` for a stack run (a compressed copy, read slice by slice), else the
+    plane's ``(H, W)`` (a huge slide's labels are not copied whole for one slice). Once ``cancel`` is set, a stack run stops after the slice it is on
     (the planes found so far stay valid). Exceptions are returned as :class:`Failed` (superqt
     drops the error signal of a generator worker raising RuntimeError).
     """
@@ -215,8 +216,8 @@ class ExemplarAction:
         self._plan, self._parts = plan, []
         self.progress_bar = progress(total=plan.total, desc="segment all like this")
         self.button.enabled = False
-        data = full_resolution(plan.labels)
-        snapshot = np.array(data if plan.stack else data[plan.plane.slicer()])
+        data = full_resolution(plan.labels)  # the run reads a stack one slice at a time:
+        snapshot = compressed_copy(data) if plan.stack else np.array(data[plan.plane.slicer()])
         self.runner.start(run_exemplar, plan, self._load_segmenter, snapshot)
 
     def _on_found(self, item: Found | TileProgress) -> None:
