@@ -42,7 +42,7 @@ from napari_ifss.core.encoding import slice_window
 from napari_ifss.core.interactive.predictor import ClickPredictor
 from napari_ifss.eval.interactive_protocol import ObjectResult, run_object
 from napari_ifss.eval.objects import EvalObject
-from napari_ifss.eval.paired import mean_interval
+from napari_ifss.eval.paired import interval_text
 from napari_ifss.eval.report import benchmark_parser, emit, script_header
 from napari_ifss.models.encoder import EncoderFeatures
 
@@ -126,15 +126,11 @@ def main() -> None:
             rs = res[which][name]
             a1, a3 = np.array([r.ious[0] for r in rs]), np.array([r.ious[-1] for r in rs])
             d = a1 - np.array([r.ious[0] for r in base])
-            lo1, hi1 = mean_interval(a1, 2000)
-            lo3, hi3 = mean_interval(a3, 2000)
-            dlo, dhi = mean_interval(d, 2000)
-            diff = "" if name == "channel alone" else \
-                f"{d.mean():+.3f} [{dlo:+.3f}, {dhi:+.3f}]"
+            diff = "" if name == "channel alone" else interval_text(d, signed=True)
             enc = 1000 * float(np.median([r.encode_s for r in rs]))
             click = 1000 * float(np.median([t for r in rs for t in r.predict_s]))
-            lines.append(f"| {name} | {a1.mean():.3f} [{lo1:.3f}, {hi1:.3f}] | "
-                         f"{a3.mean():.3f} [{lo3:.3f}, {hi3:.3f}] | {diff} | {enc:.0f} | "
+            lines.append(f"| {name} | {interval_text(a1)} | {interval_text(a3)} | {diff} | "
+                         f"{enc:.0f} | "
                          f"{click:.0f} |")
         lines.append("")
     lines += ["Encode ms: median `set_image` per object (the robot sets the image without a "

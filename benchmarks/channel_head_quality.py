@@ -33,7 +33,7 @@ from napari_ifss.core.fewshot.fewshot import FewShotSegmenter
 from napari_ifss.core.fewshot.support_channel import support_channel
 from napari_ifss.core.fewshot.volume_io import sample_window
 from napari_ifss.eval.metrics import dice
-from napari_ifss.eval.paired import mean_interval
+from napari_ifss.eval.paired import interval_text
 from napari_ifss.eval.quality_bench import auroc_flag, spearman
 from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
@@ -88,11 +88,8 @@ def main() -> None:
                   "| head on | IoU | IoU - channel that shows the cell |", "|---|---|---|"]
         for name in HEAD_INPUTS:
             a = np.array(ious[which][name])
-            lo, hi = mean_interval(a, 2000)
-            d = a - base
-            dlo, dhi = mean_interval(d, 2000)
-            diff = "" if name == HEAD_INPUTS[0] else f"{d.mean():+.3f} [{dlo:+.3f}, {dhi:+.3f}]"
-            lines.append(f"| {name} | {a.mean():.3f} [{lo:.3f}, {hi:.3f}] | {diff} |")
+            diff = "" if name == HEAD_INPUTS[0] else interval_text(a - base, signed=True)
+            lines.append(f"| {name} | {interval_text(a)} | {diff} |")
         lines += ["", "| JFS judged on | slices | Spearman (score, Dice) | AUROC Dice < 0.5 |",
                   "|---|---|---|---|"]
         for name in HEAD_INPUTS:

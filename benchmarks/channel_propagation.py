@@ -35,7 +35,7 @@ import torch
 import napari_ifss as ifss
 from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.eval.metrics import iou
-from napari_ifss.eval.paired import mean_interval
+from napari_ifss.eval.paired import interval_text
 from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 N_STACKS, SHAPE = 4, (16, 128, 128)
@@ -111,12 +111,9 @@ def main() -> None:
                   "|---|---|---|---|"]
         for name in methods:
             a = np.array([v[0] for v in res[which][name]])
-            lo, hi = mean_interval(a, 2000)
-            d = a - base
-            dlo, dhi = mean_interval(d, 2000)
-            diff = "" if name == "channel alone" else f"{d.mean():+.3f} [{dlo:+.3f}, {dhi:+.3f}]"
+            diff = "" if name == "channel alone" else interval_text(a - base, signed=True)
             secs = float(np.median([v[1] for v in res[which][name]]))
-            lines.append(f"| {name} | {a.mean():.3f} [{lo:.3f}, {hi:.3f}] | {diff} | "
+            lines.append(f"| {name} | {interval_text(a)} | {diff} | "
                          f"{secs:.2f} |")
         lines.append("")
     lines += ["The noise control shows how much of the gain of *both channels* comes from the "

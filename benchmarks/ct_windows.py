@@ -30,7 +30,7 @@ import torch
 from napari_ifss.core.interactive.predictor import ClickPredictor
 from napari_ifss.eval.clicker import Clicker
 from napari_ifss.eval.metrics import iou
-from napari_ifss.eval.paired import mean_interval
+from napari_ifss.eval.paired import interval_text, mean_interval
 from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 N_SLICES, SIDE, CLICKS = 30, 512, 3
@@ -104,10 +104,7 @@ def main() -> None:
         "| intensity | IoU@1 | IoU@3 | IoU@1 >= 0.8 |", "|---|---|---|---|"]
     for n in names:
         a = arr[n]
-        lo1, hi1 = mean_interval(a[:, 0], 2000)
-        lo3, hi3 = mean_interval(a[:, -1], 2000)
-        lines.append(f"| {n} | {a[:, 0].mean():.3f} [{lo1:.3f}, {hi1:.3f}] | "
-                     f"{a[:, -1].mean():.3f} [{lo3:.3f}, {hi3:.3f}] | "
+        lines.append(f"| {n} | {interval_text(a[:, 0])} | {interval_text(a[:, -1])} | "
                      f"{int((a[:, 0] >= 0.8).sum())}/{len(a)} |")
     lines += ["", "Paired differences of IoU@1 (same slices, same clicks rule):", "",
               "| comparison | mean difference | 95 % interval | slices better / worse |",

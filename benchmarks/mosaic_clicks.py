@@ -27,7 +27,7 @@ from napari_ifss.core.interactive.predictor import ClickPredictor
 from napari_ifss.eval.interactive_protocol import ObjectResult, run_object
 from napari_ifss.eval.large_volume_bench import image_slice, tube_mask
 from napari_ifss.eval.objects import EvalObject
-from napari_ifss.eval.paired import mean_interval
+from napari_ifss.eval.paired import interval_text
 from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 SIZES = (1, 2, 4, 8)
@@ -45,8 +45,8 @@ def summary(results: list[ObjectResult], side: int) -> dict:
     iou1, iou3 = [r.ious[0] for r in results], [r.ious[-1] for r in results]
     later = [1000 * t for r in results for t in r.predict_s[1:]]
     return {"side": side, "n": len(results), "iou1": float(np.mean(iou1)),
-            "iou1_ci": mean_interval(iou1, 2000), "iou3": float(np.mean(iou3)),
-            "iou3_ci": mean_interval(iou3, 2000),
+            "iou1_text": interval_text(iou1), "iou3": float(np.mean(iou3)),
+            "iou3_text": interval_text(iou3),
             "first_ms": float(np.median([1000 * r.predict_s[0] for r in results])),
             "later_ms": float(np.median(later)) if later else float("nan")}
 
@@ -114,11 +114,8 @@ def main() -> None:
         "", "| objects | canvas | predictor | n | IoU@1 | IoU@3 | first click ms | later clicks ms |",
         "|---|---|---|---|---|---|---|---|"]
     for what, name, r in rows:
-        lo1, hi1 = r["iou1_ci"]
-        lo3, hi3 = r["iou3_ci"]
-        lines.append(f"| {what} | {r['side']} | {name} | {r['n']} | {r['iou1']:.3f} "
-                     f"[{lo1:.3f}, {hi1:.3f}] | {r['iou3']:.3f} [{lo3:.3f}, {hi3:.3f}] | "
-                     f"{r['first_ms']:.0f} | {r['later_ms']:.0f} |")
+        lines.append(f"| {what} | {r['side']} | {name} | {r['n']} | {r['iou1_text']} | "
+                     f"{r['iou3_text']} | {r['first_ms']:.0f} | {r['later_ms']:.0f} |")
     emit(lines, args.md)
 
 

@@ -24,7 +24,7 @@ import torch
 import napari_ifss as ifss
 from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.eval.metrics import iou
-from napari_ifss.eval.paired import mean_interval
+from napari_ifss.eval.paired import interval_text
 from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 N_MOVIES, T, SHAPE = 3, 8, (12, 96, 96)
@@ -78,12 +78,9 @@ def main() -> None:
     base = np.array([r[0] for r in rows["copy"]])
     for name, v in rows.items():
         a = np.array([r[0] for r in v])
-        lo, hi = mean_interval(a, 2000)
-        d = a - base
-        dlo, dhi = mean_interval(d, 2000)
-        diff = "" if name == "copy" else f"{d.mean():+.3f} [{dlo:+.3f}, {dhi:+.3f}]"
+        diff = "" if name == "copy" else interval_text(a - base, signed=True)
         far = np.array([r[1] for r in v])
-        lines.append(f"| {name} | {a.mean():.3f} [{lo:.3f}, {hi:.3f}] | {diff} | "
+        lines.append(f"| {name} | {interval_text(a)} | {diff} | "
                      f"{far.mean():.3f} | {np.median([r[2] for r in v]):.1f} |")
     lines += ["", f"{len(base)} cells. *copy*: the annotated time point's labels repeated on "
               "every time point (no tracking)."]

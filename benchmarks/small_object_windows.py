@@ -24,7 +24,7 @@ from napari_ifss.core.data.sample import make_synthetic_cells
 from napari_ifss.core.interactive.predictor import ClickPredictor
 from napari_ifss.eval.interactive_protocol import run_object
 from napari_ifss.eval.objects import EvalObject
-from napari_ifss.eval.paired import mean_interval
+from napari_ifss.eval.paired import interval_text
 from napari_ifss.eval.report import benchmark_parser, emit, script_header
 
 SEEDS = (3, 7, 11)
@@ -68,10 +68,7 @@ def main() -> None:
         "rule was chosen on; seed 11: the mosaic benchmark's image.", "",
         "| image seed | predictor | IoU@1 | IoU@3 |", "|---|---|---|---|"]
     for seed, name, i1, i3 in rows:
-        lo1, hi1 = mean_interval(i1, 2000)
-        lo3, hi3 = mean_interval(i3, 2000)
-        lines.append(f"| {seed} | {name} | {np.mean(i1):.3f} [{lo1:.3f}, {hi1:.3f}] | "
-                     f"{np.mean(i3):.3f} [{lo3:.3f}, {hi3:.3f}] |")
+        lines.append(f"| {seed} | {name} | {interval_text(i1)} | {interval_text(i3)} |")
     emit(lines, args.md)
 
 

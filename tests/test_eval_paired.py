@@ -36,3 +36,16 @@ def test_objects_only_one_method_saw_are_left_out_and_missing_reference_is_empty
     assert paired_differences(objs, "watershed") == [] or all(
         r["method"] != "watershed" for r in paired_differences(objs, "watershed"))
     assert paired_differences(_objects({"concat": [1]}), "fcfi") == []
+
+
+def test_interval_text_is_the_tables_mean_and_interval():
+    import numpy as np
+
+    from napari_ifss.eval.paired import interval_text, mean_interval
+
+    values = [0.2, 0.5, 0.9, 0.4]
+    lo, hi = mean_interval(values, 2000)
+    assert interval_text(values) == f"{0.5:.3f} [{lo:.3f}, {hi:.3f}]"
+    d = [-0.1, 0.2, 0.05]
+    dlo, dhi = mean_interval(d, 2000)
+    assert interval_text(d, signed=True) == f"{np.mean(d):+.3f} [{dlo:+.3f}, {dhi:+.3f}]"

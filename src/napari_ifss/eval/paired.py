@@ -26,6 +26,16 @@ def mean_interval(values: Sequence[float] | np.ndarray, n_boot: int = 5000, seed
     return float(lo), float(hi)
 
 
+def interval_text(values: Sequence[float] | np.ndarray, n_boot: int = 2000,
+                  signed: bool = False) -> str:
+    """``"mean [lo, hi]"`` of ``values`` with its :func:`mean_interval` (three decimals; with
+    a sign for a difference when ``signed``), as the benchmark tables print it."""
+    v = np.asarray(values, dtype=float)
+    lo, hi = mean_interval(v, n_boot)
+    f = "{:+.3f}" if signed else "{:.3f}"
+    return f"{f.format(v.mean())} [{f.format(lo)}, {f.format(hi)}]"
+
+
 def paired_differences(objects: Sequence[dict], reference: str, metric: str = "noc@90",
                        by: str = "split", n_boot: int = 5000, seed: int = 0,
                        level: float = 0.95) -> list[dict]:
