@@ -328,12 +328,19 @@ class InteractiveDock(Container):
         windows = tuple(self.intensity.window(ly) for ly in ctx.layers)
         return None if all(w is None for w in windows) else windows
 
+    def _predict_again(self, drawn: list[tuple[SliceContext, SessionState]],
+                       channels: tuple[Image, ...] | None = None) -> None:
+        """Predict every slice of ``drawn`` with prompts again (under the current intensity
+        choice; seen with ``channels`` when given)."""
+        for c, state in drawn:
+            if state.clicks or state.box is not None:
+                ctx = c if channels is None else replace(c, channels=channels)
+                self.runner.submit(Job(ctx, tuple(state.clicks), box=state.box,
+                                       window=self._window(ctx)))
+
     def _rewindow(self) -> None:
         """Another intensity choice: predict every slice with prompts again under it."""
-        for c, state in list(self._states.values()):
-            if state.clicks or state.box is not None:
-                self.runner.submit(Job(c, tuple(state.clicks), box=state.box,
-                                       window=self._window(c)))
+        self._predict_again(list(self._states.values()))
 
     def _on_channels_changed(self) -> None:
         """Other channels chosen (or one of them removed from the viewer): predict again once
@@ -359,11 +366,7 @@ class InteractiveDock(Container):
             return
         old = list(self._states.values())
         self._states.clear()
-        for c, state in old:
-            if state.clicks or state.box is not None:
-                ctx = replace(c, channels=self.channels.layers)
-                self.runner.submit(Job(ctx, tuple(state.clicks), box=state.box,
-                                       window=self._window(ctx)))
+        self._predict_again(old, self.channels.layers)
         n = len(self.channels.layers)
         self._set_status(f"the model looks at {n + 1} channels" if n else
                          "the model looks at the image alone")
