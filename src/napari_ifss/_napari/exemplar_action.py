@@ -71,7 +71,8 @@ class Failed:
 @dataclass(frozen=True)
 class Plan:
     """What to run: ``exemplar_id`` on ``plane`` of ``image`` (or every z slice if ``stack``);
-    new objects get ids from ``first_id`` up."""
+    new objects get ids from ``first_id`` up. ``plane_labels``: a copy of the labels on
+    ``plane`` taken when the exemplar was chosen (the snapshot of a one-slice run)."""
 
     image: Image
     labels: Labels
@@ -79,6 +80,7 @@ class Plan:
     plane: Plane
     stack: bool
     first_id: int
+    plane_labels: np.ndarray | None = None
 
     @property
     def total(self) -> int:
@@ -118,12 +120,7 @@ def run_exemplar(plan: Plan, load_segmenter: Callable[[], FewShotSegmenter],
             steps = segment_all_like_steps(
                 np.asarray(full_resolution(plan.image)[sl]), labels, plan.exemplar_id,
                 segmenter=segmenter, settings=settings, first_id=plan.first_id)
-            while True:
-                try:
-                    yield next(steps)  # the tiles of a large slice
-                except StopIteration as end:
-                    result = end.value
-                    break
+            result = yield from steps  # the tiles of a large slice, then the objects
             yield Found(plan.plane, result.labels, 1, 1)
     except Exception as err:  # reported in the UI thread
         return Failed(err)
@@ -192,7 +189,7 @@ class ExemplarAction:
                                     f"image {image.name!r} has {spatial_shape(image)}")
         check_writable(labels)
         plane = current_slice(self.viewer, image).plane
-        on_slice = np.asarray(data[plane.slicer()])
+        on_slice = np.array(data[plane.slicer()])  # a copy: a one-slice run's snapshot
         candidates = [self._last(), int(labels.selected_label)]
         exemplar = next((i for i in candidates if i and np.any(on_slice == i)), None)
         if exemplar is None:
@@ -201,7 +198,7 @@ class ExemplarAction:
         stack = bool(self.all_slices.value) and len(plane.fixed) == 1 \
             and plane.axes == (1, 2) and plane.ndim == 3
         return Plan(image, labels, int(exemplar), plane, stack,
-                    next_free_id(np.asarray(data)))
+                    next_free_id(np.asarray(data)), on_slice)
 
     def run(self) -> None:
         """Start exemplar mode (a status message and no change on bad input)."""
@@ -216,8 +213,9 @@ class ExemplarAction:
         self._plan, self._parts = plan, []
         self.progress_bar = progress(total=plan.total, desc="segment all like this")
         self.button.enabled = False
-        data = full_resolution(plan.labels)  # the run reads a stack one slice at a time:
-        snapshot = compressed_copy(data) if plan.stack else np.array(data[plan.plane.slicer()])
+        # a stack run reads its labels one slice at a time; a one-slice run, the plane's copy
+        snapshot = compressed_copy(full_resolution(plan.labels)) if plan.stack \
+            else plan.plane_labels
         self.runner.start(run_exemplar, plan, self._load_segmenter, snapshot)
 
     def _on_found(self, item: Found | TileProgress) -> None:

@@ -165,8 +165,8 @@ class FewShotDock(Container):
 
     # -- choices and state -------------------------------------------------------------
     def _images(self, _widget=None) -> list[Image]:
-        return [ly for ly in self.viewer.layers
-                if isinstance(ly, Image) and ly not in self._not_images()]
+        preview = self._not_images()
+        return [ly for ly in self.viewer.layers if isinstance(ly, Image) and ly not in preview]
 
     def _not_images(self) -> list[Image]:
         """Image layers that are not images of the sample (the click preview)."""
@@ -277,7 +277,7 @@ class FewShotDock(Container):
             self._image_box.value, self._labels_box.value, self._ids.value, self.method,
             self._mode.value, (int(self._z_from.value), int(self._z_to.value)),
             self._target_box.value, self.channels.layers, self.intensity.window,
-            self._along.value if self._is_movie() else None))
+            self._along_key() if self._is_movie() else None))
         if plan.layer not in before:  # a new labels layer for another target image
             self._labels_box.reset_choices()
         return plan

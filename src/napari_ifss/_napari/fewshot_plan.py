@@ -26,7 +26,7 @@ from ..core.fewshot.support import LabelsIndex, index_labels
 from ..core.fewshot.transfer import transfer
 from ..core.io.layerdata import spacing_of
 from ..core.normalize import IntensityWindow
-from ..core.planes import PlaneStack
+from ..core.planes import PlaneStack, plane_index
 from ..core.provenance import record_key
 from ..core.slice_store import compressed_copy
 from .fewshot_run import RunPlan, clear_slices, parse_ids, user_support
@@ -163,14 +163,12 @@ def _movie_plan(image: Image, labels: Labels, sel: Selection, support: object,
     :class:`PropagationProgress` of the written plane, numbered as the layer's planes
     (:class:`~napari_ifss.core.planes.PlaneStack`); quality scores unit by unit
     (:mod:`~napari_ifss.core.quality.quality_movie`)."""
-    depth = int(np.shape(full_resolution(labels))[1])  # plane p: time p // depth, slice p % depth
-    units = {p // depth if sel.along == "z" else p % depth
-             for i in ids for p in index.slices_of[i]}
+    planes = PlaneStack(support)  # plane p is (time point, slice) planes.index(p)
+    units = {planes.index(p)[ALONG.index(sel.along)] for i in ids for p in index.slices_of[i]}
     method = sel.method
     volume, window = _volume(image, sel)
     scoring = ScoringRequest.for_run(volume, ids, spacing_of(image.scale), window, sel.along)
     spacing = scoring.spacing if method == "learner" else None
-    planes = PlaneStack(support)
 
     def start(seg):
         events = propagate_movie(volume, support, sel.along, out=support, label_ids=ids,
@@ -193,7 +191,7 @@ def plane_words(lead: tuple[int, ...], planes: list[int], noun: str) -> str:
         return f"{noun} {', '.join(map(str, planes))}"
     by_t: dict[int, list[int]] = {}
     for p in planes:
-        t, z = divmod(int(p), lead[1])
+        t, z = plane_index(lead, p)
         by_t.setdefault(t, []).append(z)
     return "; ".join(f"time point {t}: {'slice' if len(zs) == 1 else 'slices'} "
                      f"{', '.join(map(str, zs))}" for t, zs in by_t.items())

@@ -22,7 +22,6 @@ from ..core.interactive.session import InteractiveSession, SessionState, takes_w
 from ..core.interactive.session_store import SavedSession
 from ..core.normalize import IntensityWindow
 from ..core.protocols import ClickSegmenter
-from ..core.pyramid import strided_levels
 from . import prompt_layer as pl
 from .box_prompt import BoxPrompt
 from .channel_layers import ChannelChoice
@@ -32,7 +31,7 @@ from .labels_history import check_writable, write_labels
 from .object_commit import commit_writes, drawn_slices
 from .object_edit import EditTarget, start_edit
 from .prediction_worker import Job, JobResult, PredictionRunner
-from .preview_layer import PreviewSpans, add_preview_layer
+from .preview_layer import PreviewSpans, add_preview_layer, zero_layer_data
 from .session_autosave import SessionKeeper
 from .slice_context import (
     SliceContext,
@@ -479,10 +478,9 @@ class InteractiveDock(Container):
     def _target_labels(self) -> Labels:
         labels = self._labels_box.value
         if labels is None:
-            levels = strided_levels(spatial_shape(self.image), np.uint32)  # huge: a pyramid
-            labels = self.viewer.add_labels(
-                levels if len(levels) > 1 else levels[0], multiscale=len(levels) > 1,
-                name=LABELS_NAME, scale=self.image.scale, translate=self.image.translate)
+            labels = self.viewer.add_labels(  # a huge slice's: a pyramid
+                **zero_layer_data(spatial_shape(self.image), np.uint32), name=LABELS_NAME,
+                scale=self.image.scale, translate=self.image.translate)
             self._labels_box.reset_choices()
             self._labels_box.value = labels
             self._activate_prompts()

@@ -29,14 +29,20 @@ def preview_levels(shape: tuple[int, ...]) -> list[np.ndarray]:
     return strided_levels(shape, np.uint8)
 
 
+def zero_layer_data(shape: tuple[int, ...], dtype: np.dtype | type) -> dict[str, object]:
+    """``data`` and ``multiscale`` for a new zero layer of ``shape``: one array, or for a
+    huge slice a pyramid of views of it (:func:`~napari_ifss.core.pyramid.strided_levels`)."""
+    levels = strided_levels(shape, dtype)
+    return {"data": levels if len(levels) > 1 else levels[0], "multiscale": len(levels) > 1}
+
+
 def add_preview_layer(viewer: Viewer, image: Image, name: str) -> Image:
     """A zero preview layer named ``name`` over ``image`` (its scale and translation): yellow,
     additive, half transparent, values 0 / 1."""
-    levels = preview_levels(spatial_shape(image))
     return viewer.add_image(
-        levels if len(levels) > 1 else levels[0], multiscale=len(levels) > 1, name=name,
-        scale=image.scale, translate=image.translate, colormap="yellow", blending="additive",
-        opacity=0.5, contrast_limits=(0, 1))
+        **zero_layer_data(spatial_shape(image), np.uint8), name=name, scale=image.scale,
+        translate=image.translate, colormap="yellow", blending="additive", opacity=0.5,
+        contrast_limits=(0, 1))
 
 
 class PreviewSpans:

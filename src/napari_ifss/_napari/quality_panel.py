@@ -131,15 +131,16 @@ class QualityPanel(Container):
             self._watch(False)
             self._layer = layer
             self._watch(True)
-        self.table.set_planes(self._planes().lead if self._planes() is not None else ())
+        planes = self._planes()
+        self.table.set_planes(planes.lead if planes is not None else ())
         self.refresh()
 
     def _planes(self) -> PlaneStack | None:
         """The layer's labels as planes (a 3D movie's numbered ``t * Z + z``), or None."""
-        layer = self._layer
-        if layer is None or len(np.shape(full_resolution(layer))) not in (3, 4):
+        data = None if self._layer is None else full_resolution(self._layer)
+        if data is None or len(np.shape(data)) not in (3, 4):
             return None
-        return PlaneStack(full_resolution(layer))
+        return PlaneStack(data)
 
     def _watch(self, on: bool) -> None:
         """(Dis)connect the layer's ``set_data`` event, the one undo and redo emit."""
@@ -184,10 +185,11 @@ class QualityPanel(Container):
         if self._layer is not None and planes is not None:
             show_slice(self.viewer, self._layer, planes.index(z))
 
-    def current_z(self) -> int | None:
+    def current_z(self, planes: PlaneStack | None = None) -> int | None:
         """The layer's slice index the viewer shows (a 3D movie's plane number ``t * Z +
-        z``; None without a layer, or outside it)."""
-        layer, planes = self._layer, self._planes()
+        z``; -1 outside the labels; None without a layer). ``planes``: the layer's
+        :meth:`_planes`, when the caller has them."""
+        layer, planes = self._layer, planes if planes is not None else self._planes()
         if layer is None or planes is None:
             return None
         data = layer.world_to_data(self.viewer.dims.point)
@@ -200,13 +202,14 @@ class QualityPanel(Container):
         """Show the current slice's badges on the canvas (hidden when nothing is scored)."""
         if self._closed:
             return
-        overlay, layer, z = text_overlay(self.viewer), self._layer, self.current_z()
+        planes = self._planes()  # built once per slice change
+        overlay, layer, z = text_overlay(self.viewer), self._layer, self.current_z(planes)
         pending = self.scorer.pending
         running = pending is not None and pending[0] is layer
         if layer is None or z is None or not (self._scores or running):
             overlay.visible = False
             return
-        colour, planes = None, self._planes()
+        colour = None
         if planes is None or not 0 <= z < len(planes):
             text = "quality: this slice is outside the labels"
         else:

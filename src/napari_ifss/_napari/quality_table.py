@@ -18,6 +18,7 @@ from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget
 from qtpy.QtWidgets import QTableWidgetItem as Item
 
+from ..core.planes import plane_index
 from ..core.quality.quality import badge_label, format_score
 from ..core.quality.quality_store import ScoreRow, StoredScore
 
@@ -43,7 +44,7 @@ def plane_name(lead: tuple[int, ...], plane: int, *, short: bool = False) -> str
     ``"t=2 z=4"`` for a 3D movie (``short``: ``"4"`` and ``"2, 4"``, the table's)."""
     if len(lead) != 2:
         return str(plane) if short else f"z={plane}"
-    t, z = divmod(int(plane), int(lead[1]))
+    t, z = plane_index(lead, plane)
     return f"{t}, {z}" if short else f"t={t} z={z}"
 
 

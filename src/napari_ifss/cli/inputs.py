@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..core.errors import InvalidInputError, UnsupportedFormatError, WriteError
@@ -138,34 +139,51 @@ def read_volume(path: str, args: argparse.Namespace | None = None) -> LayerData:
     return image
 
 
-def read_volume_channels(path: str, args: argparse.Namespace) -> tuple[LayerData, object]:
-    """``(first channel's layer, data)``: as :func:`read_volume`, where ``--channel all`` or
-    a list gives ``data`` as :class:`~napari_ifss.core.channels.Channels` of those channels
-    (the layer carries the geometry)."""
-    channel = getattr(args, "channel", None)
+def read_channels(path: str, channel: int | str | tuple[int, ...] | None,
+                  read_one: Callable[[int | None], LayerData],
+                  read_all: Callable[[], list[LayerData]] | None = None
+                  ) -> tuple[LayerData, object]:
+    """``(first channel's layer, data)`` for ``--channel``: one channel (``read_one(c)``; the
+    file itself for None), or for ``"all"`` or a list their
+    :class:`~napari_ifss.core.channels.Channels` (the layer carries the geometry). The
+    picks are checked before anything is read; ``read_all`` reads every channel at once
+    where the file allows it.
+
+    Raises:
+        InvalidInputError: a channel the file does not have, or what ``read_one`` raises.
+    """
     if channel is None or isinstance(channel, int):
-        image = read_volume(path, args)
-        return image, image.data
-    from ..core.channels import Channels
-    from ..core.io.read import channel_count, read_layers
+        layer = read_one(channel)
+        return layer, layer.data
+    from ..core.channels import Channels, picked_indices
+    from ..core.io.read import channel_count
 
     n = channel_count(path)
     if channel == "all" and n == 1:  # no channels: the image itself
-        image = read_volume(path, argparse.Namespace(channel=None, time=args.time))
-        return image, image.data
-    if args.time is None:  # the file read once for all its channels
-        layers = read_layers(path)
-    else:
-        layers = [read_volume(path, argparse.Namespace(channel=c, time=args.time))
-                  for c in range(n)]
-    found = Channels(tuple(ly.data for ly in layers),
-                     names=tuple(f"channel {c}" for c in range(len(layers))))
-    picked = found.picked(None if channel == "all" else channel)
-    first = layers[found.names.index(picked.names[0])]
+        layer = read_one(None)
+        return layer, layer.data
+    picks = picked_indices(None if channel == "all" else channel, n)
+    every = read_all() if read_all is not None else None  # the file read once
+    layers = [every[c] if every is not None else read_one(c) for c in picks]
+    return layers[0], Channels(tuple(ly.data for ly in layers),
+                               names=tuple(f"channel {c}" for c in picks))
+
+
+def read_volume_channels(path: str, args: argparse.Namespace) -> tuple[LayerData, object]:
+    """``(first channel's layer, data)``: as :func:`read_volume`, where ``--channel all`` or
+    a list gives ``data`` as :class:`~napari_ifss.core.channels.Channels` of those channels
+    (:func:`read_channels`)."""
+    from ..core.io.read import read_layers
+
+    time = getattr(args, "time", None)
+    first, data = read_channels(
+        path, getattr(args, "channel", None),
+        lambda c: read_volume(path, argparse.Namespace(channel=c, time=time)),
+        (lambda: read_layers(path)) if time is None else None)
     if first.spatial_ndim != 3:
         raise InvalidInputError(f"{path}: expected a 3D volume (Z, Y, X); got shape "
                                 f"{first.data.shape}")
-    return first, picked
+    return first, data
 
 
 def read_movie(path: str, channel: int | None, as_labels: bool = False) -> LayerData:
@@ -189,25 +207,12 @@ def read_movie_channels(path: str, channel: int | str | tuple[int, ...] | None
                         ) -> tuple[LayerData, object]:
     """``(first channel's movie, data)``: :func:`read_movie` of one channel, or for ``"all"``
     or a list of channels their :class:`~napari_ifss.core.channels.Channels` (each channel
-    opened whole; the layer carries the geometry).
+    opened whole; :func:`read_channels`).
 
     Raises:
         InvalidInputError: not a movie, or a channel the file does not have.
     """
-    if channel is None or isinstance(channel, int):
-        movie = read_movie(path, channel)
-        return movie, movie.data
-    from ..core.channels import Channels, picked_indices
-    from ..core.io.read import channel_count
-
-    n = channel_count(path)
-    if channel == "all" and n == 1:  # no channels: the movie itself
-        movie = read_movie(path, None)
-        return movie, movie.data
-    picks = picked_indices(None if channel == "all" else channel, n)  # checked, then read
-    movies = [read_movie(path, c) for c in picks]
-    return movies[0], Channels(tuple(m.data for m in movies),
-                               names=tuple(f"channel {c}" for c in picks))
+    return read_channels(path, channel, lambda c: read_movie(path, c))
 
 
 def read_labels_like(path: str, image: LayerData, what: str) -> LayerData:

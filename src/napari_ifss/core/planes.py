@@ -9,11 +9,24 @@ turns back into the array's index with :meth:`PlaneStack.index`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .errors import InvalidInputError
+
+
+def plane_index(lead: Sequence[int], plane: int) -> tuple[int, ...]:
+    """The index on leading axes ``lead`` (``(Z,)`` or a movie's ``(T, Z)``) of plane number
+    ``plane`` (e.g. ``(t, z)``)."""
+    return tuple(int(i) for i in np.unravel_index(int(plane), tuple(lead)))
+
+
+def plane_number(lead: Sequence[int], index: Sequence[int]) -> int:
+    """The plane number of ``index`` on leading axes ``lead`` (the inverse of
+    :func:`plane_index`)."""
+    return int(np.ravel_multi_index(tuple(int(i) for i in index), tuple(lead)))
 
 
 class PlaneStack:
@@ -39,11 +52,11 @@ class PlaneStack:
 
     def index(self, plane: int) -> tuple[int, ...]:
         """The array index of plane number ``plane`` (e.g. ``(t, z)``)."""
-        return tuple(int(i) for i in np.unravel_index(int(plane), self.lead))
+        return plane_index(self.lead, plane)
 
     def number(self, index: tuple[int, ...]) -> int:
         """The plane number of the array index ``index`` (the inverse of :meth:`index`)."""
-        return int(np.ravel_multi_index(tuple(int(i) for i in index), self.lead))
+        return plane_number(self.lead, index)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -79,8 +92,7 @@ class UnitPlanes:
 
     def number(self, i: int) -> int:
         """The plane number of the unit's item ``i``."""
-        t, z = (self.unit, int(i)) if self.along == "z" else (int(i), self.unit)
-        return t * self.lead[1] + z
+        return plane_number(self.lead, (self.unit, i) if self.along == "z" else (i, self.unit))
 
     def __len__(self) -> int:
         return self.shape[0]

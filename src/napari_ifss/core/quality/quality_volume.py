@@ -29,6 +29,7 @@ from ..errors import InvalidInputError, ReadError
 from ..fewshot.fewshot import FewShotSegmenter
 from ..io.atomic import atomic_write
 from ..normalize import IntensityWindow
+from ..planes import plane_index
 from .quality import Badge, QualityScore
 from .quality_next import ScoreRow
 from .quality_scan import QualityProgress, ScoringPlan, plan_scoring, score_labels, score_plan
@@ -138,7 +139,7 @@ def scores_to_csv(scores: SlicesOrEvents | ScoreTable, path: str | os.PathLike,
             movie = len(lead) == 2
             writer.writerow(("time_point", *CSV_FIELDS) if movie else CSV_FIELDS)
             for row in table:
-                where = list(divmod(row.z, int(lead[1]))) if movie else [row.z]
+                where = list(plane_index(lead, row.z)) if movie else [row.z]
                 writer.writerow([*where, row.label_id, f"{row.score:.6f}", row.badge])
 
     atomic_write(path, write)
